@@ -1,0 +1,3 @@
+"""accord: a signed, labelled information-exchange bus over Apache Kafka."""
+
+__version__ = "0.1.0"

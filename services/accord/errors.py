@@ -1,0 +1,80 @@
+"""Errors as types, each with a stable code.
+
+Codes are part of the public contract: partners, dashboards and runbooks match on
+them, so a code is never renamed once released. Messages say what was wrong; ``hint``
+says how to fix it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    """Why a record was refused. Shared by the publisher, verification and quarantine."""
+
+    MALFORMED = "malformed"
+    OVERSIZED = "oversized"
+    UNSUPPORTED_ALG = "unsupported-alg"
+    UNKNOWN_KEY = "unknown-key"
+    BAD_SIGNATURE = "bad-signature"
+    UNTRUSTED_ISSUER = "untrusted-issuer"
+    EXPIRED_CERT = "expired-cert"
+    REVOKED = "revoked"
+    SENDER_MISMATCH = "sender-mismatch"
+    SCOPE_VIOLATION = "scope-violation"
+    RELEASABILITY_VIOLATION = "releasability-violation"
+    TOPIC_MISMATCH = "topic-mismatch"
+    SCHEMA_INVALID = "schema-invalid"
+    UNKNOWN_LABEL_VALUE = "unknown-label-value"
+    # Exchange-level checks (plan and receiver), beyond what the envelope alone shows.
+    NOT_ENTITLED = "not-entitled"
+    HEADER_MISMATCH = "header-mismatch"
+    REPLAY = "replay"
+    NOT_ORIGINATOR = "not-originator"
+
+
+class AccordError(Exception):
+    """Base of every error accord raises on purpose.
+
+    ``code`` is stable; ``hint`` tells the user what to do about it.
+    """
+
+    code: str = "accord-error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(AccordError):
+    code = "config-invalid"
+
+
+class BrokerError(AccordError):
+    code = "broker-error"
+
+
+class PlanError(AccordError):
+    code = "plan-invalid"
+
+
+class PkiError(AccordError):
+    code = "pki-error"
+
+
+class Refused(AccordError):
+    """A message refused for a reason that verification would also give."""
+
+    def __init__(self, reason: ReasonCode, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+        self.code = reason.value
+
+
+class PublishError(AccordError):
+    code = "publish-failed"

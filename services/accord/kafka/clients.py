@@ -1,0 +1,75 @@
+"""Kafka clients, built one way from a ``KafkaConnection``.
+
+Producers are idempotent with ``acks=all`` by default: the reliability model
+(at-least-once from Kafka plus an idempotent inbox) depends on it.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from accord.config import KafkaConnection
+
+
+def _ssl_context(conn: KafkaConnection) -> ssl.SSLContext | None:
+    if not conn.uses_tls:
+        return None
+    ctx = ssl.create_default_context(
+        cafile=str(conn.ssl_cafile) if conn.ssl_cafile else None
+    )
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if conn.ssl_certfile and conn.ssl_keyfile:
+        ctx.load_cert_chain(str(conn.ssl_certfile), str(conn.ssl_keyfile))
+    return ctx
+
+
+def _common(conn: KafkaConnection) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": conn.bootstrap_servers,
+        "security_protocol": conn.security_protocol,
+        "client_id": conn.client_id,
+        "request_timeout_ms": conn.request_timeout_ms,
+    }
+    if conn.uses_sasl:
+        kwargs["sasl_mechanism"] = conn.sasl_mechanism
+        kwargs["sasl_plain_username"] = conn.username
+        kwargs["sasl_plain_password"] = (
+            conn.password.get_secret_value() if conn.password else None
+        )
+    ctx = _ssl_context(conn)
+    if ctx is not None:
+        kwargs["ssl_context"] = ctx
+    return kwargs
+
+
+def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
+    """An idempotent, ``acks=all`` producer unless the caller overrides it."""
+    kwargs = _common(conn)
+    kwargs.update(enable_idempotence=True, acks="all", linger_ms=5)
+    kwargs.update(overrides)
+    return AIOKafkaProducer(**kwargs)
+
+
+def new_consumer(
+    conn: KafkaConnection, *topics: str, group_id: str | None, **overrides: Any
+) -> AIOKafkaConsumer:
+    """A consumer that never auto-commits: offsets are committed after durable writes."""
+    kwargs = _common(conn)
+    kwargs.update(
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    kwargs.update(overrides)
+    return AIOKafkaConsumer(*topics, **kwargs)
+
+
+def new_admin(conn: KafkaConnection, **overrides: Any) -> AIOKafkaAdminClient:
+    kwargs = _common(conn)
+    kwargs.update(overrides)
+    return AIOKafkaAdminClient(**kwargs)

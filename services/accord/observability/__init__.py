@@ -1,0 +1,1 @@
+"""Operators' view: structured logs and metrics."""

@@ -1,0 +1,60 @@
+"""Who takes part: countries, agencies and scopes.
+
+One name each, used everywhere: a country is ISO 3166-1 alpha-3, an agency is
+``COUNTRY.AGENCY``, and a scope names the set of countries that share a topic.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+
+class Country(StrEnum):
+    JPN = "JPN"
+    AUS = "AUS"
+    USA = "USA"
+
+
+class Scope(StrEnum):
+    """The exchanges the declaration provides for."""
+
+    BILATERAL = "bilateral"
+    TRILATERAL = "trilateral"
+
+    @property
+    def members(self) -> frozenset[Country]:
+        return SCOPE_MEMBERS[self]
+
+
+SCOPE_MEMBERS: dict[Scope, frozenset[Country]] = {
+    Scope.BILATERAL: frozenset({Country.JPN, Country.AUS}),
+    Scope.TRILATERAL: frozenset({Country.JPN, Country.AUS, Country.USA}),
+}
+
+_AGENCY_RE = re.compile(r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$")
+
+
+def _check_agency(value: str) -> str:
+    if not _AGENCY_RE.fullmatch(value):
+        raise ValueError(
+            f"agency id {value!r} must be COUNTRY.AGENCY, e.g. JPN.MOFA "
+            "(country JPN, AUS or USA; agency 2-32 of A-Z, 0-9, '-')"
+        )
+    return value
+
+
+AgencyId = Annotated[str, AfterValidator(_check_agency)]
+"""An agency's identity, ``COUNTRY.AGENCY`` such as ``JPN.MOFA``."""
+
+
+def is_agency_id(value: str) -> bool:
+    return _AGENCY_RE.fullmatch(value) is not None
+
+
+def country_of(agency: str) -> Country:
+    """The country an agency id belongs to; raises ValueError on a malformed id."""
+    return Country(_check_agency(agency).split(".", 1)[0])
