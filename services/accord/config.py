@@ -73,3 +73,66 @@ def load_connection(
             f"Kafka connection setting {where!r} is invalid: {first['msg']}",
             hint="check the ACCORD_* environment variables or the command-line options",
         ) from None
+
+
+class NodeSettings(BaseModel):
+    """Everything one agency node needs: who it is, its plan, its PKI, where it keeps state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agency: str
+    plan_path: Path
+    pki_dir: Path
+    data_dir: Path
+    key_passphrase: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    kafka: KafkaConnection
+
+    @property
+    def inbox_path(self) -> Path:
+        return self.data_dir / "inbox.sqlite"
+
+    @property
+    def publisher_state_path(self) -> Path:
+        return self.data_dir / "publisher.sqlite"
+
+
+def default_data_dir(agency: str) -> Path:
+    return Path("var") / "nodes" / agency.lower()
+
+
+def load_node_settings(
+    agency: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    plan_path: Path | None = None,
+    pki_dir: Path | None = None,
+    data_dir: Path | None = None,
+    metrics_port: int | None = None,
+    kafka: KafkaConnection | None = None,
+) -> NodeSettings:
+    """Node settings from explicit values, then ``ACCORD_PLAN``, ``ACCORD_PKI_DIR``,
+    ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``."""
+    from accord.plan import DEFAULT_PLAN_PATH  # the plan owns where its default lives
+
+    source = os.environ if env is None else env
+    values: dict[str, object] = {
+        "agency": agency,
+        "plan_path": plan_path or source.get("ACCORD_PLAN") or DEFAULT_PLAN_PATH,
+        "pki_dir": pki_dir or source.get("ACCORD_PKI_DIR") or Path("var") / "pki",
+        "data_dir": data_dir or source.get("ACCORD_DATA_DIR") or default_data_dir(agency),
+        "metrics_port": metrics_port
+        if metrics_port is not None
+        else source.get("ACCORD_METRICS_PORT") or None,
+        "key_passphrase": source.get("ACCORD_KEY_PASSPHRASE") or None,
+        "kafka": kafka or load_connection(source, client_id=f"accord-{agency}"),
+    }
+    try:
+        return NodeSettings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"node setting {where!r} is invalid: {first['msg']}",
+            hint="check the command-line options and ACCORD_* environment variables",
+        ) from None

@@ -1,29 +1,62 @@
-"""Topic names: one rule, used by the plan, the publisher, the receiver and the ACLs."""
+"""Topic names: one rule, used by the plan, the publisher, the receiver and the ACLs.
+
+Every name starts with the exchange's namespace (``accord`` by default), so that
+separate exchanges (production, staging, a test run) can share one cluster. A
+namespace has no dots, which keeps ``<namespace>.<scope>.<area>`` unambiguous,
+and the signed header names the full topic, so a message cannot be moved from one
+namespace to another.
+"""
 
 from __future__ import annotations
+
+import re
 
 from accord.areas import Area
 from accord.parties import Scope
 
-PREFIX = "accord"
-RECEIPTS_TOPIC = f"{PREFIX}.receipts"
-TRUST_TOPIC = f"{PREFIX}.trust"
+DEFAULT_NAMESPACE = "accord"
+NAMESPACE_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+_NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
+
+PREFIX = DEFAULT_NAMESPACE  # the default namespace, under its older name
 
 
-def exchange_topic(scope: Scope, area: Area) -> str:
-    """``accord.<scope>.<area>``, e.g. ``accord.bilateral.counter-terrorism``."""
-    return f"{PREFIX}.{scope.value}.{area.value}"
+def exchange_topic(scope: Scope, area: Area, namespace: str = DEFAULT_NAMESPACE) -> str:
+    """``<namespace>.<scope>.<area>``, e.g. ``accord.bilateral.counter-terrorism``."""
+    return f"{namespace}.{scope.value}.{area.value}"
 
 
-def quarantine_topic(agency: str) -> str:
+def receipts_topic(namespace: str = DEFAULT_NAMESPACE) -> str:
+    return f"{namespace}.receipts"
+
+
+def trust_topic(namespace: str = DEFAULT_NAMESPACE) -> str:
+    return f"{namespace}.trust"
+
+
+def quarantine_topic(agency: str, namespace: str = DEFAULT_NAMESPACE) -> str:
     """Per-agency quarantine, e.g. ``accord.quarantine.jpn.mofa``."""
-    return f"{PREFIX}.quarantine.{agency.lower()}"
+    return f"{namespace}.quarantine.{agency.lower()}"
+
+
+RECEIPTS_TOPIC = receipts_topic()
+TRUST_TOPIC = trust_topic()
+
+
+def namespace_of(topic: str) -> str:
+    """The namespace a topic name starts with ('' when it has none)."""
+    head = topic.split(".", 1)[0]
+    return head if _NAMESPACE_RE.fullmatch(head) and "." in topic else ""
+
+
+def is_namespace(value: str) -> bool:
+    return _NAMESPACE_RE.fullmatch(value) is not None
 
 
 def parse_exchange_topic(topic: str) -> tuple[Scope, Area] | None:
     """The scope and area of an exchange topic, or None when it is not one."""
     parts = topic.split(".")
-    if len(parts) != 3 or parts[0] != PREFIX:
+    if len(parts) != 3 or not is_namespace(parts[0]):
         return None
     try:
         return Scope(parts[1]), Area(parts[2])

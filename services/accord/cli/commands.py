@@ -5,3 +5,17 @@ from __future__ import annotations
 import click
 
 ALL: list[click.Command] = []
+
+from accord.cli.plan import plan_group  # noqa: E402
+
+ALL.append(plan_group)
+
+from accord.cli.broker import broker_group  # noqa: E402
+
+ALL.append(broker_group)
+
+from accord.cli.pki import pki as pki_group  # noqa: E402
+from accord.cli.schemas import schemas as schemas_group  # noqa: E402
+
+ALL.append(pki_group)
+ALL.append(schemas_group)

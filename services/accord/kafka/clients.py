@@ -73,3 +73,33 @@ def new_admin(conn: KafkaConnection, **overrides: Any) -> AIOKafkaAdminClient:
     kwargs = _common(conn)
     kwargs.update(overrides)
     return AIOKafkaAdminClient(**kwargs)
+
+
+def new_control_admin(conn: KafkaConnection, **overrides: Any) -> Any:
+    """A confluent-kafka ``AdminClient`` for the control plane (plan apply).
+
+    aiokafka's admin has no SCRAM-credential or full ACL API; librdkafka's has
+    both. Built from the same ``KafkaConnection`` so there is still one factory.
+    Returns ``confluent_kafka.admin.AdminClient`` (typed Any: the library ships no
+    type information).
+    """
+    from confluent_kafka.admin import AdminClient
+
+    config: dict[str, Any] = {
+        "bootstrap.servers": conn.bootstrap_servers,
+        "security.protocol": conn.security_protocol,
+        "client.id": conn.client_id,
+        "socket.timeout.ms": conn.request_timeout_ms,
+    }
+    if conn.uses_sasl:
+        config["sasl.mechanism"] = conn.sasl_mechanism
+        config["sasl.username"] = conn.username or ""
+        config["sasl.password"] = conn.password.get_secret_value() if conn.password else ""
+    if conn.uses_tls:
+        if conn.ssl_cafile:
+            config["ssl.ca.location"] = str(conn.ssl_cafile)
+        if conn.ssl_certfile and conn.ssl_keyfile:
+            config["ssl.certificate.location"] = str(conn.ssl_certfile)
+            config["ssl.key.location"] = str(conn.ssl_keyfile)
+    config.update(overrides)
+    return AdminClient(config)

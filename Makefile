@@ -1,0 +1,40 @@
+# Two commands on a fresh machine (Python 3.11+, JDK 17+, Maven):
+#   make demo   the demo exchange on a local Kafka broker it starts itself
+#   make test   lint, types, schema drift, and the whole test suite on a real broker
+# Both create the virtual environment and fetch the broker jars when missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint jars bench soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+jars: $(STAMP)
+	$(BIN)/accord broker fetch
+
+demo: jars
+	$(BIN)/accord demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests
+	$(BIN)/mypy
+	$(BIN)/accord schemas check
+
+test: lint jars
+	$(BIN)/pytest
+
+bench: jars
+	$(BIN)/accord bench
+
+soak: jars
+	$(BIN)/accord soak
+
+clean:
+	rm -rf var .cache/kafka/*/data

@@ -1,0 +1,1 @@
+"""``accord bench``: figures for raw Kafka, the signed pipeline and bare Ed25519."""

@@ -1,0 +1,144 @@
+"""``LocalExchange``: provision, apply and run agency nodes in this event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from accord.config import KafkaConnection
+from accord.observability.logs import get_logger
+from accord.plan import Plan
+from accord.plan.reconcile import apply_plan
+from accord.publisher import Publisher
+from accord.receiver import Handler, Receiver
+from accord.trust import TrustStore
+from accord.trust.pki import Pki, provision
+
+log = get_logger(__name__)
+
+
+class LocalExchange:
+    """Agency nodes sharing one process.
+
+    ``connections`` maps an agency to its own Kafka connection (its principal); an
+    agency missing from it uses ``connection``.
+    """
+
+    def __init__(
+        self,
+        *,
+        plan: Plan,
+        connection: KafkaConnection,
+        directory: Path,
+        connections: Mapping[str, KafkaConnection] | None = None,
+        pki: Pki | None = None,
+    ) -> None:
+        self.plan = plan
+        self.connection = connection
+        self.directory = directory
+        self._connections = dict(connections or {})
+        self.pki = pki or provision(directory / "pki", plan.agencies)
+        self.trust: TrustStore = self.pki.trust_store()
+        self.receivers: dict[str, Receiver] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.publishers: dict[str, Publisher] = {}
+
+    def apply(self, secrets: Mapping[str, SecretStr] | None = None) -> None:
+        """Create the plan's topics (and, on a SASL connection, principals and ACLs)."""
+        apply_plan(self.plan, self.connection, secrets)
+
+    def connection_for(self, agency: str) -> KafkaConnection:
+        return self._connections.get(agency, self.connection)
+
+    def inbox_path(self, agency: str) -> Path:
+        return self.directory / "nodes" / agency.lower() / "inbox.sqlite"
+
+    # -- receivers -----------------------------------------------------------
+
+    async def start_receiver(
+        self, agency: str, *, handler: Handler | None = None, **options: object
+    ) -> Receiver:
+        receiver = Receiver(
+            agency=agency,
+            connection=self.connection_for(agency),
+            plan=self.plan,
+            trust=self.trust,
+            signer=self.pki.signer(agency),
+            inbox_path=self.inbox_path(agency),
+            handler=handler,
+            **options,  # type: ignore[arg-type]
+        )
+        await receiver.start()
+        self.receivers[agency] = receiver
+        self._tasks[agency] = asyncio.create_task(receiver.run(), name=f"receiver-{agency}")
+        return receiver
+
+    async def start_receivers(self, agencies: Iterable[str] | None = None) -> None:
+        await asyncio.gather(*(self.start_receiver(a) for a in (agencies or self.plan.agencies)))
+
+    async def stop_receiver(self, agency: str) -> None:
+        receiver = self.receivers.pop(agency)
+        receiver.request_stop()
+        task = self._tasks.pop(agency)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=15)
+        await receiver.stop()
+
+    # -- publishers ----------------------------------------------------------
+
+    async def publisher(self, agency: str, **options: object) -> Publisher:
+        if agency not in self.publishers:
+            publisher = Publisher(
+                agency=agency,
+                connection=self.connection_for(agency),
+                plan=self.plan,
+                signer=self.pki.signer(agency),
+                state_path=self.directory / "nodes" / agency.lower() / "publisher.sqlite",
+                **options,  # type: ignore[arg-type]
+            )
+            await publisher.start()
+            self.publishers[agency] = publisher
+        return self.publishers[agency]
+
+    # -- waiting and stopping ------------------------------------------------
+
+    async def settle(self, expected: Mapping[str, int], *, timeout: float = 60.0) -> bool:
+        """Wait until each agency's receiver has delivered at least ``expected`` messages."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if all(self.receivers[a].stats.delivered >= n for a, n in expected.items()):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def quiesce(self, *, idle_s: float = 2.0, timeout: float = 60.0) -> None:
+        """Wait until no receiver has taken a record for ``idle_s`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        def total() -> int:
+            return sum(
+                r.stats.delivered + r.stats.duplicates + sum(r.stats.rejected.values())
+                for r in self.receivers.values()
+            )
+
+        last, since = total(), loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.2)
+            now_total = total()
+            if now_total != last:
+                last, since = now_total, loop.time()
+            elif loop.time() - since >= idle_s:
+                return
+
+    async def stop(self) -> None:
+        for agency in list(self.receivers):
+            await self.stop_receiver(agency)
+        for publisher in self.publishers.values():
+            await publisher.stop()
+        self.publishers.clear()

@@ -1,0 +1,402 @@
+"""The message types, one model each, keyed by versioned type name."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from accord.areas import Area
+from accord.errors import ReasonCode, Refused
+from accord.models.base import MessageBody
+from accord.models.types import (
+    Agency,
+    Attachment,
+    LongText,
+    Note,
+    Sha256Hex,
+    ShortText,
+    Statement,
+    Strict,
+    Subjects,
+    Title,
+)
+from accord.parties import Country, Scope
+
+References = Annotated[
+    tuple[UUID, ...], Field(max_length=50, description="message ids of earlier messages")
+]
+Attachments = Annotated[tuple[Attachment, ...], Field(max_length=20)]
+Agencies = Annotated[tuple[Agency, ...], Field(min_length=1, max_length=50)]
+
+
+def _unique(values: tuple[object, ...], what: str) -> None:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} lists a value twice")
+
+
+# -- strategic assessment ---------------------------------------------------------
+
+
+class Likelihood(StrEnum):
+    """ICD 203 expressions of likelihood, lowest first."""
+
+    ALMOST_NO_CHANCE = "almost-no-chance"
+    VERY_UNLIKELY = "very-unlikely"
+    UNLIKELY = "unlikely"
+    ROUGHLY_EVEN_CHANCE = "roughly-even-chance"
+    LIKELY = "likely"
+    VERY_LIKELY = "very-likely"
+    ALMOST_CERTAIN = "almost-certain"
+
+
+class Confidence(StrEnum):
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+
+class Reliability(StrEnum):
+    """Admiralty code source reliability: A (completely reliable) to F (cannot be judged)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+    F = "F"
+
+
+class KeyJudgment(Strict):
+    statement: Statement
+    likelihood: Likelihood
+    confidence: Confidence
+
+
+class Source(Strict):
+    description: Statement
+    reliability: Reliability
+    credibility: Annotated[
+        int,
+        Field(ge=1, le=6, description="Admiralty code information credibility: 1 (confirmed) "
+              "to 6 (cannot be judged)"),
+    ]
+
+
+class StrategicAssessment(MessageBody):
+    """Areas of Cooperation (vi): an assessment of a security development."""
+
+    TYPE: ClassVar[str] = "accord.strategic-assessment.v1"
+
+    title: Title
+    summary: LongText
+    key_judgments: Annotated[tuple[KeyJudgment, ...], Field(min_length=1, max_length=50)]
+    sources: Annotated[tuple[Source, ...], Field(max_length=100)] = ()
+    subjects: Subjects = ()
+    region: ShortText
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+    references: References = ()
+    attachments: Attachments = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> StrategicAssessment:
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        _unique(self.subjects, "subjects")
+        return self
+
+
+# -- information report -----------------------------------------------------------
+
+
+class Priority(StrEnum):
+    ROUTINE = "routine"
+    PRIORITY = "priority"
+    IMMEDIATE = "immediate"
+    FLASH = "flash"
+
+
+class InformationReport(MessageBody):
+    """A time-critical report or alert, in any area."""
+
+    TYPE: ClassVar[str] = "accord.information-report.v1"
+
+    title: Title
+    priority: Priority
+    details: LongText
+    subjects: Subjects = ()
+    region: ShortText | None = None
+    observed_at: AwareDatetime | None = None
+    references: References = ()
+    attachments: Attachments = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> InformationReport:
+        _unique(self.subjects, "subjects")
+        return self
+
+
+# -- practical cooperation notices ------------------------------------------------
+
+
+class ExerciseKind(StrEnum):
+    EXERCISE = "exercise"
+    TRAINING = "training"
+
+
+class ExerciseNotice(MessageBody):
+    """Practical cooperation (ii): a joint exercise or training."""
+
+    TYPE: ClassVar[str] = "accord.exercise-notice.v1"
+    AREAS: ClassVar[frozenset[Area] | None] = frozenset({Area.JOINT_EXERCISES})
+
+    name: Title
+    kind: ExerciseKind
+    description: Note
+    participants: Agencies
+    location: ShortText
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    focus_areas: Annotated[tuple[Area, ...], Field(max_length=len(Area))] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> ExerciseNotice:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        _unique(self.participants, "participants")
+        return self
+
+    def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
+        super().check_context(sender=sender, scope=scope, area=area)
+        self._agencies_in_scope(self.participants, scope, "participants")
+
+
+class PersonnelExchangeNotice(MessageBody):
+    """Practical cooperation (i): an officer posted from one agency to another."""
+
+    TYPE: ClassVar[str] = "accord.personnel-exchange-notice.v1"
+    AREAS: ClassVar[frozenset[Area] | None] = frozenset({Area.PERSONNEL_EXCHANGE})
+
+    home_agency: Agency
+    host_agency: Agency
+    position: ShortText
+    description: Note | None = None
+    starts_on: date
+    ends_on: date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PersonnelExchangeNotice:
+        if self.home_agency == self.host_agency:
+            raise ValueError("home_agency and host_agency must differ")
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+    def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
+        super().check_context(sender=sender, scope=scope, area=area)
+        self._agencies_in_scope((self.home_agency, self.host_agency), scope, "agencies")
+
+
+class ActivityKind(StrEnum):
+    LAW_ENFORCEMENT = "law-enforcement"
+    PEACE_OPERATIONS = "peace-operations"
+    REGIONAL_CAPACITY_BUILDING = "regional-capacity-building"
+
+
+class CoordinatedActivityNotice(MessageBody):
+    """Practical cooperation (iii): a coordinated activity."""
+
+    TYPE: ClassVar[str] = "accord.coordinated-activity-notice.v1"
+    AREAS: ClassVar[frozenset[Area] | None] = frozenset({Area.COORDINATED_ACTIVITIES})
+
+    title: Title
+    kind: ActivityKind
+    description: Note
+    participants: Agencies
+    region: ShortText
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CoordinatedActivityNotice:
+        if self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        _unique(self.participants, "participants")
+        return self
+
+    def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
+        super().check_context(sender=sender, scope=scope, area=area)
+        self._agencies_in_scope(self.participants, scope, "participants")
+
+
+# -- action plan and dialogues ----------------------------------------------------
+
+
+class MeasureStatus(StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+
+
+class ActionPlanUpdate(MessageBody):
+    """The action plan: the status of one specific measure."""
+
+    TYPE: ClassVar[str] = "accord.action-plan-update.v1"
+    AREAS: ClassVar[frozenset[Area] | None] = frozenset({Area.ACTION_PLAN})
+
+    measure_id: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.-]{0,31}$")]
+    title: Title
+    area: Area = Field(description="the area of cooperation the measure advances")
+    status: MeasureStatus
+    owners: Annotated[tuple[Agency, ...], Field(min_length=1, max_length=20)]
+    progress: Note | None = None
+    due_on: date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ActionPlanUpdate:
+        _unique(self.owners, "owners")
+        return self
+
+    def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
+        super().check_context(sender=sender, scope=scope, area=area)
+        self._agencies_in_scope(self.owners, scope, "owners")
+
+
+class DialogueKind(StrEnum):
+    FOREIGN_MINISTERS = "foreign-ministers"
+    DEFENCE_MINISTERS = "defence-ministers"
+    JOINT_FOREIGN_DEFENCE = "joint-foreign-defence"
+    """The joint Foreign and Defence ministerial dialogue (2+2)."""
+    TRILATERAL_STRATEGIC_DIALOGUE = "trilateral-strategic-dialogue"
+
+
+class Participant(Strict):
+    country: Country
+    office: ShortText = Field(description="e.g. 'Minister for Foreign Affairs'")
+    name: ShortText | None = None
+
+
+class DialogueRecord(MessageBody):
+    """A record of one of the dialogues the declaration establishes."""
+
+    TYPE: ClassVar[str] = "accord.dialogue-record.v1"
+    AREAS: ClassVar[frozenset[Area] | None] = frozenset({Area.DIALOGUE})
+
+    kind: DialogueKind
+    held_on: date
+    location: ShortText
+    participants: Annotated[tuple[Participant, ...], Field(min_length=1, max_length=50)]
+    outcomes: Annotated[tuple[Statement, ...], Field(min_length=1, max_length=50)]
+
+    def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
+        super().check_context(sender=sender, scope=scope, area=area)
+        if self.kind is DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE and scope is not (
+            Scope.TRILATERAL
+        ):
+            raise Refused(
+                ReasonCode.SCOPE_VIOLATION,
+                "a Trilateral Strategic Dialogue record belongs in the trilateral scope",
+            )
+        outside = sorted({p.country for p in self.participants} - scope.members)
+        if outside:
+            raise Refused(
+                ReasonCode.SCOPE_VIOLATION,
+                f"participants from {outside} are outside scope {scope}",
+            )
+
+
+# -- receipts, supersede, retract -------------------------------------------------
+
+
+class Receipt(MessageBody):
+    """A signed acknowledgement that ``receiving_agency`` received and verified a message.
+
+    ``status`` is ``delivered`` from a receiving node, once the message is durably in
+    its inbox, or ``published`` from the originator itself, once the broker has
+    acknowledged the publish: the monitor learns of every message from the latter,
+    even one that no node ever acknowledges.
+    """
+
+    TYPE: ClassVar[str] = "accord.receipt.v1"
+
+    acknowledged_message_id: UUID
+    acknowledged_sender: Agency
+    receiving_agency: Agency
+    received_at: AwareDatetime
+    payload_sha256: Sha256Hex = Field(
+        description="SHA-256 of the acknowledged message's signed payload bytes "
+        "(the base64url-decoded JWS payload)"
+    )
+    status: Literal["delivered", "published"]
+
+    def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
+        super().check_context(sender=sender, scope=scope, area=area)
+        if self.receiving_agency != sender:
+            raise Refused(
+                ReasonCode.SENDER_MISMATCH,
+                f"receipt for {self.receiving_agency} signed by {sender}",
+                hint="an agency acknowledges only what it received itself",
+            )
+        self._agencies_in_scope((self.acknowledged_sender,), scope, "acknowledged sender")
+        if self.status == "published" and self.acknowledged_sender != sender:
+            raise Refused(
+                ReasonCode.SENDER_MISMATCH,
+                f"{sender} announced a message of {self.acknowledged_sender}",
+                hint="only the originator announces its own publish",
+            )
+
+
+class _Targeted(MessageBody):
+    """A message about an earlier message of the same originator."""
+
+    target_message_id: UUID
+    target_sender: Agency
+    reason: Statement
+
+    def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
+        super().check_context(sender=sender, scope=scope, area=area)
+        if self.target_sender != sender:
+            raise Refused(
+                ReasonCode.NOT_ORIGINATOR,
+                f"{sender} cannot {self.TYPE.split('.')[1]} a message of {self.target_sender}",
+                hint="only the originator may supersede or retract its own message",
+            )
+
+
+class Supersede(_Targeted):
+    """Replaces an earlier message; the earlier one stays on record."""
+
+    TYPE: ClassVar[str] = "accord.supersede.v1"
+
+    replacement_summary: Note
+    replacement_message_id: UUID | None = None
+
+
+class Retract(_Targeted):
+    """Withdraws an earlier message. A signed message, never a deletion."""
+
+    TYPE: ClassVar[str] = "accord.retract.v1"
+
+
+MESSAGE_TYPES: dict[str, type[MessageBody]] = {
+    cls.TYPE: cls
+    for cls in (
+        StrategicAssessment,
+        InformationReport,
+        ExerciseNotice,
+        PersonnelExchangeNotice,
+        CoordinatedActivityNotice,
+        ActionPlanUpdate,
+        DialogueRecord,
+        Receipt,
+        Supersede,
+        Retract,
+    )
+}
+"""Every message type, by its versioned wire name."""

@@ -1,0 +1,74 @@
+"""The monitor's ledger: per message, who was entitled and who has acknowledged.
+
+Pure bookkeeping, fed with verified receipts; the service around it only moves
+records. A message becomes known from the originator's ``published`` receipt (or,
+if that was lost, from the first ``delivered`` one); its entitled agencies come
+from the plan, minus the sender.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from accord.areas import Area
+from accord.models import Receipt
+from accord.parties import Scope
+from accord.plan import Plan
+
+
+@dataclass
+class _Entry:
+    sender: str
+    scope: Scope
+    area: Area
+    first_seen: datetime
+    entitled: frozenset[str]
+    acknowledged: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Outstanding:
+    message_id: str
+    sender: str
+    scope: str
+    area: str
+    age_s: float
+    missing: tuple[str, ...]
+
+
+class Ledger:
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._entries: dict[str, _Entry] = {}
+
+    def record(self, receipt: Receipt, *, scope: Scope, area: Area, at: datetime) -> None:
+        mid = str(receipt.acknowledged_message_id)
+        entry = self._entries.get(mid)
+        if entry is None:
+            entitled = frozenset(
+                a for a in self._plan.entitled_receivers(scope, area)
+                if a != receipt.acknowledged_sender
+            )
+            entry = _Entry(receipt.acknowledged_sender, scope, area, at, entitled)
+            self._entries[mid] = entry
+        if receipt.status == "delivered":
+            entry.acknowledged.add(receipt.receiving_agency)
+
+    def outstanding(self, *, now: datetime, deadline: timedelta) -> list[Outstanding]:
+        """Messages older than ``deadline`` that some entitled agency has not acknowledged."""
+        out = []
+        for mid, e in self._entries.items():
+            age = now - e.first_seen
+            missing = e.entitled - e.acknowledged
+            if missing and age >= deadline:
+                out.append(Outstanding(mid, e.sender, e.scope.value, e.area.value,
+                                       age.total_seconds(), tuple(sorted(missing))))
+        return sorted(out, key=lambda o: (-o.age_s, o.message_id))
+
+    def acknowledged_by(self, message_id: str) -> frozenset[str]:
+        entry = self._entries.get(message_id)
+        return frozenset() if entry is None else frozenset(entry.acknowledged)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,296 @@
+"""The publisher: model -> label check -> envelope -> sign -> topic -> Kafka.
+
+Every refusal carries the same reason code that verification would give, so an
+integration engineer sees the same vocabulary on both sides. A publish returns
+only when the broker has acknowledged it with ``acks=all`` on an idempotent
+producer; transient failures are retried with the very same signed bytes, so a
+retry can never make a second, different message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from accord.areas import Area
+from accord.config import KafkaConnection
+from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal, verify
+from accord.errors import PublishError, ReasonCode, Refused
+from accord.kafka import new_producer
+from accord.labels import Label, check_label
+from accord.models import MessageBody
+from accord.observability.logs import get_logger
+from accord.observability.metrics import NodeMetrics
+from accord.parties import Scope
+from accord.plan import Plan
+from accord.publisher.state import PublisherState
+from accord.receipts import build_receipt
+from accord.trust import Signer, TrustStore
+
+log = get_logger(__name__)
+
+# Kafka record headers mirror routing fields for filtering; receivers never trust
+# them and reject a record whose mirror disagrees with the signed header.
+MIRRORED_HEADERS = (
+    "accord-message-id", "accord-type", "accord-sender", "accord-scope", "accord-area",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    message_id: str
+    topic: str
+    partition: int
+    offset: int
+    sequence: int
+    envelope: bytes
+
+
+def routing_headers(header: Header) -> list[tuple[str, bytes]]:
+    values = (str(header.message_id), header.type, header.sender, header.scope, header.area)
+    return [(name, str(v).encode()) for name, v in zip(MIRRORED_HEADERS, values, strict=True)]
+
+
+class Publisher:
+    """Publishes signed messages for one agency. Use as ``async with``."""
+
+    def __init__(
+        self,
+        *,
+        agency: str,
+        connection: KafkaConnection,
+        plan: Plan,
+        signer: Signer,
+        state_path: Path | None = None,
+        metrics: NodeMetrics | None = None,
+        retry_deadline_s: float = 120.0,
+        producer: AIOKafkaProducer | None = None,
+        announce: bool = True,
+    ) -> None:
+        if signer.agency != agency:
+            raise Refused(
+                ReasonCode.SENDER_MISMATCH,
+                f"signing certificate belongs to {signer.agency}, not {agency}",
+                hint="load the key and certificate issued to this agency",
+            )
+        plan.agency(agency)  # fail early on an agency the plan does not know
+        self.agency = agency
+        self._connection = connection
+        self._plan = plan
+        self._signer = signer
+        self._state = PublisherState(state_path)
+        self._metrics = metrics or NodeMetrics()
+        self._retry_deadline_s = retry_deadline_s
+        self._producer = producer
+        self._owns_producer = producer is None
+        self._announce = announce
+
+    async def __aenter__(self) -> Publisher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._producer is None:
+            self._producer = new_producer(self._connection)
+        if self._owns_producer:
+            await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush whatever is in flight, then close."""
+        if self._producer is not None and self._owns_producer:
+            await self._producer.flush()
+            await self._producer.stop()
+        self._producer = None
+        self._state.close()
+
+    # -- building ----------------------------------------------------------
+
+    def seal(
+        self,
+        body: MessageBody,
+        *,
+        scope: Scope,
+        area: Area,
+        label: Label,
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+    ) -> tuple[Header, bytes]:
+        """Check and sign a message without sending it; refusals raise ``Refused``."""
+        if not self._plan.may_publish(self.agency, scope, area):
+            self._refused(ReasonCode.NOT_ENTITLED)
+            raise Refused(
+                ReasonCode.NOT_ENTITLED,
+                f"{self.agency} may not publish to {scope.value}/{area.value}",
+                hint="add the area to the agency's publish list in the plan, or pick another",
+            )
+        try:
+            check_label(label, scope, sender=self.agency)
+        except Refused as exc:
+            self._refused(exc.reason)
+            raise
+        header = Header.create(
+            body.TYPE,
+            sender=self.agency,
+            scope=scope,
+            area=area,
+            sequence=self._state.next_sequence(self._plan.exchange_topic(scope, area)),
+            namespace=self._plan.namespace,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+        return header, seal(header, label, body, self._signer)
+
+    # -- sending -----------------------------------------------------------
+
+    async def publish(
+        self,
+        body: MessageBody,
+        *,
+        scope: Scope,
+        area: Area,
+        label: Label,
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+    ) -> PublishResult:
+        header, envelope = self.seal(
+            body, scope=scope, area=area, label=label,
+            correlation_id=correlation_id, causation_id=causation_id,
+        )
+        return await self.send(header, envelope)
+
+    async def send(self, header: Header, envelope: bytes) -> PublishResult:
+        """Send a sealed envelope, retrying transient failures with the same bytes."""
+        producer = self._require_producer()
+        message_id = str(header.message_id)
+        self._state.record_sent(message_id, header.topic, envelope)
+        deadline = time.monotonic() + self._retry_deadline_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                meta = await producer.send_and_wait(
+                    header.topic,
+                    value=envelope,
+                    key=header.sender.encode(),
+                    headers=routing_headers(header),
+                )
+                break
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", True) and attempt > 1:
+                    raise self._failed(header, exc) from exc
+                if time.monotonic() >= deadline:
+                    raise self._failed(header, exc) from exc
+                log.warning(
+                    "publish-retry", message_id=message_id, topic=header.topic,
+                    attempt=attempt, error=type(exc).__name__,
+                )
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+        self._metrics.published.labels(self.agency, header.topic).inc()
+        if self._announce:
+            await self._announce_published(header, envelope)
+        log.info(
+            "published", message_id=message_id, sender=self.agency, topic=header.topic,
+            partition=meta.partition, offset=meta.offset, sequence=header.sequence,
+            type=header.type,
+        )
+        return PublishResult(
+            message_id, header.topic, meta.partition, meta.offset, header.sequence, envelope
+        )
+
+    async def _announce_published(self, header: Header, envelope: bytes) -> None:
+        """Tell the monitor this message exists: a ``published`` receipt of our own.
+
+        Best effort: the message itself is already acknowledged, and a lost
+        announcement only means the monitor learns of it from the first delivery.
+        """
+        receipt_header, receipt = build_receipt(
+            header, envelope_payload_sha256(envelope), signer=self._signer,
+            sequence=self._state.next_sequence(self._plan.receipts_topic), status="published",
+        )
+        try:
+            await self._require_producer().send_and_wait(
+                self._plan.receipts_topic, value=receipt, key=self.agency.encode(),
+                headers=routing_headers(receipt_header),
+            )
+        except KafkaError as exc:
+            log.warning("announce-failed", message_id=str(header.message_id),
+                        error=type(exc).__name__)
+
+    # -- trilateral release ------------------------------------------------
+
+    async def release_trilateral(
+        self, original_id: str, trust: TrustStore, *, label: Label | None = None
+    ) -> PublishResult:
+        """Release one of this agency's bilateral messages to the trilateral scope.
+
+        The release is a new signed message whose causation id is the original's;
+        it is the only path by which bilateral content reaches the USA. Only the
+        originator can do it, since only the originator holds the original in its
+        sent log and only its certificate can sign as the sender.
+        """
+        raw = self._state.sent_envelope(original_id)
+        if raw is None:
+            raise Refused(
+                ReasonCode.NOT_ORIGINATOR,
+                f"message {original_id} was not published by {self.agency} from this node",
+                hint="only the originator may release its own message; run this on its node",
+            )
+        verdict = verify(raw, trust, now=datetime.now(UTC))
+        if isinstance(verdict, Rejected):
+            raise Refused(verdict.reason, f"original no longer verifies: {verdict.detail}")
+        original: Verified = verdict
+        if original.header.scope == Scope.TRILATERAL:
+            raise Refused(
+                ReasonCode.SCOPE_VIOLATION,
+                f"message {original_id} is already trilateral",
+                hint="releases go from the bilateral scope to the trilateral one",
+            )
+        trilateral = tuple(sorted(Scope.TRILATERAL.members))
+        released_label = label or Label.model_validate(
+            {**original.label.model_dump(), "releasable_to": trilateral}
+        )
+        fields = original.body.model_dump()
+        if "references" in fields:
+            # The release points back at what it releases, for the audit trail.
+            fields["references"] = (*fields["references"], original.header.message_id)
+        body = type(original.body).model_validate(fields)
+        return await self.publish(
+            body,
+            scope=Scope.TRILATERAL,
+            area=Area(original.header.area),
+            label=released_label,
+            correlation_id=original.header.correlation_id or original.header.message_id,
+            causation_id=original.header.message_id,
+        )
+
+    # -- internals ---------------------------------------------------------
+
+    def _require_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise PublishError("publisher is not started", hint="use `async with Publisher(...)`")
+        return self._producer
+
+    def _refused(self, reason: ReasonCode) -> None:
+        self._metrics.publish_refused.labels(self.agency, reason.value).inc()
+
+    def _failed(self, header: Header, exc: BaseException) -> PublishError:
+        log.error(
+            "publish-failed", message_id=str(header.message_id), topic=header.topic,
+            error=type(exc).__name__, detail=str(exc)[:200],
+        )
+        return PublishError(
+            f"broker did not acknowledge {header.message_id} on {header.topic}: "
+            f"{type(exc).__name__}: {exc}",
+            hint="check that the brokers are up and that enough replicas are in sync "
+            "(min.insync.replicas); the publish can be retried safely",
+        )

@@ -1,0 +1,256 @@
+"""The inbox: where a receiving node durably lands verified messages.
+
+SQLite, one file per node. A batch of deliveries and the Kafka offsets that
+follow them are written in ONE transaction, so after any crash the inbox and its
+offsets agree: the receiver resumes from ``next_offsets()`` and a record is
+neither lost nor delivered twice. ``message_id`` is the primary key, which makes
+delivery idempotent against duplicates that Kafka's at-least-once gives us.
+
+Receipts use the outbox pattern: a delivered row is marked ``receipt_pending``
+in the same transaction and cleared once the signed receipt is acknowledged by
+the broker, so a crash between the two never loses a receipt.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    message_id      TEXT PRIMARY KEY,
+    type            TEXT NOT NULL,
+    sender          TEXT NOT NULL,
+    scope           TEXT NOT NULL,
+    area            TEXT NOT NULL,
+    sequence        INTEGER NOT NULL,
+    issued_at       TEXT NOT NULL,
+    received_at     TEXT NOT NULL,
+    topic           TEXT NOT NULL,
+    partition       INTEGER NOT NULL,
+    "offset"        INTEGER NOT NULL,
+    payload_sha256  TEXT NOT NULL,
+    label_json      TEXT NOT NULL,
+    body_json       TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'current',
+    receipt_pending INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS messages_receipt_pending ON messages(receipt_pending)
+    WHERE receipt_pending = 1;
+CREATE TABLE IF NOT EXISTS offsets (
+    topic       TEXT NOT NULL,
+    partition   INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+CREATE TABLE IF NOT EXISTS counters (
+    stream  TEXT PRIMARY KEY,
+    last    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sequences (
+    sender  TEXT NOT NULL,
+    topic   TEXT NOT NULL,
+    last    INTEGER NOT NULL,
+    PRIMARY KEY (sender, topic)
+);
+"""
+
+Status = Literal["current", "superseded", "retracted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One verified message, ready to land."""
+
+    message_id: str
+    type: str
+    sender: str
+    scope: str
+    area: str
+    sequence: int
+    issued_at: datetime
+    topic: str
+    partition: int
+    offset: int
+    payload_sha256: str
+    label_json: str
+    body_json: str
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    message_id: str
+    type: str
+    sender: str
+    scope: str
+    area: str
+    sequence: int
+    topic: str
+    partition: int
+    offset: int
+    payload_sha256: str
+    status: Status
+    body: dict[str, object]
+    raw: bytes
+
+
+class Inbox:
+    """A node's durable store. Not thread-safe: one receiver owns one inbox."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # WAL keeps readers (operators, tests) off the writer's back; synchronous=FULL
+        # because a delivery acknowledged by an offset commit must survive power loss.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- reads -------------------------------------------------------------
+
+    def next_offsets(self) -> dict[tuple[str, int], int]:
+        rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets")
+        return {(t, p): o for t, p, o in rows}
+
+    def payload_digest(self, message_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT payload_sha256 FROM messages WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def sender_of(self, message_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT sender FROM messages WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def last_sequence(self, sender: str, topic: str) -> int | None:
+        row = self._db.execute(
+            "SELECT last FROM sequences WHERE sender = ? AND topic = ?", (sender, topic)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+    def message_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT message_id FROM messages")]
+
+    def pending_receipts(self, limit: int = 500) -> list[StoredMessage]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE receipt_pending = 1 LIMIT ?",  # noqa: S608
+            (limit,),
+        )
+        return [_stored(r) for r in rows]
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?",  # noqa: S608
+            (message_id,),
+        ).fetchone()
+        return None if row is None else _stored(row)
+
+    def messages(self) -> Iterator[StoredMessage]:
+        query = f"SELECT {_COLUMNS} FROM messages ORDER BY received_at"  # noqa: S608
+        for row in self._db.execute(query):
+            yield _stored(row)
+
+    # -- writes ------------------------------------------------------------
+
+    def land(
+        self,
+        deliveries: Iterable[Delivery],
+        offsets: dict[tuple[str, int], int],
+        status_changes: Iterable[tuple[str, Status]] = (),
+    ) -> list[str]:
+        """Write deliveries and next offsets atomically; return ids newly landed.
+
+        A delivery whose id is already present is a duplicate and is ignored (its
+        offset still advances).
+        """
+        now = datetime.now(UTC).isoformat()
+        landed: list[str] = []
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for d in deliveries:
+                cur.execute(
+                    "INSERT OR IGNORE INTO messages (message_id, type, sender, scope, area,"
+                    ' sequence, issued_at, received_at, topic, partition, "offset",'
+                    " payload_sha256, label_json, body_json, raw)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        d.message_id, d.type, d.sender, d.scope, d.area, d.sequence,
+                        d.issued_at.isoformat(), now, d.topic, d.partition, d.offset,
+                        d.payload_sha256, d.label_json, d.body_json, d.raw,
+                    ),
+                )
+                if cur.rowcount == 1:
+                    landed.append(d.message_id)
+                    cur.execute(
+                        "INSERT INTO sequences (sender, topic, last) VALUES (?,?,?)"
+                        " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
+                        (d.sender, d.topic, d.sequence),
+                    )
+            for message_id, status in status_changes:
+                cur.execute(
+                    "UPDATE messages SET status = ? WHERE message_id = ?", (status, message_id)
+                )
+            cur.executemany(
+                "INSERT INTO offsets (topic, partition, next_offset) VALUES (?,?,?)"
+                " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                [(t, p, o) for (t, p), o in offsets.items()],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return landed
+
+    def receipts_sent(self, message_ids: Iterable[str]) -> None:
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        cur.executemany(
+            "UPDATE messages SET receipt_pending = 0 WHERE message_id = ?",
+            [(m,) for m in message_ids],
+        )
+        cur.execute("COMMIT")
+
+    def reserve_sequences(self, stream: str, count: int) -> int:
+        """Reserve ``count`` numbers of this node's outgoing ``stream``; return the first.
+
+        Durable, so a restarted node never reuses a sequence number.
+        """
+        row = self._db.execute(
+            "INSERT INTO counters (stream, last) VALUES (?, ?)"
+            " ON CONFLICT(stream) DO UPDATE SET last = last + excluded.last RETURNING last",
+            (stream, count),
+        ).fetchone()
+        return int(row[0]) - count + 1
+
+
+# A constant column list; every value is bound as a parameter.
+_COLUMNS = (
+    'message_id, type, sender, scope, area, sequence, topic, partition, "offset",'
+    " payload_sha256, status, body_json, raw"
+)
+
+
+def _stored(row: tuple[Any, ...]) -> StoredMessage:
+    (mid, typ, sender, scope, area, seq, topic, part, off, digest, status, body, raw) = row
+    return StoredMessage(
+        message_id=mid, type=typ, sender=sender, scope=scope, area=area, sequence=seq,
+        topic=topic, partition=part, offset=off, payload_sha256=digest, status=status,
+        body=json.loads(body), raw=bytes(raw),
+    )

@@ -1,0 +1,419 @@
+"""The receiver: a long-running node that lands what its agency is entitled to.
+
+    Kafka -> verify (size, signature, chain, revocation, label, topic)
+          -> headers, entitlement, label vs this node -> dedupe
+          -> inbox (messages + offsets, one transaction) -> commit -> signed receipt
+    any failure -> the agency's quarantine topic (raw bytes + reason code)
+
+Offsets are committed to Kafka only after the inbox write, and on (re)assignment
+the consumer seeks to the inbox's own offsets, so the inbox, not Kafka's group
+state, is the authority on what was delivered: a crash anywhere neither loses nor
+double-delivers. Partitions of a batch are processed concurrently; records of one
+partition strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from accord.config import KafkaConnection
+from accord.envelope import Verified, verify
+from accord.errors import ReasonCode
+from accord.kafka import new_consumer, new_producer
+from accord.models import Retract, Supersede
+from accord.observability.logs import get_logger
+from accord.observability.metrics import NodeMetrics
+from accord.parties import country_of
+from accord.plan import Plan
+from accord.receipts import build_receipt
+from accord.receiver.assess import Refusal, assess
+from accord.receiver.inbox import Delivery, Inbox, Status
+from accord.trust import Signer, TrustStore
+
+log = get_logger(__name__)
+
+Handler = Callable[[Verified], Awaitable[None]]
+"""An agency system's hook: called once per newly delivered message, after the
+durable inbox write. The inbox stays the source of truth; a handler that fails is
+logged and does not undo the delivery."""
+
+MAX_RECORD_BYTES = 1_048_576
+
+
+@dataclass
+class ReceiverStats:
+    delivered: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    gaps: int = 0
+    receipts: int = 0
+    recoveries: int = 0
+
+
+class _SeekToInbox(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, resume from the inbox's offsets, not the group's."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._receiver._on_assigned(assigned)
+
+
+class Receiver:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        connection: KafkaConnection,
+        plan: Plan,
+        trust: TrustStore,
+        signer: Signer,
+        inbox_path: Path,
+        handler: Handler | None = None,
+        metrics: NodeMetrics | None = None,
+        batch_max: int = 500,
+        stall_timeout_s: float = 30.0,
+        send_receipts: bool = True,
+    ) -> None:
+        self.agency = agency
+        self.country = country_of(agency)
+        self._connection = connection
+        self._plan = plan
+        self._trust = trust
+        self._signer = signer
+        self.inbox = Inbox(inbox_path)
+        self._handler = handler
+        self.metrics = metrics or NodeMetrics()
+        self._batch_max = batch_max
+        self._stall_timeout_s = stall_timeout_s
+        self._send_receipts = send_receipts
+        self._topics = plan.receive_topics(agency)
+        self._group_id = plan.group_id(agency)
+        self._quarantine = plan.quarantine_topic(agency)
+        self._receipts_topic = plan.receipts_topic
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._stopping = asyncio.Event()
+        self._assigned: set[TopicPartition] = set()
+        self.last_poll = 0.0
+        self.stats = ReceiverStats()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._assigned) and not self._stopping.is_set()
+
+    @property
+    def healthy(self) -> bool:
+        return time.monotonic() - self.last_poll < self._stall_timeout_s
+
+    async def start(self) -> None:
+        self._producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
+        await self._producer.start()
+        await self._start_consumer()
+        self.last_poll = time.monotonic()
+        log.info("receiver-started", agency=self.agency, topics=self._topics,
+                 group_id=self._group_id)
+        await self._flush_pending_receipts()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        self.inbox.close()
+        log.info("receiver-stopped", agency=self.agency)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Poll until ``request_stop``; rebuild the consumer if it stalls."""
+        while not self._stopping.is_set():
+            consumer = self._consumer
+            assert consumer is not None
+            try:
+                batch = await asyncio.wait_for(
+                    consumer.getmany(timeout_ms=500, max_records=self._batch_max),
+                    timeout=self._stall_timeout_s,
+                )
+            except (TimeoutError, KafkaError) as exc:
+                # aiokafka can wedge after a broker restart (fetcher stuck on a dead
+                # connection). A consumer that neither returns nor errors for the
+                # stall timeout is rebuilt; the inbox offsets make that safe.
+                await self._recover(type(exc).__name__)
+                continue
+            self.last_poll = time.monotonic()
+            if batch:
+                await self._process(batch)
+
+    async def __aenter__(self) -> Receiver:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    # -- consumer management ----------------------------------------------
+
+    async def _start_consumer(self) -> None:
+        consumer = new_consumer(
+            self._connection,
+            group_id=self._group_id,
+            client_id=f"accord-{self.agency}",
+            max_partition_fetch_bytes=MAX_RECORD_BYTES * 2,
+        )
+        consumer.subscribe(self._topics, listener=_SeekToInbox(self))
+        self._consumer = consumer
+        await consumer.start()
+
+    async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._assigned = set(assigned)
+        offsets = self.inbox.next_offsets()
+        consumer = self._consumer
+        if consumer is None:
+            return
+        fresh = []
+        for tp in assigned:
+            nxt = offsets.get((tp.topic, tp.partition))
+            if nxt is None:
+                fresh.append(tp)
+            else:
+                consumer.seek(tp, nxt)
+        if fresh:
+            # The inbox has never seen these partitions: start from the beginning,
+            # whatever the group committed (a rebuilt inbox must get everything again).
+            await consumer.seek_to_beginning(*fresh)
+        log.info("partitions-assigned", agency=self.agency, count=len(assigned))
+
+    async def _recover(self, why: str) -> None:
+        self.stats.recoveries += 1
+        self.metrics.recoveries.labels(self.agency).inc()
+        log.warning("consumer-recovering", agency=self.agency, reason=why)
+        old, self._consumer = self._consumer, None
+        if old is not None:
+            try:
+                await asyncio.wait_for(old.stop(), timeout=10)
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("consumer-stop-failed", agency=self.agency, error=type(exc).__name__)
+        await asyncio.sleep(1.0)
+        while not self._stopping.is_set():
+            try:
+                await self._start_consumer()
+                return
+            except KafkaError as exc:
+                log.warning("consumer-restart-failed", agency=self.agency,
+                            error=type(exc).__name__)
+                await asyncio.sleep(2.0)
+
+    # -- processing --------------------------------------------------------
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batch.items()))
+
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        now = datetime.now(UTC)
+        deliveries: list[Delivery] = []
+        accepted: dict[str, Verified] = {}
+        status_changes: list[tuple[str, Status]] = []
+        quarantined: list[tuple[ConsumerRecord, Refusal]] = []
+        seen_in_batch: dict[str, str] = {}
+        for record in records:
+            outcome = assess(
+                record.value, topic=record.topic, kafka_headers=record.headers or (),
+                trust=self._trust, plan=self._plan, country=self.country, now=now,
+                max_bytes=MAX_RECORD_BYTES,
+            )
+            if isinstance(outcome, Refusal):
+                quarantined.append((record, outcome))
+                continue
+            v = outcome.verified
+            mid = str(v.header.message_id)
+            digest = v.payload_sha256
+            known = seen_in_batch.get(mid) or self.inbox.payload_digest(mid)
+            if known is not None:
+                if known != digest:
+                    quarantined.append(
+                        (record, Refusal(ReasonCode.REPLAY, "message id reused for other content"))
+                    )
+                else:
+                    self._count("duplicate", "")
+                    self.stats.duplicates += 1
+                    log.info("duplicate", agency=self.agency, message_id=mid,
+                             topic=record.topic, partition=record.partition, offset=record.offset)
+                continue
+            change = self._lifecycle_change(v)
+            if isinstance(change, Refusal):
+                quarantined.append((record, change))
+                continue
+            if change is not None:
+                status_changes.append(change)
+            seen_in_batch[mid] = digest
+            self._check_sequence(v, deliveries)
+            accepted[mid] = v
+            deliveries.append(_delivery(v, record))
+
+        await self._quarantine_all(quarantined)
+        next_offset = records[-1].offset + 1
+        landed = self.inbox.land(deliveries, {(tp.topic, tp.partition): next_offset},
+                                 status_changes)
+        landed_at = datetime.now(UTC)
+        consumer = self._consumer
+        if consumer is not None:
+            try:
+                await consumer.commit({tp: next_offset})
+                log.debug("committed", agency=self.agency, topic=tp.topic,
+                          partition=tp.partition, offset=next_offset)
+            except KafkaError as exc:
+                # Safe to lose: the inbox holds the offsets we resume from.
+                log.warning("commit-failed", agency=self.agency, error=type(exc).__name__)
+            self._update_lag(consumer, tp, next_offset)
+        for mid in landed:
+            v = accepted[mid]
+            latency = (landed_at - v.header.issued_at).total_seconds()
+            self.metrics.latency.labels(self.agency).observe(max(latency, 0.0))
+            self._count("delivered", "")
+            self.stats.delivered += 1
+            log.info("delivered", agency=self.agency, message_id=mid, sender=v.header.sender,
+                     topic=tp.topic, partition=tp.partition,
+                     latency_ms=round(latency * 1000, 2), type=v.header.type)
+            if self._handler is not None:
+                await self._call_handler(v)
+        if landed and self._send_receipts:
+            await self._send_receipts_for(landed, accepted)
+
+    def _lifecycle_change(self, v: Verified) -> tuple[str, Status] | Refusal | None:
+        body = v.body
+        if isinstance(body, Supersede | Retract):
+            target = str(body.target_message_id)
+            owner = self.inbox.sender_of(target)
+            if owner is not None and owner != v.header.sender:
+                return Refusal(ReasonCode.NOT_ORIGINATOR,
+                               f"{v.header.sender} may not change {owner}'s message")
+            status: Status = "superseded" if isinstance(body, Supersede) else "retracted"
+            return (target, status)
+        return None
+
+    def _check_sequence(self, v: Verified, pending: list[Delivery]) -> None:
+        sender, topic, seq = v.header.sender, v.header.topic, v.header.sequence
+        last = next(
+            (d.sequence for d in reversed(pending) if d.sender == sender and d.topic == topic),
+            None,
+        )
+        if last is None:
+            last = self.inbox.last_sequence(sender, topic)
+        expected = 1 if last is None else last + 1
+        if seq > expected:
+            missing = seq - expected
+            self.stats.gaps += missing
+            self.metrics.gaps.labels(self.agency, sender, topic).inc(missing)
+            log.warning("sequence-gap", agency=self.agency, sender=sender, topic=topic,
+                        expected=expected, got=seq, missing=missing,
+                        message_id=str(v.header.message_id))
+
+    async def _quarantine_all(self, items: list[tuple[ConsumerRecord, Refusal]]) -> None:
+        if not items:
+            return
+        producer = self._producer
+        assert producer is not None
+        futures = []
+        for record, refusal in items:
+            headers = [
+                ("accord-reason", refusal.reason.value.encode()),
+                ("accord-detail", refusal.detail[:500].encode("utf-8", "replace")),
+                ("accord-source-topic", record.topic.encode()),
+                ("accord-source-partition", str(record.partition).encode()),
+                ("accord-source-offset", str(record.offset).encode()),
+                ("accord-agency", self.agency.encode()),
+            ]
+            futures.append(await producer.send(
+                self._quarantine, value=record.value, key=record.key, headers=headers
+            ))
+            self._count("rejected", refusal.reason.value)
+            self.stats.rejected[refusal.reason.value] = (
+                self.stats.rejected.get(refusal.reason.value, 0) + 1
+            )
+            log.warning("rejected", agency=self.agency, reason=refusal.reason.value,
+                        detail=refusal.detail[:200], topic=record.topic,
+                        partition=record.partition, offset=record.offset)
+        # The offsets only move once every quarantined record is acknowledged.
+        await asyncio.gather(*futures)
+
+    async def _send_receipts_for(self, landed: list[str], accepted: dict[str, Verified]) -> None:
+        producer = self._producer
+        assert producer is not None
+        futures = []
+        first = self.inbox.reserve_sequences(self._receipts_topic, len(landed))
+        for i, mid in enumerate(landed):
+            v = accepted[mid]
+            _header, envelope = build_receipt(
+                v.header, v.payload_sha256, signer=self._signer, sequence=first + i
+            )
+            futures.append(await producer.send(
+                self._receipts_topic, value=envelope, key=self.agency.encode()
+            ))
+        await asyncio.gather(*futures)
+        self.inbox.receipts_sent(landed)
+        self.stats.receipts += len(landed)
+        self.metrics.receipts.labels(self.agency).inc(len(landed))
+        for mid in landed:
+            log.info("receipt-sent", agency=self.agency, message_id=mid)
+
+    async def _flush_pending_receipts(self) -> None:
+        """Receipts a crash left unsent: re-verify from the raw bytes and send."""
+        pending = self.inbox.pending_receipts()
+        if not pending or not self._send_receipts:
+            return
+        accepted: dict[str, Verified] = {}
+        for stored in pending:
+            verdict = verify(stored.raw, self._trust, topic=stored.topic)
+            if isinstance(verdict, Verified):
+                accepted[stored.message_id] = verdict
+        if accepted:
+            await self._send_receipts_for(list(accepted), accepted)
+
+    async def _call_handler(self, v: Verified) -> None:
+        assert self._handler is not None
+        try:
+            await self._handler(v)
+        except Exception as exc:  # an agency's hook must not stop the node
+            log.error("handler-failed", agency=self.agency, message_id=str(v.header.message_id),
+                      error=type(exc).__name__, detail=str(exc)[:200])
+
+    def _count(self, outcome: str, reason: str) -> None:
+        self.metrics.records.labels(self.agency, outcome, reason).inc()
+
+    def _update_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, position: int) -> None:
+        high = consumer.highwater(tp)
+        if high is not None:
+            self.metrics.lag.labels(self.agency, tp.topic, str(tp.partition)).set(
+                max(high - position, 0)
+            )
+
+
+def _delivery(v: Verified, record: ConsumerRecord) -> Delivery:
+    h = v.header
+    return Delivery(
+        message_id=str(h.message_id), type=h.type, sender=h.sender, scope=str(h.scope),
+        area=str(h.area), sequence=h.sequence, issued_at=h.issued_at, topic=record.topic,
+        partition=record.partition, offset=record.offset, payload_sha256=v.payload_sha256,
+        label_json=v.label.model_dump_json(), body_json=v.body.model_dump_json(),
+        raw=record.value,
+    )

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from accord.errors import ReasonCode, Refused
+from accord.labels import (
+    Caveat,
+    Classification,
+    Label,
+    Policy,
+    check_label,
+    national_marking,
+    releasable_to_country,
+)
+from accord.parties import Country, Scope
+
+T = datetime(2026, 1, 15, tzinfo=UTC)
+
+
+def label(**kw: object) -> Label:
+    fields: dict[str, object] = {
+        "policy": Policy.ACCORD_JPN_AUS_2007, "classification": Classification.CONFIDENTIAL,
+        "releasable_to": (Country.JPN, Country.AUS), "caveats": (Caveat.ORCON,),
+        "originator": "JPN.MOFA", "created_at": T, "review_on": date(2027, 1, 15),
+        "legal_basis": "Act on the Protection of Specially Designated Secrets (illustrative)",
+    }
+    fields.update(kw)
+    return Label(**fields)  # type: ignore[arg-type]
+
+
+def test_valid_label_passes() -> None:
+    check_label(label(), Scope.BILATERAL, sender="JPN.MOFA")
+
+
+def test_releasability_must_match_scope() -> None:
+    with pytest.raises(Refused) as err:
+        check_label(label(releasable_to=(Country.JPN,)), Scope.BILATERAL, sender="JPN.MOFA")
+    assert err.value.reason is ReasonCode.RELEASABILITY_VIOLATION
+    with pytest.raises(Refused) as err:
+        check_label(label(), Scope.TRILATERAL, sender="JPN.MOFA")
+    assert err.value.reason is ReasonCode.RELEASABILITY_VIOLATION
+    wide = label(releasable_to=(Country.JPN, Country.AUS, Country.USA))
+    with pytest.raises(Refused) as err:
+        check_label(wide, Scope.BILATERAL, sender="JPN.MOFA")
+    assert err.value.reason is ReasonCode.RELEASABILITY_VIOLATION
+    check_label(wide, Scope.TRILATERAL, sender="JPN.MOFA")
+
+
+def test_originator_must_be_sender() -> None:
+    with pytest.raises(Refused) as err:
+        check_label(label(), Scope.BILATERAL, sender="AUS.DFAT")
+    assert err.value.reason is ReasonCode.SENDER_MISMATCH
+
+
+def test_releasable_to_country() -> None:
+    assert releasable_to_country(label(), Country.AUS)
+    assert not releasable_to_country(label(), Country.USA)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("policy", "nato"), ("classification", "TOP-SECRET"), ("caveats", ["NOFORN"]),
+])
+def test_unknown_values_refused_from_json(field: str, value: object) -> None:
+    doc = label().model_dump(mode="json")
+    doc[field] = value
+    with pytest.raises(ValidationError) as err:
+        Label.model_validate(doc, strict=False)
+    assert err.value.errors()[0]["type"] == "enum"
+
+
+def test_label_invariants() -> None:
+    with pytest.raises(ValidationError):
+        label(caveats=(Caveat.ORCON, Caveat.ORCON))
+    with pytest.raises(ValidationError):
+        label(review_on=date(2025, 1, 1))
+    with pytest.raises(ValidationError):
+        label(created_at=datetime(2026, 1, 15))  # naive
+    with pytest.raises(ValidationError):
+        label(legal_basis="x" * 1001)
+    with pytest.raises(ValidationError):
+        label(releasable_to=())
+
+
+def test_markings_cover_every_level_and_country() -> None:
+    for level in Classification:
+        for country in Country:
+            assert national_marking(level, country)
