@@ -20,7 +20,9 @@ def session_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture
-async def exchange(kafka: LocalBroker, session_pki: Pki, tmp_path: Path) -> AsyncIterator[LocalExchange]:
+async def exchange(
+    kafka: LocalBroker, session_pki: Pki, tmp_path: Path
+) -> AsyncIterator[LocalExchange]:
     ex = LocalExchange(plan=fresh_plan(), connection=kafka.connection(), directory=tmp_path,
                        pki=session_pki)
     ex.apply()

@@ -17,24 +17,25 @@ async def test_entitled_agencies_receive_and_usa_sees_nothing_bilateral(
     exchange: LocalExchange,
 ) -> None:
     await exchange.start_receivers(["JPN.MOFA", "AUS.DFAT", "USA.STATE", "AUS.AFP"])
-    pub = await exchange.publisher("AUS.DFAT")
+    pub = await exchange.publisher("AUS.AFP")
     bilateral = [
         await pub.publish(report(i), scope=Scope.BILATERAL, area=Area.COUNTER_TERRORISM,
-                          label=label_for("AUS.DFAT", Scope.BILATERAL))
+                          label=label_for("AUS.AFP", Scope.BILATERAL))
         for i in range(5)
     ]
     trilateral = [
         await pub.publish(report(i), scope=Scope.TRILATERAL, area=Area.COUNTER_TERRORISM,
-                          label=label_for("AUS.DFAT", Scope.TRILATERAL))
+                          label=label_for("AUS.AFP", Scope.TRILATERAL))
         for i in range(3)
     ]
-    assert await exchange.settle({"JPN.MOFA": 8, "USA.STATE": 3, "AUS.AFP": 8}, timeout=60)
+    assert await exchange.settle({"JPN.MOFA": 8, "USA.STATE": 3, "AUS.DFAT": 8}, within_s=60)
     await exchange.quiesce(idle_s=1.5)
     ids_bi = {r.message_id for r in bilateral}
     ids_tri = {r.message_id for r in trilateral}
     assert set(exchange.receivers["JPN.MOFA"].inbox.message_ids()) == ids_bi | ids_tri
     assert set(exchange.receivers["USA.STATE"].inbox.message_ids()) == ids_tri
-    for agency in ("JPN.MOFA", "USA.STATE", "AUS.AFP"):
+    assert set(exchange.receivers["AUS.DFAT"].inbox.message_ids()) == ids_bi | ids_tri
+    for agency in ("JPN.MOFA", "USA.STATE", "AUS.DFAT"):
         assert exchange.receivers[agency].stats.rejected == {}
 
 
@@ -47,5 +48,5 @@ async def test_publisher_refuses_unentitled_area_and_bad_label(exchange: LocalEx
     with pytest.raises(Refused) as exc:
         await pub.publish(report(1), scope=Scope.BILATERAL, area=Area.LAW_ENFORCEMENT,
                           label=label_for("AUS.AFP", Scope.BILATERAL,
-                                          releasable_to=("AUS", "JPN", "USA")))
+                                          releasable_to=tuple(sorted(Scope.TRILATERAL.members))))
     assert exc.value.reason is ReasonCode.RELEASABILITY_VIOLATION

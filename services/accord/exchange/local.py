@@ -106,20 +106,20 @@ class LocalExchange:
 
     # -- waiting and stopping ------------------------------------------------
 
-    async def settle(self, expected: Mapping[str, int], *, timeout: float = 60.0) -> bool:
+    async def settle(self, expected: Mapping[str, int], *, within_s: float = 60.0) -> bool:
         """Wait until each agency's receiver has delivered at least ``expected`` messages."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within_s
         while loop.time() < deadline:
             if all(self.receivers[a].stats.delivered >= n for a, n in expected.items()):
                 return True
             await asyncio.sleep(0.1)
         return False
 
-    async def quiesce(self, *, idle_s: float = 2.0, timeout: float = 60.0) -> None:
+    async def quiesce(self, *, idle_s: float = 2.0, within_s: float = 60.0) -> None:
         """Wait until no receiver has taken a record for ``idle_s`` seconds."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within_s
 
         def total() -> int:
             return sum(
