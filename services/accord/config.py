@@ -97,6 +97,11 @@ class NodeSettings(BaseModel):
         return self.data_dir / "publisher.sqlite"
 
 
+def default_pki_dir(env: Mapping[str, str] | None = None) -> Path:
+    source = os.environ if env is None else env
+    return Path(source.get("ACCORD_PKI_DIR") or Path("var") / "pki")
+
+
 def default_data_dir(agency: str) -> Path:
     return Path("var") / "nodes" / agency.lower()
 
@@ -119,7 +124,7 @@ def load_node_settings(
     values: dict[str, object] = {
         "agency": agency,
         "plan_path": plan_path or source.get("ACCORD_PLAN") or DEFAULT_PLAN_PATH,
-        "pki_dir": pki_dir or source.get("ACCORD_PKI_DIR") or Path("var") / "pki",
+        "pki_dir": pki_dir or default_pki_dir(source),
         "data_dir": data_dir or source.get("ACCORD_DATA_DIR") or default_data_dir(agency),
         "metrics_port": metrics_port
         if metrics_port is not None

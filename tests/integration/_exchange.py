@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from aiokafka.structs import ConsumerRecord
 
 from accord.areas import Area
+from accord.config import KafkaConnection
+from accord.kafka import new_consumer
 from accord.labels import Caveat, Classification, Label, Policy
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope
@@ -43,3 +51,41 @@ def report(n: int, area: Area = Area.COUNTER_TERRORISM) -> InformationReport:
         region="South-East Asia",
         observed_at=datetime.now(UTC),
     )
+
+
+def write_plan(plan: Plan, path: Path) -> Path:
+    """Write a plan as YAML, for nodes started as separate processes."""
+    path.write_text(yaml.safe_dump(plan.model_dump(mode="json", by_alias=True)),
+                    encoding="utf-8")
+    return path
+
+
+def inbox_ids(path: Path) -> list[str]:
+    """Message ids in an inbox, read-only, safe while a node writes it."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return [r[0] for r in db.execute("SELECT message_id FROM messages")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+async def read_topic(conn: KafkaConnection, topic: str, *, expect: int,
+                     within_s: float = 20.0) -> list[ConsumerRecord]:
+    """Read at least ``expect`` records from the start of ``topic``."""
+    consumer = new_consumer(conn, topic, group_id=None)
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    try:
+        while len(records) < expect and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for recs in batch.values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records

@@ -55,3 +55,20 @@ async def raw_roundtrip(conn: KafkaConnection, topic: str, count: int, size: int
         "raw-aiokafka", count, elapsed,
         p50_ms=percentile(latencies, 50) * 1000, p99_ms=percentile(latencies, 99) * 1000,
     )
+
+
+async def ensure_topic(conn: KafkaConnection, topic: str, partitions: int = 1) -> None:
+    """Create the raw run's topic up front, so the consumer sees it at once."""
+    from aiokafka.admin import NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    from accord.kafka import new_admin
+
+    admin = new_admin(conn)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()

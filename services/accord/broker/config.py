@@ -17,6 +17,13 @@ Security model of ``mode="scram"``:
   reach the port would be root. PLAIN with a broker secret avoids that.
 * ``StandardAuthorizer`` with ``allow.everyone.if.no.acl.found=false``: a user
   with no ACL is refused, not silently served. Super users: the admin and the broker.
+
+Optional ``TLS`` listener (``NodeSettings.tls``), added next to ``CLIENT`` rather than
+replacing it: SSL in plain mode, SASL_SSL (SCRAM-SHA-512) in scram mode. ``CLIENT``
+stays so the launcher's own readiness probe and the admin need no certificates;
+inter-broker and controller traffic stay on loopback-only listeners. Certificates
+come from the launcher's throw-away CA (accord.broker.tls) as PEM files, which
+Kafka reads natively (``ssl.keystore.type=PEM``), so no JKS/PKCS12 tooling is needed.
 """
 
 from __future__ import annotations
@@ -78,6 +85,26 @@ class NodePorts:
 
 
 @dataclass(frozen=True)
+class TlsListener:
+    """The TLS listener of one node: where it listens and which PEM files it uses."""
+
+    port: int
+    keystore: Path
+    """Private key + certificate chain, PEM (accord.broker.tls.LocalCa.issue_broker)."""
+    truststore: Path
+    """CA certificate(s), PEM: which client certificates the listener accepts."""
+    client_auth: bool = False
+
+
+TLS_LISTENER = "TLS"
+
+
+def tls_protocol(mode: Mode) -> str:
+    """The TLS listener's security protocol: SCRAM on top of TLS in scram mode."""
+    return "SASL_SSL" if mode == "scram" else "SSL"
+
+
+@dataclass(frozen=True)
 class NodeSettings:
     """Everything that decides one node's server.properties."""
 
@@ -90,6 +117,7 @@ class NodeSettings:
     """(node_id, controller port) of every voter, this node included."""
     broker_password: str | None = None
     admin_user: str = "admin"
+    tls: TlsListener | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -161,9 +189,41 @@ def render_properties(s: NodeSettings) -> dict[str, str]:
             "allow.everyone.if.no.acl.found": "false",
             "super.users": f"User:{s.admin_user};User:{BROKER_PRINCIPAL}",
         }
+    if s.tls is not None:
+        props |= _tls_properties(s, props)
     props |= FAST_START
     props |= replication_settings(len(s.voters))
     props |= dict(s.extra)
+    return props
+
+
+def _tls_properties(s: NodeSettings, base: Mapping[str, str]) -> dict[str, str]:
+    """Append the TLS listener to ``base``'s listener lists and configure it (listener-scoped)."""
+    assert s.tls is not None
+    t, name = s.tls, TLS_LISTENER
+    prefix = f"listener.name.{name.lower()}."
+    props = {
+        "listeners": f"{base['listeners']},{name}://{s.host}:{t.port}",
+        "advertised.listeners": f"{base['advertised.listeners']},{name}://{s.host}:{t.port}",
+        "listener.security.protocol.map": (
+            f"{base['listener.security.protocol.map']},{name}:{tls_protocol(s.mode)}"
+        ),
+        prefix + "ssl.keystore.type": "PEM",
+        prefix + "ssl.keystore.location": str(t.keystore),
+        prefix + "ssl.truststore.type": "PEM",
+        prefix + "ssl.truststore.location": str(t.truststore),
+        # "none", not "requested": a listener either demands a certificate or ignores
+        # one, so a test of "no certificate is refused" means what it says.
+        prefix + "ssl.client.auth": "required" if t.client_auth else "none",
+        prefix + "ssl.enabled.protocols": "TLSv1.3,TLSv1.2",
+    }
+    if s.mode == "scram":
+        props |= {
+            prefix + "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            prefix + "scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+        }
     return props
 
 

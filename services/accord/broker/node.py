@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from accord.broker import tls as tls_files
 from accord.broker.config import (
     JVM_OPTIONS,
     LOG4J2_PROPERTIES,
@@ -25,8 +26,10 @@ from accord.broker.config import (
     Mode,
     NodePorts,
     NodeSettings,
+    TlsListener,
     properties_text,
     render_properties,
+    tls_protocol,
 )
 from accord.broker.jars import KAFKA_VERSION, ensure_jars, java_executable
 from accord.broker.probe import MetadataProbe, port_open
@@ -38,6 +41,7 @@ from accord.broker.state import (
     read_state,
     write_private,
 )
+from accord.broker.tls import CertFiles
 from accord.config import KafkaConnection
 from accord.errors import BrokerError
 from accord.observability.logs import get_logger
@@ -51,11 +55,17 @@ _TAIL_LINES = 25
 
 @dataclass(frozen=True)
 class TlsSettings:
-    """Hook for TLS listeners (a later issue). Accepted by the API, not implemented yet."""
+    """Add a TLS listener (SSL in plain mode, SASL_SSL in scram mode) next to CLIENT.
 
-    cafile: Path
-    certfile: Path
-    keyfile: Path
+    Certificates come from a throw-away CA the launcher makes in ``<data_dir>/tls``
+    (accord.broker.tls); ``LocalBroker.tls_cafile`` is what clients must trust.
+    ``client_auth=True`` makes the listener demand a client certificate signed by
+    that CA (``ssl.client.auth=required``); issue one with ``issue_client_cert``.
+    """
+
+    client_auth: bool = False
+    port: int = 0
+    """The TLS listener's port; 0 picks a free one (kept across restarts)."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +152,12 @@ class LocalBroker:
     ) -> None:
         if mode not in MODES:
             raise BrokerError(f"unknown broker mode {mode!r}", hint="use 'plain' or 'scram'")
-        if tls is not None:
-            raise BrokerError("TLS listeners are not implemented yet", hint="use mode='scram'")
+        if tls is not None and membership is not None:
+            # Each node would need its own certificate and the cluster one CA: not built yet.
+            raise BrokerError(
+                "TLS listeners are supported on a single node only",
+                hint="use LocalBroker (--nodes 1) with TLS",
+            )
         self.data_dir = Path(data_dir).resolve()
         self.node_id = node_id
         self.detach = detach
@@ -158,6 +172,8 @@ class LocalBroker:
         for name, password in [(admin_user, admin_password or ""), *self.scram_users.items()]:
             _check_scram_text(name, password)
         self._state = self._initial_state(mode, host, port, admin_user, admin_password, membership)
+        if tls is not None:
+            self._state = self._with_tls(tls)
         self._voters = (
             list(membership.voters) if membership else [(node_id, self._state.controller_port)]
         )
@@ -220,6 +236,23 @@ class LocalBroker:
             broker_password=broker_password,
         )
 
+    def _with_tls(self, tls: TlsSettings) -> NodeState:
+        """Record the TLS listener. A data dir that has one keeps its port unless told."""
+        s = self._state
+        port = tls.port or s.tls_port or free_port(s.host)
+        if tls.port and s.tls_port and tls.port != s.tls_port and self.is_running:
+            raise BrokerError(
+                f"the running broker serves TLS on port {s.tls_port}",
+                hint="stop it first, or omit the TLS port",
+            )
+        return s.model_copy(
+            update={
+                "tls_port": port,
+                "tls_client_auth": tls.client_auth,
+                "tls_cafile": str(self.tls_dir / tls_files.CA_CERT),
+            }
+        )
+
     @property
     def state_path(self) -> Path:
         return self.data_dir / STATE_FILE
@@ -256,6 +289,31 @@ class LocalBroker:
     @property
     def admin_password(self) -> str | None:
         return self._state.admin_password
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def tls(self) -> TlsSettings | None:
+        """The TLS listener's settings, or None when the broker has no TLS listener."""
+        s = self._state
+        if s.tls_port is None:
+            return None
+        return TlsSettings(client_auth=s.tls_client_auth, port=s.tls_port)
+
+    @property
+    def tls_bootstrap_servers(self) -> str:
+        if self._state.tls_port is None:
+            raise BrokerError("this broker has no TLS listener", hint="start it with tls=...")
+        return f"{self._state.host}:{self._state.tls_port}"
+
+    @property
+    def tls_cafile(self) -> Path:
+        """The CA certificate TLS clients must trust (made on the first TLS start)."""
+        if self._state.tls_cafile is None:
+            raise BrokerError("this broker has no TLS listener", hint="start it with tls=...")
+        return Path(self._state.tls_cafile)
 
     @property
     def pid(self) -> int | None:
@@ -300,6 +358,30 @@ class LocalBroker:
             }
         )
 
+    def tls_connection(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        client_cert: CertFiles | None = None,
+    ) -> KafkaConnection:
+        """Client settings for the TLS listener: SSL (plain) or SASL_SSL (scram), trusting
+        the broker's CA; ``client_cert`` when the listener requires one."""
+        base = self.connection(username, password)
+        values = base.model_dump() | {
+            "bootstrap_servers": self.tls_bootstrap_servers,
+            "security_protocol": tls_protocol(self.mode),
+            "ssl_cafile": self.tls_cafile,
+        }
+        if client_cert is not None:
+            values |= {"ssl_certfile": client_cert.certfile, "ssl_keyfile": client_cert.keyfile}
+        return KafkaConnection.model_validate(values)
+
+    def issue_client_cert(self, name: str) -> CertFiles:
+        """A client certificate (``CN=name``) from this broker's CA, for ``client_auth``."""
+        self.tls_cafile  # noqa: B018 (raises a clear error when there is no TLS listener)
+        return tls_files.LocalCa.ensure(self.tls_dir).issue_client(name)
+
     def serves_metadata(self, timeout: float = 3.0) -> bool:
         """True if the broker answers a metadata request (as the admin in scram mode)."""
         if not port_open(self.host, self._state.client_port):
@@ -318,7 +400,19 @@ class LocalBroker:
             voters=self._voters,
             broker_password=self._state.broker_password,
             admin_user=self.admin_user,
+            tls=self._tls_listener(),
             extra=self.extra_properties,
+        )
+
+    def _tls_listener(self) -> TlsListener | None:
+        s = self._state
+        if s.tls_port is None:
+            return None
+        return TlsListener(
+            port=s.tls_port,
+            keystore=self.tls_dir / tls_files.BROKER_KEYSTORE,
+            truststore=self.tls_dir / tls_files.CA_CERT,
+            client_auth=s.tls_client_auth,
         )
 
     def start(self, timeout: float = 90.0) -> None:
@@ -345,6 +439,7 @@ class LocalBroker:
                 "client_port": free_port(h),
                 "controller_port": free_port(h),
                 "internal_port": free_port(h) if s.internal_port else None,
+                "tls_port": free_port(h) if s.tls_port else None,
             }
         )
         self._voters = [(self.node_id, self._state.controller_port)]
@@ -357,6 +452,10 @@ class LocalBroker:
         libs = ensure_jars(self.kafka_version)
         java = java_executable()
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if self._state.tls_port is not None:
+            ca = tls_files.LocalCa.ensure(self.tls_dir)
+            if not ca.keystore.is_file():
+                ca.issue_broker(self.host)
         write_private(self.properties_path, properties_text(render_properties(self.settings())))
         (self.data_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         if not (self.data_dir / "kraft" / "meta.properties").exists():

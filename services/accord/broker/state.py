@@ -37,6 +37,11 @@ class NodeState(BaseModel):
     admin_user: str
     admin_password: str | None = None
     broker_password: str | None = None
+    tls_port: int | None = None
+    """The TLS listener's port, when the broker has one (accord.broker.config.TlsListener)."""
+    tls_client_auth: bool = False
+    tls_cafile: str | None = None
+    """The throw-away CA's certificate: what TLS clients must trust (ACCORD_SSL_CAFILE)."""
     pid: int | None = None
 
 

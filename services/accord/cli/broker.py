@@ -7,8 +7,8 @@ from typing import get_args
 
 import click
 
-from accord.broker import LocalBroker, LocalCluster, ensure_jars
-from accord.broker.config import Mode
+from accord.broker import LocalBroker, LocalCluster, TlsSettings, ensure_jars
+from accord.broker.config import Mode, tls_protocol
 from accord.broker.local import open_local
 from accord.errors import BrokerError
 
@@ -38,6 +38,12 @@ def _describe(target: LocalBroker | LocalCluster) -> None:
     if target.mode == "scram":
         first = nodes[0]
         click.echo(f"admin:     {first.admin_user} (SCRAM-SHA-512; password in {first.state_path})")
+    if isinstance(target, LocalBroker) and (tls := target.tls) is not None:
+        auth = "client certificate required" if tls.client_auth else "no client certificate"
+        click.echo(
+            f"tls:       {target.tls_bootstrap_servers} ({tls_protocol(target.mode)}, {auth})"
+        )
+        click.echo(f"ca:        {target.tls_cafile}")
 
 
 @broker_group.command("start")
@@ -47,14 +53,40 @@ def _describe(target: LocalBroker | LocalCluster) -> None:
 @click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True)
 @click.option("--timeout", type=float, default=120.0, show_default=True)
 @click.option("--timing", is_flag=True, help="Print start-to-ready seconds as the last line.")
-def start(data_dir: Path, mode: Mode, port: int, nodes: str, timeout: float, timing: bool) -> None:
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Add a TLS listener (SSL; SASL_SSL with --mode scram) with a throw-away CA.",
+)
+@click.option(
+    "--client-auth", is_flag=True, help="With --tls: require client certificates from the CA."
+)
+@click.option(
+    "--tls-port", type=click.IntRange(0, 65535), default=0, help="TLS port; 0 = any free."
+)
+def start(
+    data_dir: Path,
+    mode: Mode,
+    port: int,
+    nodes: str,
+    timeout: float,
+    timing: bool,
+    tls: bool,
+    client_auth: bool,
+    tls_port: int,
+) -> None:
     """Start in the background; returns once the broker serves metadata."""
+    if (client_auth or tls_port) and not tls:
+        raise BrokerError("--client-auth and --tls-port need --tls", hint="add --tls")
     target: LocalBroker | LocalCluster
     if nodes == "1":
-        target = LocalBroker(data_dir, mode=mode, port=port, detach=True)
+        settings = TlsSettings(client_auth=client_auth, port=tls_port) if tls else None
+        target = LocalBroker(data_dir, mode=mode, port=port, tls=settings, detach=True)
     else:
         if port:
             raise BrokerError("--port applies to a single node", hint="drop --port with --nodes 3")
+        if tls:
+            raise BrokerError("--tls applies to a single node", hint="drop --tls with --nodes 3")
         target = LocalCluster(data_dir, nodes=int(nodes), mode=mode, detach=True)
     if target.is_running:
         click.echo(f"already running in {data_dir}")
@@ -88,6 +120,26 @@ def status(data_dir: Path) -> None:
     click.echo(f"serving:   {'yes' if serving else 'no'}")
     if not serving:
         raise SystemExit(1)
+
+
+@broker_group.command("client-cert")
+@_data_dir
+@click.argument("name")
+def client_cert(data_dir: Path, name: str) -> None:
+    """Issue a client certificate NAME (e.g. an agency id) from the broker's TLS CA.
+
+    Prints the ACCORD_SSL_* settings a client needs for a --client-auth listener.
+    """
+    target = open_local(data_dir)
+    if not isinstance(target, LocalBroker) or target.tls is None:
+        raise BrokerError(
+            f"the broker in {data_dir} has no TLS listener",
+            hint="start it with `accord broker start --tls`",
+        )
+    files = target.issue_client_cert(name)
+    click.echo(f"ACCORD_SSL_CAFILE={target.tls_cafile}")
+    click.echo(f"ACCORD_SSL_CERTFILE={files.certfile}")
+    click.echo(f"ACCORD_SSL_KEYFILE={files.keyfile}")
 
 
 @broker_group.command("fetch")

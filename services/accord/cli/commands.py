@@ -19,3 +19,17 @@ from accord.cli.schemas import schemas as schemas_group  # noqa: E402
 
 ALL.append(pki_group)
 ALL.append(schemas_group)
+
+from accord.cli.exchange import (  # noqa: E402
+    inbox_command,
+    monitor_command,
+    publish_command,
+    receive_command,
+    release_command,
+)
+
+ALL += [publish_command, release_command, receive_command, monitor_command, inbox_command]
+
+from accord.cli.bench import bench_command  # noqa: E402
+
+ALL.append(bench_command)

@@ -37,8 +37,9 @@ class Monitor:
     async def consume(self, *, idle_s: float = 2.0, until: float | None = None) -> None:
         """Read receipts until ``idle_s`` passes with none, or ``until`` seconds elapse.
 
-        The group id is the plan's monitor group: with broker ACLs on, that is the
-        only group the monitor principal may use.
+        The ledger is rebuilt from the start of the receipts topic each time, so
+        the monitor never commits offsets. The group id is still the plan's
+        monitor group: with broker ACLs on, it is the only one the principal may use.
         """
         consumer = new_consumer(self._connection, self._plan.receipts_topic,
                                 group_id=self._plan.monitor.group)
@@ -55,7 +56,6 @@ class Monitor:
                         self._take(r.value)
                 if batch:
                     last = now
-                    await consumer.commit()
                 if now - last >= idle_s or (until is not None and now - started >= until):
                     return
         finally:

@@ -91,6 +91,11 @@ class Publisher:
         self._producer = producer
         self._owns_producer = producer is None
         self._announce = announce
+        # Held only while a record is appended to the producer's batch, never while
+        # its ack is awaited: concurrent sends then reach the partition in call order,
+        # so sequence numbers arrive in order (aiokafka alone can reorder appends that
+        # wait for a full batch to drain).
+        self._enqueue = asyncio.Lock()
 
     async def __aenter__(self) -> Publisher:
         await self.start()
@@ -178,12 +183,14 @@ class Publisher:
         while True:
             attempt += 1
             try:
-                meta = await producer.send_and_wait(
-                    header.topic,
-                    value=envelope,
-                    key=header.sender.encode(),
-                    headers=routing_headers(header),
-                )
+                async with self._enqueue:
+                    queued = await producer.send(
+                        header.topic,
+                        value=envelope,
+                        key=header.sender.encode(),
+                        headers=routing_headers(header),
+                    )
+                meta = await queued
                 break
             except KafkaError as exc:
                 if not getattr(exc, "retriable", True) and attempt > 1:
@@ -218,10 +225,12 @@ class Publisher:
             sequence=self._state.next_sequence(self._plan.receipts_topic), status="published",
         )
         try:
-            await self._require_producer().send_and_wait(
-                self._plan.receipts_topic, value=receipt, key=self.agency.encode(),
-                headers=routing_headers(receipt_header),
-            )
+            async with self._enqueue:
+                queued = await self._require_producer().send(
+                    self._plan.receipts_topic, value=receipt, key=self.agency.encode(),
+                    headers=routing_headers(receipt_header),
+                )
+            await queued
         except KafkaError as exc:
             log.warning("announce-failed", message_id=str(header.message_id),
                         error=type(exc).__name__)

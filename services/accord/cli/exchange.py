@@ -1,0 +1,276 @@
+"""Node commands: ``publish``, ``release``, ``receive``, ``monitor``, ``inbox``.
+
+Settings come from the one loader (``accord.config.load_node_settings``): options
+here, then ``ACCORD_*`` environment variables, then defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from pydantic import ValidationError
+
+from accord.areas import Area
+from accord.config import NodeSettings, default_pki_dir, load_connection, load_node_settings
+from accord.errors import ConfigError, ReasonCode, Refused
+from accord.labels import Caveat, Classification, Label, Policy
+from accord.models import MESSAGE_TYPES, MessageBody
+from accord.node import NodeContext, open_node
+from accord.observability.http import OpsServer
+from accord.parties import Scope
+from accord.plan import load_plan
+from accord.publisher import Publisher
+from accord.receiver import Receiver
+from accord.receiver.inbox import Inbox
+
+_node_options = [
+    click.option("--agency", required=True, help="This node's agency id, e.g. JPN.MOFA."),
+    click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
+                 help="Exchange plan (default: $ACCORD_PLAN or deploy/plan.yaml)."),
+    click.option("--pki-dir", type=click.Path(path_type=Path), default=None,
+                 help="PKI directory with this agency's key and the trust bundle "
+                 "(default: $ACCORD_PKI_DIR or var/pki)."),
+    click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                 help="Where the node keeps its inbox and state "
+                 "(default: $ACCORD_DATA_DIR or var/nodes/<agency>)."),
+    click.option("--bootstrap", default=None,
+                 help="Kafka bootstrap servers (default: $ACCORD_BOOTSTRAP_SERVERS)."),
+]
+
+
+def node_options(f: Any) -> Any:
+    for option in reversed(_node_options):
+        f = option(f)
+    return f
+
+
+def _settings(agency: str, plan_path: Path | None, pki_dir: Path | None,
+              data_dir: Path | None, bootstrap: str | None,
+              metrics_port: int | None = None) -> NodeSettings:
+    kafka = load_connection(bootstrap_servers=bootstrap, client_id=f"accord-{agency}")
+    return load_node_settings(agency, plan_path=plan_path, pki_dir=pki_dir, data_dir=data_dir,
+                              metrics_port=metrics_port, kafka=kafka)
+
+
+# -- publish ------------------------------------------------------------------
+
+
+def _read_document(source: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source}: {exc.strerror}",
+                          hint="give a message file, or - for standard input") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid JSON or YAML: {exc}",
+                          hint="see docs/exchange.md for the message file format") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source} must hold one mapping with type, scope, area, label, body",
+                          hint="see docs/exchange.md for the message file format")
+    return doc
+
+
+def _json_ready(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def build_message(doc: dict[str, Any], agency: str) -> tuple[MessageBody, Scope, Area, Label]:
+    """Turn a message document into a body, scope, area and label; clear errors."""
+    unknown = set(doc) - {"type", "scope", "area", "label", "body"}
+    if unknown:
+        raise ConfigError(f"unknown keys in message file: {', '.join(sorted(unknown))}",
+                          hint="allowed: type, scope, area, label, body")
+    type_name = doc.get("type")
+    model = MESSAGE_TYPES.get(str(type_name))
+    if model is None:
+        raise Refused(ReasonCode.SCHEMA_INVALID, f"unknown message type {type_name!r}",
+                      hint="one of: " + ", ".join(sorted(MESSAGE_TYPES)))
+    try:
+        scope = Scope(str(doc.get("scope")))
+        area = Area(str(doc.get("area")))
+    except ValueError as exc:
+        raise Refused(ReasonCode.SCHEMA_INVALID, str(exc),
+                      hint="scope: bilateral|trilateral; area: see `accord plan show`") from None
+    now = datetime.now(UTC)
+    label_doc = {
+        "policy": Policy.ACCORD_JPN_AUS_2007.value,
+        "classification": Classification.RESTRICTED.value,
+        "releasable_to": sorted(c.value for c in scope.members),
+        "caveats": [Caveat.ORCON.value],
+        "originator": agency,
+        "created_at": now.isoformat(),
+        "review_on": (now + timedelta(days=365)).date().isoformat(),
+        "legal_basis": "Released under the originator's national laws and regulations.",
+        **_json_ready(doc.get("label") or {}),
+    }
+    try:
+        label = Label.model_validate_json(json.dumps(label_doc))
+        body = model.model_validate_json(json.dumps(_json_ready(doc.get("body") or {})))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise Refused(ReasonCode.SCHEMA_INVALID, f"{where}: {first['msg']}",
+                      hint=f"see schemas/v1/{type_name}.schema.json") from None
+    return body, scope, area, label
+
+
+@click.command("publish")
+@node_options
+@click.argument("source", default="-")
+def publish_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
+                    data_dir: Path | None, bootstrap: str | None, source: str) -> None:
+    """Sign and publish the message in SOURCE (a JSON/YAML file, or - for stdin)."""
+    settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap)
+    node = open_node(settings)
+    body, scope, area, label = build_message(_read_document(source), agency)
+
+    async def run() -> None:
+        async with _publisher(node) as pub:
+            result = await pub.publish(body, scope=scope, area=area, label=label)
+        click.echo(json.dumps({"message_id": result.message_id, "topic": result.topic,
+                               "partition": result.partition, "offset": result.offset,
+                               "sequence": result.sequence}))
+
+    asyncio.run(run())
+
+
+def _publisher(node: NodeContext) -> Publisher:
+    return Publisher(agency=node.agency, connection=node.settings.kafka, plan=node.plan,
+                     signer=node.signer, state_path=node.settings.publisher_state_path)
+
+
+@click.command("release")
+@node_options
+@click.argument("message_id")
+def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
+                    data_dir: Path | None, bootstrap: str | None, message_id: str) -> None:
+    """Release one of this agency's bilateral messages to the trilateral scope."""
+    node = open_node(_settings(agency, plan_path, pki_dir, data_dir, bootstrap))
+
+    async def run() -> None:
+        async with _publisher(node) as pub:
+            result = await pub.release_trilateral(message_id, node.trust)
+        click.echo(json.dumps({"message_id": result.message_id, "topic": result.topic,
+                               "releases": message_id}))
+
+    asyncio.run(run())
+
+
+# -- receive ------------------------------------------------------------------
+
+
+@click.command("receive")
+@node_options
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve /metrics, /healthz, /readyz on this loopback port "
+              "(default: $ACCORD_METRICS_PORT; none if unset).")
+@click.option("--webhook", default=None,
+              help="POST each delivered message as JSON to this URL (the handler hook).")
+def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
+                    data_dir: Path | None, bootstrap: str | None, metrics_port: int | None,
+                    webhook: str | None) -> None:
+    """Run this agency's receiving node until SIGTERM or Ctrl-C."""
+    settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port)
+    node = open_node(settings)
+    asyncio.run(_receive(node, webhook))
+
+
+async def _receive(node: NodeContext, webhook: str | None) -> None:
+    from accord.receiver.webhook import webhook_handler
+
+    receiver = Receiver(
+        agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
+        signer=node.signer, inbox_path=node.settings.inbox_path,
+        handler=webhook_handler(webhook) if webhook else None,
+    )
+    ops: OpsServer | None = None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, receiver.request_stop)
+    await receiver.start()
+    try:
+        if node.settings.metrics_port is not None:
+            ops = OpsServer(receiver.metrics, healthy=lambda: receiver.healthy,
+                            ready=lambda: receiver.ready, port=node.settings.metrics_port)
+            await ops.start()
+        await receiver.run()
+    finally:
+        if ops is not None:
+            await ops.stop()
+        await receiver.stop()
+
+
+# -- monitor ------------------------------------------------------------------
+
+
+@click.command("monitor")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None)
+@click.option("--pki-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the trust bundle is (default: $ACCORD_PKI_DIR or var/pki).")
+@click.option("--bootstrap", default=None)
+@click.option("--deadline", type=float, default=30.0, show_default=True,
+              help="Seconds an entitled agency has to acknowledge a message.")
+@click.option("--idle", type=float, default=3.0, show_default=True,
+              help="Stop reading after this many seconds without a receipt.")
+def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str | None,
+                    deadline: float, idle: float) -> None:
+    """List, per message, the entitled agencies that have not acknowledged it in time.
+
+    Exits 1 when some acknowledgement is overdue, so it can drive an alert.
+    """
+    from accord.monitor import Monitor
+    from accord.trust import TrustStore
+
+    plan = load_plan(plan_path)
+    trust = TrustStore.from_bundle((pki_dir or default_pki_dir()) / "bundle.pem")
+    conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-monitor")
+    monitor = Monitor(connection=conn, plan=plan, trust=trust,
+                      deadline=timedelta(seconds=deadline))
+    asyncio.run(monitor.consume(idle_s=idle))
+    overdue = monitor.outstanding()
+    click.echo(f"messages seen: {len(monitor.ledger)}; receipts rejected: {monitor.rejected}; "
+               f"overdue: {len(overdue)}")
+    for o in overdue:
+        click.echo(f"  {o.message_id}  {o.sender:<12} {o.scope}/{o.area}  age {o.age_s:.0f}s  "
+                   f"missing: {', '.join(o.missing)}")
+    if overdue:
+        sys.exit(1)
+
+
+# -- inbox --------------------------------------------------------------------
+
+
+@click.command("inbox")
+@click.option("--agency", required=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def inbox_command(agency: str, data_dir: Path | None, as_json: bool) -> None:
+    """List what this agency's node has delivered into its inbox."""
+    settings_dir = data_dir or load_node_settings(agency, kafka=load_connection()).data_dir
+    path = settings_dir / "inbox.sqlite"
+    if not path.exists():
+        raise ConfigError(f"no inbox at {path}",
+                          hint="run `accord receive --agency ...` first, or pass --data-dir")
+    inbox = Inbox(path)
+    try:
+        for m in inbox.messages():
+            if as_json:
+                click.echo(json.dumps({"message_id": m.message_id, "type": m.type,
+                                       "sender": m.sender, "scope": m.scope, "area": m.area,
+                                       "status": m.status, "topic": m.topic,
+                                       "partition": m.partition, "offset": m.offset}))
+            else:
+                click.echo(f"{m.message_id}  {m.sender:<12} {m.scope:<10} {m.area:<28} "
+                           f"{m.type:<40} {m.status}")
+    finally:
+        inbox.close()

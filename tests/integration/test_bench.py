@@ -1,0 +1,52 @@
+"""``accord bench`` smoke run: every figure is produced and consistent (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from accord.bench.run import BenchOptions, medians, run_once, targets
+from accord.broker import LocalBroker
+from accord.cli.bench import bench_command
+from accord.trust.pki import Pki
+
+pytestmark = pytest.mark.kafka
+
+SMALL = BenchOptions(messages=300, rate=200.0, seconds=1.0, ed25519_loops=300, warmup=50)
+
+
+async def test_bench_figures_are_complete_and_consistent(
+    kafka: LocalBroker, session_pki: Pki, tmp_path: Path
+) -> None:
+    f = await run_once(kafka.connection(), tmp_path, SMALL, session_pki)
+    # Everything published was delivered, once, and nothing was refused.
+    assert f["pipeline_deliveries"] == f["pipeline_deliveries_expected"] == 300
+    assert f["paced_deliveries"] == f["paced_deliveries_expected"] == 200
+    assert f["pipeline_rejected"] == f["paced_rejected"] == 0
+    for key in ("raw_msgs_per_s", "pipeline_msgs_per_s", "paced_msgs_per_s", "sign_per_s",
+                "verify_per_s", "ratio_b_a", "ratio_b_c", "peak_rss_mib"):
+        assert f[key] > 0, key
+    for run in ("raw", "pipeline", "paced"):
+        assert 0 < f[f"{run}_p50_ms"] <= f[f"{run}_p99_ms"], run
+    assert f["ratio_b_a"] == pytest.approx(f["pipeline_msgs_per_s"] / f["raw_msgs_per_s"])
+    assert f["ratio_b_c"] == pytest.approx(f["pipeline_msgs_per_s"] / f["verify_per_s"])
+    assert f["envelope_bytes"] > SMALL.body_size
+    assert 0 <= f["paced_histogram_le_50ms"] <= 1
+    assert set(targets(f)) == {"b_over_c_at_least_0.5", "paced_p99_under_50ms"}
+    assert medians([f, f]) == f
+
+
+def test_bench_command_prints_json(kafka: LocalBroker) -> None:
+    result = CliRunner().invoke(bench_command, [
+        "--bootstrap", kafka.bootstrap_servers, "--messages", "200", "--rate", "200",
+        "--seconds", "0.5", "--ed25519-loops", "200", "--warmup", "0", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["median"]["pipeline_deliveries"] == 200
+    assert out["median"]["paced_deliveries"] == 100
+    assert len(out["runs"]) == 1
+    assert set(out["targets"]) == {"b_over_c_at_least_0.5", "paced_p99_under_50ms"}

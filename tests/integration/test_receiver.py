@@ -1,0 +1,160 @@
+"""The receive path over a real broker: hostile records, duplicates, order, gaps, receipts."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from _exchange import label_for, read_topic, report
+
+from accord.areas import Area
+from accord.envelope import Verified
+from accord.errors import ReasonCode, Refused
+from accord.exchange import LocalExchange
+from accord.kafka import new_producer
+from accord.monitor import Monitor
+from accord.parties import Scope
+from accord.publisher import routing_headers
+
+pytestmark = pytest.mark.kafka
+
+BI = Scope.BILATERAL
+CT = Area.COUNTER_TERRORISM
+
+
+async def _publish(ex: LocalExchange, n: int, *, sender: str = "AUS.AFP") -> list[str]:
+    pub = await ex.publisher(sender)
+    ids = []
+    for i in range(n):
+        r = await pub.publish(report(i), scope=BI, area=CT, label=label_for(sender, BI))
+        ids.append(r.message_id)
+    return ids
+
+
+async def test_hostile_records_are_quarantined_with_reason_and_valid_ones_delivered(
+    exchange: LocalExchange,
+) -> None:
+    plan = exchange.plan
+    await exchange.start_receivers(["JPN.NPA"])
+    pub = await exchange.publisher("AUS.AFP")
+    header, good = pub.seal(report(1), scope=BI, area=CT, label=label_for("AUS.AFP", BI))
+    tampered = bytearray(good)
+    middle = good.index(b'"payload":"') + 40
+    tampered[middle] = ord("A") if tampered[middle] != ord("A") else ord("B")
+    producer = new_producer(exchange.connection)
+    await producer.start()
+    try:
+        topic = plan.exchange_topic(BI, CT)
+        # The valid one, then: tampered, replayed onto another topic, lying record
+        # headers, garbage, and an empty record.
+        await producer.send_and_wait(topic, good, key=b"AUS.AFP", headers=routing_headers(header))
+        await producer.send_and_wait(topic, bytes(tampered), key=b"AUS.AFP")
+        await producer.send_and_wait(plan.exchange_topic(BI, Area.LAW_ENFORCEMENT), good)
+        lying = [(k, b"USA.STATE" if k == "accord-sender" else v)
+                 for k, v in routing_headers(header)]
+        await producer.send_and_wait(topic, good, key=b"AUS.AFP", headers=lying)
+        await producer.send_and_wait(topic, b"\xff\xfe{not json")
+        await producer.send_and_wait(topic, b"")
+    finally:
+        await producer.stop()
+    assert await exchange.settle({"JPN.NPA": 1}, within_s=30)
+    await exchange.quiesce(idle_s=1.5)
+    stats = exchange.receivers["JPN.NPA"].stats
+    assert exchange.receivers["JPN.NPA"].inbox.message_ids() == [str(header.message_id)]
+    assert stats.rejected == {
+        "bad-signature": 1, "topic-mismatch": 1, "header-mismatch": 1, "malformed": 2,
+    }
+    quarantined = await read_topic(exchange.connection, plan.quarantine_topic("JPN.NPA"),
+                                   expect=5)
+    reasons = sorted(dict(r.headers)["accord-reason"].decode() for r in quarantined)
+    assert reasons == ["bad-signature", "header-mismatch", "malformed", "malformed",
+                       "topic-mismatch"]
+    raw = {r.value for r in quarantined}
+    assert bytes(tampered) in raw  # kept raw, byte for byte
+
+
+async def test_duplicates_are_delivered_once(exchange: LocalExchange) -> None:
+    await exchange.start_receivers(["JPN.NPA"])
+    pub = await exchange.publisher("AUS.AFP")
+    header, envelope = pub.seal(report(1), scope=BI, area=CT, label=label_for("AUS.AFP", BI))
+    for _ in range(3):  # a publisher retry, twice over
+        await pub.send(header, envelope)
+    await _publish(exchange, 2)
+    assert await exchange.settle({"JPN.NPA": 3}, within_s=30)
+    await exchange.quiesce(idle_s=1.5)
+    receiver = exchange.receivers["JPN.NPA"]
+    assert receiver.inbox.count() == 3
+    assert receiver.stats.duplicates == 2
+    assert receiver.stats.rejected == {}
+
+
+async def test_order_within_a_partition_holds(exchange: LocalExchange) -> None:
+    seen: list[int] = []
+
+    async def handler(v: Verified) -> None:
+        seen.append(v.header.sequence)
+
+    await exchange.start_receiver("JPN.NPA", handler=handler)
+    await _publish(exchange, 150)
+    assert await exchange.settle({"JPN.NPA": 150}, within_s=60)
+    assert seen == list(range(1, 151))
+    stored = sorted(exchange.receivers["JPN.NPA"].inbox.messages(), key=lambda m: m.offset)
+    assert [m.sequence for m in stored] == list(range(1, 151))
+    assert len({m.partition for m in stored}) == 1  # keyed by sender
+
+
+async def test_a_withheld_message_is_reported_as_a_sequence_gap(exchange: LocalExchange) -> None:
+    await exchange.start_receivers(["JPN.NPA"])
+    pub = await exchange.publisher("AUS.AFP")
+    await _publish(exchange, 2)
+    pub.seal(report(9), scope=BI, area=CT, label=label_for("AUS.AFP", BI))  # never sent
+    await _publish(exchange, 2)
+    assert await exchange.settle({"JPN.NPA": 4}, within_s=30)
+    receiver = exchange.receivers["JPN.NPA"]
+    assert receiver.stats.gaps == 1
+    gauge = receiver.metrics.registry.get_sample_value(
+        "accord_sequence_gaps_total",
+        {"agency": "JPN.NPA", "sender": "AUS.AFP", "topic": exchange.plan.exchange_topic(BI, CT)},
+    )
+    assert gauge == 1.0
+
+
+async def test_receipts_reach_the_monitor_which_names_the_silent_agencies(
+    exchange: LocalExchange,
+) -> None:
+    await exchange.start_receivers(["JPN.NPA", "JPN.MOFA"])
+    ids = await _publish(exchange, 3)
+    assert await exchange.settle({"JPN.NPA": 3, "JPN.MOFA": 3}, within_s=30)
+    await exchange.quiesce(idle_s=1.0)
+    monitor = Monitor(connection=exchange.connection, plan=exchange.plan,
+                      trust=exchange.trust, deadline=timedelta(0))
+    await monitor.consume(idle_s=1.5, until=30)
+    assert monitor.rejected == 0
+    assert len(monitor.ledger) == 3
+    overdue = {o.message_id: set(o.missing) for o in monitor.outstanding()}
+    entitled = set(exchange.plan.entitled_receivers(BI, CT)) - {"AUS.AFP"}
+    for mid in ids:
+        assert monitor.ledger.acknowledged_by(mid) == {"JPN.NPA", "JPN.MOFA"}
+        assert overdue[mid] == entitled - {"JPN.NPA", "JPN.MOFA"}
+
+
+async def test_trilateral_release_is_the_only_way_to_the_usa(exchange: LocalExchange) -> None:
+    await exchange.start_receivers(["USA.STATE", "AUS.DFAT"])
+    pub = await exchange.publisher("JPN.MOFA")
+    original = await pub.publish(
+        report(1, Area.STRATEGIC_ASSESSMENTS), scope=BI, area=Area.STRATEGIC_ASSESSMENTS,
+        label=label_for("JPN.MOFA", BI),
+    )
+    released = await pub.release_trilateral(original.message_id, exchange.trust)
+    assert await exchange.settle({"USA.STATE": 1, "AUS.DFAT": 2}, within_s=30)
+    usa = exchange.receivers["USA.STATE"].inbox
+    assert usa.message_ids() == [released.message_id]
+    stored = usa.get(released.message_id)
+    assert stored is not None
+    assert stored.scope == "trilateral"
+    assert original.message_id in json.dumps(stored.body)  # references the original
+    other = await exchange.publisher("AUS.DFAT")
+    with pytest.raises(Refused) as exc:  # only the originator may release
+        await other.release_trilateral(original.message_id, exchange.trust)
+    assert exc.value.reason is ReasonCode.NOT_ORIGINATOR
