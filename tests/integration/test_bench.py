@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from accord.bench.run import BenchOptions, medians, run_once, targets
 from accord.broker import LocalBroker
 from accord.cli.bench import bench_command
+from accord.observability.logs import configure_logging
 from accord.trust.pki import Pki
 
 pytestmark = pytest.mark.kafka
@@ -40,10 +42,14 @@ async def test_bench_figures_are_complete_and_consistent(
 
 
 def test_bench_command_prints_json(kafka: LocalBroker) -> None:
-    result = CliRunner().invoke(bench_command, [
-        "--bootstrap", kafka.bootstrap_servers, "--messages", "200", "--rate", "200",
-        "--seconds", "0.5", "--ed25519-loops", "200", "--warmup", "0", "--json",
-    ])
+    try:
+        result = CliRunner().invoke(bench_command, [
+            "--bootstrap", kafka.bootstrap_servers, "--messages", "200", "--rate", "200",
+            "--seconds", "0.5", "--ed25519-loops", "200", "--warmup", "0", "--json",
+        ])
+    finally:
+        # The command configures logging onto the runner's (now closed) stderr.
+        configure_logging("INFO", stream=sys.stderr)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["median"]["pipeline_deliveries"] == 200

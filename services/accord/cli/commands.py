@@ -33,3 +33,7 @@ ALL += [publish_command, release_command, receive_command, monitor_command, inbo
 from accord.cli.bench import bench_command  # noqa: E402
 
 ALL.append(bench_command)
+
+from accord.cli.demo import demo as demo_command  # noqa: E402
+
+ALL.append(demo_command)

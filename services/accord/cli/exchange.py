@@ -115,13 +115,25 @@ def build_message(doc: dict[str, Any], agency: str) -> tuple[MessageBody, Scope,
     }
     try:
         label = Label.model_validate_json(json.dumps(label_doc))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # The same distinction verification makes: a value the label scale does
+        # not know is its own reason, not a broken document.
+        reason = (ReasonCode.UNKNOWN_LABEL_VALUE if first["type"] in {"enum", "literal_error"}
+                  else ReasonCode.SCHEMA_INVALID)
+        raise Refused(reason, f"label.{_where(first['loc'])}: {first['msg']}",
+                      hint="see schemas/v1/accord.label.v1.schema.json") from None
+    try:
         body = model.model_validate_json(json.dumps(_json_ready(doc.get("body") or {})))
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise Refused(ReasonCode.SCHEMA_INVALID, f"{where}: {first['msg']}",
+        raise Refused(ReasonCode.SCHEMA_INVALID, f"body.{_where(first['loc'])}: {first['msg']}",
                       hint=f"see schemas/v1/{type_name}.schema.json") from None
     return body, scope, area, label
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
 
 
 @click.command("publish")

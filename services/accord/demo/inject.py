@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from accord.areas import Area
 from accord.config import KafkaConnection
+from accord.demo.scenario import label_for
 from accord.envelope import Header, payload_bytes, seal, sign_payload
 from accord.errors import ReasonCode
 from accord.kafka import new_producer
@@ -24,8 +25,6 @@ from accord.parties import Country, Scope
 from accord.plan import Plan
 from accord.publisher.service import MIRRORED_HEADERS
 from accord.trust import Signer
-
-from accord.demo.scenario import label_for
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,8 @@ def tampered_record(plan: Plan, signer: Signer, now: datetime) -> RawRecord:
     # Same length, one fact changed: the signature still looks well-formed, the
     # JSON still parses, only the Ed25519 check can tell.
     altered = original.replace(b"40 km north-east", b"40 km south-west")
-    assert altered != original and len(altered) == len(original)
+    assert altered != original
+    assert len(altered) == len(original)
     return RawRecord(
         name="tampered",
         description=f"{signer.agency} report with its position altered after signing",

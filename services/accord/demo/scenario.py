@@ -113,7 +113,7 @@ def _judgment(statement: str, likelihood: Likelihood, confidence: Confidence) ->
 
 
 def _assessments(now: datetime) -> list[Planned]:
-    valid = {"valid_from": now, "valid_until": now + timedelta(days=90)}
+    until = now + timedelta(days=90)  # a quarter, the usual assessment horizon
     return [
         Planned(RELEASED, "JPN.MOFA", B, Area.STRATEGIC_ASSESSMENTS, StrategicAssessment(
             title="North Korea: ballistic missile activity, next-quarter outlook",
@@ -132,7 +132,7 @@ def _assessments(now: datetime) -> list[Planned]:
                        reliability=Reliability.A, credibility=2),
             ),
             subjects=(Subject.NORTH_KOREA_NUCLEAR, Subject.BALLISTIC_MISSILES),
-            region="Korean Peninsula", **valid,
+            region="Korean Peninsula", valid_from=now, valid_until=until,
         ), Classification.CONFIDENTIAL),
         Planned("abduction-issue", "AUS.DFAT", B, Area.STRATEGIC_ASSESSMENTS, StrategicAssessment(
             title="The abduction issue: prospects for progress in regional fora",
@@ -145,7 +145,7 @@ def _assessments(now: datetime) -> list[Planned]:
                           Likelihood.LIKELY, Confidence.HIGH),
             ),
             subjects=(Subject.ABDUCTION_ISSUE, Subject.NORTH_KOREA_NUCLEAR),
-            region="North-East Asia", **valid,
+            region="North-East Asia", valid_from=now, valid_until=until,
         )),
         Planned("nk-nuclear", "JPN.MOD", T, Area.STRATEGIC_ASSESSMENTS, StrategicAssessment(
             title="North Korea: fissile material production and test-site readiness",
@@ -160,7 +160,7 @@ def _assessments(now: datetime) -> list[Planned]:
             sources=(Source(description="Commercial satellite imagery",
                             reliability=Reliability.B, credibility=3),),
             subjects=(Subject.NORTH_KOREA_NUCLEAR, Subject.WMD_PROLIFERATION),
-            region="Korean Peninsula", **valid,
+            region="Korean Peninsula", valid_from=now, valid_until=until,
         ), Classification.SECRET),
         Planned("nk-missiles-dod", "USA.DOD", T, Area.STRATEGIC_ASSESSMENTS, StrategicAssessment(
             title="North Korea: road-mobile ICBM programme status",
@@ -170,7 +170,7 @@ def _assessments(now: datetime) -> list[Planned]:
                           Likelihood.ROUGHLY_EVEN_CHANCE, Confidence.LOW),
             ),
             subjects=(Subject.BALLISTIC_MISSILES, Subject.NORTH_KOREA_NUCLEAR),
-            region="Korean Peninsula", **valid,
+            region="Korean Peninsula", valid_from=now, valid_until=until,
         ), Classification.SECRET),
         Planned("maritime-outlook", "AUS.DEFENCE", T, Area.STRATEGIC_ASSESSMENTS,
                 StrategicAssessment(
@@ -182,7 +182,7 @@ def _assessments(now: datetime) -> list[Planned]:
                           "levels.", Likelihood.VERY_LIKELY, Confidence.HIGH),
             ),
             subjects=(Subject.MARITIME_SECURITY,),
-            region="Indo-Pacific", **valid,
+            region="Indo-Pacific", valid_from=now, valid_until=until,
         )),
         Planned("un-reform", "JPN.MOFA", B, Area.STRATEGIC_ASSESSMENTS, StrategicAssessment(
             title="United Nations Security Council reform: state of negotiations",
@@ -193,7 +193,7 @@ def _assessments(now: datetime) -> list[Planned]:
                           Likelihood.UNLIKELY, Confidence.MODERATE),
             ),
             subjects=(Subject.UN_REFORM,),
-            region="Global", **valid,
+            region="Global", valid_from=now, valid_until=until,
         ), Classification.UNCLASSIFIED, ()),
         Planned("proliferation-networks", "USA.STATE", T, Area.COUNTER_PROLIFERATION,
                 StrategicAssessment(
@@ -205,7 +205,7 @@ def _assessments(now: datetime) -> list[Planned]:
                           Likelihood.LIKELY, Confidence.MODERATE),
             ),
             subjects=(Subject.WMD_PROLIFERATION, Subject.BALLISTIC_MISSILES),
-            region="Asia", **valid,
+            region="Asia", valid_from=now, valid_until=until,
         ), Classification.CONFIDENTIAL),
     ]
 

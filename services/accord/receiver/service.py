@@ -236,6 +236,8 @@ class Receiver:
         quarantined: list[tuple[ConsumerRecord, Refusal]] = []
         seen_in_batch: dict[str, str] = {}
         for record in records:
+            log.debug("received", agency=self.agency, topic=record.topic,
+                      partition=record.partition, offset=record.offset)
             outcome = assess(
                 record.value, topic=record.topic, kafka_headers=record.headers or (),
                 trust=self._trust, plan=self._plan, country=self.country, now=now,
@@ -246,6 +248,8 @@ class Receiver:
                 continue
             v = outcome.verified
             mid = str(v.header.message_id)
+            log.debug("verified", agency=self.agency, message_id=mid, sender=v.header.sender,
+                      topic=record.topic, partition=record.partition, offset=record.offset)
             digest = v.payload_sha256
             known = seen_in_batch.get(mid) or self.inbox.payload_digest(mid)
             if known is not None:

@@ -1,0 +1,60 @@
+"""The demo's console report: one row per agency, then the checks in plain words."""
+
+from __future__ import annotations
+
+from accord.demo.run import DemoResult
+from accord.parties import Country, Scope, country_of
+
+
+def _codes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())) or "-"
+
+
+def render(result: DemoResult) -> list[str]:
+    lines = ["", f"accord demo: {len(result.sent)} messages published, "
+             f"{len(result.injected)} raw records injected ({result.mode} broker)", ""]
+    header = (f"{'agency':<12} {'delivered':>9} {'expected':>8} {'dup':>4} {'gaps':>4}  "
+              "rejected (reason code x count)")
+    lines += [header, "-" * len(header)]
+    for agency, o in result.agencies.items():
+        lines.append(
+            f"{agency:<12} {o.delivered:>9} {len(o.expected_ids):>8} {o.duplicates:>4} "
+            f"{o.gaps:>4}  {_codes(o.rejected)}"
+        )
+    lines.append("")
+    for r in result.injected:
+        what = r.expected.value if r.expected else "counted as a duplicate, not re-delivered"
+        lines.append(f"injected {r.name:<11} -> {what}: {r.description}")
+    quarantined = sum(sum(o.quarantined.values()) for o in result.agencies.values())
+    lines.append(f"quarantine topics hold {quarantined} records, each with its reason code "
+                 "(read back as each agency)")
+
+    usa = {a: o for a, o in result.agencies.items() if country_of(a) is Country.USA}
+    bilateral = {a: o.inbox_scopes.get(Scope.BILATERAL.value, 0) for a, o in usa.items()}
+    held = ", ".join(f"{a} {sum(o.inbox_scopes.values())}" for a, o in usa.items())
+    release = result.released
+    got_release = all(release.message_id in o.inbox_ids for o in usa.values())
+    if not any(bilateral.values()):
+        lines.append(f"USA received nothing bilateral: every message in the USA inboxes "
+                     f"({held}) is trilateral"
+                     + (f"; the release of '{release.title}' arrived" if got_release else ""))
+    else:
+        lines.append(f"USA HOLDS BILATERAL MESSAGES: {_codes(bilateral)}")
+
+    m = result.monitor
+    if m.outstanding:
+        lines.append(f"monitor: {len(m.outstanding)} messages not acknowledged by every "
+                     f"entitled agency within {m.deadline_s:.0f}s:")
+        lines += [f"  {x.message_id} from {x.sender} ({x.scope}/{x.area}): missing "
+                  f"{', '.join(x.missing)}" for x in m.outstanding]
+    else:
+        lines.append(f"monitor: {m.messages} messages, {m.acknowledgements} verified receipts, "
+                     f"{m.forged} forged; every entitled agency acknowledged within "
+                     f"{m.deadline_s:.0f}s")
+    lines.append("")
+    if result.ok:
+        lines.append(f"outcome: as expected ({result.seconds:.1f}s)")
+    else:
+        lines.append(f"outcome: DIFFERS from the expected ({len(result.problems)} problems):")
+        lines += [f"  - {p}" for p in result.problems]
+    return lines
