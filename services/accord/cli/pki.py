@@ -118,6 +118,30 @@ def bundle(directory: Path, out: Path | None) -> None:
     click.echo(f"wrote {path}")
 
 
+@pki.command("publish")
+@_DIR
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
+              help="The plan whose trust topic to use (default: $ACCORD_PLAN or deploy/plan.yaml).")
+@click.option("--bootstrap", default=None, help="Default: $ACCORD_BOOTSTRAP_SERVERS.")
+def publish(directory: Path, plan_path: Path | None, bootstrap: str | None) -> None:
+    """Publish agency certificates and CRLs on the trust topic (roots never travel).
+
+    Running nodes fold them into their trust stores: this is how a rotation or a
+    revocation reaches every node without a restart.
+    """
+    import asyncio
+
+    from accord.config import load_connection
+    from accord.plan import load_plan
+    from accord.trust.feed import publish_trust
+
+    plan = load_plan(plan_path)
+    bundle_bytes = PkiDirectory(directory).trust_store().to_bundle()
+    conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-pki")
+    count = asyncio.run(publish_trust(conn, plan.trust_topic, bundle_bytes))
+    click.echo(f"published {count} certificates and CRLs to {plan.trust_topic}")
+
+
 @pki.command("show")
 @_DIR
 def show(directory: Path) -> None:

@@ -16,6 +16,7 @@ from accord.plan.reconcile import apply_plan
 from accord.publisher import Publisher
 from accord.receiver import Handler, Receiver
 from accord.trust import TrustStore
+from accord.trust.feed import TrustFeed
 from accord.trust.pki import Pki, provision
 
 log = get_logger(__name__)
@@ -46,6 +47,7 @@ class LocalExchange:
         self.receivers: dict[str, Receiver] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.publishers: dict[str, Publisher] = {}
+        self._trust_feed: TrustFeed | None = None
 
     def apply(self, secrets: Mapping[str, SecretStr] | None = None) -> None:
         """Create the plan's topics (and, on a SASL connection, principals and ACLs)."""
@@ -62,6 +64,7 @@ class LocalExchange:
     async def start_receiver(
         self, agency: str, *, handler: Handler | None = None, **options: object
     ) -> Receiver:
+        options.setdefault("follow_trust", False)  # one shared store: see start_trust_feed
         receiver = Receiver(
             agency=agency,
             connection=self.connection_for(agency),
@@ -79,6 +82,13 @@ class LocalExchange:
 
     async def start_receivers(self, agencies: Iterable[str] | None = None) -> None:
         await asyncio.gather(*(self.start_receiver(a) for a in (agencies or self.plan.agencies)))
+
+    async def start_trust_feed(self) -> TrustFeed:
+        """Follow the trust topic into the store all nodes here share."""
+        if self._trust_feed is None:
+            self._trust_feed = TrustFeed(self.connection, self.plan.trust_topic, self.trust)
+            await self._trust_feed.start()
+        return self._trust_feed
 
     async def stop_receiver(self, agency: str) -> None:
         receiver = self.receivers.pop(agency)
@@ -142,3 +152,6 @@ class LocalExchange:
         for publisher in self.publishers.values():
             await publisher.stop()
         self.publishers.clear()
+        if self._trust_feed is not None:
+            await self._trust_feed.stop()
+            self._trust_feed = None

@@ -38,6 +38,7 @@ from accord.receipts import build_receipt
 from accord.receiver.assess import Refusal, assess
 from accord.receiver.inbox import Delivery, Inbox, Status
 from accord.trust import Signer, TrustStore
+from accord.trust.feed import TrustFeed
 
 log = get_logger(__name__)
 
@@ -87,6 +88,7 @@ class Receiver:
         batch_max: int = 500,
         stall_timeout_s: float = 30.0,
         send_receipts: bool = True,
+        follow_trust: bool = True,
     ) -> None:
         self.agency = agency
         self.country = country_of(agency)
@@ -105,6 +107,10 @@ class Receiver:
         self._quarantine = plan.quarantine_topic(agency)
         self._receipts_topic = plan.receipts_topic
         self._consumer: AIOKafkaConsumer | None = None
+        # Rotations and revocations arrive on the trust topic while the node runs.
+        self._trust_feed = (
+            TrustFeed(connection, plan.trust_topic, trust) if follow_trust else None
+        )
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._assigned: set[TopicPartition] = set()
@@ -124,6 +130,8 @@ class Receiver:
     async def start(self) -> None:
         self._producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
         await self._producer.start()
+        if self._trust_feed is not None:
+            await self._trust_feed.start()
         await self._start_consumer()
         self.last_poll = time.monotonic()
         log.info("receiver-started", agency=self.agency, topics=self._topics,
@@ -132,6 +140,8 @@ class Receiver:
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._trust_feed is not None:
+            await self._trust_feed.stop()
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
