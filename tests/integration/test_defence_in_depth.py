@@ -14,6 +14,7 @@ Each agency connects as its own SCRAM principal, with the example secrets that
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,14 +22,6 @@ from typing import Any
 
 import pytest
 from _exchange import fresh_plan, label_for, report
-from confluent_kafka.admin import (
-    AclBinding,
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
-    ResourcePatternType,
-    ResourceType,
-)
 from pydantic import SecretStr
 
 from accord.areas import Area
@@ -46,6 +39,9 @@ from accord.trust.pki import Pki
 
 pytestmark = pytest.mark.kafka
 
+# confluent-kafka ships no type information (as in accord.plan.reconcile).
+ck: Any = importlib.import_module("confluent_kafka.admin")
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_FILE = ROOT / "deploy" / "secrets.example.yaml"
 AREA = Area.STRATEGIC_ASSESSMENTS  # in both scopes; JPN.MOFA publishes it, USA.STATE receives it
@@ -57,16 +53,17 @@ def _secrets(plan: Plan) -> dict[str, SecretStr]:
     return dict(load_secrets(SECRETS_FILE, [*plan.agencies, plan.monitor.principal], {}))
 
 
-def _wide_open(plan: Plan, kind: type[Any] = AclBinding) -> list[Any]:
+def _wide_open(plan: Plan, kind: Any = None) -> list[Any]:
     """ACLs that defeat the plan: USA.STATE reads, and JPN.NPA writes, every topic.
 
     ``kind=AclBindingFilter`` gives the filters that match exactly these bindings.
     """
     prefix = f"{plan.namespace}."
+    kind = kind or ck.AclBinding
     return [
-        kind(ResourceType.TOPIC, prefix, ResourcePatternType.PREFIXED, f"User:{who}",
-             "*", op, AclPermissionType.ALLOW)
-        for who, op in ((USA, AclOperation.READ), (INJECTOR, AclOperation.WRITE))
+        kind(ck.ResourceType.TOPIC, prefix, ck.ResourcePatternType.PREFIXED, f"User:{who}",
+             "*", op, ck.AclPermissionType.ALLOW)
+        for who, op in ((USA, ck.AclOperation.READ), (INJECTOR, ck.AclOperation.WRITE))
     ]  # fmt: skip
 
 
@@ -78,7 +75,7 @@ def plan(secure_kafka: LocalBroker) -> Iterator[Plan]:
     yield plan
     # The next apply would remove these too; deleting them now keeps the broker tidy.
     admin = new_control_admin(secure_kafka.connection())
-    for fut in admin.delete_acls(_wide_open(plan, AclBindingFilter)).values():
+    for fut in admin.delete_acls(_wide_open(plan, ck.AclBindingFilter)).values():
         fut.result()
 
 
@@ -91,8 +88,13 @@ async def exchange(
         agency: secure_kafka.connection(agency, secrets[agency].get_secret_value())
         for agency in plan.agencies
     }
-    ex = LocalExchange(plan=plan, connection=secure_kafka.connection(), directory=tmp_path,
-                       connections=conns, pki=session_pki)
+    ex = LocalExchange(
+        plan=plan,
+        connection=secure_kafka.connection(),
+        directory=tmp_path,
+        connections=conns,
+        pki=session_pki,
+    )
     ex.apply(secrets)
     admin = new_control_admin(secure_kafka.connection())
     for fut in admin.create_acls(_wide_open(plan)).values():
@@ -148,8 +150,14 @@ async def test_receiver_refuses_by_label_when_acls_are_wide_open(
     assert bilateral not in plan.receive_topics(USA)
 
     # 1. The fence is down: the broker now serves a bilateral topic to USA.STATE.
-    seal_bi = Header.create(report(0).TYPE, sender="JPN.MOFA", scope=Scope.BILATERAL,
-                            area=AREA, sequence=1, namespace=plan.namespace)
+    seal_bi = Header.create(
+        report(0).TYPE,
+        sender="JPN.MOFA",
+        scope=Scope.BILATERAL,
+        area=AREA,
+        sequence=1,
+        namespace=plan.namespace,
+    )
     bilateral_raw = seal(seal_bi, label_for("JPN.MOFA", Scope.BILATERAL), report(0), mofa)
     await _produce(ex.connection_for("JPN.MOFA"), bilateral, bilateral_raw, seal_bi)
     leaked = await _read_all(ex.connection_for(USA), bilateral, plan.group_id(USA), 1)
@@ -160,8 +168,14 @@ async def test_receiver_refuses_by_label_when_acls_are_wide_open(
     # 2a. Mislabelled: signed for the trilateral topic, but the label releases it to
     #     JPN and AUS only. seal() would refuse it, so it is signed raw, and written
     #     by JPN.NPA, which only the wide ACL lets write there.
-    tri = Header.create(report(1).TYPE, sender="JPN.MOFA", scope=Scope.TRILATERAL,
-                        area=AREA, sequence=2, namespace=plan.namespace)
+    tri = Header.create(
+        report(1).TYPE,
+        sender="JPN.MOFA",
+        scope=Scope.TRILATERAL,
+        area=AREA,
+        sequence=2,
+        namespace=plan.namespace,
+    )
     narrow = label_for("JPN.MOFA", Scope.BILATERAL)
     assert set(narrow.releasable_to) == {"AUS", "JPN"}
     mislabelled = sign_payload(payload_bytes(tri, narrow, report(1)), tri.type, [mofa])
@@ -186,7 +200,8 @@ async def test_receiver_refuses_by_label_when_acls_are_wide_open(
 
     # 3. Control: a correctly labelled trilateral message is delivered to the same node.
     pub = await ex.publisher("JPN.MOFA")
-    good = await pub.publish(report(3), scope=Scope.TRILATERAL, area=AREA,
-                             label=label_for("JPN.MOFA", Scope.TRILATERAL))
+    good = await pub.publish(
+        report(3), scope=Scope.TRILATERAL, area=AREA, label=label_for("JPN.MOFA", Scope.TRILATERAL)
+    )
     assert await ex.settle({USA: 1})
     assert receiver.inbox.message_ids() == [good.message_id]

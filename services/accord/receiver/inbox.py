@@ -173,8 +173,12 @@ class Inbox:
         deliveries: Iterable[Delivery],
         offsets: dict[tuple[str, int], int],
         status_changes: Iterable[tuple[str, Status]] = (),
-    ) -> list[str]:
-        """Write deliveries and next offsets atomically; return ids newly landed.
+        *,
+        receipt_stream: str | None = None,
+    ) -> tuple[list[str], int]:
+        """Write deliveries and next offsets atomically; return the ids newly landed
+        and, with ``receipt_stream``, the first of the receipt sequence numbers
+        reserved for them in the same transaction (else 0).
 
         A delivery whose id is already present is a duplicate and is ignored (its
         offset still advances).
@@ -207,6 +211,14 @@ class Inbox:
                 cur.execute(
                     "UPDATE messages SET status = ? WHERE message_id = ?", (status, message_id)
                 )
+            first_receipt = 0
+            if receipt_stream is not None and landed:
+                row = cur.execute(
+                    "INSERT INTO counters (stream, last) VALUES (?, ?) ON CONFLICT(stream)"
+                    " DO UPDATE SET last = last + excluded.last RETURNING last",
+                    (receipt_stream, len(landed)),
+                ).fetchone()
+                first_receipt = int(row[0]) - len(landed) + 1
             cur.executemany(
                 "INSERT INTO offsets (topic, partition, next_offset) VALUES (?,?,?)"
                 " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
@@ -216,7 +228,7 @@ class Inbox:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        return landed
+        return landed, first_receipt
 
     def receipts_sent(self, message_ids: Iterable[str]) -> None:
         cur = self._db.cursor()

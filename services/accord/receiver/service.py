@@ -48,6 +48,7 @@ durable inbox write. The inbox stays the source of truth; a handler that fails i
 logged and does not undo the delivery."""
 
 MAX_RECORD_BYTES = 1_048_576
+_MAX_RECEIPT_BATCHES_IN_FLIGHT = 4
 
 
 @dataclass
@@ -107,6 +108,9 @@ class Receiver:
         self._quarantine = plan.quarantine_topic(agency)
         self._receipts_topic = plan.receipts_topic
         self._consumer: AIOKafkaConsumer | None = None
+        self._uncommitted: dict[tuple[str, int], int] = {}
+        self._commit_task: asyncio.Task[None] | None = None
+        self._receipt_tasks: list[asyncio.Task[None]] = []
         # Rotations and revocations arrive on the trust topic while the node runs.
         self._trust_feed = (
             TrustFeed(connection, plan.trust_topic, trust) if follow_trust else None
@@ -140,6 +144,11 @@ class Receiver:
 
     async def stop(self) -> None:
         self._stopping.set()
+        # Let in-flight receipts and the last commit finish; they are idempotent
+        # to redo, but finishing them saves the next start some work.
+        pending = [t for t in (*self._receipt_tasks, self._commit_task) if t is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=10)
         if self._trust_feed is not None:
             await self._trust_feed.stop()
         if self._consumer is not None:
@@ -236,69 +245,38 @@ class Receiver:
     # -- processing --------------------------------------------------------
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batch.items()))
+        """One poll's records: assess, quarantine, land in ONE transaction, then the rest.
 
-    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        The inbox write (one fsync for the whole batch) is the commit point. Offset
+        commits and receipts follow in the background: both are safe to lose in a
+        crash (the inbox holds the offsets; pending receipts are resent on start),
+        so the loop never waits on a broker round trip before its next poll.
+        """
         now = datetime.now(UTC)
         deliveries: list[Delivery] = []
         accepted: dict[str, Verified] = {}
         status_changes: list[tuple[str, Status]] = []
         quarantined: list[tuple[ConsumerRecord, Refusal]] = []
-        seen_in_batch: dict[str, str] = {}
-        for record in records:
-            log.debug("received", agency=self.agency, topic=record.topic,
-                      partition=record.partition, offset=record.offset)
-            outcome = assess(
-                record.value, topic=record.topic, kafka_headers=record.headers or (),
-                trust=self._trust, plan=self._plan, country=self.country, now=now,
-                max_bytes=MAX_RECORD_BYTES,
-            )
-            if isinstance(outcome, Refusal):
-                quarantined.append((record, outcome))
-                continue
-            v = outcome.verified
-            mid = str(v.header.message_id)
-            log.debug("verified", agency=self.agency, message_id=mid, sender=v.header.sender,
-                      topic=record.topic, partition=record.partition, offset=record.offset)
-            digest = v.payload_sha256
-            known = seen_in_batch.get(mid) or self.inbox.payload_digest(mid)
-            if known is not None:
-                if known != digest:
-                    quarantined.append(
-                        (record, Refusal(ReasonCode.REPLAY, "message id reused for other content"))
-                    )
-                else:
-                    self._count("duplicate", "")
-                    self.stats.duplicates += 1
-                    log.info("duplicate", agency=self.agency, message_id=mid,
-                             topic=record.topic, partition=record.partition, offset=record.offset)
-                continue
-            change = self._lifecycle_change(v)
-            if isinstance(change, Refusal):
-                quarantined.append((record, change))
-                continue
-            if change is not None:
-                status_changes.append(change)
-            seen_in_batch[mid] = digest
-            self._check_sequence(v, deliveries)
-            accepted[mid] = v
-            deliveries.append(_delivery(v, record))
+        digests: dict[str, str] = {}
+        last_sequence: dict[tuple[str, str], int] = {}
+        offsets: dict[tuple[str, int], int] = {}
+        for tp, records in batch.items():
+            for record in records:
+                log.debug("received", agency=self.agency, topic=record.topic,
+                          partition=record.partition, offset=record.offset)
+                refusal = self._admit(record, now, digests, last_sequence, status_changes,
+                                      accepted, deliveries)
+                if refusal is not None:
+                    quarantined.append((record, refusal))
+            offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
 
         await self._quarantine_all(quarantined)
-        next_offset = records[-1].offset + 1
-        landed = self.inbox.land(deliveries, {(tp.topic, tp.partition): next_offset},
-                                 status_changes)
+        landed, first_receipt = self.inbox.land(
+            deliveries, offsets, status_changes,
+            receipt_stream=self._receipts_topic if self._send_receipts else None,
+        )
         landed_at = datetime.now(UTC)
-        consumer = self._consumer
-        if consumer is not None:
-            try:
-                await consumer.commit({tp: next_offset})
-                log.debug("committed", agency=self.agency, topic=tp.topic,
-                          partition=tp.partition, offset=next_offset)
-            except KafkaError as exc:
-                # Safe to lose: the inbox holds the offsets we resume from.
-                log.warning("commit-failed", agency=self.agency, error=type(exc).__name__)
-            self._update_lag(consumer, tp, next_offset)
+        self._commit_soon(offsets)
         for mid in landed:
             v = accepted[mid]
             latency = (landed_at - v.header.issued_at).total_seconds()
@@ -306,12 +284,93 @@ class Receiver:
             self._count("delivered", "")
             self.stats.delivered += 1
             log.info("delivered", agency=self.agency, message_id=mid, sender=v.header.sender,
-                     topic=tp.topic, partition=tp.partition,
-                     latency_ms=round(latency * 1000, 2), type=v.header.type)
-            if self._handler is not None:
-                await self._call_handler(v)
+                     topic=v.header.topic, latency_ms=round(latency * 1000, 2),
+                     type=v.header.type)
+        if self._handler is not None and landed:
+            where = {d.message_id: (d.topic, d.partition) for d in deliveries}
+            await self._hand_over(landed, accepted, where)
         if landed and self._send_receipts:
-            await self._send_receipts_for(landed, accepted)
+            await self._receipts_soon(landed, accepted, first_receipt)
+
+    def _admit(
+        self,
+        record: ConsumerRecord,
+        now: datetime,
+        digests: dict[str, str],
+        last_sequence: dict[tuple[str, str], int],
+        status_changes: list[tuple[str, Status]],
+        accepted: dict[str, Verified],
+        deliveries: list[Delivery],
+    ) -> Refusal | None:
+        """Assess one record; on success add it to this batch's deliveries."""
+        outcome = assess(
+            record.value, topic=record.topic, kafka_headers=record.headers or (),
+            trust=self._trust, plan=self._plan, country=self.country, now=now,
+            max_bytes=MAX_RECORD_BYTES,
+        )
+        if isinstance(outcome, Refusal):
+            return outcome
+        v = outcome.verified
+        mid = str(v.header.message_id)
+        log.debug("verified", agency=self.agency, message_id=mid, sender=v.header.sender,
+                  topic=record.topic, partition=record.partition, offset=record.offset)
+        digest = v.payload_sha256
+        known = digests.get(mid) or self.inbox.payload_digest(mid)
+        if known is not None:
+            if known != digest:
+                return Refusal(ReasonCode.REPLAY, "message id reused for other content")
+            self._count("duplicate", "")
+            self.stats.duplicates += 1
+            log.info("duplicate", agency=self.agency, message_id=mid, topic=record.topic,
+                     partition=record.partition, offset=record.offset)
+            return None
+        change = self._lifecycle_change(v)
+        if isinstance(change, Refusal):
+            return change
+        if change is not None:
+            status_changes.append(change)
+        digests[mid] = digest
+        self._check_sequence(v, last_sequence)
+        accepted[mid] = v
+        deliveries.append(_delivery(v, record))
+        return None
+
+    def _commit_soon(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Commit offsets in the background, one commit in flight at a time."""
+        self._uncommitted.update(offsets)
+        consumer = self._consumer
+        if consumer is None or (self._commit_task is not None and not self._commit_task.done()):
+            return
+        snapshot = {TopicPartition(t, p): o for (t, p), o in self._uncommitted.items()}
+        self._uncommitted.clear()
+        self._commit_task = asyncio.create_task(self._commit(consumer, snapshot))
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            # Safe to lose: the inbox holds the offsets this node resumes from.
+            log.warning("commit-failed", agency=self.agency, error=type(exc).__name__)
+            return
+        for tp, offset in offsets.items():
+            log.debug("committed", agency=self.agency, topic=tp.topic,
+                      partition=tp.partition, offset=offset)
+            self._update_lag(consumer, tp, offset)
+
+    async def _hand_over(
+        self, landed: list[str], accepted: dict[str, Verified],
+        where: dict[str, tuple[str, int]],
+    ) -> None:
+        """Call the handler in order within each partition, partitions concurrently."""
+        by_partition: dict[tuple[str, int], list[Verified]] = {}
+        for mid in landed:
+            by_partition.setdefault(where[mid], []).append(accepted[mid])
+
+        async def in_order(items: list[Verified]) -> None:
+            for v in items:
+                await self._call_handler(v)
+
+        await asyncio.gather(*(in_order(items) for items in by_partition.values()))
 
     def _lifecycle_change(self, v: Verified) -> tuple[str, Status] | Refusal | None:
         body = v.body
@@ -325,14 +384,12 @@ class Receiver:
             return (target, status)
         return None
 
-    def _check_sequence(self, v: Verified, pending: list[Delivery]) -> None:
+    def _check_sequence(self, v: Verified, last_sequence: dict[tuple[str, str], int]) -> None:
         sender, topic, seq = v.header.sender, v.header.topic, v.header.sequence
-        last = next(
-            (d.sequence for d in reversed(pending) if d.sender == sender and d.topic == topic),
-            None,
-        )
+        last = last_sequence.get((sender, topic))
         if last is None:
             last = self.inbox.last_sequence(sender, topic)
+        last_sequence[(sender, topic)] = seq if last is None else max(last, seq)
         expected = 1 if last is None else last + 1
         if seq > expected:
             missing = seq - expected
@@ -370,24 +427,45 @@ class Receiver:
         # The offsets only move once every quarantined record is acknowledged.
         await asyncio.gather(*futures)
 
-    async def _send_receipts_for(self, landed: list[str], accepted: dict[str, Verified]) -> None:
+    async def _receipts_soon(
+        self, landed: list[str], accepted: dict[str, Verified], first_sequence: int
+    ) -> None:
+        """Sign and send receipts in the background; at most a few batches in flight."""
+        self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
+        while len(self._receipt_tasks) >= _MAX_RECEIPT_BATCHES_IN_FLIGHT:
+            await asyncio.wait(self._receipt_tasks, return_when=asyncio.FIRST_COMPLETED)
+            self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
+        items = [(mid, accepted[mid]) for mid in landed]
+        self._receipt_tasks.append(
+            asyncio.create_task(self._sign_and_send_receipts(items, first_sequence))
+        )
+
+    async def _sign_and_send_receipts(
+        self, items: list[tuple[str, Verified]], first_sequence: int
+    ) -> None:
         producer = self._producer
-        assert producer is not None
-        futures = []
-        first = self.inbox.reserve_sequences(self._receipts_topic, len(landed))
-        for i, mid in enumerate(landed):
-            v = accepted[mid]
-            _header, envelope = build_receipt(
-                v.header, v.payload_sha256, signer=self._signer, sequence=first + i
-            )
-            futures.append(await producer.send(
-                self._receipts_topic, value=envelope, key=self.agency.encode()
-            ))
-        await asyncio.gather(*futures)
-        self.inbox.receipts_sent(landed)
-        self.stats.receipts += len(landed)
-        self.metrics.receipts.labels(self.agency).inc(len(landed))
-        for mid in landed:
+        if producer is None:
+            return
+        try:
+            futures = []
+            for i, (_mid, v) in enumerate(items):
+                _header, envelope = build_receipt(
+                    v.header, v.payload_sha256, signer=self._signer, sequence=first_sequence + i
+                )
+                futures.append(await producer.send(
+                    self._receipts_topic, value=envelope, key=self.agency.encode()
+                ))
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            # The rows stay receipt_pending; the next start resends them.
+            log.warning("receipts-failed", agency=self.agency, error=type(exc).__name__,
+                        count=len(items))
+            return
+        ids = [mid for mid, _v in items]
+        self.inbox.receipts_sent(ids)
+        self.stats.receipts += len(ids)
+        self.metrics.receipts.labels(self.agency).inc(len(ids))
+        for mid in ids:
             log.info("receipt-sent", agency=self.agency, message_id=mid)
 
     async def _flush_pending_receipts(self) -> None:
@@ -401,7 +479,8 @@ class Receiver:
             if isinstance(verdict, Verified):
                 accepted[stored.message_id] = verdict
         if accepted:
-            await self._send_receipts_for(list(accepted), accepted)
+            first = self.inbox.reserve_sequences(self._receipts_topic, len(accepted))
+            await self._sign_and_send_receipts(list(accepted.items()), first)
 
     async def _call_handler(self, v: Verified) -> None:
         assert self._handler is not None
