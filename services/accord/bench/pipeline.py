@@ -96,9 +96,12 @@ class LandProbe:
             deliveries: Iterable[Delivery],
             offsets: dict[tuple[str, int], int],
             status_changes: Iterable[tuple[str, Status]] = (),
-        ) -> list[str]:
+            *,
+            receipt_stream: str | None = None,
+        ) -> tuple[list[str], int]:
             batch = list(deliveries)
-            landed = land(batch, offsets, status_changes)
+            landed, first_receipt = land(batch, offsets, status_changes,
+                                         receipt_stream=receipt_stream)
             if landed:
                 now = datetime.now(UTC)
                 self.last_landed = time.perf_counter()
@@ -106,7 +109,7 @@ class LandProbe:
                 self.latencies.extend(
                     (now - d.issued_at).total_seconds() for d in batch if d.message_id in fresh
                 )
-            return landed
+            return landed, first_receipt
 
         setattr(inbox, "land", timed)  # noqa: B010 - an instance attribute, on purpose
 

@@ -147,8 +147,7 @@ class LocalExchange:
                 return
 
     async def stop(self) -> None:
-        for agency in list(self.receivers):
-            await self.stop_receiver(agency)
+        await asyncio.gather(*(self.stop_receiver(a) for a in list(self.receivers)))
         for publisher in self.publishers.values():
             await publisher.stop()
         self.publishers.clear()

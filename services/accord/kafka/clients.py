@@ -6,6 +6,7 @@ Producers are idempotent with ``acks=all`` by default: the reliability model
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
@@ -90,6 +91,9 @@ def new_control_admin(conn: KafkaConnection, **overrides: Any) -> Any:
         "security.protocol": conn.security_protocol,
         "client.id": conn.client_id,
         "socket.timeout.ms": conn.request_timeout_ms,
+        # librdkafka logs through the stdlib, into the one log setup, instead of
+        # writing to the terminal directly.
+        "logger": logging.getLogger("accord.kafka.librdkafka"),
     }
     if conn.uses_sasl:
         config["sasl.mechanism"] = conn.sasl_mechanism
