@@ -89,3 +89,14 @@ async def read_topic(conn: KafkaConnection, topic: str, *, expect: int,
     finally:
         await consumer.stop()
     return records
+
+
+def drop_namespace(conn: KafkaConnection, namespace: str) -> None:
+    """Delete a test's topics so the shared broker stays small for the tests after it."""
+    from accord.kafka.clients import new_control_admin
+
+    admin = new_control_admin(conn)
+    names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(f"{namespace}.")]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            future.result()

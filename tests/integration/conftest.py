@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from _exchange import fresh_plan
+from _exchange import drop_namespace, fresh_plan
 
 from accord.broker import LocalBroker
 from accord.exchange import LocalExchange
@@ -30,3 +30,4 @@ async def exchange(
         yield ex
     finally:
         await ex.stop()
+        drop_namespace(kafka.connection(), ex.plan.namespace)

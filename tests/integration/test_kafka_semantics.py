@@ -6,6 +6,7 @@ of this against it (docs/broker.md).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -26,7 +27,13 @@ async def _create(broker: LocalBroker, topic: str, partitions: int = 1) -> None:
     admin = new_admin(broker.connection())
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
+        response = await admin.create_topics([NewTopic(topic, partitions, 1)])
+        assert all(err == 0 for _name, err, *_rest in response.topic_errors)
+        # A busy broker may list a new topic a moment after creating it.
+        for _ in range(50):
+            if topic in await admin.list_topics():
+                break
+            await asyncio.sleep(0.1)
         assert topic in await admin.list_topics()
     finally:
         await admin.close()

@@ -8,7 +8,6 @@ format and the order of checks.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import hashlib
@@ -27,7 +26,7 @@ from accord.labels import Label, check_label
 from accord.models import MESSAGE_TYPES, MessageBody
 from accord.models.types import Strict
 from accord.observability.logs import get_logger
-from accord.parties import country_of
+from accord.parties import Country, country_of
 from accord.trust import Signer, TrustedKey, TrustStore, x5t_s256
 
 __all__ = ["MAX_BYTES", "MAX_SIGNATURES", "Rejected", "Verdict", "Verified", "cosign", "seal",
@@ -45,8 +44,11 @@ _ALLOWED_MEMBERS = frozenset({"alg", "kid", "typ", "cty", "x5t#S256"})
 # key. accord never follows them, and refuses a header that has them rather than
 # silently ignore something a partner's library might act on.
 _KEY_POINTERS = frozenset({"jku", "x5u", "jwk", "x5c"})
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_KID = re.compile(r"[0-9a-f]{64}")
+_KID = re.compile(r"[0-9a-f]{64}")  # only in the cached _header_of
+# base64url <-> base64: decoding runs binascii in strict mode on the translated text,
+# so '+', '/' and '=' in the *original* text must be refused before translating.
+_FROM_URL = bytes.maketrans(b"-_", b"+/")
+_TO_URL = bytes.maketrans(b"+/", b"-_")
 
 
 @dataclass(frozen=True)
@@ -95,14 +97,26 @@ _PAYLOADS: dict[str, type[BaseModel]] = {t: _payload_model(c) for t, c in MESSAG
 
 
 def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode(
+        "ascii")
 
 
 def _b64d(text: str, what: str) -> bytes:
-    # urlsafe_b64decode silently skips characters outside the alphabet; refuse them.
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+    # Exactly the base64url alphabet, no padding. Non-ASCII, '+', '/' and '=' are
+    # refused here; binascii's strict mode refuses every other character outside the
+    # (translated) alphabet, where the lenient urlsafe_b64decode would skip it.
+    if (
+        len(text) % 4 == 1 or not text.isascii()
+        or "+" in text or "/" in text or "=" in text
+    ):
         _refuse(ReasonCode.MALFORMED, f"{what} is not base64url without padding")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    try:
+        return binascii.a2b_base64(
+            (text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URL),
+            strict_mode=True,
+        )
+    except binascii.Error:
+        _refuse(ReasonCode.MALFORMED, f"{what} is not base64url without padding")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -118,10 +132,19 @@ def _no_constants(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every call: json.loads(..., object_pairs_hook=...) builds a new
+# JSONDecoder (and scanner) per call. A decoder keeps no state between calls (the
+# default json.loads shares one module-level decoder the same way).
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+
+
 def _strict_json(data: bytes | str, what: str) -> Any:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+        if text.startswith("\ufeff"):  # as json.loads: a BOM is not JSON
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)",
+                                       text, 0)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
         _refuse(ReasonCode.MALFORMED, f"{what} is not strict JSON: {exc}")
 
@@ -130,14 +153,15 @@ def _refuse(reason: ReasonCode, detail: str) -> NoReturn:
     raise Refused(reason, detail)
 
 
-def _protected(signer: Signer, cty: str) -> str:
-    header = {"alg": ALG, "kid": signer.kid, "typ": TYP, "cty": cty,
-              "x5t#S256": x5t_s256(signer.kid)}
+@functools.lru_cache(maxsize=1024)
+def _protected(kid: str, cty: str) -> str:
+    """A signer's protected header for one type: a pure function of (kid, cty), cached."""
+    header = {"alg": ALG, "kid": kid, "typ": TYP, "cty": cty, "x5t#S256": x5t_s256(kid)}
     return _b64e(json.dumps(header, separators=(",", ":")).encode("ascii"))
 
 
 def _signature(signer: Signer, cty: str, payload_b64: str) -> dict[str, str]:
-    protected = _protected(signer, cty)
+    protected = _protected(signer.kid, cty)
     signature = signer.sign(f"{protected}.{payload_b64}".encode("ascii"))
     return {"protected": protected, "signature": _b64e(signature)}
 
@@ -146,6 +170,19 @@ def _serialize(payload_b64: str, signatures: list[dict[str, str]]) -> bytes:
     return json.dumps(
         {"payload": payload_b64, "signatures": signatures}, separators=(",", ":")
     ).encode("ascii")
+
+
+def _serialize_b64(payload_b64: str, signatures: list[dict[str, str]]) -> bytes:
+    """:func:`_serialize` for strings this module base64url-encoded itself.
+
+    Byte-identical to ``_serialize``: a base64url string needs no JSON escaping, so
+    the compact JSON is plain concatenation. Never used for strings read from input.
+    """
+    members = ",".join(
+        f'{{"protected":"{s["protected"]}","signature":"{s["signature"]}"}}'
+        for s in signatures
+    )
+    return f'{{"payload":"{payload_b64}","signatures":[{members}]}}'.encode("ascii")
 
 
 def payload_bytes(header: Header, label: Label, body: MessageBody) -> bytes:
@@ -160,7 +197,7 @@ def payload_bytes(header: Header, label: Label, body: MessageBody) -> bytes:
 def sign_payload(payload: bytes, cty: str, signers: list[Signer]) -> bytes:
     """Sign arbitrary payload bytes, no checks. For tests and vectors; use :func:`seal`."""
     payload_b64 = _b64e(payload)
-    return _serialize(payload_b64, [_signature(s, cty, payload_b64) for s in signers])
+    return _serialize_b64(payload_b64, [_signature(s, cty, payload_b64) for s in signers])
 
 
 # -- seal and cosign ---------------------------------------------------------------
@@ -365,12 +402,19 @@ def _verify(
     return Verified(header, label, body, agencies, payload)
 
 
+@functools.lru_cache(maxsize=256)
+def _country_of(agency: str) -> Country:
+    # country_of runs a regex per call; the answer for an agency id never changes.
+    # A malformed id raises, and a raise is never cached.
+    return country_of(agency)
+
+
 def _check_message(
     header: Header, label: Label, body: MessageBody, *, cosigners: tuple[str, ...]
 ) -> None:
     """The rules seal and verify share, in verification order."""
     for agency in (header.sender, *cosigners):
-        if country_of(agency) not in header.scope.members:
+        if _country_of(agency) not in header.scope.members:
             _refuse(ReasonCode.SCOPE_VIOLATION,
                     f"{agency} is not a member of scope {header.scope}")
     body.check_context(sender=header.sender, scope=header.scope, area=header.area)

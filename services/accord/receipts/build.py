@@ -8,6 +8,7 @@ It reveals no content: only ids, agencies and a digest.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -21,6 +22,10 @@ from accord.trust import Signer
 ReceiptStatus = Literal["delivered", "published"]
 
 
+_REVIEW_AFTER = timedelta(days=365)
+_TEMPLATE_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def receipt_label(agency: str, scope: Scope, at: datetime) -> Label:
     return Label(
         policy=Policy.ACCORD_JPN_AUS_2007,
@@ -29,9 +34,28 @@ def receipt_label(agency: str, scope: Scope, at: datetime) -> Label:
         caveats=(),
         originator=agency,
         created_at=at,
-        review_on=(at + timedelta(days=365)).date(),
+        review_on=(at + _REVIEW_AFTER).date(),
         legal_basis="Acknowledgement of receipt under the 2007 Joint Declaration on "
         "Security Cooperation; carries no message content.",
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _label_template(agency: str, scope: Scope) -> Label:
+    # Fully validated once per (agency, scope); only the two time fields vary.
+    return receipt_label(agency, scope, _TEMPLATE_AT)
+
+
+def _receipt_label_now(agency: str, scope: Scope, now: datetime) -> Label:
+    """``receipt_label(agency, scope, now)`` for an aware ``now`` this module just took.
+
+    The same Label, without re-running pydantic on fields that were validated in the
+    cached template. The two replaced fields keep the validator's invariant
+    (``review_on`` is a year after ``created_at``), ``now`` is aware UTC, and seal()
+    still runs check_label on the result, as every verifier will.
+    """
+    return _label_template(agency, scope).model_copy(
+        update={"created_at": now, "review_on": (now + _REVIEW_AFTER).date()}
     )
 
 
@@ -65,4 +89,4 @@ def build_receipt(
         causation_id=original.message_id,
         namespace=namespace_of(original.topic) or DEFAULT_NAMESPACE,
     )
-    return header, seal(header, receipt_label(signer.agency, scope, now), body, signer)
+    return header, seal(header, _receipt_label_now(signer.agency, scope, now), body, signer)
