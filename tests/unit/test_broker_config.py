@@ -59,12 +59,15 @@ def test_cluster_id_is_a_kafka_uuid() -> None:
     assert not cid.startswith("-")
 
 
-def test_unknown_mode_and_tls_are_refused(tmp_path: Path) -> None:
+def test_unknown_mode_is_refused_and_tls_is_recorded(tmp_path: Path) -> None:
     with pytest.raises(BrokerError, match="unknown broker mode"):
         LocalBroker(tmp_path, mode="tls")  # type: ignore[arg-type]
-    tls = TlsSettings(Path("ca.pem"), Path("cert.pem"), Path("key.pem"))
-    with pytest.raises(BrokerError, match="TLS listeners are not implemented yet"):
-        LocalBroker(tmp_path, tls=tls)
+    broker = LocalBroker(tmp_path, tls=TlsSettings(client_auth=True))
+    assert broker.tls is not None
+    assert broker.tls.client_auth
+    assert broker.tls_cafile == tmp_path.resolve() / "tls" / "ca.crt"
+    with pytest.raises(BrokerError, match="no TLS listener"):
+        LocalBroker(tmp_path / "other").tls_connection()
 
 
 def test_unparseable_scram_user_is_refused(tmp_path: Path) -> None:

@@ -31,7 +31,8 @@ from accord.envelope import Header, Verified, seal, verify
 from accord.labels import Caveat, Classification, Label, Policy
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope
-from accord.receipts.build import build_receipt
+from accord.receipts.build import acknowledgement, build_receipt
+from accord.topics import DEFAULT_NAMESPACE
 from accord.trust import Signer, TrustStore
 from accord.trust.pki import provision
 
@@ -115,8 +116,10 @@ def envelope_rates(
     sequence = iter(range(count))
 
     def do_receipt(item: tuple[Header, str]) -> None:
+        # One receipt per message: the worst case (a batch of one).
         header, digest = item
-        build_receipt(header, digest, signer=receiver, sequence=next(sequence))
+        build_receipt([acknowledgement(header, digest)], scope=header.scope, area=header.area,
+                      namespace=DEFAULT_NAMESPACE, signer=receiver, sequence=next(sequence))
 
     receipt_rate = _timed("receipt-build", delivered, do_receipt)
     return seal_rate, verify_rate, receipt_rate

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from accord.areas import Area
 from accord.config import KafkaConnection
@@ -96,12 +97,10 @@ class LandProbe:
             deliveries: Iterable[Delivery],
             offsets: dict[tuple[str, int], int],
             status_changes: Iterable[tuple[str, Status]] = (),
-            *,
-            receipt_stream: str | None = None,
+            **options: Any,
         ) -> tuple[list[str], int]:
             batch = list(deliveries)
-            landed, first_receipt = land(batch, offsets, status_changes,
-                                         receipt_stream=receipt_stream)
+            landed, first_receipt = land(batch, offsets, status_changes, **options)
             if landed:
                 now = datetime.now(UTC)
                 self.last_landed = time.perf_counter()

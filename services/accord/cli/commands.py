@@ -37,3 +37,7 @@ ALL.append(bench_command)
 from accord.cli.demo import demo as demo_command  # noqa: E402
 
 ALL.append(demo_command)
+
+from accord.cli.soak import soak_command  # noqa: E402
+
+ALL.append(soak_command)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from accord.demo.run import DemoResult
 from accord.parties import Country, Scope, country_of
 
@@ -13,13 +15,14 @@ def _codes(counts: dict[str, int]) -> str:
 def render(result: DemoResult) -> list[str]:
     lines = ["", f"accord demo: {len(result.sent)} messages published, "
              f"{len(result.injected)} raw records injected ({result.mode} broker)", ""]
-    header = (f"{'agency':<12} {'delivered':>9} {'expected':>8} {'dup':>4} {'gaps':>4}  "
-              "rejected (reason code x count)")
+    sent = Counter(s.sender for s in result.sent)
+    header = (f"{'agency':<12} {'sent':>4} {'delivered':>9} {'expected':>8} {'dup':>4} "
+              f"{'gaps':>4}  rejected (reason code x count)")
     lines += [header, "-" * len(header)]
     for agency, o in result.agencies.items():
         lines.append(
-            f"{agency:<12} {o.delivered:>9} {len(o.expected_ids):>8} {o.duplicates:>4} "
-            f"{o.gaps:>4}  {_codes(o.rejected)}"
+            f"{agency:<12} {sent[agency]:>4} {o.delivered:>9} {len(o.expected_ids):>8} "
+            f"{o.duplicates:>4} {o.gaps:>4}  {_codes(o.rejected)}"
         )
     lines.append("")
     for r in result.injected:
@@ -48,9 +51,9 @@ def render(result: DemoResult) -> list[str]:
         lines += [f"  {x.message_id} from {x.sender} ({x.scope}/{x.area}): missing "
                   f"{', '.join(x.missing)}" for x in m.outstanding]
     else:
-        lines.append(f"monitor: {m.messages} messages, {m.acknowledgements} verified receipts, "
-                     f"{m.forged} forged; every entitled agency acknowledged within "
-                     f"{m.deadline_s:.0f}s")
+        lines.append(f"monitor: {m.messages} messages, {m.acknowledgements} delivery "
+                     f"acknowledgements in verified receipts, {m.forged} forged; no entitled "
+                     f"agency outstanding past the {m.deadline_s:.0f}s acknowledgement deadline")
     lines.append("")
     if result.ok:
         lines.append(f"outcome: as expected ({result.seconds:.1f}s)")

@@ -20,8 +20,11 @@ in, so the demo stays right when the plan changes.
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import secrets
 import shutil
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -164,17 +167,30 @@ async def run_demo(
 
     prepare_directory(directory)
     log_stream: TextIO | None = None
+    saved_stderr: int | None = None
     if log_to_file:
         # The nodes log every record; on the console that would bury the table.
         log_stream = open(directory / "demo.log", "a", encoding="utf-8")  # noqa: SIM115, ASYNC230
         configure_logging("INFO", json=True, stream=log_stream)
+        # librdkafka (the plan's admin client) writes its own lines straight to file
+        # descriptor 2, past any Python logging set-up: point that at the log too.
+        sys.stderr.flush()
+        saved_stderr = os.dup(2)
+        os.dup2(log_stream.fileno(), 2)
         progress(f"logs: {directory / 'demo.log'}")
     try:
-        return await _run(directory, plain=plain, plan_path=plan_path,
-                          ack_deadline_s=ack_deadline_s, settle_s=settle_s,
-                          progress=progress, started=started)
+        result = await _run(directory, plain=plain, plan_path=plan_path,
+                            ack_deadline_s=ack_deadline_s, settle_s=settle_s,
+                            progress=progress, started=started)
+        result.seconds = time.monotonic() - started  # wall time, broker stop included
+        return result
     finally:
         if log_stream is not None:
+            gc.collect()  # a client freed now still writes its parting words to the file
+            sys.stderr.flush()
+            if saved_stderr is not None:
+                os.dup2(saved_stderr, 2)
+                os.close(saved_stderr)
             configure_logging("INFO")  # back to stderr before the file closes
             log_stream.close()
 
@@ -210,6 +226,9 @@ async def _run(
                                    ack_deadline_s=ack_deadline_s, settle_s=settle_s,
                                    progress=progress, started=started)
         finally:
+            # In parallel: each receiver leaving its group takes a round trip or two,
+            # and ten in a row would double the tail of the run.
+            await asyncio.gather(*(exchange.stop_receiver(a) for a in list(exchange.receivers)))
             await exchange.stop()
             progress("nodes stopped")
     finally:
@@ -222,7 +241,8 @@ async def _exchange(
     plan: Plan, *, ack_deadline_s: float, settle_s: float, progress: Say, started: float,
 ) -> DemoResult:
     await ex.start_receivers()
-    progress(f"{len(ex.receivers)} agency nodes running, each as its own principal")
+    progress(f"{len(ex.receivers)} agency nodes running"
+             + (", each logged in as its own principal" if broker.mode == "scram" else ""))
 
     sent, released, superseded, retracted = await _publish_scenario(ex)
     last_publish = time.monotonic()
@@ -251,7 +271,8 @@ async def _exchange(
     ]
     for injector in sorted({r.injector for r in injected}):
         await send_raw(connection_of(injector), [r for r in injected if r.injector == injector])
-    progress("injected raw with the agencies' own principals: "
+    progress("injected raw"
+             + (" with the agencies' own principals: " if broker.mode == "scram" else ": ")
              + "; ".join(f"{r.name} ({r.injector})" for r in injected))
 
     outcomes = _expected(plan, sent, injected)

@@ -14,6 +14,7 @@ from accord.areas import Area
 from accord.envelope.header import Header, topic_for
 from accord.labels import Caveat, Classification, Label, Policy
 from accord.models import (
+    Acknowledgement,
     ActionPlanUpdate,
     ActivityKind,
     Attachment,
@@ -170,12 +171,13 @@ def _samples() -> dict[str, Sample]:
             outcomes=("Agreed to deepen trilateral maritime security cooperation.",),
         )),
         ("AUS.DFAT", Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS, Receipt(
-            acknowledged_message_id=ASSESSMENT_ID,
-            acknowledged_sender="JPN.MOFA",
             receiving_agency="AUS.DFAT",
             received_at=_T + timedelta(seconds=2),
-            payload_sha256="0" * 64,
             status="delivered",
+            acknowledgements=(
+                Acknowledgement(message_id=ASSESSMENT_ID, sender="JPN.MOFA",
+                                payload_sha256="0" * 64),
+            ),
         )),
         ("JPN.MOFA", Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS, Supersede(
             target_message_id=ASSESSMENT_ID,

@@ -77,7 +77,9 @@ class LocalExchange:
         )
         await receiver.start()
         self.receivers[agency] = receiver
-        self._tasks[agency] = asyncio.create_task(receiver.run(), name=f"receiver-{agency}")
+        task = asyncio.create_task(receiver.run(), name=f"receiver-{agency}")
+        task.add_done_callback(_report_crash)
+        self._tasks[agency] = task
         return receiver
 
     async def start_receivers(self, agencies: Iterable[str] | None = None) -> None:
@@ -154,3 +156,9 @@ class LocalExchange:
         if self._trust_feed is not None:
             await self._trust_feed.stop()
             self._trust_feed = None
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    # A node that dies must say so loudly; in one process nobody else would.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("receiver-crashed", task=task.get_name(), error=repr(task.exception()))

@@ -2,7 +2,9 @@
 
 from accord.models.base import MessageBody
 from accord.models.messages import (
+    MAX_ACKNOWLEDGEMENTS,
     MESSAGE_TYPES,
+    Acknowledgement,
     ActionPlanUpdate,
     ActivityKind,
     Confidence,
@@ -28,7 +30,9 @@ from accord.models.messages import (
 from accord.models.types import Attachment, Subject
 
 __all__ = [
+    "MAX_ACKNOWLEDGEMENTS",
     "MESSAGE_TYPES",
+    "Acknowledgement",
     "ActionPlanUpdate",
     "ActivityKind",
     "Attachment",

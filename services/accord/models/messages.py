@@ -314,26 +314,39 @@ class DialogueRecord(MessageBody):
 # -- receipts, supersede, retract -------------------------------------------------
 
 
-class Receipt(MessageBody):
-    """A signed acknowledgement that ``receiving_agency`` received and verified a message.
+class Acknowledgement(Strict):
+    """One acknowledged message: which, whose, and the digest of what was verified."""
 
-    ``status`` is ``delivered`` from a receiving node, once the message is durably in
-    its inbox, or ``published`` from the originator itself, once the broker has
-    acknowledged the publish: the monitor learns of every message from the latter,
-    even one that no node ever acknowledges.
-    """
-
-    TYPE: ClassVar[str] = "accord.receipt.v1"
-
-    acknowledged_message_id: UUID
-    acknowledged_sender: Agency
-    receiving_agency: Agency
-    received_at: AwareDatetime
+    message_id: UUID
+    sender: Agency
     payload_sha256: Sha256Hex = Field(
         description="SHA-256 of the acknowledged message's signed payload bytes "
         "(the base64url-decoded JWS payload)"
     )
+
+
+MAX_ACKNOWLEDGEMENTS = 1000
+
+
+class Receipt(MessageBody):
+    """A signed acknowledgement that ``receiving_agency`` received and verified messages.
+
+    One receipt acknowledges a batch (up to 1000) of messages of the same scope and
+    area, the ones a node landed in one inbox transaction: one signature per batch,
+    not per message. ``status`` is ``delivered`` from a receiving node, once the
+    messages are durably in its inbox, or ``published`` from the originator itself,
+    once the broker has acknowledged its publishes: the monitor learns of every
+    message from the latter, even one that no node ever acknowledges.
+    """
+
+    TYPE: ClassVar[str] = "accord.receipt.v1"
+
+    receiving_agency: Agency
+    received_at: AwareDatetime
     status: Literal["delivered", "published"]
+    acknowledgements: Annotated[
+        tuple[Acknowledgement, ...], Field(min_length=1, max_length=MAX_ACKNOWLEDGEMENTS)
+    ]
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
@@ -343,12 +356,13 @@ class Receipt(MessageBody):
                 f"receipt for {self.receiving_agency} signed by {sender}",
                 hint="an agency acknowledges only what it received itself",
             )
-        self._agencies_in_scope((self.acknowledged_sender,), scope, "acknowledged sender")
-        if self.status == "published" and self.acknowledged_sender != sender:
+        senders = tuple(sorted({a.sender for a in self.acknowledgements}))
+        self._agencies_in_scope(senders, scope, "acknowledged senders")
+        if self.status == "published" and senders != (sender,):
             raise Refused(
                 ReasonCode.SENDER_MISMATCH,
-                f"{sender} announced a message of {self.acknowledged_sender}",
-                hint="only the originator announces its own publish",
+                f"{sender} announced messages of {', '.join(senders)}",
+                hint="only the originator announces its own publishes",
             )
 
 

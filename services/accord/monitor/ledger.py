@@ -43,17 +43,21 @@ class Ledger:
         self._entries: dict[str, _Entry] = {}
 
     def record(self, receipt: Receipt, *, scope: Scope, area: Area, at: datetime) -> None:
-        mid = str(receipt.acknowledged_message_id)
-        entry = self._entries.get(mid)
-        if entry is None:
-            entitled = frozenset(
-                a for a in self._plan.entitled_receivers(scope, area)
-                if a != receipt.acknowledged_sender
-            )
-            entry = _Entry(receipt.acknowledged_sender, scope, area, at, entitled)
-            self._entries[mid] = entry
-        if receipt.status == "delivered":
-            entry.acknowledged.add(receipt.receiving_agency)
+        entitled_here = self._plan.entitled_receivers(scope, area)
+        for ack in receipt.acknowledgements:
+            mid = str(ack.message_id)
+            entry = self._entries.get(mid)
+            if entry is None:
+                entitled = frozenset(a for a in entitled_here if a != ack.sender)
+                entry = _Entry(ack.sender, scope, area, at, entitled)
+                self._entries[mid] = entry
+            if receipt.status == "delivered":
+                entry.acknowledged.add(receipt.receiving_agency)
+
+    @property
+    def acknowledgements(self) -> int:
+        """Delivery acknowledgements recorded, over all messages."""
+        return sum(len(e.acknowledged) for e in self._entries.values())
 
     def outstanding(self, *, now: datetime, deadline: timedelta) -> list[Outstanding]:
         """Messages older than ``deadline`` that some entitled agency has not acknowledged."""

@@ -31,13 +31,16 @@ from accord.observability.metrics import NodeMetrics
 from accord.parties import Scope
 from accord.plan import Plan
 from accord.publisher.state import PublisherState
-from accord.receipts import build_receipt
+from accord.receipts import build_receipt, chunks, group_for_receipts
 from accord.trust import Signer, TrustStore
 
 log = get_logger(__name__)
 
 # Kafka record headers mirror routing fields for filtering; receivers never trust
 # them and reject a record whose mirror disagrees with the signed header.
+_ANNOUNCE_BATCH = 500
+_ANNOUNCE_EVERY_S = 0.05
+
 MIRRORED_HEADERS = (
     "accord-message-id", "accord-type", "accord-sender", "accord-scope", "accord-area",
 )
@@ -91,6 +94,8 @@ class Publisher:
         self._producer = producer
         self._owns_producer = producer is None
         self._announce = announce
+        self._announcements: list[tuple[Header, str]] = []
+        self._announcer: asyncio.Task[None] | None = None
         # Held only while a record is appended to the producer's batch, never while
         # its ack is awaited: concurrent sends then reach the partition in call order,
         # so sequence numbers arrive in order (aiokafka alone can reorder appends that
@@ -111,7 +116,11 @@ class Publisher:
             await self._producer.start()
 
     async def stop(self) -> None:
-        """Flush whatever is in flight, then close."""
+        """Flush whatever is in flight, announcements included, then close."""
+        if self._announcer is not None:
+            await self._announcer
+        if self._producer is not None and self._announcements:
+            await self._flush_announcements()
         if self._producer is not None and self._owns_producer:
             await self._producer.flush()
             await self._producer.stop()
@@ -190,8 +199,14 @@ class Publisher:
                         key=header.sender.encode(),
                         headers=routing_headers(header),
                     )
-                meta = await queued
+                # aiokafka retries some errors (e.g. RequestTimedOut while too few
+                # replicas are in sync) forever inside the producer: bound the wait by
+                # our own deadline so the caller gets a PublishError, not a hang.
+                left = max(deadline - time.monotonic(), 0.1)
+                meta = await asyncio.wait_for(asyncio.shield(queued), timeout=left)
                 break
+            except TimeoutError as exc:
+                raise self._failed(header, exc) from exc
             except KafkaError as exc:
                 if not getattr(exc, "retriable", True) and attempt > 1:
                     raise self._failed(header, exc) from exc
@@ -204,7 +219,7 @@ class Publisher:
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
         self._metrics.published.labels(self.agency, header.topic).inc()
         if self._announce:
-            await self._announce_published(header, envelope)
+            self._announce_published(header, envelope)
         log.info(
             "published", message_id=message_id, sender=self.agency, topic=header.topic,
             partition=meta.partition, offset=meta.offset, sequence=header.sequence,
@@ -214,26 +229,48 @@ class Publisher:
             message_id, header.topic, meta.partition, meta.offset, header.sequence, envelope
         )
 
-    async def _announce_published(self, header: Header, envelope: bytes) -> None:
-        """Tell the monitor this message exists: a ``published`` receipt of our own.
+    def _announce_published(self, header: Header, envelope: bytes) -> None:
+        """Queue a ``published`` acknowledgement of our own message for the monitor.
 
-        Best effort: the message itself is already acknowledged, and a lost
-        announcement only means the monitor learns of it from the first delivery.
+        Announcements are batched (one signed receipt per scope and area per
+        flush, every ``_ANNOUNCE_EVERY_S`` or ``_ANNOUNCE_BATCH`` messages) so they
+        cost a signature per batch, not per message. Best effort: the message is
+        already acknowledged by the broker, and a lost announcement only means the
+        monitor learns of the message from its first delivery receipt.
         """
-        receipt_header, receipt = build_receipt(
-            header, envelope_payload_sha256(envelope), signer=self._signer,
-            sequence=self._state.next_sequence(self._plan.receipts_topic), status="published",
-        )
-        try:
-            async with self._enqueue:
-                queued = await self._require_producer().send(
-                    self._plan.receipts_topic, value=receipt, key=self.agency.encode(),
-                    headers=routing_headers(receipt_header),
-                )
-            await queued
-        except KafkaError as exc:
-            log.warning("announce-failed", message_id=str(header.message_id),
-                        error=type(exc).__name__)
+        self._announcements.append((header, envelope_payload_sha256(envelope)))
+        if len(self._announcements) >= _ANNOUNCE_BATCH:
+            self._flush_soon(0.0)
+        else:
+            self._flush_soon(_ANNOUNCE_EVERY_S)
+
+    def _flush_soon(self, delay: float) -> None:
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.create_task(self._flush_announcements(delay))
+
+    async def _flush_announcements(self, delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        while self._announcements:
+            pending, self._announcements = self._announcements, []
+            producer = self._require_producer()
+            futures = []
+            try:
+                for (scope, area, namespace), acks in group_for_receipts(pending).items():
+                    for chunk in chunks(acks):
+                        receipt_header, receipt = build_receipt(
+                            chunk, scope=scope, area=area, namespace=namespace,
+                            signer=self._signer, status="published",
+                            sequence=self._state.next_sequence(self._plan.receipts_topic),
+                        )
+                        async with self._enqueue:
+                            futures.append(await producer.send(
+                                self._plan.receipts_topic, value=receipt,
+                                key=self.agency.encode(), headers=routing_headers(receipt_header),
+                            ))
+                await asyncio.gather(*futures)
+            except KafkaError as exc:
+                log.warning("announce-failed", messages=len(pending), error=type(exc).__name__)
 
     # -- trilateral release ------------------------------------------------
 

@@ -1,5 +1,19 @@
 """Signed receipts: a node's acknowledgement that it received and verified a message."""
 
-from accord.receipts.build import ReceiptStatus, build_receipt, receipt_label
+from accord.receipts.build import (
+    ReceiptStatus,
+    acknowledgement,
+    build_receipt,
+    chunks,
+    group_for_receipts,
+    receipt_label,
+)
 
-__all__ = ["ReceiptStatus", "build_receipt", "receipt_label"]
+__all__ = [
+    "ReceiptStatus",
+    "acknowledgement",
+    "build_receipt",
+    "chunks",
+    "group_for_receipts",
+    "receipt_label",
+]

@@ -1,20 +1,23 @@
 """Building receipts.
 
 A receipt is an ordinary signed envelope (type ``accord.receipt.v1``) on the
-receipts topic. Its header carries the acknowledged message's scope and area, so
-the monitor can tell who was entitled to it without reading the exchange topics.
-It reveals no content: only ids, agencies and a digest.
+receipts topic, acknowledging a batch of messages of one scope and area. Its
+header carries that scope and area, so the monitor can tell who was entitled to
+them without reading the exchange topics. It reveals no content: only ids,
+agencies and digests.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from accord.areas import Area
 from accord.envelope import Header, seal
 from accord.labels import Classification, Label, Policy
-from accord.models import Receipt
+from accord.models import MAX_ACKNOWLEDGEMENTS, Acknowledgement, Receipt
 from accord.parties import Scope
 from accord.topics import DEFAULT_NAMESPACE, namespace_of
 from accord.trust import Signer
@@ -59,34 +62,56 @@ def _receipt_label_now(agency: str, scope: Scope, now: datetime) -> Label:
     )
 
 
+def acknowledgement(header: Header, payload_sha256: str) -> Acknowledgement:
+    return Acknowledgement(message_id=header.message_id, sender=header.sender,
+                           payload_sha256=payload_sha256)
+
+
 def build_receipt(
-    original: Header,
-    payload_sha256: str,
+    acknowledged: Sequence[Acknowledgement],
     *,
+    scope: Scope,
+    area: Area,
+    namespace: str,
     signer: Signer,
     sequence: int,
     status: ReceiptStatus = "delivered",
 ) -> tuple[Header, bytes]:
-    """Sign a receipt for the message with ``original`` header and payload digest."""
+    """Sign one receipt for messages of one scope and area (at most 1000)."""
     now = datetime.now(UTC)
-    scope = Scope(original.scope)
     body = Receipt(
-        acknowledged_message_id=original.message_id,
-        acknowledged_sender=original.sender,
         receiving_agency=signer.agency,
         received_at=now,
-        payload_sha256=payload_sha256,
         status=status,
+        acknowledgements=tuple(acknowledged),
     )
     header = Header.create(
         Receipt.TYPE,
         sender=signer.agency,
         scope=scope,
-        area=original.area,
+        area=area,
         sequence=sequence,
         issued_at=now,
-        correlation_id=original.correlation_id or original.message_id,
-        causation_id=original.message_id,
-        namespace=namespace_of(original.topic) or DEFAULT_NAMESPACE,
+        # A receipt for one message is caused by it; a batch has no single cause.
+        causation_id=acknowledged[0].message_id if len(acknowledged) == 1 else None,
+        namespace=namespace,
     )
     return header, seal(header, _receipt_label_now(signer.agency, scope, now), body, signer)
+
+
+def group_for_receipts(
+    items: Iterable[tuple[Header, str]],
+) -> dict[tuple[Scope, Area, str], list[Acknowledgement]]:
+    """Group (header, payload digest) pairs by the receipt they belong in:
+    same scope, area and namespace, at most ``MAX_ACKNOWLEDGEMENTS`` each."""
+    groups: dict[tuple[Scope, Area, str], list[Acknowledgement]] = {}
+    for header, digest in items:
+        key = (Scope(header.scope), Area(header.area),
+               namespace_of(header.topic) or DEFAULT_NAMESPACE)
+        groups.setdefault(key, []).append(acknowledgement(header, digest))
+    return groups
+
+
+def chunks(acks: list[Acknowledgement]) -> Iterator[list[Acknowledgement]]:
+    for i in range(0, len(acks), MAX_ACKNOWLEDGEMENTS):
+        yield acks[i:i + MAX_ACKNOWLEDGEMENTS]

@@ -175,10 +175,11 @@ class Inbox:
         status_changes: Iterable[tuple[str, Status]] = (),
         *,
         receipt_stream: str | None = None,
+        receipt_count: int = 0,
     ) -> tuple[list[str], int]:
         """Write deliveries and next offsets atomically; return the ids newly landed
-        and, with ``receipt_stream``, the first of the receipt sequence numbers
-        reserved for them in the same transaction (else 0).
+        and, with ``receipt_stream``, the first of ``receipt_count`` receipt sequence
+        numbers reserved in the same transaction (else 0).
 
         A delivery whose id is already present is a duplicate and is ignored (its
         offset still advances).
@@ -212,13 +213,13 @@ class Inbox:
                     "UPDATE messages SET status = ? WHERE message_id = ?", (status, message_id)
                 )
             first_receipt = 0
-            if receipt_stream is not None and landed:
+            if receipt_stream is not None and landed and receipt_count > 0:
                 row = cur.execute(
                     "INSERT INTO counters (stream, last) VALUES (?, ?) ON CONFLICT(stream)"
                     " DO UPDATE SET last = last + excluded.last RETURNING last",
-                    (receipt_stream, len(landed)),
+                    (receipt_stream, receipt_count),
                 ).fetchone()
-                first_receipt = int(row[0]) - len(landed) + 1
+                first_receipt = int(row[0]) - receipt_count + 1
             cur.executemany(
                 "INSERT INTO offsets (topic, partition, next_offset) VALUES (?,?,?)"
                 " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",

@@ -15,6 +15,7 @@ partition strictly in order.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,16 +26,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Verified, verify
 from accord.errors import ReasonCode
 from accord.kafka import new_consumer, new_producer
-from accord.models import Retract, Supersede
+from accord.models import Acknowledgement, Retract, Supersede
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
-from accord.parties import country_of
+from accord.parties import Scope, country_of
 from accord.plan import Plan
-from accord.receipts import build_receipt
+from accord.receipts import build_receipt, chunks, group_for_receipts
 from accord.receiver.assess import Refusal, assess
 from accord.receiver.inbox import Delivery, Inbox, Status
 from accord.trust import Signer, TrustStore
@@ -48,6 +50,8 @@ durable inbox write. The inbox stays the source of truth; a handler that fails i
 logged and does not undo the delivery."""
 
 MAX_RECORD_BYTES = 1_048_576
+QUARANTINE_MAX_BYTES = 262_144
+"""Larger rejected records are quarantined as a prefix plus size and SHA-256."""
 _MAX_RECEIPT_BATCHES_IN_FLIGHT = 4
 
 
@@ -164,7 +168,18 @@ class Receiver:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Poll until ``request_stop``; rebuild the consumer if it stalls."""
+        """Poll until ``request_stop``; rebuild the consumer if it stalls.
+
+        Two kinds of stall. A ``getmany`` that neither returns nor raises within the
+        stall timeout. And one that keeps returning nothing while the broker holds
+        records past the inbox's offsets: after a broker restart aiokafka can be left
+        with a dead coordinator or a fetcher that never resumes, and then polls
+        "successfully" forever. So once the consumer has been idle for the stall
+        timeout, the broker's end offsets are compared with the inbox's (the
+        authority on what was delivered); a consumer that is behind, unassigned, or
+        cannot reach the broker is rebuilt. The inbox offsets make a rebuild safe.
+        """
+        idle_since = time.monotonic()
         while not self._stopping.is_set():
             consumer = self._consumer
             assert consumer is not None
@@ -174,14 +189,37 @@ class Receiver:
                     timeout=self._stall_timeout_s,
                 )
             except (TimeoutError, KafkaError) as exc:
-                # aiokafka can wedge after a broker restart (fetcher stuck on a dead
-                # connection). A consumer that neither returns nor errors for the
-                # stall timeout is rebuilt; the inbox offsets make that safe.
                 await self._recover(type(exc).__name__)
+                idle_since = time.monotonic()
                 continue
-            self.last_poll = time.monotonic()
+            now = time.monotonic()
+            self.last_poll = now
             if batch:
+                idle_since = now
                 await self._process(batch)
+            elif now - idle_since >= self._stall_timeout_s:
+                why = await self._stalled(consumer)
+                if why is not None:
+                    await self._recover(why)
+                idle_since = time.monotonic()
+
+    async def _stalled(self, consumer: AIOKafkaConsumer) -> str | None:
+        """Why an idle consumer is wedged rather than caught up, or None if caught up."""
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return "no-assignment"
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(assigned),
+                                          timeout=self._stall_timeout_s)
+            starts = await asyncio.wait_for(consumer.beginning_offsets(assigned),
+                                            timeout=self._stall_timeout_s)
+        except (TimeoutError, KafkaError) as exc:
+            return f"broker-unreachable ({type(exc).__name__})"
+        done = self.inbox.next_offsets()
+        for tp, end in ends.items():
+            if end > done.get((tp.topic, tp.partition), starts.get(tp, 0)):
+                return "no-progress"
+        return None
 
     async def __aenter__(self) -> Receiver:
         await self.start()
@@ -228,19 +266,31 @@ class Receiver:
         log.warning("consumer-recovering", agency=self.agency, reason=why)
         old, self._consumer = self._consumer, None
         if old is not None:
-            try:
-                await asyncio.wait_for(old.stop(), timeout=10)
-            except (TimeoutError, KafkaError) as exc:
-                log.warning("consumer-stop-failed", agency=self.agency, error=type(exc).__name__)
+            # A wedged consumer's stop() can ignore cancellation (wait_for would then
+            # hang with it): give it 10 s in a task of its own, and move on regardless.
+            closing = asyncio.create_task(old.stop())
+            done, _ = await asyncio.wait({closing}, timeout=10)
+            if not done or closing.exception() is not None:
+                log.warning("consumer-stop-failed", agency=self.agency,
+                            error="timeout" if not done else type(closing.exception()).__name__)
         await asyncio.sleep(1.0)
         while not self._stopping.is_set():
-            try:
-                await self._start_consumer()
+            # Bounded, in a task of its own: aiokafka's start can wait on an absent
+            # broker indefinitely and need not honour cancellation promptly.
+            starting = asyncio.create_task(self._start_consumer())
+            done, _ = await asyncio.wait({starting}, timeout=self._stall_timeout_s)
+            if done and starting.exception() is None:
                 return
-            except KafkaError as exc:
-                log.warning("consumer-restart-failed", agency=self.agency,
-                            error=type(exc).__name__)
-                await asyncio.sleep(2.0)
+            if not done:
+                starting.cancel()
+            log.warning("consumer-restart-failed", agency=self.agency,
+                        error="timeout" if not done else type(starting.exception()).__name__)
+            # Close the half-started consumer: a broker outage would otherwise
+            # leak one client (sockets, tasks) per retry.
+            failed, self._consumer = self._consumer, None
+            if failed is not None:
+                await asyncio.wait({asyncio.create_task(failed.stop())}, timeout=10)
+            await asyncio.sleep(2.0)
 
     # -- processing --------------------------------------------------------
 
@@ -271,9 +321,13 @@ class Receiver:
             offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
 
         await self._quarantine_all(quarantined)
+        receipts = group_for_receipts(
+            (accepted[d.message_id].header, d.payload_sha256) for d in deliveries
+        ) if self._send_receipts else {}
         landed, first_receipt = self.inbox.land(
             deliveries, offsets, status_changes,
-            receipt_stream=self._receipts_topic if self._send_receipts else None,
+            receipt_stream=self._receipts_topic if receipts else None,
+            receipt_count=sum(len(list(chunks(acks))) for acks in receipts.values()),
         )
         landed_at = datetime.now(UTC)
         self._commit_soon(offsets)
@@ -289,8 +343,10 @@ class Receiver:
         if self._handler is not None and landed:
             where = {d.message_id: (d.topic, d.partition) for d in deliveries}
             await self._hand_over(landed, accepted, where)
-        if landed and self._send_receipts:
-            await self._receipts_soon(landed, accepted, first_receipt)
+        if landed and receipts:
+            # One writer, and duplicates were filtered before the write: what landed
+            # is exactly what the receipts were grouped from.
+            await self._receipts_soon(receipts, first_receipt)
 
     def _admit(
         self,
@@ -414,8 +470,18 @@ class Receiver:
                 ("accord-source-offset", str(record.offset).encode()),
                 ("accord-agency", self.agency.encode()),
             ]
+            value = record.value
+            if value is not None and len(value) > QUARANTINE_MAX_BYTES:
+                # An oversized record cannot be produced back whole (the producer and
+                # broker refuse it, which would stop the node): keep a prefix as
+                # evidence, with the original size and digest.
+                headers += [
+                    ("accord-original-size", str(len(value)).encode()),
+                    ("accord-original-sha256", hashlib.sha256(value).hexdigest().encode()),
+                ]
+                value = value[:QUARANTINE_MAX_BYTES]
             futures.append(await producer.send(
-                self._quarantine, value=record.value, key=record.key, headers=headers
+                self._quarantine, value=value, key=record.key, headers=headers
             ))
             self._count("rejected", refusal.reason.value)
             self.stats.rejected[refusal.reason.value] = (
@@ -428,45 +494,49 @@ class Receiver:
         await asyncio.gather(*futures)
 
     async def _receipts_soon(
-        self, landed: list[str], accepted: dict[str, Verified], first_sequence: int
+        self, receipts: dict[tuple[Scope, Area, str], list[Acknowledgement]], first_sequence: int
     ) -> None:
         """Sign and send receipts in the background; at most a few batches in flight."""
         self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         while len(self._receipt_tasks) >= _MAX_RECEIPT_BATCHES_IN_FLIGHT:
             await asyncio.wait(self._receipt_tasks, return_when=asyncio.FIRST_COMPLETED)
             self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
-        items = [(mid, accepted[mid]) for mid in landed]
         self._receipt_tasks.append(
-            asyncio.create_task(self._sign_and_send_receipts(items, first_sequence))
+            asyncio.create_task(self._sign_and_send_receipts(receipts, first_sequence))
         )
 
     async def _sign_and_send_receipts(
-        self, items: list[tuple[str, Verified]], first_sequence: int
+        self, receipts: dict[tuple[Scope, Area, str], list[Acknowledgement]], first_sequence: int
     ) -> None:
         producer = self._producer
         if producer is None:
             return
+        sequence = first_sequence
+        ids: list[str] = []
         try:
             futures = []
-            for i, (_mid, v) in enumerate(items):
-                _header, envelope = build_receipt(
-                    v.header, v.payload_sha256, signer=self._signer, sequence=first_sequence + i
-                )
-                futures.append(await producer.send(
-                    self._receipts_topic, value=envelope, key=self.agency.encode()
-                ))
+            for (scope, area, namespace), acks in receipts.items():
+                for chunk in chunks(acks):
+                    _header, envelope = build_receipt(
+                        chunk, scope=scope, area=area, namespace=namespace,
+                        signer=self._signer, sequence=sequence,
+                    )
+                    sequence += 1
+                    futures.append(await producer.send(
+                        self._receipts_topic, value=envelope, key=self.agency.encode()
+                    ))
+                    ids += [str(a.message_id) for a in chunk]
             await asyncio.gather(*futures)
         except KafkaError as exc:
             # The rows stay receipt_pending; the next start resends them.
             log.warning("receipts-failed", agency=self.agency, error=type(exc).__name__,
-                        count=len(items))
+                        count=len(ids))
             return
-        ids = [mid for mid, _v in items]
         self.inbox.receipts_sent(ids)
         self.stats.receipts += len(ids)
         self.metrics.receipts.labels(self.agency).inc(len(ids))
-        for mid in ids:
-            log.info("receipt-sent", agency=self.agency, message_id=mid)
+        log.info("receipt-sent", agency=self.agency, messages=len(ids),
+                 receipts=sequence - first_sequence, message_id=ids[0] if len(ids) == 1 else None)
 
     async def _flush_pending_receipts(self) -> None:
         """Receipts a crash left unsent: re-verify from the raw bytes and send."""
@@ -479,8 +549,10 @@ class Receiver:
             if isinstance(verdict, Verified):
                 accepted[stored.message_id] = verdict
         if accepted:
-            first = self.inbox.reserve_sequences(self._receipts_topic, len(accepted))
-            await self._sign_and_send_receipts(list(accepted.items()), first)
+            receipts = group_for_receipts((v.header, v.payload_sha256) for v in accepted.values())
+            count = sum(len(list(chunks(acks))) for acks in receipts.values())
+            first = self.inbox.reserve_sequences(self._receipts_topic, count)
+            await self._sign_and_send_receipts(receipts, first)
 
     async def _call_handler(self, v: Verified) -> None:
         assert self._handler is not None

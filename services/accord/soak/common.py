@@ -1,0 +1,182 @@
+"""Shared parts of the scenarios: messages, a steady publisher, inbox checks, nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from accord.areas import Area
+from accord.config import KafkaConnection
+from accord.errors import PublishError
+from accord.labels import Caveat, Classification, Label, Policy
+from accord.models import InformationReport, Priority, Subject
+from accord.parties import Scope
+from accord.plan import Plan
+from accord.publisher import Publisher
+from accord.soak.report import ScenarioResult
+
+BI = Scope.BILATERAL
+CT = Area.COUNTER_TERRORISM
+SENDER = "AUS.AFP"
+RECEIVERS = ("JPN.NPA", "JPN.MOFA")
+"""Two agencies entitled to bilateral counter-terrorism: every scenario that checks
+"every entitled inbox" checks at least these two."""
+
+
+def label_for(sender: str, scope: Scope = BI) -> Label:
+    now = datetime.now(UTC)
+    return Label.model_validate({
+        "policy": Policy.ACCORD_JPN_AUS_2007,
+        "classification": Classification.RESTRICTED,
+        "releasable_to": tuple(sorted(scope.members)),
+        "caveats": (Caveat.ORCON,),
+        "originator": sender,
+        "created_at": now,
+        "review_on": (now + timedelta(days=365)).date(),
+        "legal_basis": "Reliability scenario message under the originator's laws.",
+    })
+
+
+def report(n: int) -> InformationReport:
+    return InformationReport(
+        title=f"Soak report {n}",
+        priority=Priority.PRIORITY,
+        details="x" * 400,
+        subjects=(Subject.TERRORISM,),
+        region="South-East Asia",
+        observed_at=datetime.now(UTC),
+    )
+
+
+@dataclass
+class Stream:
+    """Publishes ``total`` messages with ``window`` in flight, recording the outcome.
+
+    ``Publisher.send`` itself retries transient Kafka errors with the same signed
+    bytes until its deadline; only what it gives up on lands in ``failed``.
+    """
+
+    publisher: Publisher
+    total: int
+    window: int = 32
+    acknowledged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    started: int = 0
+
+    async def run(self) -> None:
+        slots = asyncio.Semaphore(self.window)
+        label = label_for(self.publisher.agency)
+
+        async def one(i: int) -> None:
+            try:
+                header, envelope = self.publisher.seal(report(i), scope=BI, area=CT, label=label)
+                try:
+                    await self.publisher.send(header, envelope)
+                except PublishError:
+                    self.failed.append(str(header.message_id))
+                else:
+                    self.acknowledged.append(str(header.message_id))
+            finally:
+                slots.release()
+
+        tasks = []
+        for i in range(self.total):
+            await slots.acquire()
+            self.started += 1
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+
+
+def inbox_ids(path: Path) -> list[str]:
+    """Message ids in an inbox, read-only, safe while a node writes it."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return [r[0] for r in db.execute("SELECT message_id FROM messages")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+def check_inboxes(result: ScenarioResult, expected: Iterable[str],
+                  inboxes: Mapping[str, list[str]], *, allowed: Iterable[str] = ()) -> None:
+    """Fill delivered/lost/landed-twice/unexpected from each inbox's message ids.
+
+    ``allowed`` are ids that may or may not land (publishes whose outcome the
+    publisher could not know, e.g. failed after the broker had written them).
+    """
+    want = set(expected)
+    maybe = set(allowed)
+    for agency, ids in inboxes.items():
+        have = set(ids)
+        result.delivered[agency] = len(ids)
+        result.inbox_duplicates += len(ids) - len(have)
+        result.lost += len(want - have)
+        result.unexpected += len(have - want - maybe)
+
+
+async def wait_for(predicate: Callable[[], bool], within_s: float, *, every: float = 0.1) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(every)
+    return predicate()
+
+
+def write_plan(plan: Plan, path: Path) -> Path:
+    """A plan as YAML, for nodes started as separate processes."""
+    path.write_text(yaml.safe_dump(plan.model_dump(mode="json", by_alias=True)),
+                    encoding="utf-8")
+    return path
+
+
+def start_receiver_process(*, agency: str, connection: KafkaConnection, plan_file: Path,
+                           pki_dir: Path, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``accord receive`` as its own process, so it can be SIGKILLed or measured."""
+    env = {
+        **os.environ,
+        "ACCORD_BOOTSTRAP_SERVERS": connection.bootstrap_servers,
+        "ACCORD_PLAN": str(plan_file),
+        "ACCORD_PKI_DIR": str(pki_dir),
+        "ACCORD_DATA_DIR": str(data_dir),
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", agency],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's high-water resident set (VmHWM), MiB; None where /proc is absent."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

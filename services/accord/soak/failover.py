@@ -1,0 +1,128 @@
+"""Scenario 2: a 3-node cluster (RF 3, min.insync.replicas 2) loses its partition leader.
+
+Claims: killing the leader of the partition being written mid-stream loses and
+duplicates nothing at the inboxes; with two of three nodes down, a publish is
+refused with a clear ``PublishError`` (its hint names min.insync.replicas and the
+brokers) instead of being accepted on a single copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from accord.broker import LocalCluster
+from accord.errors import PublishError
+from accord.kafka import new_admin
+from accord.soak.common import (
+    BI,
+    CT,
+    RECEIVERS,
+    SENDER,
+    Stream,
+    check_inboxes,
+    inbox_ids,
+    label_for,
+    report,
+    wait_for,
+)
+from accord.soak.exchange import new_exchange, replicated_plan
+from accord.soak.report import ScenarioResult
+from accord.trust.pki import Pki
+
+NAME = "failover"
+
+
+async def _leader(cluster: LocalCluster, topic: str, partition: int) -> int:
+    admin = new_admin(cluster.connection())
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for p in described["partitions"]:
+        if p["partition"] == partition:
+            return int(p["leader"])
+    raise LookupError(f"{topic}/{partition} not described")
+
+
+async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
+              kill_after: float = 0.4, settle_s: float = 300.0,
+              refusal_deadline_s: float = 5.0) -> ScenarioResult:
+    result = ScenarioResult(NAME, refusal_expected=True)
+    cluster = LocalCluster(workdir / "cluster", nodes=3, mode="plain")
+    await asyncio.to_thread(cluster.start)
+    try:
+        ex = new_exchange(cluster.connection(), workdir / "exchange",
+                          plan=replicated_plan(), pki=pki)
+        try:
+            await ex.start_receivers(RECEIVERS)
+            publisher = await ex.publisher(SENDER)
+            # One publish first: the key (the sender) fixes the partition, whose
+            # leader is then the node to kill.
+            first = await publisher.publish(report(0), scope=BI, area=CT,
+                                            label=label_for(SENDER))
+            leader = await _leader(cluster, first.topic, first.partition)
+            stream = Stream(publisher, messages - 1)
+            publishing = asyncio.create_task(stream.run())
+            await wait_for(
+                lambda: len(stream.acknowledged) >= messages * kill_after or publishing.done(),
+                within_s=settle_s,
+            )
+            fault = time.monotonic()
+            await asyncio.to_thread(cluster.kill, leader)
+            result.faults += 1
+            acked_at_kill = len(stream.acknowledged)
+            counts = {a: ex.receivers[a].stats.delivered for a in RECEIVERS}
+            resumed = await wait_for(
+                lambda: len(stream.acknowledged) > acked_at_kill + 10
+                and all(ex.receivers[a].stats.delivered > counts[a] for a in RECEIVERS),
+                within_s=settle_s,
+            )
+            if resumed:
+                result.recovery_s = time.monotonic() - fault
+            await publishing
+            result.notes.append(
+                f"killed node {leader} (leader of {first.topic}/{first.partition}) "
+                f"after {acked_at_kill} acks"
+            )
+            acknowledged = [first.message_id, *stream.acknowledged]
+            result.sent = messages
+            result.acknowledged = len(acknowledged)
+            result.failed = len(stream.failed)
+            await ex.settle({a: len(acknowledged) for a in RECEIVERS}, within_s=settle_s)
+            await ex.quiesce(idle_s=2.0, within_s=30)
+            check_inboxes(result, acknowledged,
+                          {a: inbox_ids(ex.inbox_path(a)) for a in RECEIVERS},
+                          allowed=stream.failed)
+            for agency in RECEIVERS:
+                stats = ex.receivers[agency].stats
+                result.duplicates += stats.duplicates
+                result.recoveries += stats.recoveries
+                result.gaps += stats.gaps
+            await ex.stop()
+
+            # Two of three down: below min.insync.replicas, acks=all cannot be met.
+            second = next(n.node_id for n in cluster.nodes if n.node_id != leader)
+            await asyncio.to_thread(cluster.kill, second)
+            result.faults += 1
+            result.notes.append(f"then killed node {second} too: 1 of 3 left")
+            strict = await ex.publisher(SENDER, retry_deadline_s=refusal_deadline_s)
+            try:
+                await strict.publish(report(-1), scope=BI, area=CT, label=label_for(SENDER))
+            except PublishError as exc:
+                result.refusal = f"{exc} (hint: {exc.hint})"
+                result.notes.append(f"publish with 1 of 3 nodes refused: {exc.hint}")
+            else:
+                result.notes.append("publish with 1 of 3 nodes was ACCEPTED")
+            # The refused record is still queued in the producer, which retries it
+            # until replicas return; bring both back so closing (a flush) can finish.
+            for node_id in (leader, second):
+                cluster.node(node_id).launch()
+            await asyncio.to_thread(cluster.node(second).wait_ready, 120.0, brokers=3)
+        finally:
+            await ex.stop()
+    finally:
+        await asyncio.to_thread(cluster.kill_all)
+    return result
