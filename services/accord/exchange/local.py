@@ -160,5 +160,7 @@ class LocalExchange:
 
 def _report_crash(task: asyncio.Task[None]) -> None:
     # A node that dies must say so loudly; in one process nobody else would.
-    if not task.cancelled() and task.exception() is not None:
+    if task.cancelled():
+        log.error("receiver-crashed", task=task.get_name(), error="cancelled")
+    elif task.exception() is not None:
         log.error("receiver-crashed", task=task.get_name(), error=repr(task.exception()))

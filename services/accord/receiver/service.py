@@ -53,6 +53,11 @@ MAX_RECORD_BYTES = 1_048_576
 QUARANTINE_MAX_BYTES = 262_144
 """Larger rejected records are quarantined as a prefix plus size and SHA-256."""
 _MAX_RECEIPT_BATCHES_IN_FLIGHT = 4
+_PENDING_RECEIPTS_EVERY_S = 10.0
+
+
+class _ProducerStuck(Exception):
+    """The node's producer did not get acknowledgements in time."""
 
 
 @dataclass
@@ -115,6 +120,11 @@ class Receiver:
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._commit_task: asyncio.Task[None] | None = None
         self._receipt_tasks: list[asyncio.Task[None]] = []
+        self._producer_suspect = False
+        self._receipts_checked = time.monotonic()
+        # How long a send may wait for the broker's ack before the producer is
+        # considered wedged and rebuilt.
+        self._send_timeout_s = max(2 * stall_timeout_s, 10.0)
         # Rotations and revocations arrive on the trust topic while the node runs.
         self._trust_feed = (
             TrustFeed(connection, plan.trust_topic, trust) if follow_trust else None
@@ -194,10 +204,22 @@ class Receiver:
                 continue
             now = time.monotonic()
             self.last_poll = now
+            if self._producer_suspect:
+                await self._rebuild_producer()
             if batch:
                 idle_since = now
-                await self._process(batch)
-            elif now - idle_since >= self._stall_timeout_s:
+                try:
+                    await self._process(batch)
+                except _ProducerStuck as exc:
+                    await self._rebuild_producer()
+                    await self._recover(str(exc))  # refetch the batch from the inbox offsets
+                    idle_since = time.monotonic()
+                continue
+            if now - self._receipts_checked >= _PENDING_RECEIPTS_EVERY_S:
+                self._receipts_checked = now
+                if not any(not t.done() for t in self._receipt_tasks):
+                    await self._flush_pending_receipts()
+            if now - idle_since >= self._stall_timeout_s:
                 why = await self._stalled(consumer)
                 if why is not None:
                     await self._recover(why)
@@ -260,6 +282,24 @@ class Receiver:
             await consumer.seek_to_beginning(*fresh)
         log.info("partitions-assigned", agency=self.agency, count=len(assigned))
 
+    async def _rebuild_producer(self) -> None:
+        """Replace a producer that stopped getting acks; bounded at every step."""
+        self._producer_suspect = False
+        log.warning("producer-rebuilding", agency=self.agency)
+        old, self._producer = self._producer, None
+        if old is not None:
+            await asyncio.wait({asyncio.create_task(old.stop())}, timeout=10)
+        while not self._stopping.is_set():
+            producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
+            starting = asyncio.create_task(producer.start())
+            await asyncio.wait({starting}, timeout=self._stall_timeout_s)
+            if _failure(starting) is None:
+                self._producer = producer
+                return
+            starting.cancel()
+            await asyncio.wait({asyncio.create_task(producer.stop())}, timeout=10)
+            await asyncio.sleep(2.0)
+
     async def _recover(self, why: str) -> None:
         self.stats.recoveries += 1
         self.metrics.recoveries.labels(self.agency).inc()
@@ -269,22 +309,21 @@ class Receiver:
             # A wedged consumer's stop() can ignore cancellation (wait_for would then
             # hang with it): give it 10 s in a task of its own, and move on regardless.
             closing = asyncio.create_task(old.stop())
-            done, _ = await asyncio.wait({closing}, timeout=10)
-            if not done or closing.exception() is not None:
-                log.warning("consumer-stop-failed", agency=self.agency,
-                            error="timeout" if not done else type(closing.exception()).__name__)
+            await asyncio.wait({closing}, timeout=10)
+            failure = _failure(closing)
+            if failure is not None:
+                log.warning("consumer-stop-failed", agency=self.agency, error=failure)
         await asyncio.sleep(1.0)
         while not self._stopping.is_set():
             # Bounded, in a task of its own: aiokafka's start can wait on an absent
             # broker indefinitely and need not honour cancellation promptly.
             starting = asyncio.create_task(self._start_consumer())
-            done, _ = await asyncio.wait({starting}, timeout=self._stall_timeout_s)
-            if done and starting.exception() is None:
+            await asyncio.wait({starting}, timeout=self._stall_timeout_s)
+            failure = _failure(starting)
+            if failure is None:
                 return
-            if not done:
-                starting.cancel()
-            log.warning("consumer-restart-failed", agency=self.agency,
-                        error="timeout" if not done else type(starting.exception()).__name__)
+            starting.cancel()
+            log.warning("consumer-restart-failed", agency=self.agency, error=failure)
             # Close the half-started consumer: a broker outage would otherwise
             # leak one client (sockets, tasks) per retry.
             failed, self._consumer = self._consumer, None
@@ -483,6 +522,15 @@ class Receiver:
             futures.append(await producer.send(
                 self._quarantine, value=value, key=record.key, headers=headers
             ))
+        # The offsets only move once every quarantined record is acknowledged. A
+        # producer that cannot get acks in time (aiokafka can wedge after a broker
+        # restart) is rebuilt by run(), and the batch is fetched again from the
+        # inbox's offsets: nothing is lost, and nothing is counted twice.
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._send_timeout_s)
+        except (TimeoutError, KafkaError) as exc:
+            raise _ProducerStuck(f"quarantine not acknowledged: {type(exc).__name__}") from exc
+        for record, refusal in items:
             self._count("rejected", refusal.reason.value)
             self.stats.rejected[refusal.reason.value] = (
                 self.stats.rejected.get(refusal.reason.value, 0) + 1
@@ -490,15 +538,14 @@ class Receiver:
             log.warning("rejected", agency=self.agency, reason=refusal.reason.value,
                         detail=refusal.detail[:200], topic=record.topic,
                         partition=record.partition, offset=record.offset)
-        # The offsets only move once every quarantined record is acknowledged.
-        await asyncio.gather(*futures)
 
     async def _receipts_soon(
         self, receipts: dict[tuple[Scope, Area, str], list[Acknowledgement]], first_sequence: int
     ) -> None:
         """Sign and send receipts in the background; at most a few batches in flight."""
         self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
-        while len(self._receipt_tasks) >= _MAX_RECEIPT_BATCHES_IN_FLIGHT:
+        if len(self._receipt_tasks) >= _MAX_RECEIPT_BATCHES_IN_FLIGHT:
+            # Backpressure, bounded: each task gives up after the send timeout.
             await asyncio.wait(self._receipt_tasks, return_when=asyncio.FIRST_COMPLETED)
             self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         self._receipt_tasks.append(
@@ -526,11 +573,12 @@ class Receiver:
                         self._receipts_topic, value=envelope, key=self.agency.encode()
                     ))
                     ids += [str(a.message_id) for a in chunk]
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            # The rows stay receipt_pending; the next start resends them.
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._send_timeout_s)
+        except (TimeoutError, KafkaError) as exc:
+            # The rows stay receipt_pending: resent once the producer is healthy.
             log.warning("receipts-failed", agency=self.agency, error=type(exc).__name__,
                         count=len(ids))
+            self._producer_suspect = True
             return
         self.inbox.receipts_sent(ids)
         self.stats.receipts += len(ids)
@@ -571,6 +619,20 @@ class Receiver:
             self.metrics.lag.labels(self.agency, tp.topic, str(tp.partition)).set(
                 max(high - position, 0)
             )
+
+
+def _failure(task: asyncio.Task[None]) -> str | None:
+    """Why a bounded client task did not succeed, or None; never raises.
+
+    (``Task.exception()`` raises on a cancelled task, and aiokafka's clients can
+    end cancelled when the broker is gone: that must not kill the node's loop.)
+    """
+    if not task.done():
+        return "timeout"
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    return None if exc is None else type(exc).__name__
 
 
 def _delivery(v: Verified, record: ConsumerRecord) -> Delivery:
