@@ -67,12 +67,16 @@ def load_connection(
     try:
         return KafkaConnection.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"Kafka connection setting {where!r} is invalid: {first['msg']}",
-            hint="check the ACCORD_* environment variables or the command-line options",
-        ) from None
+        raise _invalid(exc, "Kafka connection setting") from None
+
+
+def _invalid(exc: ValidationError, what: str) -> ConfigError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return ConfigError(
+        f"{what} {where!r} is invalid: {first['msg']}",
+        hint="check the command-line options and the ACCORD_* environment variables",
+    )
 
 
 class NodeSettings(BaseModel):
@@ -135,9 +139,4 @@ def load_node_settings(
     try:
         return NodeSettings.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"node setting {where!r} is invalid: {first['msg']}",
-            hint="check the command-line options and ACCORD_* environment variables",
-        ) from None
+        raise _invalid(exc, "node setting") from None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -14,7 +13,7 @@ from aiokafka.structs import ConsumerRecord
 from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.kafka import new_consumer
-from accord.labels import Caveat, Classification, Label, Policy
+from accord.labels import Label, scope_label
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope
 from accord.plan import Plan, load_plan
@@ -27,19 +26,9 @@ def fresh_plan(base: Plan | None = None) -> Plan:
 
 
 def label_for(sender: str, scope: Scope, **overrides: object) -> Label:
-    now = datetime.now(UTC)
-    values: dict[str, object] = {
-        "policy": Policy.ACCORD_JPN_AUS_2007,
-        "classification": Classification.RESTRICTED,
-        "releasable_to": tuple(sorted(scope.members)),
-        "caveats": (Caveat.ORCON,),
-        "originator": sender,
-        "created_at": now,
-        "review_on": (now + timedelta(days=365)).date(),
-        "legal_basis": "Test message under the originator's laws and regulations.",
-    }
-    values.update(overrides)
-    return Label.model_validate(values)
+    label = scope_label(sender, scope,
+                        legal_basis="Test message under the originator's laws and regulations.")
+    return Label.model_validate({**label.model_dump(), **overrides}) if overrides else label
 
 
 def report(n: int, area: Area = Area.COUNTER_TERRORISM) -> InformationReport:
@@ -60,17 +49,6 @@ def write_plan(plan: Plan, path: Path) -> Path:
     return path
 
 
-def inbox_ids(path: Path) -> list[str]:
-    """Message ids in an inbox, read-only, safe while a node writes it."""
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return [r[0] for r in db.execute("SELECT message_id FROM messages")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
 
 
 async def read_topic(conn: KafkaConnection, topic: str, *, expect: int,

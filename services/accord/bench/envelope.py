@@ -20,15 +20,16 @@ import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from accord.areas import Area
 from accord.bench.ed25519 import bare_ed25519
 from accord.bench.figures import Rate, median, percentile
+from accord.bench.pipeline import LEGAL_BASIS
 from accord.envelope import Header, Verified, seal, verify
-from accord.labels import Caveat, Classification, Label, Policy
+from accord.labels import Label, scope_label
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope
 from accord.receipts.build import acknowledgement, build_receipt
@@ -45,16 +46,7 @@ AREA = Area.COUNTER_TERRORISM
 
 
 def _label(now: datetime) -> Label:
-    return Label(
-        policy=Policy.ACCORD_JPN_AUS_2007,
-        classification=Classification.RESTRICTED,
-        releasable_to=tuple(sorted(SCOPE.members)),
-        caveats=(Caveat.ORCON,),
-        originator=SENDER,
-        created_at=now,
-        review_on=(now + timedelta(days=365)).date(),
-        legal_basis="Benchmark message under the originator's laws and regulations.",
-    )
+    return scope_label(SENDER, SCOPE, now=now, legal_basis=LEGAL_BASIS)
 
 
 def _body(size: int, now: datetime) -> InformationReport:

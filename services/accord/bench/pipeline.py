@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Header
 from accord.exchange import LocalExchange
-from accord.labels import Caveat, Classification, Label, Policy
+from accord.labels import Label, scope_label
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope
 from accord.plan import Plan, load_plan
@@ -57,18 +57,11 @@ def bench_plan(base: Plan | None = None) -> Plan:
     return plan.model_copy(update={"namespace": f"b{uuid.uuid4().hex[:12]}"})
 
 
+LEGAL_BASIS = "Benchmark message under the originator's laws and regulations."
+
+
 def bench_label() -> Label:
-    now = datetime.now(UTC)
-    return Label(
-        policy=Policy.ACCORD_JPN_AUS_2007,
-        classification=Classification.RESTRICTED,
-        releasable_to=tuple(sorted(SCOPE.members)),
-        caveats=(Caveat.ORCON,),
-        originator=SENDER,
-        created_at=now,
-        review_on=(now + timedelta(days=365)).date(),
-        legal_basis="Benchmark message under the originator's laws and regulations.",
-    )
+    return scope_label(SENDER, SCOPE, legal_basis=LEGAL_BASIS)
 
 
 def bench_body(n: int, size: int = 1024) -> InformationReport:

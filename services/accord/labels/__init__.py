@@ -17,6 +17,7 @@ from accord.labels.label import (
     check_label,
     national_marking,
     releasable_to_country,
+    scope_label,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "check_label",
     "national_marking",
     "releasable_to_country",
+    "scope_label",
 ]

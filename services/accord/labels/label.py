@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -181,3 +181,28 @@ def check_label(label: Label, scope: Scope, *, sender: str) -> None:
             ReasonCode.RELEASABILITY_VIOLATION,
             "label is not releasable to the originator's own country",
         )
+
+
+def scope_label(
+    originator: str,
+    scope: Scope,
+    *,
+    legal_basis: str,
+    classification: Classification = Classification.RESTRICTED,
+    caveats: tuple[Caveat, ...] = (Caveat.ORCON,),
+    now: datetime | None = None,
+    review_after: timedelta = timedelta(days=365),
+) -> Label:
+    """The usual label for a message to a whole scope: released to its members,
+    created now, reviewed after a year."""
+    at = now or datetime.now(UTC)
+    return Label(
+        policy=Policy.ACCORD_JPN_AUS_2007,
+        classification=classification,
+        releasable_to=tuple(sorted(scope.members)),
+        caveats=caveats,
+        originator=originator,
+        created_at=at,
+        review_on=(at + review_after).date(),
+        legal_basis=legal_basis,
+    )

@@ -253,6 +253,20 @@ class Inbox:
         return int(row[0]) - count + 1
 
 
+def read_message_ids(path: Path) -> list[str]:
+    """The message ids in an inbox, read-only: safe while its node is writing it
+    (operators, tests and the soak run count deliveries this way)."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return [r[0] for r in db.execute("SELECT message_id FROM messages")]
+    except sqlite3.OperationalError:  # created but not yet initialised
+        return []
+    finally:
+        db.close()
+
+
 # A constant column list; every value is bound as a parameter.
 _COLUMNS = (
     'message_id, type, sender, scope, area, sequence, topic, partition, "offset",'

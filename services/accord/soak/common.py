@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -97,17 +96,6 @@ class Stream:
         await asyncio.gather(*tasks)
 
 
-def inbox_ids(path: Path) -> list[str]:
-    """Message ids in an inbox, read-only, safe while a node writes it."""
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return [r[0] for r in db.execute("SELECT message_id FROM messages")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
 
 
 def check_inboxes(result: ScenarioResult, expected: Iterable[str],

@@ -15,6 +15,7 @@ from pathlib import Path
 from accord.broker import LocalCluster
 from accord.errors import PublishError
 from accord.kafka import new_admin
+from accord.receiver.inbox import read_message_ids as inbox_ids
 from accord.soak.common import (
     BI,
     CT,
@@ -22,7 +23,6 @@ from accord.soak.common import (
     SENDER,
     Stream,
     check_inboxes,
-    inbox_ids,
     label_for,
     report,
     wait_for,

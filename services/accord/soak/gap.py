@@ -16,13 +16,13 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from accord.config import KafkaConnection
+from accord.receiver.inbox import read_message_ids as inbox_ids
 from accord.soak.common import (
     BI,
     CT,
     RECEIVERS,
     SENDER,
     check_inboxes,
-    inbox_ids,
     label_for,
     report,
 )

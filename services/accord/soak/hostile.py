@@ -32,13 +32,13 @@ from accord.models import InformationReport
 from accord.parties import Country, Scope
 from accord.plan import Plan
 from accord.publisher import Publisher, routing_headers
+from accord.receiver.inbox import read_message_ids as inbox_ids
 from accord.receiver.service import MAX_RECORD_BYTES
 from accord.soak.common import (
     BI,
     CT,
     SENDER,
     check_inboxes,
-    inbox_ids,
     label_for,
     peak_rss_mib,
     report,

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from accord.config import KafkaConnection
+from accord.receiver.inbox import read_message_ids as inbox_ids
 from accord.soak.common import (
     SENDER,
     Stream,
     check_inboxes,
-    inbox_ids,
     start_receiver_process,
     stop_process,
     wait_for,

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from accord.broker import LocalBroker
-from accord.soak.common import RECEIVERS, SENDER, Stream, check_inboxes, inbox_ids
+from accord.receiver.inbox import read_message_ids as inbox_ids
+from accord.soak.common import RECEIVERS, SENDER, Stream, check_inboxes
 from accord.soak.exchange import new_exchange
 from accord.soak.report import ScenarioResult
 from accord.trust.pki import Pki
