@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from _exchange import inbox_ids, label_for, report, write_plan
+from _exchange import label_for, report, write_plan
 
 from accord.areas import Area
 from accord.exchange import LocalExchange
 from accord.parties import Scope
+from accord.receiver.inbox import read_message_ids as inbox_ids
 
 pytestmark = pytest.mark.kafka
 
