@@ -17,6 +17,7 @@ from accord.bench.ed25519 import bare_ed25519
 from accord.bench.figures import median, peak_rss_mib, percentile
 from accord.bench.pipeline import Pipeline, PipelineRun
 from accord.bench.raw_kafka import ensure_topic, raw_roundtrip
+from accord.bench.split import split_rates
 from accord.config import KafkaConnection
 from accord.plan import load_plan
 from accord.trust.pki import Pki, provision
@@ -104,6 +105,13 @@ async def run_once(
         figures["paced_histogram_le_50ms"] = (within1 - within0) / observed if observed else -1.0
     finally:
         await pipeline.stop()
+
+    # (b) taken apart: each side alone, in a namespace of its own.
+    progress(f"(b) split: publisher alone, then receiver alone, {options.messages} messages")
+    publish, receive = await split_rates(conn, directory / "split", pki, options.messages,
+                                         options.body_size)
+    figures["publish_only_msgs_per_s"] = publish.per_second
+    figures["receive_only_msgs_per_s"] = receive.per_second
 
     # (c) the ceiling: bare Ed25519 over an input as large as the signed one.
     progress(f"(c) bare Ed25519, {options.ed25519_loops} signs and verifies")

@@ -35,6 +35,8 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{f['raw_p50_ms']:>10.1f}{f['raw_p99_ms']:>10.1f}",
         f"{'(b) signed pipeline, to inbox':34}{f['pipeline_msgs_per_s']:>10.0f}"
         f"{f['pipeline_p50_ms']:>10.1f}{f['pipeline_p99_ms']:>10.1f}",
+        f"{'    (b) publisher alone':34}{f['publish_only_msgs_per_s']:>10.0f}",
+        f"{'    (b) receiver alone, drain':34}{f['receive_only_msgs_per_s']:>10.0f}",
         f"{'(c) bare Ed25519 sign':34}{f['sign_per_s']:>10.0f}",
         f"{'(c) bare Ed25519 verify':34}{f['verify_per_s']:>10.0f}",
         f"{'paced (b) at ' + format(f['paced_target_rate'], 'g') + ' msgs/s':34}"

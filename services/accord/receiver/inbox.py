@@ -35,8 +35,7 @@ CREATE TABLE IF NOT EXISTS messages (
     partition       INTEGER NOT NULL,
     "offset"        INTEGER NOT NULL,
     payload_sha256  TEXT NOT NULL,
-    label_json      TEXT NOT NULL,
-    body_json       TEXT NOT NULL,
+    payload         BLOB NOT NULL,
     raw             BLOB NOT NULL,
     status          TEXT NOT NULL DEFAULT 'current',
     receipt_pending INTEGER NOT NULL DEFAULT 1
@@ -79,8 +78,8 @@ class Delivery:
     partition: int
     offset: int
     payload_sha256: str
-    label_json: str
-    body_json: str
+    payload: bytes
+    """The signed payload, exactly as verified: header, label and body as JSON."""
     raw: bytes
 
 
@@ -193,12 +192,12 @@ class Inbox:
                 cur.execute(
                     "INSERT OR IGNORE INTO messages (message_id, type, sender, scope, area,"
                     ' sequence, issued_at, received_at, topic, partition, "offset",'
-                    " payload_sha256, label_json, body_json, raw)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " payload_sha256, payload, raw)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         d.message_id, d.type, d.sender, d.scope, d.area, d.sequence,
                         d.issued_at.isoformat(), now, d.topic, d.partition, d.offset,
-                        d.payload_sha256, d.label_json, d.body_json, d.raw,
+                        d.payload_sha256, d.payload, d.raw,
                     ),
                 )
                 if cur.rowcount == 1:
@@ -270,7 +269,7 @@ def read_message_ids(path: Path) -> list[str]:
 # A constant column list; every value is bound as a parameter.
 _COLUMNS = (
     'message_id, type, sender, scope, area, sequence, topic, partition, "offset",'
-    " payload_sha256, status, body_json, raw"
+    " payload_sha256, status, payload, raw"
 )
 
 
@@ -279,5 +278,5 @@ def _stored(row: tuple[Any, ...]) -> StoredMessage:
     return StoredMessage(
         message_id=mid, type=typ, sender=sender, scope=scope, area=area, sequence=seq,
         topic=topic, partition=part, offset=off, payload_sha256=digest, status=status,
-        body=json.loads(body), raw=bytes(raw),
+        body=json.loads(body)["body"], raw=bytes(raw),
     )

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
@@ -118,6 +119,8 @@ class Receiver:
         self._receipts_topic = plan.receipts_topic
         self._consumer: AIOKafkaConsumer | None = None
         self._uncommitted: dict[tuple[str, int], int] = {}
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._latency = self.metrics.latency.labels(agency)
         self._commit_task: asyncio.Task[None] | None = None
         self._receipt_tasks: list[asyncio.Task[None]] = []
         self._producer_suspect = False
@@ -373,7 +376,7 @@ class Receiver:
         for mid in landed:
             v = accepted[mid]
             latency = (landed_at - v.header.issued_at).total_seconds()
-            self.metrics.latency.labels(self.agency).observe(max(latency, 0.0))
+            self._latency.observe(max(latency, 0.0))
             self._count("delivered", "")
             self.stats.delivered += 1
             log.info("delivered", agency=self.agency, message_id=mid, sender=v.header.sender,
@@ -611,7 +614,13 @@ class Receiver:
                       error=type(exc).__name__, detail=str(exc)[:200])
 
     def _count(self, outcome: str, reason: str) -> None:
-        self.metrics.records.labels(self.agency, outcome, reason).inc()
+        # Label lookups cost more than the increment: keep the children.
+        child = self._counters.get((outcome, reason))
+        if child is None:
+            child = self._counters[(outcome, reason)] = self.metrics.records.labels(
+                self.agency, outcome, reason
+            )
+        child.inc()
 
     def _update_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, position: int) -> None:
         high = consumer.highwater(tp)
@@ -641,6 +650,6 @@ def _delivery(v: Verified, record: ConsumerRecord) -> Delivery:
         message_id=str(h.message_id), type=h.type, sender=h.sender, scope=str(h.scope),
         area=str(h.area), sequence=h.sequence, issued_at=h.issued_at, topic=record.topic,
         partition=record.partition, offset=record.offset, payload_sha256=v.payload_sha256,
-        label_json=v.label.model_dump_json(), body_json=v.body.model_dump_json(),
+        payload=v.payload,
         raw=record.value,
     )

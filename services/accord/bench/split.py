@@ -1,0 +1,60 @@
+"""(b) taken apart: the publisher alone, then the receiver alone.
+
+The pipeline figure (b) runs the publisher and the receiver in one process,
+beside the broker, on two cores. These two figures say what each side can do by
+itself: publish-only seals and sends ``count`` messages with nobody consuming;
+receive-only then starts a receiver on that backlog and times the drain into its
+inbox (group join included). Receipts and announcements are on, as in (b).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from accord.bench.figures import Rate
+from accord.bench.pipeline import (
+    AREA,
+    RECEIVERS,
+    SCOPE,
+    SENDER,
+    bench_body,
+    bench_label,
+    bench_plan,
+)
+from accord.config import KafkaConnection
+from accord.exchange import LocalExchange
+from accord.trust.pki import Pki
+
+_IN_FLIGHT = 512
+
+
+async def split_rates(
+    conn: KafkaConnection, directory: Path, pki: Pki, count: int, body_size: int = 1024
+) -> tuple[Rate, Rate]:
+    ex = LocalExchange(plan=bench_plan(), connection=conn, directory=directory, pki=pki)
+    await asyncio.to_thread(ex.apply)
+    try:
+        publisher = await ex.publisher(SENDER)
+        label = bench_label()
+        in_flight = asyncio.Semaphore(_IN_FLIGHT)
+
+        async def one(i: int) -> None:
+            async with in_flight:
+                header, envelope = publisher.seal(bench_body(i, body_size), scope=SCOPE,
+                                                  area=AREA, label=label)
+                await publisher.send(header, envelope)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        publish = Rate("publish-only", count, time.perf_counter() - start)
+
+        start = time.perf_counter()
+        await ex.start_receiver(RECEIVERS[0])
+        if not await ex.settle({RECEIVERS[0]: count}, within_s=600):
+            raise RuntimeError("receive-only drain did not complete")
+        receive = Rate("receive-only", count, time.perf_counter() - start)
+    finally:
+        await ex.stop()
+    return publish, receive
