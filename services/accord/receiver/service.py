@@ -120,6 +120,9 @@ class Receiver:
         self._consumer: AIOKafkaConsumer | None = None
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._counters: dict[tuple[str, str], Any] = {}
+        # Bound once: every event of this node carries its agency, and the hot path
+        # skips the lazy proxy's per-call configuration lookup.
+        self._log = log.bind(agency=agency)
         self._latency = self.metrics.latency.labels(agency)
         self._commit_task: asyncio.Task[None] | None = None
         self._receipt_tasks: list[asyncio.Task[None]] = []
@@ -155,7 +158,7 @@ class Receiver:
             await self._trust_feed.start()
         await self._start_consumer()
         self.last_poll = time.monotonic()
-        log.info("receiver-started", agency=self.agency, topics=self._topics,
+        self._log.info("receiver-started", topics=self._topics,
                  group_id=self._group_id)
         await self._flush_pending_receipts()
 
@@ -175,7 +178,7 @@ class Receiver:
             await self._producer.stop()
             self._producer = None
         self.inbox.close()
-        log.info("receiver-stopped", agency=self.agency)
+        self._log.info("receiver-stopped")
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -283,12 +286,12 @@ class Receiver:
             # The inbox has never seen these partitions: start from the beginning,
             # whatever the group committed (a rebuilt inbox must get everything again).
             await consumer.seek_to_beginning(*fresh)
-        log.info("partitions-assigned", agency=self.agency, count=len(assigned))
+        self._log.info("partitions-assigned", count=len(assigned))
 
     async def _rebuild_producer(self) -> None:
         """Replace a producer that stopped getting acks; bounded at every step."""
         self._producer_suspect = False
-        log.warning("producer-rebuilding", agency=self.agency)
+        self._log.warning("producer-rebuilding")
         old, self._producer = self._producer, None
         if old is not None:
             await asyncio.wait({asyncio.create_task(old.stop())}, timeout=10)
@@ -306,7 +309,7 @@ class Receiver:
     async def _recover(self, why: str) -> None:
         self.stats.recoveries += 1
         self.metrics.recoveries.labels(self.agency).inc()
-        log.warning("consumer-recovering", agency=self.agency, reason=why)
+        self._log.warning("consumer-recovering", reason=why)
         old, self._consumer = self._consumer, None
         if old is not None:
             # A wedged consumer's stop() can ignore cancellation (wait_for would then
@@ -315,7 +318,7 @@ class Receiver:
             await asyncio.wait({closing}, timeout=10)
             failure = _failure(closing)
             if failure is not None:
-                log.warning("consumer-stop-failed", agency=self.agency, error=failure)
+                self._log.warning("consumer-stop-failed", error=failure)
         await asyncio.sleep(1.0)
         while not self._stopping.is_set():
             # Bounded, in a task of its own: aiokafka's start can wait on an absent
@@ -326,7 +329,7 @@ class Receiver:
             if failure is None:
                 return
             starting.cancel()
-            log.warning("consumer-restart-failed", agency=self.agency, error=failure)
+            self._log.warning("consumer-restart-failed", error=failure)
             # Close the half-started consumer: a broker outage would otherwise
             # leak one client (sockets, tasks) per retry.
             failed, self._consumer = self._consumer, None
@@ -354,7 +357,7 @@ class Receiver:
         offsets: dict[tuple[str, int], int] = {}
         for tp, records in batch.items():
             for record in records:
-                log.debug("received", agency=self.agency, topic=record.topic,
+                self._log.debug("received", topic=record.topic,
                           partition=record.partition, offset=record.offset)
                 refusal = self._admit(record, now, digests, last_sequence, status_changes,
                                       accepted, deliveries)
@@ -379,7 +382,7 @@ class Receiver:
             self._latency.observe(max(latency, 0.0))
             self._count("delivered", "")
             self.stats.delivered += 1
-            log.info("delivered", agency=self.agency, message_id=mid, sender=v.header.sender,
+            self._log.info("delivered", message_id=mid, sender=v.header.sender,
                      topic=v.header.topic, latency_ms=round(latency * 1000, 2),
                      type=v.header.type)
         if self._handler is not None and landed:
@@ -410,7 +413,7 @@ class Receiver:
             return outcome
         v = outcome.verified
         mid = str(v.header.message_id)
-        log.debug("verified", agency=self.agency, message_id=mid, sender=v.header.sender,
+        self._log.debug("verified", message_id=mid, sender=v.header.sender,
                   topic=record.topic, partition=record.partition, offset=record.offset)
         digest = v.payload_sha256
         known = digests.get(mid) or self.inbox.payload_digest(mid)
@@ -419,7 +422,7 @@ class Receiver:
                 return Refusal(ReasonCode.REPLAY, "message id reused for other content")
             self._count("duplicate", "")
             self.stats.duplicates += 1
-            log.info("duplicate", agency=self.agency, message_id=mid, topic=record.topic,
+            self._log.info("duplicate", message_id=mid, topic=record.topic,
                      partition=record.partition, offset=record.offset)
             return None
         change = self._lifecycle_change(v)
@@ -448,10 +451,10 @@ class Receiver:
             await consumer.commit(offsets)
         except KafkaError as exc:
             # Safe to lose: the inbox holds the offsets this node resumes from.
-            log.warning("commit-failed", agency=self.agency, error=type(exc).__name__)
+            self._log.warning("commit-failed", error=type(exc).__name__)
             return
         for tp, offset in offsets.items():
-            log.debug("committed", agency=self.agency, topic=tp.topic,
+            self._log.debug("committed", topic=tp.topic,
                       partition=tp.partition, offset=offset)
             self._update_lag(consumer, tp, offset)
 
@@ -493,7 +496,7 @@ class Receiver:
             missing = seq - expected
             self.stats.gaps += missing
             self.metrics.gaps.labels(self.agency, sender, topic).inc(missing)
-            log.warning("sequence-gap", agency=self.agency, sender=sender, topic=topic,
+            self._log.warning("sequence-gap", sender=sender, topic=topic,
                         expected=expected, got=seq, missing=missing,
                         message_id=str(v.header.message_id))
 
@@ -538,7 +541,7 @@ class Receiver:
             self.stats.rejected[refusal.reason.value] = (
                 self.stats.rejected.get(refusal.reason.value, 0) + 1
             )
-            log.warning("rejected", agency=self.agency, reason=refusal.reason.value,
+            self._log.warning("rejected", reason=refusal.reason.value,
                         detail=refusal.detail[:200], topic=record.topic,
                         partition=record.partition, offset=record.offset)
 
@@ -579,14 +582,14 @@ class Receiver:
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self._send_timeout_s)
         except (TimeoutError, KafkaError) as exc:
             # The rows stay receipt_pending: resent once the producer is healthy.
-            log.warning("receipts-failed", agency=self.agency, error=type(exc).__name__,
+            self._log.warning("receipts-failed", error=type(exc).__name__,
                         count=len(ids))
             self._producer_suspect = True
             return
         self.inbox.receipts_sent(ids)
         self.stats.receipts += len(ids)
         self.metrics.receipts.labels(self.agency).inc(len(ids))
-        log.info("receipt-sent", agency=self.agency, messages=len(ids),
+        self._log.info("receipt-sent", messages=len(ids),
                  receipts=sequence - first_sequence, message_id=ids[0] if len(ids) == 1 else None)
 
     async def _flush_pending_receipts(self) -> None:
@@ -610,7 +613,7 @@ class Receiver:
         try:
             await self._handler(v)
         except Exception as exc:  # an agency's hook must not stop the node
-            log.error("handler-failed", agency=self.agency, message_id=str(v.header.message_id),
+            self._log.error("handler-failed", message_id=str(v.header.message_id),
                       error=type(exc).__name__, detail=str(exc)[:200])
 
     def _count(self, outcome: str, reason: str) -> None:
