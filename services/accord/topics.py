@@ -18,8 +18,6 @@ DEFAULT_NAMESPACE = "accord"
 NAMESPACE_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 _NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
 
-PREFIX = DEFAULT_NAMESPACE  # the default namespace, under its older name
-
 
 def exchange_topic(scope: Scope, area: Area, namespace: str = DEFAULT_NAMESPACE) -> str:
     """``<namespace>.<scope>.<area>``, e.g. ``accord.bilateral.counter-terrorism``."""
