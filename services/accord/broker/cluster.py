@@ -21,7 +21,7 @@ from accord.broker.state import (
     STATE_FILE,
     ClusterState,
     NodeState,
-    free_port,
+    free_ports,
     read_state,
     write_private,
 )
@@ -64,14 +64,17 @@ class LocalCluster:
         ids = range(1, nodes + 1)
         # Ports of every node are needed up front: each node lists all voters.
         known = {i: read_state(self._node_dir(i) / STATE_FILE, NodeState) for i in ids}
+        # Fresh ports for every node are picked together, so no two collide.
+        per_node = 3 if mode == "scram" else 2
+        fresh = iter(free_ports(host, per_node * sum(1 for s in known.values() if s is None)))
         ports = {
             i: (
                 NodePorts(s.client_port, s.controller_port, s.internal_port)
                 if s is not None
                 else NodePorts(
-                    free_port(host),
-                    free_port(host),
-                    free_port(host) if mode == "scram" else None,
+                    next(fresh),
+                    next(fresh),
+                    next(fresh) if mode == "scram" else None,
                 )
             )
             for i, s in known.items()

@@ -36,7 +36,7 @@ from accord.broker.probe import MetadataProbe, port_open
 from accord.broker.state import (
     STATE_FILE,
     NodeState,
-    free_port,
+    free_ports,
     pid_alive,
     read_state,
     write_private,
@@ -215,10 +215,11 @@ class LocalBroker:
             cluster_id = membership.cluster_id
             broker_password = membership.broker_password
         else:
+            picked = free_ports(host, 3)  # together, so distinct
             ports = NodePorts(
-                client=port or free_port(host),
-                controller=free_port(host),
-                internal=free_port(host) if scram else None,
+                client=port or picked[0],
+                controller=picked[1],
+                internal=picked[2] if scram else None,
             )
             cluster_id = new_cluster_id()
             broker_password = secrets.token_urlsafe(18) if scram else None
@@ -239,7 +240,10 @@ class LocalBroker:
     def _with_tls(self, tls: TlsSettings) -> NodeState:
         """Record the TLS listener. A data dir that has one keeps its port unless told."""
         s = self._state
-        port = tls.port or s.tls_port or free_port(s.host)
+        taken = {s.client_port, s.controller_port, s.internal_port}
+        port = tls.port or s.tls_port or next(
+            p for p in free_ports(s.host, 4) if p not in taken  # not one of ours, unbound yet
+        )
         if tls.port and s.tls_port and tls.port != s.tls_port and self.is_running:
             raise BrokerError(
                 f"the running broker serves TLS on port {s.tls_port}",
@@ -434,12 +438,13 @@ class LocalBroker:
     def _repick_ports(self) -> None:
         h = self.host
         s = self._state
+        client, controller, internal, tls = free_ports(h, 4)
         self._state = s.model_copy(
             update={
-                "client_port": free_port(h),
-                "controller_port": free_port(h),
-                "internal_port": free_port(h) if s.internal_port else None,
-                "tls_port": free_port(h) if s.tls_port else None,
+                "client_port": client,
+                "controller_port": controller,
+                "internal_port": internal if s.internal_port else None,
+                "tls_port": tls if s.tls_port else None,
             }
         )
         self._voters = [(self.node_id, self._state.controller_port)]

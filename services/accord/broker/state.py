@@ -75,11 +75,22 @@ def read_state(path: Path, model: type[_M]) -> _M | None:
         ) from None
 
 
-def free_port(host: str) -> int:
-    """A port free right now on ``host`` (the kernel's pick), for a listener to bind soon."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct ports free right now on ``host``, for listeners to bind soon.
+
+    All sockets stay open until every port is picked: picked one at a time, the
+    kernel may hand out the same port twice (a port closed is free again), and two
+    listeners of a cluster would then collide.
+    """
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
 
 
 def pid_alive(pid: int, marker: str) -> bool:
