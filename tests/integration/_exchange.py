@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import yaml
 from aiokafka.structs import ConsumerRecord
 
 from accord.areas import Area
@@ -40,15 +38,6 @@ def report(n: int, area: Area = Area.COUNTER_TERRORISM) -> InformationReport:
         region="South-East Asia",
         observed_at=datetime.now(UTC),
     )
-
-
-def write_plan(plan: Plan, path: Path) -> Path:
-    """Write a plan as YAML, for nodes started as separate processes."""
-    path.write_text(yaml.safe_dump(plan.model_dump(mode="json", by_alias=True)),
-                    encoding="utf-8")
-    return path
-
-
 
 
 async def read_topic(conn: KafkaConnection, topic: str, *, expect: int,

@@ -23,7 +23,7 @@ SMALL = BenchOptions(messages=300, rate=200.0, seconds=1.0, ed25519_loops=300, w
 async def test_bench_figures_are_complete_and_consistent(
     kafka: LocalBroker, session_pki: Pki, tmp_path: Path
 ) -> None:
-    f = await run_once(kafka.connection(), tmp_path, SMALL, session_pki)
+    f = await run_once(kafka.connection(), tmp_path, SMALL, session_pki, broker_pid=kafka.pid)
     # Everything published was delivered, once, and nothing was refused.
     assert f["pipeline_deliveries"] == f["pipeline_deliveries_expected"] == 300
     assert f["paced_deliveries"] == f["paced_deliveries_expected"] == 200
@@ -39,6 +39,16 @@ async def test_bench_figures_are_complete_and_consistent(
     assert 0 <= f["paced_histogram_le_50ms"] <= 1
     assert set(targets(f)) == {"b_over_c_at_least_0.5", "paced_p99_under_50ms"}
     assert medians([f, f]) == f
+    # (b) as deployed: every timed message landed in the separate node's inbox.
+    assert f["deployed_landed"] == f["deployed_messages"] == 300
+    assert 0 < f["deployed_p50_ms"] <= f["deployed_p99_ms"]
+    parts = [f[f"cpu_us_per_msg_{p}"] for p in ("publisher", "receiver", "broker")]
+    assert all(p > 0 for p in parts)
+    assert f["cpu_us_per_msg_total"] == pytest.approx(sum(parts))
+    assert f["cpu_ceiling_msgs_per_s"] == pytest.approx(f["cores"] * 1e6 / sum(parts))
+    assert f["pipeline_cpu_us_per_msg_process"] > 0
+    assert f["raw_cpu_us_per_msg_process"] > 0
+    assert f["pipeline_cpu_us_per_msg_broker"] > 0
 
 
 def test_bench_command_prints_json(kafka: LocalBroker) -> None:
@@ -55,4 +65,6 @@ def test_bench_command_prints_json(kafka: LocalBroker) -> None:
     assert out["median"]["pipeline_deliveries"] == 200
     assert out["median"]["paced_deliveries"] == 100
     assert len(out["runs"]) == 1
+    assert out["median"]["deployed_landed"] == 200
+    assert "cpu_us_per_msg_broker" not in out["median"]  # not our process to measure
     assert set(out["targets"]) == {"b_over_c_at_least_0.5", "paced_p99_under_50ms"}

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from _exchange import label_for, report, write_plan
+from _exchange import label_for, report
 
 from accord.areas import Area
 from accord.exchange import LocalExchange
 from accord.parties import Scope
+from accord.plan import dump_plan
 from accord.receiver.inbox import read_message_ids as inbox_ids
 
 pytestmark = pytest.mark.kafka
@@ -53,7 +54,7 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(
     exchange: LocalExchange, tmp_path: Path
 ) -> None:
     total = 1500
-    plan_file = write_plan(exchange.plan, tmp_path / "plan.yaml")
+    plan_file = dump_plan(exchange.plan, tmp_path / "plan.yaml")
     data_dir = tmp_path / "jpn.npa"
     inbox = data_dir / "inbox.sqlite"
     log = tmp_path / "node.log"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +72,42 @@ def bench_body(n: int, size: int = 1024) -> InformationReport:
     )
     pad = max(1, size - len(base.model_dump_json()) + 1)
     return base.model_copy(update={"details": "x" * pad})
+
+
+async def publish_many(
+    publisher: Publisher, count: int, seal: Callable[[], tuple[Header, bytes]],
+    *, rate: float | None = None,
+) -> None:
+    """Seal and send ``count`` messages, ``IN_FLIGHT`` awaiting acks at most; paced
+    at ``rate``/s when given. The first send error stops the run and is raised."""
+    in_flight = asyncio.Semaphore(IN_FLIGHT)
+    tasks: set[asyncio.Task[object]] = set()
+    errors: list[BaseException] = []
+
+    def done(task: asyncio.Task[object]) -> None:
+        tasks.discard(task)
+        in_flight.release()
+        if not task.cancelled() and task.exception() is not None:
+            errors.append(task.exception())  # type: ignore[arg-type]
+
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    for i in range(count):
+        if rate is not None:
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await in_flight.acquire()
+        header, envelope = seal()
+        task: asyncio.Task[object] = loop.create_task(publisher.send(header, envelope))
+        tasks.add(task)
+        task.add_done_callback(done)
+        if errors:
+            break
+    if tasks:
+        await asyncio.wait(set(tasks))
+    if errors:
+        raise errors[0]
 
 
 @dataclass
@@ -197,34 +233,8 @@ class Pipeline:
         for probe in self.probes.values():
             probe.reset()
         delivered0, rejected0 = self._counts()
-        in_flight = asyncio.Semaphore(IN_FLIGHT)
-        tasks: set[asyncio.Task[object]] = set()
-        errors: list[BaseException] = []
-
-        def done(task: asyncio.Task[object]) -> None:
-            tasks.discard(task)
-            in_flight.release()
-            if not task.cancelled() and task.exception() is not None:
-                errors.append(task.exception())  # type: ignore[arg-type]
-
-        loop = asyncio.get_running_loop()
         start = time.perf_counter()
-        for i in range(count):
-            if rate is not None:
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await in_flight.acquire()
-            header, envelope = self._seal()
-            task: asyncio.Task[object] = loop.create_task(publisher.send(header, envelope))
-            tasks.add(task)
-            task.add_done_callback(done)
-            if errors:
-                break
-        if tasks:
-            await asyncio.wait(set(tasks))
-        if errors:
-            raise errors[0]
+        await publish_many(publisher, count, self._seal, rate=rate)
         complete = await self._settle(delivered0, count, within_s)
         last = max(p.last_landed for p in self.probes.values())
         seconds = (last if complete else time.perf_counter()) - start

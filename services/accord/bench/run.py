@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from accord.bench.deployed import deployed_run
 from accord.bench.ed25519 import bare_ed25519
 from accord.bench.figures import median, peak_rss_mib, percentile
 from accord.bench.pipeline import Pipeline, PipelineRun
 from accord.bench.raw_kafka import ensure_topic, raw_roundtrip
 from accord.bench.split import split_rates
 from accord.config import KafkaConnection
+from accord.node.process import cpu_seconds
 from accord.plan import load_plan
 from accord.trust.pki import Pki, provision
 
@@ -61,7 +64,7 @@ def _pipeline_figures(prefix: str, run: PipelineRun) -> Figures:
 
 async def run_once(
     conn: KafkaConnection, directory: Path, options: BenchOptions, pki: Pki,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str], None] = lambda _: None, broker_pid: int | None = None,
 ) -> Figures:
     """Every figure of one repeat. A fresh namespace (topics, groups, inboxes) each time."""
     figures: Figures = {"receivers": float(options.receivers)}
@@ -77,7 +80,11 @@ async def run_once(
         progress(f"(a) raw aiokafka, {options.messages} x {envelope} B")
         raw_topic = f"{pipeline.exchange.plan.namespace}.bench.raw.{uuid.uuid4().hex[:6]}"
         await ensure_topic(conn, raw_topic)
+        raw_cpu = time.process_time()
         raw = await raw_roundtrip(conn, raw_topic, options.messages, size=envelope)
+        figures["raw_cpu_us_per_msg_process"] = (
+            (time.process_time() - raw_cpu) / options.messages * 1e6
+        )
         figures.update({
             "raw_msgs_per_s": raw.per_second, "raw_p50_ms": raw.p50_ms or 0.0,
             "raw_p99_ms": raw.p99_ms or 0.0,
@@ -89,7 +96,13 @@ async def run_once(
             progress(f"(b) warm-up, {options.warmup} messages")
             await pipeline.run(options.warmup)
         progress(f"(b) signed pipeline, {options.messages} messages")
-        figures.update(_pipeline_figures("pipeline", await pipeline.run(options.messages)))
+        cpu0 = time.process_time(), cpu_seconds(broker_pid) if broker_pid else None
+        run = await pipeline.run(options.messages)
+        cpu1 = time.process_time(), cpu_seconds(broker_pid) if broker_pid else None
+        figures.update(_pipeline_figures("pipeline", run))
+        figures["pipeline_cpu_us_per_msg_process"] = (cpu1[0] - cpu0[0]) / run.count * 1e6
+        if cpu0[1] is not None and cpu1[1] is not None:
+            figures["pipeline_cpu_us_per_msg_broker"] = (cpu1[1] - cpu0[1]) / run.count * 1e6
         figures["peak_rss_mib_after_b"] = peak_rss_mib()
 
         # paced: (b) at a fixed rate; the latency target is judged here.
@@ -113,6 +126,13 @@ async def run_once(
     figures["publish_only_msgs_per_s"] = publish.per_second
     figures["receive_only_msgs_per_s"] = receive.per_second
 
+    # (b) as deployed: the receiving node in a process of its own; CPU per process.
+    progress(f"(b) deployed: receiving node as its own process, {options.messages} messages")
+    deployed = await deployed_run(conn, directory / "deployed", pki, options.messages,
+                                  body_size=options.body_size, warmup=options.warmup,
+                                  broker_pid=broker_pid)
+    figures.update(deployed.figures())
+
     # (c) the ceiling: bare Ed25519 over an input as large as the signed one.
     progress(f"(c) bare Ed25519, {options.ed25519_loops} signs and verifies")
     sign, verify = await asyncio.to_thread(bare_ed25519, options.ed25519_loops, envelope)
@@ -121,6 +141,8 @@ async def run_once(
 
     figures["ratio_b_a"] = figures["pipeline_msgs_per_s"] / figures["raw_msgs_per_s"]
     figures["ratio_b_c"] = figures["pipeline_msgs_per_s"] / figures["verify_per_s"]
+    figures["ratio_deployed_c"] = figures["deployed_msgs_per_s"] / figures["verify_per_s"]
+    figures["ratio_ceiling_c"] = figures["cpu_ceiling_msgs_per_s"] / figures["verify_per_s"]
     figures["peak_rss_mib"] = peak_rss_mib()
     return figures
 
@@ -157,7 +179,8 @@ async def bench(
             runs = []
             for i in range(options.repeat):
                 progress(f"repeat {i + 1}/{options.repeat}")
-                runs.append(await run_once(conn, root / f"run{i}", options, pki, progress))
+                runs.append(await run_once(conn, root / f"run{i}", options, pki, progress,
+                                           broker_pid=broker.pid if broker else None))
             return runs
         finally:
             if broker is not None:

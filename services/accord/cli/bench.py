@@ -37,6 +37,8 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{f['pipeline_p50_ms']:>10.1f}{f['pipeline_p99_ms']:>10.1f}",
         f"{'    (b) publisher alone':34}{f['publish_only_msgs_per_s']:>10.0f}",
         f"{'    (b) receiver alone, drain':34}{f['receive_only_msgs_per_s']:>10.0f}",
+        f"{'(b) deployed: receiver own process':34}{f['deployed_msgs_per_s']:>10.0f}"
+        f"{f['deployed_p50_ms']:>10.1f}{f['deployed_p99_ms']:>10.1f}",
         f"{'(c) bare Ed25519 sign':34}{f['sign_per_s']:>10.0f}",
         f"{'(c) bare Ed25519 verify':34}{f['verify_per_s']:>10.0f}",
         f"{'paced (b) at ' + format(f['paced_target_rate'], 'g') + ' msgs/s':34}"
@@ -48,7 +50,9 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{f['paced_rejected']:.0f}",
         f"paced: receivers' histogram puts {f['paced_histogram_le_50ms']:.1%} at or under 50 ms;"
         f" max {f['paced_max_ms']:.1f} ms",
-        f"ratio b/a = {f['ratio_b_a']:.3f}   ratio b/c (c = bare verify) = {f['ratio_b_c']:.3f}",
+        f"ratio b/a = {f['ratio_b_a']:.3f}   ratio b/c (c = bare verify) = {f['ratio_b_c']:.3f}"
+        f"   deployed/c = {f['ratio_deployed_c']:.3f}",
+        _cpu_line(f),
         f"peak RSS: {f['peak_rss_mib']:.0f} MiB (after a: {f['peak_rss_mib_after_a']:.0f},"
         f" after b: {f['peak_rss_mib_after_b']:.0f})",
         "",
@@ -58,6 +62,22 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f" ({f['paced_p99_ms']:.1f} ms)",
     ]
     return "\n".join(lines)
+
+
+def _cpu_line(f: Figures) -> str:
+    parts = [f"publisher {f['cpu_us_per_msg_publisher']:.0f}",
+             f"receiver {f['cpu_us_per_msg_receiver']:.0f}"]
+    if "cpu_us_per_msg_broker" in f:
+        parts.append(f"broker {f['cpu_us_per_msg_broker']:.0f}")
+    one = f"(b) one process {f['pipeline_cpu_us_per_msg_process']:.0f}"
+    if "pipeline_cpu_us_per_msg_broker" in f:
+        one += f" + broker {f['pipeline_cpu_us_per_msg_broker']:.0f}"
+    return (
+        f"CPU per message (µs): (a) raw client {f['raw_cpu_us_per_msg_process']:.0f}; {one}\n"
+        f"CPU per message, deployed (µs): {', '.join(parts)}; total "
+        f"{f['cpu_us_per_msg_total']:.0f} -> at most {f['cpu_ceiling_msgs_per_s']:.0f} msgs/s "
+        f"on {f['cores']:.0f} cores ({f['ratio_ceiling_c']:.3f} x bare verify)"
+    )
 
 
 @click.command("bench")

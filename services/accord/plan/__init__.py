@@ -4,7 +4,7 @@ Publisher, receiver and monitor code against this API; ``accord plan`` commands
 and :mod:`accord.access` derive topics, principals and ACLs from it.
 """
 
-from accord.plan.loader import DEFAULT_PLAN_PATH, load_plan, parse_plan
+from accord.plan.loader import DEFAULT_PLAN_PATH, dump_plan, load_plan, parse_plan
 from accord.plan.model import (
     AgencyPlan,
     MonitorPlan,
@@ -22,6 +22,7 @@ __all__ = [
     "Problem",
     "ScopePlan",
     "TopicSpec",
+    "dump_plan",
     "load_plan",
     "parse_plan",
 ]

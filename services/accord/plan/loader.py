@@ -95,6 +95,16 @@ def load_plan(path: str | os.PathLike[str] | None = None) -> Plan:
     return parse_plan(text, str(file))
 
 
+def dump_plan(plan: Plan, path: str | os.PathLike[str]) -> FsPath:
+    """Write ``plan`` as YAML that ``load_plan`` reads back (for nodes started as
+    processes of their own, which load their plan from a file)."""
+    target = FsPath(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(plan.model_dump(mode="json", by_alias=True)),
+                      encoding="utf-8")
+    return target
+
+
 def parse_plan(text: str, where: str = "<plan>") -> Plan:
     """Parse plan text; ``where`` names the source in error messages."""
     try:

@@ -252,18 +252,53 @@ class Inbox:
         return int(row[0]) - count + 1
 
 
-def read_message_ids(path: Path) -> list[str]:
-    """The message ids in an inbox, read-only: safe while its node is writing it
-    (operators, tests and the soak run count deliveries this way)."""
+def _read_only(path: Path) -> sqlite3.Connection | None:
+    """A read-only connection: safe while the inbox's node is writing it."""
     if not path.exists():
+        return None
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+
+
+def read_message_ids(path: Path) -> list[str]:
+    """The message ids in an inbox, read-only (operators, tests and the soak run
+    count deliveries this way while the node runs)."""
+    db = _read_only(path)
+    if db is None:
         return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
         return [r[0] for r in db.execute("SELECT message_id FROM messages")]
     except sqlite3.OperationalError:  # created but not yet initialised
         return []
     finally:
         db.close()
+
+
+def count_messages(path: Path) -> int:
+    """How many messages an inbox holds, read-only."""
+    db = _read_only(path)
+    if db is None:
+        return 0
+    try:
+        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+
+
+def read_landing_times(path: Path) -> list[tuple[datetime, datetime]]:
+    """(issued_at, received_at) of every message, read-only. ``received_at`` is
+    stamped as the landing transaction begins, on the receiving node's clock."""
+    db = _read_only(path)
+    if db is None:
+        return []
+    try:
+        rows = db.execute("SELECT issued_at, received_at FROM messages").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+    return [(datetime.fromisoformat(i), datetime.fromisoformat(r)) for i, r in rows]
 
 
 # A constant column list; every value is bound as a parameter.

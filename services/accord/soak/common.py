@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import yaml
 
 from accord.areas import Area
-from accord.config import KafkaConnection
 from accord.errors import PublishError
 from accord.labels import Caveat, Classification, Label, Policy
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope
-from accord.plan import Plan
 from accord.publisher import Publisher
 from accord.soak.report import ScenarioResult
 
@@ -124,47 +116,3 @@ async def wait_for(predicate: Callable[[], bool], within_s: float, *, every: flo
     return predicate()
 
 
-def write_plan(plan: Plan, path: Path) -> Path:
-    """A plan as YAML, for nodes started as separate processes."""
-    path.write_text(yaml.safe_dump(plan.model_dump(mode="json", by_alias=True)),
-                    encoding="utf-8")
-    return path
-
-
-def start_receiver_process(*, agency: str, connection: KafkaConnection, plan_file: Path,
-                           pki_dir: Path, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``accord receive`` as its own process, so it can be SIGKILLed or measured."""
-    env = {
-        **os.environ,
-        "ACCORD_BOOTSTRAP_SERVERS": connection.bootstrap_servers,
-        "ACCORD_PLAN": str(plan_file),
-        "ACCORD_PKI_DIR": str(pki_dir),
-        "ACCORD_DATA_DIR": str(data_dir),
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", agency],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-
-
-def peak_rss_mib(pid: int) -> float | None:
-    """The process's high-water resident set (VmHWM), MiB; None where /proc is absent."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)

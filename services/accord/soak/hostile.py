@@ -29,8 +29,9 @@ from accord.errors import ReasonCode
 from accord.kafka import new_consumer, new_producer
 from accord.labels import Label
 from accord.models import InformationReport
+from accord.node.process import peak_rss_mib, start_receiver_process, stop_process
 from accord.parties import Country, Scope
-from accord.plan import Plan
+from accord.plan import Plan, dump_plan
 from accord.publisher import Publisher, routing_headers
 from accord.receiver.inbox import read_message_ids as inbox_ids
 from accord.receiver.service import MAX_RECORD_BYTES
@@ -40,12 +41,8 @@ from accord.soak.common import (
     SENDER,
     check_inboxes,
     label_for,
-    peak_rss_mib,
     report,
-    start_receiver_process,
-    stop_process,
     wait_for,
-    write_plan,
 )
 from accord.soak.exchange import fresh_plan
 from accord.soak.report import ScenarioResult
@@ -298,7 +295,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_0
     from accord.plan.reconcile import apply_plan
 
     apply_plan(plan, connection)
-    plan_file = write_plan(plan, workdir / "plan.yaml")
+    plan_file = dump_plan(plan, workdir / "plan.yaml")
     data_dir = workdir / "node"
     inbox = data_dir / "inbox.sqlite"
     node = start_receiver_process(

@@ -16,15 +16,14 @@ import time
 from pathlib import Path
 
 from accord.config import KafkaConnection
+from accord.node.process import start_receiver_process, stop_process
+from accord.plan import dump_plan
 from accord.receiver.inbox import read_message_ids as inbox_ids
 from accord.soak.common import (
     SENDER,
     Stream,
     check_inboxes,
-    start_receiver_process,
-    stop_process,
     wait_for,
-    write_plan,
 )
 from accord.soak.exchange import new_exchange
 from accord.soak.report import ScenarioResult
@@ -40,7 +39,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 10_
     result = ScenarioResult(NAME)
     rng = random.Random(seed)  # noqa: S311 - reproducible fault points, not secrets
     ex = new_exchange(connection, workdir / "exchange", pki=pki)
-    plan_file = write_plan(ex.plan, workdir / "plan.yaml")
+    plan_file = dump_plan(ex.plan, workdir / "plan.yaml")
     data_dir = workdir / "node"
     inbox = data_dir / "inbox.sqlite"
     log = workdir / "receiver.log"

@@ -1,0 +1,148 @@
+"""(b) as deployed, and where the CPU goes.
+
+In (b) the publisher and the receiver share one Python process, so one core. In a
+deployment each agency's node is a process of its own (usually a machine of its
+own). Here the receiving node is ``accord receive`` started as a separate process,
+and the publishing node stays in this one, beside the same broker:
+
+    this process: Publisher  ->  Kafka (JVM)  ->  `accord receive` process: inbox
+
+Throughput: first seal to the last message's landing. Latency per message:
+``received_at - issued_at`` read back from the inbox (``received_at`` is stamped as
+the landing transaction begins; both stamps come from this machine's clock).
+
+CPU: the user+system seconds each of the three processes used during the timed
+run, divided by the messages. Their sum is what one message costs this machine;
+``cores / sum`` is the most any arrangement of these three processes could carry
+here, which is the honest bound for a throughput target on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from accord.bench.figures import percentile
+from accord.bench.pipeline import (
+    AREA,
+    RECEIVERS,
+    SCOPE,
+    SENDER,
+    bench_body,
+    bench_label,
+    bench_plan,
+    publish_many,
+)
+from accord.config import KafkaConnection
+from accord.envelope import Header
+from accord.exchange import LocalExchange
+from accord.node.process import cpu_seconds, start_receiver_process, stop_process
+from accord.plan import dump_plan
+from accord.receiver.inbox import count_messages, read_landing_times
+from accord.trust.pki import Pki
+
+
+@dataclass(frozen=True)
+class DeployedRun:
+    count: int
+    seconds: float
+    latencies: list[float]
+    cpu_publisher_s: float
+    cpu_receiver_s: float
+    cpu_broker_s: float | None
+    """None when the broker is not a local process (``--bootstrap``)."""
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    def cpu_us_per_message(self) -> dict[str, float]:
+        parts = {"publisher": self.cpu_publisher_s, "receiver": self.cpu_receiver_s}
+        if self.cpu_broker_s is not None:
+            parts["broker"] = self.cpu_broker_s
+        return {k: v / self.count * 1e6 for k, v in parts.items()}
+
+    def figures(self) -> dict[str, float]:
+        cpu = self.cpu_us_per_message()
+        total = sum(cpu.values())
+        cores = float(os.cpu_count() or 1)
+        figures = {
+            "deployed_msgs_per_s": self.per_second,
+            "deployed_p50_ms": percentile(self.latencies, 50) * 1000,
+            "deployed_p99_ms": percentile(self.latencies, 99) * 1000,
+            "deployed_messages": float(self.count),
+            "deployed_landed": float(len(self.latencies)),
+            "cores": cores,
+            "cpu_us_per_msg_total": total,
+            "cpu_ceiling_msgs_per_s": cores * 1e6 / total if total else 0.0,
+        }
+        figures.update({f"cpu_us_per_msg_{k}": v for k, v in cpu.items()})
+        return figures
+
+
+async def _until(predicate: Callable[[], bool], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(predicate())
+
+
+async def deployed_run(
+    conn: KafkaConnection, directory: Path, pki: Pki, count: int, *,
+    body_size: int = 1024, warmup: int = 500, broker_pid: int | None = None,
+    within_s: float = 600.0,
+) -> DeployedRun:
+    """``count`` messages from this process to a receiving node in its own process."""
+    ex = LocalExchange(plan=bench_plan(), connection=conn, directory=directory, pki=pki)
+    await asyncio.to_thread(ex.apply)
+    agency = RECEIVERS[0]
+    data_dir = directory / "receiver"
+    inbox = data_dir / "inbox.sqlite"
+    node = start_receiver_process(
+        agency=agency, connection=conn, plan_file=dump_plan(ex.plan, directory / "plan.yaml"),
+        pki_dir=ex.pki.bundle_path.parent, data_dir=data_dir, log=directory / "receiver.log",
+    )
+    try:
+        publisher = await ex.publisher(SENDER)
+        label = bench_label()
+        body = bench_body(0, body_size)
+
+        def seal() -> tuple[Header, bytes]:
+            return publisher.seal(body, scope=SCOPE, area=AREA, label=label)
+
+        # The warm-up also waits out the node's start and its group join.
+        await publish_many(publisher, max(warmup, 1), seal)
+        if not await _until(lambda: count_messages(inbox) >= max(warmup, 1), within_s):
+            raise RuntimeError(f"the receiving node never landed the warm-up; see {directory}")
+        before = count_messages(inbox)
+
+        started = datetime.now(UTC)
+        cpu0 = (time.process_time(), cpu_seconds(node.pid),
+                cpu_seconds(broker_pid) if broker_pid else None)
+        await publish_many(publisher, count, seal)
+        if not await _until(lambda: count_messages(inbox) >= before + count, within_s):
+            raise RuntimeError(f"the receiving node landed too few messages; see {directory}")
+        cpu1 = (time.process_time(), cpu_seconds(node.pid),
+                cpu_seconds(broker_pid) if broker_pid else None)
+    finally:
+        stop_process(node)
+        await ex.stop()
+
+    timed = [(i, r) for i, r in read_landing_times(inbox) if i >= started]
+    last = max(r for _i, r in timed)
+    broker_cpu = (cpu1[2] - cpu0[2]) if cpu0[2] is not None and cpu1[2] is not None else None
+    return DeployedRun(
+        count=count,
+        seconds=(last - started).total_seconds(),
+        latencies=[(r - i).total_seconds() for i, r in timed],
+        cpu_publisher_s=cpu1[0] - cpu0[0],
+        cpu_receiver_s=(cpu1[1] or 0.0) - (cpu0[1] or 0.0),
+        cpu_broker_s=broker_cpu,
+    )
