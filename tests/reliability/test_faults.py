@@ -28,7 +28,8 @@ async def test_broker_sigkill_loses_and_duplicates_nothing(workdir: Path, soak_p
 
 
 async def test_leader_failover_then_refusal_below_min_isr(workdir: Path, soak_pki: Pki) -> None:
-    result = await failover.run(workdir, messages=1_500, pki=soak_pki)
+    # settle_s well under the per-test timeout: a stall fails with the notes, not a hang.
+    result = await failover.run(workdir, messages=1_500, pki=soak_pki, settle_s=120)
     print(render([result]))
     assert result.faults == 2
     assert result.acknowledged == result.sent == 1_500  # the survivors took over

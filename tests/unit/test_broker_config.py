@@ -73,3 +73,13 @@ def test_unknown_mode_is_refused_and_tls_is_recorded(tmp_path: Path) -> None:
 def test_unparseable_scram_user_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BrokerError, match="cannot parse"):
         LocalBroker(tmp_path, mode="scram", scram_users={"a,b": "x"})
+
+
+def test_listener_ports_avoid_the_ephemeral_range_and_never_repeat() -> None:
+    from accord.broker.state import _ephemeral_range, free_ports
+
+    low, _high = _ephemeral_range()
+    first = free_ports("127.0.0.1", 12)
+    second = free_ports("127.0.0.1", 12)
+    assert len(set(first + second)) == 24  # handed out once per process, even unbound
+    assert all(1024 <= p < low for p in first + second)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 from pathlib import Path
 from typing import TypeVar
@@ -75,22 +76,56 @@ def read_state(path: Path, model: type[_M]) -> _M | None:
         ) from None
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LISTENER_FLOOR = 10_000
+_handed_out: set[int] = set()
+"""Ports this process has already given to a listener (a node may not have bound yet)."""
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return low, high
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_ports(host: str, count: int) -> list[int]:
     """``count`` distinct ports free right now on ``host``, for listeners to bind soon.
 
-    All sockets stay open until every port is picked: picked one at a time, the
-    kernel may hand out the same port twice (a port closed is free again), and two
-    listeners of a cluster would then collide.
+    Picked *below* the kernel's ephemeral range. A broker keeps its ports across a
+    restart; a port from the ephemeral range can meanwhile become the local end of
+    some client's outgoing connection, and the restarted broker then fails to bind
+    (seen in CI: a killed node that never came back). Below the range, the kernel
+    never hands the port out by itself. Ports are also remembered for this process,
+    so two nodes started together never get the same one before either binds.
     """
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
+    low, _high = _ephemeral_range()
+    floor = _LISTENER_FLOOR if low > _LISTENER_FLOOR + 1000 else 1024
+    candidates = list(range(floor, low))
+    random.shuffle(candidates)
+    picked: list[int] = []
+    for port in candidates:
+        if port in _handed_out or not _bindable(host, port):
+            continue
+        picked.append(port)
+        _handed_out.add(port)
+        if len(picked) == count:
+            return picked
+    raise BrokerError(
+        f"found only {len(picked)} of {count} free ports on {host} in {floor}-{low - 1}",
+        hint="stop other local brokers, or widen the range below "
+        "net.ipv4.ip_local_port_range",
+    )
 
 
 def pid_alive(pid: int, marker: str) -> bool:

@@ -6,12 +6,14 @@ Producers are idempotent with ``acks=all`` by default: the reliability model
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaTimeoutError
 
 from accord.config import KafkaConnection
 
@@ -53,6 +55,38 @@ def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
     kwargs.update(enable_idempotence=True, acks="all", linger_ms=5)
     kwargs.update(overrides)
     return AIOKafkaProducer(**kwargs)
+
+
+async def close_producer(producer: AIOKafkaProducer, *, timeout_s: float) -> int:
+    """Flush for at most ``timeout_s``, then close; return how many batches were given up.
+
+    aiokafka's ``stop()`` waits for every queued batch to be acknowledged, with no
+    bound: with the brokers gone it never returns, and the node's shutdown hangs
+    with it. Whatever is unacknowledged after the timeout is failed instead (its
+    senders see ``KafkaTimeoutError``; a publish past its deadline has already
+    raised ``PublishError``), so a stop always ends. This reaches into aiokafka's
+    accumulator: its public API has no bounded close.
+    """
+    flushing = asyncio.ensure_future(producer.flush())
+    done, _ = await asyncio.wait({flushing}, timeout=timeout_s)
+    abandoned = 0
+    if not done:
+        flushing.cancel()
+        accumulator = producer._message_accumulator
+        abandoned = sum(len(b) for b in accumulator._batches.values())
+        abandoned += len(accumulator._pending_batches)
+        accumulator.fail_all(
+            KafkaTimeoutError(f"not acknowledged within {timeout_s:g}s of closing")
+        )
+    # The sender can still be stuck in a request to a dead broker: bound that too.
+    stopping = asyncio.ensure_future(producer.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=timeout_s)
+    if not done:
+        stopping.cancel()
+        sender_task = producer._sender.sender_task
+        if sender_task is not None:
+            sender_task.cancel()
+    return abandoned
 
 
 def new_consumer(

@@ -17,13 +17,13 @@ from pathlib import Path
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal, verify
 from accord.errors import PublishError, ReasonCode, Refused
-from accord.kafka import new_producer
+from accord.kafka import close_producer, new_producer
 from accord.labels import Label, check_label
 from accord.models import MessageBody
 from accord.observability.logs import get_logger
@@ -74,6 +74,7 @@ class Publisher:
         state_path: Path | None = None,
         metrics: NodeMetrics | None = None,
         retry_deadline_s: float = 120.0,
+        close_timeout_s: float = 30.0,
         producer: AIOKafkaProducer | None = None,
         announce: bool = True,
     ) -> None:
@@ -91,6 +92,8 @@ class Publisher:
         self._state = PublisherState(state_path)
         self._metrics = metrics or NodeMetrics()
         self._retry_deadline_s = retry_deadline_s
+        # How long stop() waits for the broker to acknowledge what is still queued.
+        self._close_timeout_s = close_timeout_s
         self._producer = producer
         self._owns_producer = producer is None
         self._announce = announce
@@ -122,8 +125,11 @@ class Publisher:
         if self._producer is not None and self._announcements:
             await self._flush_announcements()
         if self._producer is not None and self._owns_producer:
-            await self._producer.flush()
-            await self._producer.stop()
+            abandoned = await close_producer(self._producer, timeout_s=self._close_timeout_s)
+            if abandoned:
+                # Their publish calls have already raised PublishError (or will now).
+                log.error("publisher-closed-unconfirmed", agency=self.agency,
+                          batches=abandoned, timeout_s=self._close_timeout_s)
         self._producer = None
         self._state.close()
 
@@ -268,7 +274,13 @@ class Publisher:
                                 self._plan.receipts_topic, value=receipt,
                                 key=self.agency.encode(), headers=routing_headers(receipt_header),
                             ))
-                await asyncio.gather(*futures)
+                if futures:
+                    # Bounded: a stop must end even if the brokers are gone.
+                    done, late = await asyncio.wait(futures, timeout=self._close_timeout_s)
+                    for future in done:
+                        future.result()  # raises the first KafkaError, if any
+                    if late:
+                        raise KafkaTimeoutError(f"{len(late)} announcements unacknowledged")
             except KafkaError as exc:
                 log.warning("announce-failed", messages=len(pending), error=type(exc).__name__)
 

@@ -31,7 +31,7 @@ from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Verified, verify
 from accord.errors import ReasonCode
-from accord.kafka import new_consumer, new_producer
+from accord.kafka import close_producer, new_consumer, new_producer
 from accord.models import Acknowledgement, Retract, Supersede
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
@@ -175,7 +175,9 @@ class Receiver:
             await self._consumer.stop()
             self._consumer = None
         if self._producer is not None:
-            await self._producer.stop()
+            # Receipts still unacknowledged are kept in the inbox's outbox and
+            # resent on the next start, so a bounded close loses nothing.
+            await close_producer(self._producer, timeout_s=10)
             self._producer = None
         self.inbox.close()
         self._log.info("receiver-stopped")
@@ -294,7 +296,7 @@ class Receiver:
         self._log.warning("producer-rebuilding")
         old, self._producer = self._producer, None
         if old is not None:
-            await asyncio.wait({asyncio.create_task(old.stop())}, timeout=10)
+            await close_producer(old, timeout_s=10)
         while not self._stopping.is_set():
             producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
             starting = asyncio.create_task(producer.start())
@@ -303,7 +305,7 @@ class Receiver:
                 self._producer = producer
                 return
             starting.cancel()
-            await asyncio.wait({asyncio.create_task(producer.stop())}, timeout=10)
+            await close_producer(producer, timeout_s=10)
             await asyncio.sleep(2.0)
 
     async def _recover(self, why: str) -> None:

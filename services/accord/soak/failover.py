@@ -120,7 +120,8 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
             # until replicas return; bring both back so closing (a flush) can finish.
             for node_id in (leader, second):
                 cluster.node(node_id).launch()
-            await asyncio.to_thread(cluster.node(second).wait_ready, 120.0, brokers=3)
+            for node_id in (leader, second):  # each must be back, else a clear BrokerError
+                await asyncio.to_thread(cluster.node(node_id).wait_ready, 120.0, brokers=3)
         finally:
             await ex.stop()
     finally:

@@ -23,7 +23,7 @@ from cryptography import x509
 
 from accord.config import KafkaConnection
 from accord.errors import PkiError
-from accord.kafka import new_consumer, new_producer
+from accord.kafka import close_producer, new_consumer, new_producer
 from accord.observability.logs import get_logger
 from accord.trust.certs import is_ca, kid_of
 from accord.trust.store import TrustStore
@@ -57,7 +57,7 @@ async def publish_trust(conn: KafkaConnection, topic: str, bundle: bytes) -> int
         for key, pem in items:
             await producer.send_and_wait(topic, value=pem, key=key.encode())
     finally:
-        await producer.stop()
+        await close_producer(producer, timeout_s=conn.request_timeout_ms / 1000)
     log.info("trust-published", topic=topic, items=len(items))
     return len(items)
 
