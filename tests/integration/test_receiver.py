@@ -89,13 +89,14 @@ async def test_duplicates_are_delivered_once(exchange: LocalExchange) -> None:
     assert receiver.stats.rejected == {}
 
 
-async def test_order_within_a_partition_holds(exchange: LocalExchange) -> None:
+@pytest.mark.parametrize("fetch_wait_ms", [10, 0], ids=["batched-fetch", "no-fetch-wait"])
+async def test_order_within_a_partition_holds(exchange: LocalExchange, fetch_wait_ms: int) -> None:
     seen: list[int] = []
 
     async def handler(v: Verified) -> None:
         seen.append(v.header.sequence)
 
-    await exchange.start_receiver("JPN.NPA", handler=handler)
+    await exchange.start_receiver("JPN.NPA", handler=handler, fetch_wait_ms=fetch_wait_ms)
     await _publish(exchange, 150)
     assert await exchange.settle({"JPN.NPA": 150}, within_s=60)
     assert seen == list(range(1, 151))

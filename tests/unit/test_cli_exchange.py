@@ -82,3 +82,11 @@ def test_inbox_cli_without_an_inbox_says_how_to_fix(tmp_path: Path) -> None:
     assert code == 2
     assert "no inbox" in out
     assert "accord receive" in out
+
+
+def test_receive_refuses_a_fetch_wait_out_of_range() -> None:
+    code, out = _run("receive", "--agency", "AUS.DFAT", "--fetch-wait-ms", "900")
+    assert code == 2
+    assert "--fetch-wait-ms" in out
+    assert "0<=x<=500" in out
+    assert "Traceback" not in out

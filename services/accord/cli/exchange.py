@@ -188,22 +188,26 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
               "(default: $ACCORD_METRICS_PORT; none if unset).")
 @click.option("--webhook", default=None,
               help="POST each delivered message as JSON to this URL (the handler hook).")
+@click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=10, show_default=True,
+              help="How long the broker may hold a fetch to fill a batch: larger batches "
+              "under load, at most this much added latency; 0 for none.")
 def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                     data_dir: Path | None, bootstrap: str | None, metrics_port: int | None,
-                    webhook: str | None) -> None:
+                    webhook: str | None, fetch_wait_ms: int) -> None:
     """Run this agency's receiving node until SIGTERM or Ctrl-C."""
     settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port)
     node = open_node(settings)
-    asyncio.run(_receive(node, webhook))
+    asyncio.run(_receive(node, webhook, fetch_wait_ms))
 
 
-async def _receive(node: NodeContext, webhook: str | None) -> None:
+async def _receive(node: NodeContext, webhook: str | None, fetch_wait_ms: int = 10) -> None:
     from accord.receiver.webhook import webhook_handler
 
     receiver = Receiver(
         agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
         signer=node.signer, inbox_path=node.settings.inbox_path,
         handler=webhook_handler(webhook) if webhook else None,
+        fetch_wait_ms=fetch_wait_ms,
     )
     ops: OpsServer | None = None
     loop = asyncio.get_running_loop()
