@@ -104,9 +104,8 @@ def free_ports(host: str, count: int) -> list[int]:
 
     Picked *below* the kernel's ephemeral range. A broker keeps its ports across a
     restart; a port from the ephemeral range can meanwhile become the local end of
-    some client's outgoing connection, and the restarted broker then fails to bind
-    (the likely cause of a CI hang: a relaunched node that clients could not
-    reach). Below the range, the kernel
+    some client's outgoing connection, and the restarted broker then fails to
+    bind. Below the range, the kernel
     never hands the port out by itself. Ports are also remembered for this process,
     so two nodes started together never get the same one before either binds.
     """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -96,8 +95,14 @@ class LocalExchange:
         receiver = self.receivers.pop(agency)
         receiver.request_stop()
         task = self._tasks.pop(agency)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=15)
+        # Bounded even if the node's loop is stuck in a client call that does not
+        # honour cancellation (wait_for would wait for the cancellation to land).
+        done, _ = await asyncio.wait({task}, timeout=15)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=5)
+            if not done:
+                log.error("receiver-stop-stuck", agency=agency)
         await receiver.stop()
 
     # -- publishers ----------------------------------------------------------

@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaTimeoutError
 
 from accord.config import KafkaConnection
+from accord.errors import BrokerError
 
 
 def _ssl_context(conn: KafkaConnection) -> ssl.SSLContext | None:
@@ -57,6 +58,29 @@ def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**kwargs)
 
 
+async def start_producer(producer: AIOKafkaProducer, *, timeout_s: float) -> None:
+    """Start a producer within ``timeout_s``, else close it and raise ``BrokerError``.
+
+    An idempotent producer's ``start()`` waits, without bound, until the cluster
+    grants it a producer id; with the controller quorum lost (a majority of nodes
+    down) that never happens, and a node would hang at start without a word.
+    Errors ``start()`` raises itself (no broker reachable) propagate unchanged.
+    """
+    starting = asyncio.ensure_future(producer.start())
+    done, _ = await asyncio.wait({starting}, timeout=timeout_s)
+    if done:
+        starting.result()  # raises what start() raised
+        return
+    starting.cancel()
+    await close_producer(producer, timeout_s=5)
+    raise BrokerError(
+        f"the Kafka producer did not start within {timeout_s:g}s: "
+        "no broker granted it a producer id",
+        hint="check that the brokers are up and that a majority of the controllers "
+        "is running (an idempotent producer needs an id from the cluster)",
+    )
+
+
 async def close_producer(producer: AIOKafkaProducer, *, timeout_s: float) -> int:
     """Flush for at most ``timeout_s``, then close; return how many batches were given up.
 
@@ -87,6 +111,24 @@ async def close_producer(producer: AIOKafkaProducer, *, timeout_s: float) -> int
         if sender_task is not None:
             sender_task.cancel()
     return abandoned
+
+
+async def close_consumer(consumer: AIOKafkaConsumer, *, timeout_s: float) -> str | None:
+    """Close a consumer within ``timeout_s``; return why it did not close cleanly, or None.
+
+    A consumer wedged on a dead coordinator can hang in ``stop()`` and ignore
+    cancellation (``wait_for`` would then hang with it), so ``stop()`` runs in a
+    task of its own and is left behind after the timeout. Never raises: a node
+    that is closing or rebuilding a consumer must go on whatever the old one does.
+    """
+    closing = asyncio.ensure_future(consumer.stop())
+    done, _ = await asyncio.wait({closing}, timeout=timeout_s)
+    if not done:
+        return "timeout"
+    if closing.cancelled():
+        return "cancelled"
+    exc = closing.exception()
+    return None if exc is None else type(exc).__name__
 
 
 def new_consumer(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from accord.config import KafkaConnection
 from accord.envelope import Rejected, verify
-from accord.kafka import new_consumer
+from accord.kafka import close_consumer, new_consumer
 from accord.models import Receipt
 from accord.monitor.ledger import Ledger, Outstanding
 from accord.observability.logs import get_logger
@@ -59,7 +59,7 @@ class Monitor:
                 if now - last >= idle_s or (until is not None and now - started >= until):
                     return
         finally:
-            await consumer.stop()
+            await close_consumer(consumer, timeout_s=10)
 
     def _take(self, raw: bytes | None) -> None:
         verdict = verify(raw or b"", self._trust, topic=self._plan.receipts_topic)

@@ -23,7 +23,7 @@ from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal, verify
 from accord.errors import PublishError, ReasonCode, Refused
-from accord.kafka import close_producer, new_producer
+from accord.kafka import close_producer, new_producer, start_producer
 from accord.labels import Label, check_label
 from accord.models import MessageBody
 from accord.observability.logs import get_logger
@@ -116,7 +116,7 @@ class Publisher:
         if self._producer is None:
             self._producer = new_producer(self._connection)
         if self._owns_producer:
-            await self._producer.start()
+            await start_producer(self._producer, timeout_s=self._retry_deadline_s)
 
     async def stop(self) -> None:
         """Flush whatever is in flight, announcements included, then close."""
@@ -342,13 +342,17 @@ class Publisher:
         self._metrics.publish_refused.labels(self.agency, reason.value).inc()
 
     def _failed(self, header: Header, exc: BaseException) -> PublishError:
+        detail = str(exc) or (
+            f"no acknowledgement within {self._retry_deadline_s:g}s"
+            if isinstance(exc, TimeoutError) else "no detail"
+        )
         log.error(
             "publish-failed", message_id=str(header.message_id), topic=header.topic,
-            error=type(exc).__name__, detail=str(exc)[:200],
+            error=type(exc).__name__, detail=detail[:200],
         )
         return PublishError(
             f"broker did not acknowledge {header.message_id} on {header.topic}: "
-            f"{type(exc).__name__}: {exc}",
+            f"{type(exc).__name__}: {detail}",
             hint="check that the brokers are up and that enough replicas are in sync "
             "(min.insync.replicas); the publish can be retried safely",
         )

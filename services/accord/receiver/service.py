@@ -30,8 +30,14 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Verified, verify
-from accord.errors import ReasonCode
-from accord.kafka import close_producer, new_consumer, new_producer
+from accord.errors import BrokerError, ReasonCode
+from accord.kafka import (
+    close_consumer,
+    close_producer,
+    new_consumer,
+    new_producer,
+    start_producer,
+)
 from accord.models import Acknowledgement, Retract, Supersede
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
@@ -161,8 +167,9 @@ class Receiver:
         return time.monotonic() - self.last_poll < self._stall_timeout_s
 
     async def start(self) -> None:
-        self._producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
-        await self._producer.start()
+        producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
+        await start_producer(producer, timeout_s=self._send_timeout_s)
+        self._producer = producer
         if self._trust_feed is not None:
             await self._trust_feed.start()
         await self._start_consumer()
@@ -181,7 +188,9 @@ class Receiver:
         if self._trust_feed is not None:
             await self._trust_feed.stop()
         if self._consumer is not None:
-            await self._consumer.stop()
+            failure = await close_consumer(self._consumer, timeout_s=10)
+            if failure is not None:
+                self._log.warning("consumer-stop-failed", error=failure)
             self._consumer = None
         if self._producer is not None:
             # Receipts still unacknowledged are kept in the inbox's outbox and
@@ -310,14 +319,15 @@ class Receiver:
             await close_producer(old, timeout_s=10)
         while not self._stopping.is_set():
             producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
-            starting = asyncio.create_task(producer.start())
-            await asyncio.wait({starting}, timeout=self._stall_timeout_s)
-            if _failure(starting) is None:
-                self._producer = producer
-                return
-            starting.cancel()
-            await close_producer(producer, timeout_s=10)
-            await asyncio.sleep(2.0)
+            try:
+                await start_producer(producer, timeout_s=self._stall_timeout_s)
+            except (BrokerError, KafkaError) as exc:
+                self._log.warning("producer-restart-failed", error=type(exc).__name__)
+                await close_producer(producer, timeout_s=10)
+                await asyncio.sleep(2.0)
+                continue
+            self._producer = producer
+            return
 
     async def _recover(self, why: str) -> None:
         self.stats.recoveries += 1
@@ -325,11 +335,7 @@ class Receiver:
         self._log.warning("consumer-recovering", reason=why)
         old, self._consumer = self._consumer, None
         if old is not None:
-            # A wedged consumer's stop() can ignore cancellation (wait_for would then
-            # hang with it): give it 10 s in a task of its own, and move on regardless.
-            closing = asyncio.create_task(old.stop())
-            await asyncio.wait({closing}, timeout=10)
-            failure = _failure(closing)
+            failure = await close_consumer(old, timeout_s=10)
             if failure is not None:
                 self._log.warning("consumer-stop-failed", error=failure)
         await asyncio.sleep(1.0)
@@ -347,7 +353,7 @@ class Receiver:
             # leak one client (sockets, tasks) per retry.
             failed, self._consumer = self._consumer, None
             if failed is not None:
-                await asyncio.wait({asyncio.create_task(failed.stop())}, timeout=10)
+                await close_consumer(failed, timeout_s=10)
             await asyncio.sleep(2.0)
 
     # -- processing --------------------------------------------------------

@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 from accord.broker import LocalCluster
-from accord.errors import PublishError
+from accord.errors import BrokerError, PublishError
 from accord.kafka import new_admin
+from accord.observability.logs import get_logger
+from accord.publisher import Publisher
 from accord.receiver.inbox import read_message_ids as inbox_ids
 from accord.soak.common import (
     BI,
@@ -32,6 +34,8 @@ from accord.soak.report import ScenarioResult
 from accord.trust.pki import Pki
 
 NAME = "failover"
+
+log = get_logger(__name__)
 
 
 async def _leader(cluster: LocalCluster, topic: str, partition: int) -> int:
@@ -71,6 +75,8 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
                 within_s=settle_s,
             )
             fault = time.monotonic()
+            log.info("failover-phase", phase="kill-leader", node=leader,
+                     acked=len(stream.acknowledged))
             await asyncio.to_thread(cluster.kill, leader)
             result.faults += 1
             acked_at_kill = len(stream.acknowledged)
@@ -82,7 +88,11 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
             )
             if resumed:
                 result.recovery_s = time.monotonic() - fault
+            log.info("failover-phase", phase="resumed" if resumed else "not-resumed",
+                     acked=len(stream.acknowledged), failed=len(stream.failed))
             await publishing
+            log.info("failover-phase", phase="published", acked=len(stream.acknowledged),
+                     failed=len(stream.failed))
             result.notes.append(
                 f"killed node {leader} (leader of {first.topic}/{first.partition}) "
                 f"after {acked_at_kill} acks"
@@ -93,6 +103,8 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
             result.failed = len(stream.failed)
             await ex.settle({a: len(acknowledged) for a in RECEIVERS}, within_s=settle_s)
             await ex.quiesce(idle_s=2.0, within_s=30)
+            log.info("failover-phase", phase="settled",
+                     delivered={a: ex.receivers[a].stats.delivered for a in RECEIVERS})
             check_inboxes(result, acknowledged,
                           {a: inbox_ids(ex.inbox_path(a)) for a in RECEIVERS},
                           allowed=stream.failed)
@@ -102,13 +114,18 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
                 result.recoveries += stats.recoveries
                 result.gaps += stats.gaps
             await ex.stop()
+            log.info("failover-phase", phase="exchange-stopped")
 
             # Two of three down: below min.insync.replicas, acks=all cannot be met.
+            # The publisher is started first, while a majority is up: an idempotent
+            # producer needs a producer id, which a cluster without its controller
+            # quorum may be unable to grant (that case is the start check below).
+            strict = await ex.publisher(SENDER, retry_deadline_s=refusal_deadline_s)
             second = next(n.node_id for n in cluster.nodes if n.node_id != leader)
+            log.info("failover-phase", phase="kill-second", node=second)
             await asyncio.to_thread(cluster.kill, second)
             result.faults += 1
             result.notes.append(f"then killed node {second} too: 1 of 3 left")
-            strict = await ex.publisher(SENDER, retry_deadline_s=refusal_deadline_s)
             try:
                 await strict.publish(report(-1), scope=BI, area=CT, label=label_for(SENDER))
             except PublishError as exc:
@@ -116,14 +133,32 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
                 result.notes.append(f"publish with 1 of 3 nodes refused: {exc.hint}")
             else:
                 result.notes.append("publish with 1 of 3 nodes was ACCEPTED")
+            # A node started now must not hang: it starts, or fails with BrokerError.
+            started = time.monotonic()
+            fresh = Publisher(agency=SENDER, connection=ex.connection_for(SENDER),
+                              plan=ex.plan, signer=ex.pki.signer(SENDER),
+                              retry_deadline_s=refusal_deadline_s, announce=False)
+            try:
+                await fresh.start()
+                outcome = "started"
+            except BrokerError as exc:
+                outcome = f"refused ({exc.hint})"
+            finally:
+                await fresh.stop()
+            result.figures["start_with_1_of_3_s"] = time.monotonic() - started
+            result.notes.append(f"a publisher starting with 1 of 3 nodes: {outcome} in "
+                                f"{result.figures['start_with_1_of_3_s']:.1f} s")
             # The refused record is still queued in the producer, which retries it
             # until replicas return; bring both back so closing (a flush) can finish.
+            log.info("failover-phase", phase="relaunching", nodes=[leader, second])
             for node_id in (leader, second):
                 cluster.node(node_id).launch()
             for node_id in (leader, second):  # each must be back, else a clear BrokerError
                 await asyncio.to_thread(cluster.node(node_id).wait_ready, 120.0, brokers=3)
+            log.info("failover-phase", phase="relaunched")
         finally:
             await ex.stop()
+            log.info("failover-phase", phase="stopped")
     finally:
         await asyncio.to_thread(cluster.kill_all)
     return result

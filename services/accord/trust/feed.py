@@ -23,7 +23,7 @@ from cryptography import x509
 
 from accord.config import KafkaConnection
 from accord.errors import PkiError
-from accord.kafka import close_producer, new_consumer, new_producer
+from accord.kafka import close_consumer, close_producer, new_consumer, new_producer
 from accord.observability.logs import get_logger
 from accord.trust.certs import is_ca, kid_of
 from accord.trust.store import TrustStore
@@ -121,4 +121,4 @@ class TrustFeed:
                 log.warning("trust-feed-error", error=type(exc).__name__)
                 await asyncio.sleep(2.0)
             finally:
-                await consumer.stop()
+                await close_consumer(consumer, timeout_s=10)
