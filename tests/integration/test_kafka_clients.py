@@ -11,7 +11,9 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 
 from accord.broker import LocalBroker
-from accord.kafka import close_producer, new_producer
+from accord.config import KafkaConnection
+from accord.errors import BrokerError
+from accord.kafka import close_producer, new_producer, start_producer
 
 pytestmark = pytest.mark.kafka
 
@@ -47,3 +49,23 @@ async def test_close_producer_flushes_what_the_broker_takes(kafka: LocalBroker) 
     assert await close_producer(producer, timeout_s=30) == 0
     offsets = sorted(f.result().offset for f in queued)
     assert offsets == list(range(50))
+
+
+async def test_start_producer_is_bounded_when_no_broker_answers() -> None:
+    # A peer that accepts connections and never answers: aiokafka's start() would
+    # wait for its request timeout, then (with a real cluster that cannot grant a
+    # producer id) forever. The failover scenario checks the real-cluster case.
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        producer = new_producer(KafkaConnection(bootstrap_servers=f"127.0.0.1:{port}"))
+        started = time.monotonic()
+        with pytest.raises(BrokerError) as raised:
+            await start_producer(producer, timeout_s=1.0)
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert took < 10, f"start gave up after {took:.1f}s"
+    assert "producer id" in str(raised.value)
+    assert raised.value.hint is not None
+    assert "majority of the controllers" in raised.value.hint
