@@ -55,7 +55,8 @@ def test_bench_command_prints_json(kafka: LocalBroker) -> None:
     try:
         result = CliRunner().invoke(bench_command, [
             "--bootstrap", kafka.bootstrap_servers, "--messages", "200", "--rate", "200",
-            "--seconds", "0.5", "--ed25519-loops", "200", "--warmup", "0", "--json",
+            "--seconds", "0.5", "--ed25519-loops", "200", "--warmup", "0",
+            "--fetch-wait-ms", "0", "--json",
         ])
     finally:
         # The command configures logging onto the runner's (now closed) stderr.
@@ -65,6 +66,7 @@ def test_bench_command_prints_json(kafka: LocalBroker) -> None:
     assert out["median"]["pipeline_deliveries"] == 200
     assert out["median"]["paced_deliveries"] == 100
     assert len(out["runs"]) == 1
+    assert out["options"]["fetch_wait_ms"] == 0  # the run used the option given
     assert out["median"]["deployed_landed"] == 200
     assert "cpu_us_per_msg_broker" not in out["median"]  # not our process to measure
     assert set(out["targets"]) == {"b_over_c_at_least_0.5", "paced_p99_under_50ms"}

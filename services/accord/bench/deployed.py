@@ -97,7 +97,7 @@ async def _until(predicate: Callable[[], bool], within_s: float) -> bool:
 async def deployed_run(
     conn: KafkaConnection, directory: Path, pki: Pki, count: int, *,
     body_size: int = 1024, warmup: int = 500, broker_pid: int | None = None,
-    within_s: float = 600.0,
+    fetch_wait_ms: int = 10, within_s: float = 600.0,
 ) -> DeployedRun:
     """``count`` messages from this process to a receiving node in its own process."""
     ex = LocalExchange(plan=bench_plan(), connection=conn, directory=directory, pki=pki)
@@ -108,6 +108,7 @@ async def deployed_run(
     node = start_receiver_process(
         agency=agency, connection=conn, plan_file=dump_plan(ex.plan, directory / "plan.yaml"),
         pki_dir=ex.pki.bundle_path.parent, data_dir=data_dir, log=directory / "receiver.log",
+        options=("--fetch-wait-ms", str(fetch_wait_ms)),
     )
     try:
         publisher = await ex.publisher(SENDER)

@@ -171,7 +171,7 @@ class Pipeline:
 
     def __init__(
         self, connection: KafkaConnection, directory: Path, *, receivers: int = 1,
-        pki: Pki | None = None, body_size: int = 1024,
+        pki: Pki | None = None, body_size: int = 1024, fetch_wait_ms: int = 10,
     ) -> None:
         if not 1 <= receivers <= len(RECEIVERS):
             raise ValueError(f"receivers must be 1 to {len(RECEIVERS)}")
@@ -179,6 +179,7 @@ class Pipeline:
             plan=bench_plan(), connection=connection, directory=directory, pki=pki
         )
         self.agencies = RECEIVERS[:receivers]
+        self.fetch_wait_ms = fetch_wait_ms
         self.probes = {a: LandProbe() for a in self.agencies}
         self.body_size = body_size
         self._label = bench_label()
@@ -190,7 +191,8 @@ class Pipeline:
     async def start(self) -> None:
         await asyncio.to_thread(self.exchange.apply)
         for agency in self.agencies:
-            receiver = await self.exchange.start_receiver(agency)
+            receiver = await self.exchange.start_receiver(agency,
+                                                          fetch_wait_ms=self.fetch_wait_ms)
             self.probes[agency].install(receiver)
         self._publisher = await self.exchange.publisher(SENDER)
         loop = asyncio.get_running_loop()

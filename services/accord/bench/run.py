@@ -41,6 +41,7 @@ class BenchOptions:
     body_size: int = 1024
     ed25519_loops: int = 20_000
     warmup: int = 500
+    fetch_wait_ms: int = 10
     bootstrap: str | None = None
 
 
@@ -69,7 +70,7 @@ async def run_once(
     """Every figure of one repeat. A fresh namespace (topics, groups, inboxes) each time."""
     figures: Figures = {"receivers": float(options.receivers)}
     pipeline = Pipeline(conn, directory, receivers=options.receivers, pki=pki,
-                        body_size=options.body_size)
+                        body_size=options.body_size, fetch_wait_ms=options.fetch_wait_ms)
     progress("starting the exchange (topics, receivers, publisher)")
     await pipeline.start()
     try:
@@ -122,7 +123,7 @@ async def run_once(
     # (b) taken apart: each side alone, in a namespace of its own.
     progress(f"(b) split: publisher alone, then receiver alone, {options.messages} messages")
     publish, receive = await split_rates(conn, directory / "split", pki, options.messages,
-                                         options.body_size)
+                                         options.body_size, options.fetch_wait_ms)
     figures["publish_only_msgs_per_s"] = publish.per_second
     figures["receive_only_msgs_per_s"] = receive.per_second
 
@@ -130,7 +131,7 @@ async def run_once(
     progress(f"(b) deployed: receiving node as its own process, {options.messages} messages")
     deployed = await deployed_run(conn, directory / "deployed", pki, options.messages,
                                   body_size=options.body_size, warmup=options.warmup,
-                                  broker_pid=broker_pid)
+                                  broker_pid=broker_pid, fetch_wait_ms=options.fetch_wait_ms)
     figures.update(deployed.figures())
 
     # (c) the ceiling: bare Ed25519 over an input as large as the signed one.

@@ -31,7 +31,8 @@ _IN_FLIGHT = 512
 
 
 async def split_rates(
-    conn: KafkaConnection, directory: Path, pki: Pki, count: int, body_size: int = 1024
+    conn: KafkaConnection, directory: Path, pki: Pki, count: int, body_size: int = 1024,
+    fetch_wait_ms: int = 10,
 ) -> tuple[Rate, Rate]:
     ex = LocalExchange(plan=bench_plan(), connection=conn, directory=directory, pki=pki)
     await asyncio.to_thread(ex.apply)
@@ -51,7 +52,7 @@ async def split_rates(
         publish = Rate("publish-only", count, time.perf_counter() - start)
 
         start = time.perf_counter()
-        await ex.start_receiver(RECEIVERS[0])
+        await ex.start_receiver(RECEIVERS[0], fetch_wait_ms=fetch_wait_ms)
         if not await ex.settle({RECEIVERS[0]: count}, within_s=600):
             raise RuntimeError("receive-only drain did not complete")
         receive = Rate("receive-only", count, time.perf_counter() - start)

@@ -28,6 +28,7 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
     lines = [
         f"accord bench ({how}): {options.messages} msgs, {options.body_size} B bodies "
         f"(envelope {f['envelope_bytes']:.0f} B), {options.receivers} receiver(s), "
+        f"fetch wait {options.fetch_wait_ms} ms, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}",
         "",
         f"{'':34}{'msgs/s':>10}{'p50 ms':>10}{'p99 ms':>10}",
@@ -96,6 +97,8 @@ def _cpu_line(f: Figures) -> str:
 @click.option("--ed25519-loops", type=click.IntRange(100), default=20_000, show_default=True)
 @click.option("--warmup", type=click.IntRange(0), default=500, show_default=True,
               help="Uncounted messages through (b) before it is timed.")
+@click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=10, show_default=True,
+              help="The receivers' fetch wait (accord receive --fetch-wait-ms); 0 = none.")
 @click.option("--bootstrap", default=None,
               help="Use this PLAINTEXT broker instead of starting a local one.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
@@ -103,13 +106,15 @@ def _cpu_line(f: Figures) -> str:
               help="Log level during the run (INFO logs three lines per message).")
 def bench_command(
     messages: int, rate: float, seconds: float, receivers: int, repeat: int, body_size: int,
-    ed25519_loops: int, warmup: int, bootstrap: str | None, as_json: bool, log_level: str,
+    ed25519_loops: int, warmup: int, fetch_wait_ms: int, bootstrap: str | None, as_json: bool,
+    log_level: str,
 ) -> None:
     """Throughput and latency: raw Kafka vs the signed pipeline vs bare Ed25519."""
     configure_logging(log_level)
     options = BenchOptions(
         messages=messages, rate=rate, seconds=seconds, receivers=receivers, repeat=repeat,
-        body_size=body_size, ed25519_loops=ed25519_loops, warmup=warmup, bootstrap=bootstrap,
+        body_size=body_size, ed25519_loops=ed25519_loops, warmup=warmup,
+        fetch_wait_ms=fetch_wait_ms, bootstrap=bootstrap,
     )
 
     def progress(text: str) -> None:

@@ -18,8 +18,10 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def start_receiver_process(*, agency: str, connection: KafkaConnection, plan_file: Path,
-                           pki_dir: Path, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``accord receive --agency`` on a plain broker, logging JSON lines to ``log``."""
+                           pki_dir: Path, data_dir: Path, log: Path,
+                           options: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """``accord receive --agency`` (plus ``options``) on a plain broker, logging JSON
+    lines to ``log``."""
     env = {
         **os.environ,
         "ACCORD_BOOTSTRAP_SERVERS": connection.bootstrap_servers,
@@ -29,7 +31,8 @@ def start_receiver_process(*, agency: str, connection: KafkaConnection, plan_fil
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", agency],
+            [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", agency,
+             *options],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )
 

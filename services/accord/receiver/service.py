@@ -64,6 +64,7 @@ _PENDING_RECEIPTS_EVERY_S = 10.0
 _FETCH_MIN_BYTES = 256 * 1024
 """What a fetch waits (at most ``fetch_wait_ms``) to fill: ~100 signed 1 KiB messages."""
 
+
 class _ProducerStuck(Exception):
     """The node's producer did not get acknowledgements in time."""
 
