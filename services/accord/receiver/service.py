@@ -125,8 +125,8 @@ class Receiver:
         # load a poll then carries ~100 messages, so the per-batch work (the inbox
         # transaction, one receipt signature, the offset commit, the fetch itself) is
         # shared by many; at low rates a message waits at most this much longer.
-        # Measured: (b) 1 260 -> 2 000 msgs/s and CPU per message 703 -> 462 µs for a
-        # paced p99 of 14 -> 26 ms at 500 msgs/s (docs/bench.md). 0 = no wait.
+        # The trade-off, measured with `accord bench --fetch-wait-ms`, is in
+        # docs/exchange.md. 0 = no wait.
         self._fetch_wait_ms = fetch_wait_ms
         self._send_receipts = send_receipts
         self._topics = plan.receive_topics(agency)
