@@ -90,6 +90,8 @@ class NodeSettings(BaseModel):
     data_dir: Path
     key_passphrase: SecretStr | None = None
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    trusted_roots: tuple[str, ...] | None = None
+    """Pinned root fingerprints; None: the roots file beside the bundle."""
     kafka: KafkaConnection
 
     @property
@@ -99,6 +101,12 @@ class NodeSettings(BaseModel):
     @property
     def publisher_state_path(self) -> Path:
         return self.data_dir / "publisher.sqlite"
+
+
+def _split(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def default_pki_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -121,7 +129,8 @@ def load_node_settings(
     kafka: KafkaConnection | None = None,
 ) -> NodeSettings:
     """Node settings from explicit values, then ``ACCORD_PLAN``, ``ACCORD_PKI_DIR``,
-    ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``."""
+    ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``,
+    ``ACCORD_TRUSTED_ROOTS`` (comma-separated root fingerprints)."""
     from accord.plan import DEFAULT_PLAN_PATH  # the plan owns where its default lives
 
     source = os.environ if env is None else env
@@ -134,6 +143,7 @@ def load_node_settings(
         if metrics_port is not None
         else source.get("ACCORD_METRICS_PORT") or None,
         "key_passphrase": source.get("ACCORD_KEY_PASSPHRASE") or None,
+        "trusted_roots": _split(source.get("ACCORD_TRUSTED_ROOTS")),
         "kafka": kafka or load_connection(source, client_id=f"accord-{agency}"),
     }
     try:

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from accord.envelope import Rejected, Verified, verify
 from accord.envelope.vectors import build_vectors
 from accord.errors import ReasonCode
-from accord.trust import TrustStore
+from accord.trust import TrustStore, kid_of
 
 VECTORS = Path(__file__).resolve().parents[2] / "schemas" / "vectors"
 MANIFEST: dict[str, Any] = json.loads((VECTORS / "manifest.json").read_text())
@@ -34,7 +35,9 @@ def test_every_reason_has_a_vector() -> None:
 
 @pytest.mark.parametrize("vector", MANIFEST["vectors"], ids=lambda v: v["file"])
 def test_vector(vector: dict[str, Any]) -> None:
-    store = TrustStore.from_bundle(VECTORS / MANIFEST["bundle"])
+    roots = [kid_of(x509.load_pem_x509_certificate(p.read_bytes()))
+             for p in (VECTORS / "roots").glob("*.cert.pem")]
+    store = TrustStore.from_bundle(VECTORS / MANIFEST["bundle"], roots=roots)
     kwargs = {"max_bytes": vector["max_bytes"]} if "max_bytes" in vector else {}
     verdict = verify((VECTORS / vector["file"]).read_bytes(), store, topic=vector["topic"],
                      now=datetime.fromisoformat(vector["now"]), **kwargs)

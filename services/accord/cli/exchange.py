@@ -201,12 +201,12 @@ def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
 
 
 async def _receive(node: NodeContext, webhook: str | None, fetch_wait_ms: int = 10) -> None:
-    from accord.receiver.webhook import webhook_handler
+    from accord.receiver.webhook import WebhookHandler
 
+    handler = WebhookHandler(webhook) if webhook else None
     receiver = Receiver(
         agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
-        signer=node.signer, inbox_path=node.settings.inbox_path,
-        handler=webhook_handler(webhook) if webhook else None,
+        signer=node.signer, inbox_path=node.settings.inbox_path, handler=handler,
         fetch_wait_ms=fetch_wait_ms,
     )
     ops: OpsServer | None = None
@@ -224,6 +224,8 @@ async def _receive(node: NodeContext, webhook: str | None, fetch_wait_ms: int = 
         if ops is not None:
             await ops.stop()
         await receiver.stop()
+        if handler is not None:
+            await handler.aclose()
 
 
 # -- monitor ------------------------------------------------------------------

@@ -136,9 +136,9 @@ def publish(directory: Path, plan_path: Path | None, bootstrap: str | None) -> N
     from accord.trust.feed import publish_trust
 
     plan = load_plan(plan_path)
-    bundle_bytes = PkiDirectory(directory).trust_store().to_bundle()
+    store = PkiDirectory(directory).trust_store()
     conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-pki")
-    count = asyncio.run(publish_trust(conn, plan.trust_topic, bundle_bytes))
+    count = asyncio.run(publish_trust(conn, plan.trust_topic, store.to_bundle(), roots=store))
     click.echo(f"published {count} certificates and CRLs to {plan.trust_topic}")
 
 

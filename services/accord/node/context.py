@@ -48,4 +48,6 @@ def open_node(settings: NodeSettings) -> NodeContext:
             f"no trust bundle at {pki.bundle_path}",
             hint="export one with `accord pki bundle`",
         )
-    return NodeContext(settings, plan, TrustStore.from_bundle(pki.bundle_path), signer)
+    # Roots are pinned: ACCORD_TRUSTED_ROOTS, else the roots file beside the bundle.
+    trust = TrustStore.from_bundle(pki.bundle_path, roots=settings.trusted_roots)
+    return NodeContext(settings, plan, trust, signer)

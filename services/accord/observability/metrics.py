@@ -49,3 +49,12 @@ class NodeMetrics:
             "accord_consumer_recoveries", "Times a stuck consumer was rebuilt",
             ["agency"], registry=r,
         )
+        self.trust_rejected = Counter(
+            "accord_trust_records_rejected",
+            "Trust-topic records that could not be applied and were skipped, by error",
+            ["agency", "error"], registry=r,
+        )
+        self.trust_feed_restarts = Counter(
+            "accord_trust_feed_restarts", "Times the trust feed's follow loop failed and restarted",
+            ["agency"], registry=r,
+        )

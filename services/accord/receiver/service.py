@@ -149,7 +149,8 @@ class Receiver:
         self._send_timeout_s = max(2 * stall_timeout_s, 10.0)
         # Rotations and revocations arrive on the trust topic while the node runs.
         self._trust_feed = (
-            TrustFeed(connection, plan.trust_topic, trust) if follow_trust else None
+            TrustFeed(connection, plan.trust_topic, trust, metrics=self.metrics, agency=agency)
+            if follow_trust else None
         )
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()

@@ -1,15 +1,22 @@
 """The trust topic: certificates and CRLs travel to every node over Kafka.
 
-Agency certificates (keyed ``cert:<kid>``) and CRLs (keyed ``crl:<issuer>``, so
-compaction keeps the newest per root) are published on the plan's compacted trust
-topic. Nodes read it from the beginning and fold what they find into their local
-trust store, which is how they learn of rotations and revocations without a
-restart.
+Agency certificates (keyed ``cert:<kid>``) and CRLs (keyed ``crl:<root kid>``, the
+SHA-256 fingerprint of the issuing root, so compaction keeps the newest CRL per
+root: two roots of one country share a name, never a fingerprint) are published on
+the plan's compacted trust topic. Nodes read it from the beginning and fold what
+they find into their local trust store, which is how they learn of rotations and
+revocations without a restart.
 
 Fail closed: roots never come from the topic (a node trusts only the roots it was
 configured with), a CRL is applied only if a trusted root signed it, and a
 certificate is merely *known* until a message signed with it chains to a trusted
-root. Anything else on the topic is logged and ignored.
+root. Anything else on the topic is logged, counted and skipped.
+
+The feed must outlive any record: the topic is compacted and read from the start
+on every restart, so a record that crashed the feed would crash it again forever,
+and rotations and revocations would silently stop arriving. Hence a record that
+cannot be applied, whatever the exception, is skipped; the follow loop restarts
+after any error; and :meth:`TrustFeed.stop` never raises.
 """
 
 from __future__ import annotations
@@ -18,13 +25,13 @@ import asyncio
 import contextlib
 import re
 
-from aiokafka.errors import KafkaError
 from cryptography import x509
 
 from accord.config import KafkaConnection
 from accord.errors import PkiError
 from accord.kafka import close_consumer, close_producer, new_consumer, new_producer
 from accord.observability.logs import get_logger
+from accord.observability.metrics import NodeMetrics
 from accord.trust.certs import is_ca, kid_of
 from accord.trust.store import TrustStore
 
@@ -32,25 +39,75 @@ log = get_logger(__name__)
 
 _PEM = re.compile(rb"-----BEGIN (CERTIFICATE|X509 CRL)-----.+?-----END \1-----\s*", re.DOTALL)
 
+APPLIED = ("certificate", "crl")
+"""What :func:`apply_item` returns when a record changed the store."""
 
-def trust_items(bundle: bytes) -> list[tuple[str, bytes]]:
-    """(key, PEM) for each agency certificate and CRL in a bundle; roots are left out."""
+_BACKOFF_FIRST_S = 0.5
+_BACKOFF_MAX_S = 30.0
+
+
+def crl_key(crl: x509.CertificateRevocationList, roots: TrustStore) -> str:
+    """The compaction key of a CRL: ``crl:<kid of the trusted root that signed it>``.
+
+    PkiError when no root of ``roots`` signed it: such a CRL no node would apply.
+    """
+    for _, root in roots.roots():
+        key = root.public_key()
+        if root.subject == crl.issuer and crl.is_signature_valid(key):  # type: ignore[arg-type]
+            return f"crl:{kid_of(root)}"
+    raise PkiError(f"CRL of {crl.issuer.rfc4514_string()[:100]} is not signed by a known root",
+                   hint="issue CRLs with `accord pki revoke` in the PKI directory of that root")
+
+
+def trust_items(bundle: bytes, roots: TrustStore | None = None) -> list[tuple[str, bytes]]:
+    """(key, PEM) for each agency certificate and CRL in a bundle; roots are left out.
+
+    Each item is checked the way a node will apply it, against a store that holds
+    only the roots (``roots``' roots; by default the bundle's own CA certificates),
+    and the first that a node could not apply raises PkiError: a record every node
+    would skip is refused at the source.
+    """
+    scratch = TrustStore()
+    if roots is not None:
+        for _, root in roots.roots():
+            scratch.add_root(root)
+    else:
+        for ca in _bundle_cas(bundle):
+            scratch.add_root(ca)
     items: list[tuple[str, bytes]] = []
     for match in _PEM.finditer(bundle):
         pem = match.group(0).strip() + b"\n"
-        if match.group(1) == b"CERTIFICATE":
-            cert = x509.load_pem_x509_certificate(pem)
-            if not is_ca(cert):
-                items.append((f"cert:{kid_of(cert)}", pem))
-        else:
-            crl = x509.load_pem_x509_crl(pem)
-            items.append((f"crl:{crl.issuer.rfc4514_string()}", pem))
+        try:
+            if match.group(1) == b"CERTIFICATE":
+                cert = x509.load_pem_x509_certificate(pem)
+                if is_ca(cert):
+                    continue  # roots are configured, never learned
+                key = f"cert:{kid_of(cert)}"
+            else:
+                key = crl_key(x509.load_pem_x509_crl(pem), scratch)
+        except PkiError:
+            raise
+        except Exception as exc:  # whatever the parser raises, refuse the item
+            raise PkiError(f"the bundle holds an unreadable {match.group(1).decode()}: "
+                           f"{type(exc).__name__}: {str(exc)[:200]}",
+                           hint="export the bundle again with `accord pki bundle`") from None
+        what, error = apply_item(scratch, key.encode(), pem, quiet=True)
+        if what == "rejected":
+            raise PkiError(f"a node could not apply {key[:80]}: {error}",
+                           hint="publish only what `accord pki` issued from this PKI's roots")
+        items.append((key, pem))
     return items
 
 
-async def publish_trust(conn: KafkaConnection, topic: str, bundle: bytes) -> int:
-    """Publish a bundle's certificates and CRLs to the trust topic; return how many."""
-    items = trust_items(bundle)
+async def publish_trust(conn: KafkaConnection, topic: str, bundle: bytes,
+                        roots: TrustStore | None = None) -> int:
+    """Publish a bundle's certificates and CRLs to the trust topic; return how many.
+
+    Every item is checked first against the roots nodes pin (``roots``, by default
+    the bundle's own; see :func:`trust_items`): nothing is sent unless all of it
+    would apply.
+    """
+    items = trust_items(bundle, roots)
     producer = new_producer(conn)
     await producer.start()
     try:
@@ -62,63 +119,126 @@ async def publish_trust(conn: KafkaConnection, topic: str, bundle: bytes) -> int
     return len(items)
 
 
-def apply_item(store: TrustStore, key: bytes | None, value: bytes | None) -> str:
-    """Fold one trust-topic record into ``store``; return what happened."""
+def _bundle_cas(bundle: bytes) -> list[x509.Certificate]:
+    cas: list[x509.Certificate] = []
+    for match in _PEM.finditer(bundle):
+        if match.group(1) != b"CERTIFICATE":
+            continue
+        try:
+            cert = x509.load_pem_x509_certificate(match.group(0))
+            if is_ca(cert):
+                cas.append(cert)
+        except Exception:  # noqa: S112 - trust_items reports unreadable blocks
+            continue
+    return cas
+
+
+def apply_item(store: TrustStore, key: bytes | None, value: bytes | None, *,
+               quiet: bool = False) -> tuple[str, str | None]:
+    """Fold one trust-topic record into ``store``; return what happened and why not.
+
+    Never raises (short of BaseException): the record is untrusted bytes, and any
+    exception the X.509 parser raises on it (``UnsupportedAlgorithm`` for an unknown
+    key type, ``DuplicateExtension``, ``ValueError``, ...) means the same thing:
+    this record cannot be applied. Outcomes: ``certificate``, ``crl``, ``known``,
+    ``ignored`` or ``rejected`` (with the error's type and message).
+    """
     if not value:
-        return "ignored"
+        return "ignored", None
     try:
         if value.startswith(b"-----BEGIN X509 CRL-----"):
             store.add_crl(x509.load_pem_x509_crl(value))
-            return "crl"
+            return "crl", None
         cert = x509.load_pem_x509_certificate(value)
         if is_ca(cert):
-            return "ignored"  # roots are configured, never learned
+            return "ignored", None  # roots are configured, never learned
         if store.resolve(kid_of(cert)) is None:
             store.add_certificate(cert)
-            return "certificate"
-        return "known"
-    except (ValueError, PkiError) as exc:
-        log.warning("trust-item-rejected", key=(key or b"").decode("utf-8", "replace")[:100],
-                    error=str(exc)[:200])
-        return "rejected"
+            return "certificate", None
+        return "known", None
+    except Exception as exc:  # see the docstring: any failure is a rejection
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if not quiet:
+            log.warning("trust-item-rejected", key=(key or b"").decode("utf-8", "replace")[:100],
+                        error=error)
+        return "rejected", error
 
 
 class TrustFeed:
-    """Follows the trust topic and keeps a node's trust store current."""
+    """Follows the trust topic and keeps a node's trust store current.
 
-    def __init__(self, conn: KafkaConnection, topic: str, store: TrustStore) -> None:
+    ``applied`` counts records by outcome (see :func:`apply_item`); rejected
+    records are also counted in ``metrics.trust_rejected`` by error type.
+    """
+
+    def __init__(self, conn: KafkaConnection, topic: str, store: TrustStore, *,
+                 metrics: NodeMetrics | None = None, agency: str = "") -> None:
         self._conn = conn
         self._topic = topic
         self._store = store
+        self._agency = agency
+        self.metrics = metrics if metrics is not None else NodeMetrics()
         self._task: asyncio.Task[None] | None = None
         self.applied: dict[str, int] = {}
+        self.restarts = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name=f"trust-feed-{self._topic}")
+        self._task.add_done_callback(self._ended)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop following. Never raises: a node's shutdown must go on whatever the feed did."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        # wait() rather than await: it neither raises the task's exception nor the
+        # cancellation into the caller.
+        await asyncio.wait({task}, timeout=15)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # _follow only ends by cancellation; anything else is a bug worth an alarm.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("trust-feed-died", topic=self._topic,
+                      error=type(task.exception()).__name__)
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        what, error = apply_item(self._store, key, value)
+        self.applied[what] = self.applied.get(what, 0) + 1
+        if what in APPLIED:
+            log.info("trust-updated", kind=what, topic=self._topic)
+        elif what == "rejected":
+            kind = (error or "Error").split(":", 1)[0][:60]
+            self.metrics.trust_rejected.labels(self._agency, kind).inc()
 
     async def _follow(self) -> None:
+        backoff = _BACKOFF_FIRST_S
         while True:
             # No group: every node reads the whole (compacted) topic from the start.
-            consumer = new_consumer(self._conn, self._topic, group_id=None)
+            consumer = None
             try:
+                consumer = new_consumer(self._conn, self._topic, group_id=None)
                 await consumer.start()
                 while True:
                     batch = await consumer.getmany(timeout_ms=1000)
+                    backoff = _BACKOFF_FIRST_S  # a good poll: the next failure starts over
                     for records in batch.values():
                         for r in records:
-                            what = apply_item(self._store, r.key, r.value)
-                            self.applied[what] = self.applied.get(what, 0) + 1
-                            if what in ("crl", "certificate"):
-                                log.info("trust-updated", kind=what, topic=self._topic)
-            except KafkaError as exc:
-                log.warning("trust-feed-error", error=type(exc).__name__)
-                await asyncio.sleep(2.0)
+                            self._apply(r.key, r.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the feed must outlive any error
+                self.restarts += 1
+                self.metrics.trust_feed_restarts.labels(self._agency).inc()
+                log.warning("trust-feed-error", topic=self._topic, error=type(exc).__name__,
+                            detail=str(exc)[:200], retry_in_s=backoff)
             finally:
-                await close_consumer(consumer, timeout_s=10)
+                if consumer is not None:
+                    with contextlib.suppress(Exception):
+                        await close_consumer(consumer, timeout_s=10)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX_S)

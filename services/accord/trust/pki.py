@@ -9,6 +9,7 @@ Directory layout (``accord pki --dir DIR``)::
     DIR/agencies/<AGENCY>/<kid>.cert.pem  agency signing certificate
     DIR/agencies/<AGENCY>/CURRENT         the kid the agency signs with now
     DIR/bundle.pem                        trust bundle: roots + certificates + CRLs
+    DIR/roots.sha256                      the bundle's pinned roots (SHA-256 fingerprints)
 
 A kid is the SHA-256 of the certificate's DER, lowercase hex (see accord.trust.certs).
 Private keys are created with ``os.open(..., 0o600)`` and ``O_EXCL``, so they are
@@ -39,7 +40,7 @@ from accord.observability.logs import get_logger
 from accord.parties import Country, country_of, is_agency_id
 from accord.trust.certs import AGENCY_URI_PREFIX, ALPHA2, agency_of, kid_of
 from accord.trust.signer import Signer
-from accord.trust.store import TrustStore
+from accord.trust.store import ROOTS_FILE, TrustStore
 
 __all__ = [
     "Pki",
@@ -367,9 +368,20 @@ class PkiDirectory:
                 store.add_certificate(cert)
         return store
 
+    @property
+    def roots_path(self) -> Path:
+        return self.path / ROOTS_FILE
+
     def write_bundle(self, out: Path | None = None) -> Path:
+        """Write the bundle and, beside it, the roots file that pins its roots.
+
+        The PKI directory knows its own roots, so a bundle it exports works out of the
+        box; a node given only bundle.pem (and no pins) trusts nothing.
+        """
         target = Path(out) if out is not None else self.bundle_path
-        target.write_bytes(self.trust_store().to_bundle())
+        store = self.trust_store()
+        target.write_bytes(store.to_bundle())
+        (target.parent / ROOTS_FILE).write_bytes(store.roots_file())
         return target
 
     def signer(self, agency: str, *, passphrase: bytes | None = None) -> Signer:

@@ -11,7 +11,7 @@ validity window is checked on every call, against the time asked for.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +22,49 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from accord.errors import PkiError, ReasonCode, Refused
+from accord.observability.logs import get_logger
 from accord.parties import Country, country_of
 from accord.trust.certs import agency_of, country_of_name, is_ca, kid_of
+
+_log = get_logger(__name__)
+
+
+ROOTS_FILE = "roots.sha256"
+"""The roots file beside a bundle: the pinned roots' fingerprints, ``sha256sum`` style."""
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+def pinned_fingerprints(values: Iterable[str]) -> frozenset[str]:
+    """Normalise fingerprints (SHA-256 of the DER, hex; case and colons ignored)."""
+    pins: set[str] = set()
+    for value in values:
+        pin = value.strip().lower().replace(":", "")
+        if not _FINGERPRINT.fullmatch(pin):
+            raise PkiError(f"pinned root {value[:80]!r} is not a SHA-256 fingerprint",
+                           hint="64 hex digits: the SHA-256 of the root certificate's DER "
+                           "(`accord pki bundle` writes them to roots.sha256)")
+        pins.add(pin)
+    return frozenset(pins)
+
+
+def read_roots_file(path: Path) -> frozenset[str]:
+    """The fingerprints in a roots file: the first word of each line; # comments."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        raise PkiError(f"cannot read the pinned roots {path}",
+                       hint="export the bundle with `accord pki bundle` (it writes the roots "
+                       "file beside it) or set ACCORD_TRUSTED_ROOTS") from None
+    words = [line.split()[0] for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    return pinned_fingerprints(words)
+
+
+def _signed_by(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
+    key = ca.public_key()
+    return (crl.issuer == ca.subject and isinstance(key, Ed25519PublicKey)
+            and crl.is_signature_valid(key))
 
 
 @dataclass(frozen=True)
@@ -123,8 +164,14 @@ class TrustStore:
         self._checked.clear()
 
     @classmethod
-    def from_pem(cls, data: bytes) -> TrustStore:
-        """A store from concatenated PEM certificates and CRLs (see :meth:`to_bundle`)."""
+    def from_pem(cls, data: bytes, *, roots: Collection[str] = ()) -> TrustStore:
+        """A store from concatenated PEM certificates and CRLs (see :meth:`to_bundle`).
+
+        ``roots`` pins the country roots by SHA-256 fingerprint (hex, any case,
+        colons allowed): a CA certificate in ``data`` becomes a root only if it is
+        pinned, because anyone who can edit or extend a bundle could otherwise add a
+        root for any country its subject claims. Every pin must be in ``data``.
+        """
         store = cls()
         certs: list[x509.Certificate] = []
         crls: list[x509.CertificateRevocationList] = []
@@ -138,10 +185,29 @@ class TrustStore:
             raise PkiError(f"bundle has an unreadable PEM block: {exc}") from None
         if not certs:
             raise PkiError("bundle holds no certificates")
+        pins = pinned_fingerprints(roots)
+        if not pins:
+            raise PkiError("no pinned roots: a node trusts only roots it was configured with",
+                           hint=f"list the roots' SHA-256 fingerprints in {ROOTS_FILE} beside "
+                           "the bundle (`accord pki bundle` writes it) or in ACCORD_TRUSTED_ROOTS")
+        unpinned: list[x509.Certificate] = []
         for cert in certs:
             if is_ca(cert):
-                store.add_root(cert)
+                if kid_of(cert) in pins:
+                    store.add_root(cert)
+                else:
+                    # Not a root, whatever its subject says; nothing chains to it.
+                    unpinned.append(cert)
+                    _log.warning("trust-unpinned-ca-ignored", kid=kid_of(cert),
+                                 subject=cert.subject.rfc4514_string()[:200])
+        missing = pins - set(store._roots)
+        if missing:
+            raise PkiError(f"pinned root {sorted(missing)[0]} is not in the bundle",
+                           hint="export the bundle again with `accord pki bundle`, or fix "
+                           "the pinned fingerprints")
         for crl in crls:
+            if any(_signed_by(crl, ca) for ca in unpinned):
+                continue  # the CRL of a CA that is not a root here
             store.add_crl(crl)
         for cert in certs:
             if not is_ca(cert):
@@ -149,12 +215,28 @@ class TrustStore:
         return store
 
     @classmethod
-    def from_bundle(cls, path: Path) -> TrustStore:
+    def from_bundle(cls, path: Path, *, roots: Collection[str] | None = None) -> TrustStore:
+        """A store from a bundle file, its roots pinned by ``roots`` (fingerprints) or,
+        when ``roots`` is None, by the roots file beside it (``roots.sha256``)."""
+        path = Path(path)
         try:
-            data = Path(path).read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
             raise PkiError(f"cannot read trust bundle {path}: {exc.strerror}") from None
-        return cls.from_pem(data)
+        if roots is None:
+            roots = read_roots_file(path.parent / ROOTS_FILE)
+        return cls.from_pem(data, roots=roots)
+
+    def root_fingerprints(self) -> list[str]:
+        """The SHA-256 fingerprints of the trusted roots, sorted: what a node pins."""
+        return sorted(self._roots)
+
+    def roots_file(self) -> bytes:
+        """The pins in ``sha256sum`` format, one root a line: the roots file's content."""
+        return b"".join(
+            f"{kid}  {r.certificate.subject.rfc4514_string()}\n".encode()
+            for kid, r in sorted(self._roots.items())
+        )
 
     def to_bundle(self) -> bytes:
         """One PEM file: roots, then agency certificates, then CRLs, each sorted by DER."""
