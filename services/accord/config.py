@@ -2,7 +2,15 @@
 
 Settings come from, in order of precedence: explicit arguments, environment
 variables (``ACCORD_*``), then defaults. Secrets are ``SecretStr`` so that they
-never print.
+never print. Every setting is resolved here, when asked for, never at import
+time: the plan path, the Kafka connection (and its security protocol, inferred
+from the credentials given), a node's directories and file names, receiver
+tuning, pinned trust roots and the SCRAM secrets ``accord plan apply`` sets.
+
+Variables: ``ACCORD_PLAN``, ``ACCORD_PKI_DIR``, ``ACCORD_DATA_DIR``,
+``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``, ``ACCORD_TRUSTED_ROOTS``,
+``ACCORD_BATCH_MAX``, ``ACCORD_STALL_TIMEOUT_S``, ``ACCORD_FETCH_WAIT_MS``, the
+connection's (see ``_ENV_FIELDS``) and ``ACCORD_SECRET_<PRINCIPAL>``.
 """
 
 from __future__ import annotations
@@ -12,9 +20,33 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from accord.errors import ConfigError
+from accord.errors import ConfigError, PlanError
+
+INBOX_FILE = "inbox.sqlite"
+"""A node's inbox database, in its data directory."""
+
+PUBLISHER_STATE_FILE = "publisher.sqlite"
+"""A node's publisher state (sequences, sent log), in its data directory."""
+
+REPO_PLAN_PATH = Path(__file__).resolve().parents[2] / "deploy" / "plan.yaml"
+"""The checkout's plan: used when neither ``--plan`` nor ``ACCORD_PLAN`` says otherwise."""
+
+
+def resolve_plan_path(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
+    """The plan file: ``path``, else ``$ACCORD_PLAN``, else the checkout's deploy/plan.yaml."""
+    if path is not None:
+        return Path(path)
+    source = os.environ if env is None else env
+    return Path(source.get("ACCORD_PLAN") or REPO_PLAN_PATH)
+
+
+def inbox_path(data_dir: Path) -> Path:
+    return Path(data_dir) / INBOX_FILE
 
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 
@@ -64,10 +96,26 @@ def load_connection(
         field: source[var] for var, field in _ENV_FIELDS.items() if source.get(var)
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if "security_protocol" not in values:
+        values["security_protocol"] = infer_protocol(values)
     try:
         return KafkaConnection.model_validate(values)
     except ValidationError as exc:
         raise _invalid(exc, "Kafka connection setting") from None
+
+
+def infer_protocol(values: Mapping[str, object]) -> SecurityProtocol:
+    """The security protocol the credentials imply, when none is set.
+
+    A user name means SASL (SCRAM); a CA file means TLS; both, SASL over TLS.
+    Without this a node given a password would connect in PLAINTEXT and fail with
+    a confusing error (or, worse, talk in the clear to a listener that allows it).
+    """
+    sasl = bool(values.get("username"))
+    tls = bool(values.get("ssl_cafile") or values.get("ssl_certfile"))
+    if sasl:
+        return "SASL_SSL" if tls else "SASL_PLAINTEXT"
+    return "SSL" if tls else "PLAINTEXT"
 
 
 def _invalid(exc: ValidationError, what: str) -> ConfigError:
@@ -77,6 +125,38 @@ def _invalid(exc: ValidationError, what: str) -> ConfigError:
         f"{what} {where!r} is invalid: {first['msg']}",
         hint="check the command-line options and the ACCORD_* environment variables",
     )
+
+
+class ReceiverTuning(BaseModel):
+    """How a receiving node batches and watches its consumer (as httpx groups Limits)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_max: int = Field(default=500, ge=1, le=10_000)
+    """Records taken per poll at most."""
+    stall_timeout_s: float = Field(default=30.0, gt=0)
+    """A consumer silent this long is considered stuck and rebuilt."""
+    fetch_wait_ms: int = Field(default=10, ge=0, le=500)
+    """How long the broker may hold a fetch to fill a batch (see docs/exchange.md)."""
+
+
+_TUNING_ENV = {
+    "ACCORD_BATCH_MAX": "batch_max",
+    "ACCORD_STALL_TIMEOUT_S": "stall_timeout_s",
+    "ACCORD_FETCH_WAIT_MS": "fetch_wait_ms",
+}
+
+
+def load_receiver_tuning(
+    env: Mapping[str, str] | None = None, **overrides: object
+) -> ReceiverTuning:
+    source = os.environ if env is None else env
+    values: dict[str, object] = {f: source[v] for v, f in _TUNING_ENV.items() if source.get(v)}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ReceiverTuning.model_validate(values)
+    except ValidationError as exc:
+        raise _invalid(exc, "receiver setting") from None
 
 
 class NodeSettings(BaseModel):
@@ -92,15 +172,20 @@ class NodeSettings(BaseModel):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     trusted_roots: tuple[str, ...] | None = None
     """Pinned root fingerprints; None: the roots file beside the bundle."""
+    receiver: ReceiverTuning = ReceiverTuning()
     kafka: KafkaConnection
 
     @property
     def inbox_path(self) -> Path:
-        return self.data_dir / "inbox.sqlite"
+        return inbox_path(self.data_dir)
 
     @property
     def publisher_state_path(self) -> Path:
-        return self.data_dir / "publisher.sqlite"
+        return self.data_dir / PUBLISHER_STATE_FILE
+
+    @property
+    def bundle_path(self) -> Path:
+        return self.pki_dir / "bundle.pem"
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
@@ -127,16 +212,15 @@ def load_node_settings(
     data_dir: Path | None = None,
     metrics_port: int | None = None,
     kafka: KafkaConnection | None = None,
+    receiver: ReceiverTuning | None = None,
 ) -> NodeSettings:
     """Node settings from explicit values, then ``ACCORD_PLAN``, ``ACCORD_PKI_DIR``,
     ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``,
     ``ACCORD_TRUSTED_ROOTS`` (comma-separated root fingerprints)."""
-    from accord.plan import DEFAULT_PLAN_PATH  # the plan owns where its default lives
-
     source = os.environ if env is None else env
     values: dict[str, object] = {
         "agency": agency,
-        "plan_path": plan_path or source.get("ACCORD_PLAN") or DEFAULT_PLAN_PATH,
+        "plan_path": resolve_plan_path(plan_path, source),
         "pki_dir": pki_dir or default_pki_dir(source),
         "data_dir": data_dir or source.get("ACCORD_DATA_DIR") or default_data_dir(agency),
         "metrics_port": metrics_port
@@ -145,8 +229,52 @@ def load_node_settings(
         "key_passphrase": source.get("ACCORD_KEY_PASSPHRASE") or None,
         "trusted_roots": _split(source.get("ACCORD_TRUSTED_ROOTS")),
         "kafka": kafka or load_connection(source, client_id=f"accord-{agency}"),
+        "receiver": receiver or load_receiver_tuning(source),
     }
     try:
         return NodeSettings.model_validate(values)
     except ValidationError as exc:
         raise _invalid(exc, "node setting") from None
+
+
+# -- secrets for `accord plan apply` -------------------------------------------
+
+
+def secret_env_name(principal: str) -> str:
+    """``ACCORD_SECRET_<name with . and - as _>``, e.g. ``ACCORD_SECRET_JPN_MOFA``."""
+    return "ACCORD_SECRET_" + principal.upper().replace(".", "_").replace("-", "_")
+
+
+def load_secrets(
+    path: Path | None, names: list[str], env: Mapping[str, str] | None = None
+) -> dict[str, SecretStr]:
+    """Passwords for ``names``: the secrets file, overridden by ``ACCORD_SECRET_*``.
+
+    Values are wrapped in SecretStr at once and never appear in errors or logs.
+    """
+    source = os.environ if env is None else env
+    found: dict[str, SecretStr] = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PlanError(f"cannot read secrets file {path}: {exc.strerror or exc}",
+                            hint="pass --secrets FILE (principal: password)") from None
+        except yaml.YAMLError:
+            raise PlanError(f"secrets file {path} is not valid YAML",
+                            hint="write one `PRINCIPAL: password` per line") from None
+        if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+        ):
+            raise PlanError(f"secrets file {path} must map principal names to strings",
+                            hint="write one `JPN.MOFA: password` per line; quote the password")
+        unknown = sorted(set(raw) - set(names))
+        if unknown:
+            raise PlanError(f"secrets file {path} names principals not in the plan: "
+                            f"{', '.join(unknown)}", hint="remove them or fix their spelling")
+        found = {k: SecretStr(v) for k, v in raw.items() if v}
+    for name in names:
+        value = source.get(secret_env_name(name))
+        if value:
+            found[name] = SecretStr(value)
+    return found

@@ -38,7 +38,7 @@ from accord.bench.pipeline import (
     bench_plan,
     publish_many,
 )
-from accord.config import KafkaConnection
+from accord.config import KafkaConnection, inbox_path
 from accord.envelope import Header
 from accord.exchange import LocalExchange
 from accord.node.process import cpu_seconds, start_receiver_process, stop_process
@@ -104,7 +104,7 @@ async def deployed_run(
     await asyncio.to_thread(ex.apply)
     agency = RECEIVERS[0]
     data_dir = directory / "receiver"
-    inbox = data_dir / "inbox.sqlite"
+    inbox = inbox_path(data_dir)
     node = start_receiver_process(
         agency=agency, connection=conn, plan_file=dump_plan(ex.plan, directory / "plan.yaml"),
         pki_dir=ex.pki.bundle_path.parent, data_dir=data_dir, log=directory / "receiver.log",

@@ -8,20 +8,19 @@ never printed.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from accord.access import access_matrix, render_acls, wanted_principals
-from accord.config import KafkaConnection, load_connection
-from accord.plan import DEFAULT_PLAN_PATH, Plan, load_plan
-from accord.plan.reconcile import apply_plan, load_secrets, plan_diff
+from accord.config import REPO_PLAN_PATH, KafkaConnection, load_connection, load_secrets
+from accord.plan import Plan, load_plan
+from accord.plan.reconcile import apply_plan, plan_diff
 
 _plan_option = click.option(
     "--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-    help=f"Plan file [default: $ACCORD_PLAN or {DEFAULT_PLAN_PATH}]",
+    help=f"Plan file [default: $ACCORD_PLAN or {REPO_PLAN_PATH}]",
 )
 
 
@@ -33,8 +32,8 @@ def _connection_options(f: Any) -> Any:
                      "the password is read from $ACCORD_KAFKA_PASSWORD")(f)
     f = click.option("--security-protocol", default=None,
                      type=click.Choice(["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]),
-                     help="[default: $ACCORD_SECURITY_PROTOCOL, or SASL_PLAINTEXT "
-                     "when a user name is given]")(f)
+                     help="[default: $ACCORD_SECURITY_PROTOCOL, else inferred: SASL "
+                     "with a user name, TLS with a CA file]")(f)
     f = click.option("--access/--no-access", "access", default=None,
                      help="Manage principals and ACLs [default: when the connection "
                      "uses SASL]")(f)
@@ -43,9 +42,7 @@ def _connection_options(f: Any) -> Any:
 
 def _connect(bootstrap: str | None, username: str | None,
              protocol: str | None) -> KafkaConnection:
-    if (protocol is None and not os.environ.get("ACCORD_SECURITY_PROTOCOL")
-            and (username or os.environ.get("ACCORD_KAFKA_USERNAME"))):
-        protocol = "SASL_PLAINTEXT"
+    # The protocol, when not given, is inferred from the credentials by the loader.
     return load_connection(bootstrap_servers=bootstrap, username=username,
                            security_protocol=protocol, client_id="accord-plan")
 

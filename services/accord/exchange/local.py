@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from accord.config import KafkaConnection
+from accord.config import PUBLISHER_STATE_FILE, KafkaConnection, inbox_path
 from accord.observability.logs import get_logger
 from accord.plan import Plan
 from accord.plan.reconcile import apply_plan
@@ -56,7 +56,7 @@ class LocalExchange:
         return self._connections.get(agency, self.connection)
 
     def inbox_path(self, agency: str) -> Path:
-        return self.directory / "nodes" / agency.lower() / "inbox.sqlite"
+        return inbox_path(self.directory / "nodes" / agency.lower())
 
     # -- receivers -----------------------------------------------------------
 
@@ -114,7 +114,7 @@ class LocalExchange:
                 connection=self.connection_for(agency),
                 plan=self.plan,
                 signer=self.pki.signer(agency),
-                state_path=self.directory / "nodes" / agency.lower() / "publisher.sqlite",
+                state_path=self.directory / "nodes" / agency.lower() / PUBLISHER_STATE_FILE,
                 **options,  # type: ignore[arg-type]
             )
             await publisher.start()

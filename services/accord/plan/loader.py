@@ -22,15 +22,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from accord.areas import Area
+from accord.config import REPO_PLAN_PATH, resolve_plan_path
 from accord.errors import PlanError
 from accord.parties import Country, Scope
 from accord.plan.model import Path, Plan, Problem
 
-DEFAULT_PLAN_PATH = FsPath(
-    os.environ.get("ACCORD_PLAN")
-    or FsPath(__file__).resolve().parents[3] / "deploy" / "plan.yaml"
-)
-"""``$ACCORD_PLAN`` or the repository's ``deploy/plan.yaml``."""
+DEFAULT_PLAN_PATH = REPO_PLAN_PATH
+"""The checkout's ``deploy/plan.yaml``; ``$ACCORD_PLAN`` overrides it when a plan is loaded."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ def _walk(node: yaml.Node, path: Path, pos: _Positions, errors: list[str], where
 
 def load_plan(path: str | os.PathLike[str] | None = None) -> Plan:
     """Load and check a plan. Raises PlanError naming ``file:line`` and the fix."""
-    file = FsPath(path) if path is not None else DEFAULT_PLAN_PATH
+    file = resolve_plan_path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:

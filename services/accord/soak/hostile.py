@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
 from accord.areas import Area
-from accord.config import KafkaConnection
+from accord.config import KafkaConnection, inbox_path
 from accord.envelope import Header
 from accord.envelope.jws import payload_bytes, sign_payload
 from accord.errors import ReasonCode
@@ -297,7 +297,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_0
     apply_plan(plan, connection)
     plan_file = dump_plan(plan, workdir / "plan.yaml")
     data_dir = workdir / "node"
-    inbox = data_dir / "inbox.sqlite"
+    inbox = inbox_path(data_dir)
     node = start_receiver_process(
         agency=AGENCY, connection=connection, plan_file=plan_file,
         pki_dir=workdir / "pki", data_dir=data_dir, log=workdir / "receiver.log",

@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from accord.config import KafkaConnection
+from accord.config import KafkaConnection, inbox_path
 from accord.node.process import start_receiver_process, stop_process
 from accord.plan import dump_plan
 from accord.receiver.inbox import read_message_ids as inbox_ids
@@ -41,7 +41,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 10_
     ex = new_exchange(connection, workdir / "exchange", pki=pki)
     plan_file = dump_plan(ex.plan, workdir / "plan.yaml")
     data_dir = workdir / "node"
-    inbox = data_dir / "inbox.sqlite"
+    inbox = inbox_path(data_dir)
     log = workdir / "receiver.log"
 
     def spawn() -> subprocess.Popen[bytes]:
