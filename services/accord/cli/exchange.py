@@ -1,26 +1,43 @@
 """Node commands: ``publish``, ``release``, ``receive``, ``monitor``, ``inbox``.
 
 Settings come from the one loader (``accord.config.load_node_settings``): options
-here, then ``ACCORD_*`` environment variables, then defaults.
+here, then ``ACCORD_*`` environment variables, then defaults; the security
+protocol is inferred from the credentials given.
+
+Every Kafka failure a user can cause or meet (no broker, a refused login, an ACL
+refusal, a message over the broker's size limit) ends as one ``error [code]:``
+line with a hint that names the real cause: :func:`node_errors` maps them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
 import signal
+import socket
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
+from aiokafka import errors as kafka_errors
 from pydantic import ValidationError
 
 from accord.areas import Area
-from accord.config import NodeSettings, default_pki_dir, load_connection, load_node_settings
-from accord.errors import ConfigError, ReasonCode, Refused
+from accord.config import (
+    KafkaConnection,
+    NodeSettings,
+    default_pki_dir,
+    load_connection,
+    load_node_settings,
+    load_receiver_tuning,
+)
+from accord.errors import AccordError, BrokerError, ConfigError, ReasonCode, Refused
 from accord.labels import Caveat, Classification, Label, Policy
 from accord.models import MESSAGE_TYPES, MessageBody
 from accord.node import NodeContext, open_node
@@ -54,10 +71,112 @@ def node_options(f: Any) -> Any:
 
 def _settings(agency: str, plan_path: Path | None, pki_dir: Path | None,
               data_dir: Path | None, bootstrap: str | None,
-              metrics_port: int | None = None) -> NodeSettings:
+              metrics_port: int | None = None, fetch_wait_ms: int | None = None
+              ) -> NodeSettings:
     kafka = load_connection(bootstrap_servers=bootstrap, client_id=f"accord-{agency}")
     return load_node_settings(agency, plan_path=plan_path, pki_dir=pki_dir, data_dir=data_dir,
-                              metrics_port=metrics_port, kafka=kafka)
+                              metrics_port=metrics_port, kafka=kafka,
+                              receiver=load_receiver_tuning(fetch_wait_ms=fetch_wait_ms))
+
+
+# -- Kafka failures, mapped once ----------------------------------------------
+
+_DENIED = (kafka_errors.TopicAuthorizationFailedError,
+           kafka_errors.GroupAuthorizationFailedError,
+           kafka_errors.ClusterAuthorizationFailedError,
+           kafka_errors.TransactionalIdAuthorizationFailed)
+_TOO_LARGE = (kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordListTooLargeError)
+
+
+def _reachable(bootstrap: str) -> bool:
+    """Whether any bootstrap address accepts a TCP connection (loopback, so fast)."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def kafka_failure(exc: BaseException, conn: KafkaConnection, *, doing: str,
+                  resource: str | None = None) -> AccordError:
+    """The accord error for a Kafka client failure, naming its real cause.
+
+    ``doing`` is what was refused ("write", "read"), ``resource`` the topic or group.
+    """
+    principal = f"User:{conn.username}" if conn.uses_sasl and conn.username else "ANONYMOUS"
+    where = conn.bootstrap_servers
+    if isinstance(exc, _DENIED):
+        if isinstance(exc, kafka_errors.ClusterAuthorizationFailedError):
+            what = "the cluster (an idempotent producer needs WRITE on some topic)"
+        elif isinstance(exc, kafka_errors.GroupAuthorizationFailedError):
+            what = f"consumer group {resource or '?'} (READ)"
+        else:
+            what = f"topic {resource or '?'} ({doing.upper()})"
+        error = BrokerError(
+            f"the broker's ACLs refuse {principal} on {what}",
+            hint="the plan's ACLs decide this: check the agency's publish/receive areas with "
+            "`accord plan show --access`, log in as that agency's own principal, and have "
+            "the admin run `accord plan apply`",
+        )
+        error.code = "acl-denied"
+        return error
+    if isinstance(exc, _TOO_LARGE):
+        return Refused(ReasonCode.OVERSIZED,
+                       f"the broker refused the message on {resource or 'its topic'} as too large",
+                       hint="make the message smaller (attachments, long texts); the topic's "
+                       "max.message.bytes is the broker's limit")
+    if isinstance(exc, kafka_errors.KafkaConnectionError | kafka_errors.NoBrokersAvailable):
+        if not _reachable(where):
+            error = BrokerError(
+                f"no broker reachable at {where}",
+                hint="check --bootstrap / ACCORD_BOOTSTRAP_SERVERS and that the brokers are "
+                "up (`accord broker status`)",
+            )
+            error.code = "broker-unreachable"
+        elif conn.uses_sasl:
+            error = BrokerError(
+                f"the broker at {where} refused the login of {principal} "
+                f"({conn.sasl_mechanism})",
+                hint="check ACCORD_KAFKA_USERNAME and ACCORD_KAFKA_PASSWORD (the agency's "
+                "SCRAM credentials, set by `accord plan apply`)",
+            )
+            error.code = "auth-failed"
+        else:
+            error = BrokerError(
+                f"connected to {where} but the Kafka handshake failed "
+                f"({conn.security_protocol})",
+                hint="the listener may require a login or TLS: set ACCORD_KAFKA_USERNAME and "
+                "ACCORD_KAFKA_PASSWORD, or ACCORD_SSL_CAFILE",
+            )
+            error.code = "connection-failed"
+        return error
+    if isinstance(exc, kafka_errors.SaslAuthenticationFailed):
+        error = BrokerError(f"the broker at {where} refused the login of {principal}",
+                            hint="check ACCORD_KAFKA_USERNAME and ACCORD_KAFKA_PASSWORD")
+        error.code = "auth-failed"
+        return error
+    target = f" {resource}" if resource else ""
+    return BrokerError(f"Kafka failed while trying to {doing}{target}: "
+                       f"{type(exc).__name__}: {str(exc)[:200]}",
+                       hint="check that the brokers are up (`accord broker status`) and retry")
+
+
+@contextlib.contextmanager
+def node_errors(conn: KafkaConnection, *, doing: str,
+                resource: str | None = None) -> Iterator[None]:
+    """Turn Kafka failures (raised, or the cause of an accord error) into accord errors."""
+    try:
+        yield
+    except AccordError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, kafka_errors.KafkaError) and not isinstance(exc, Refused):
+            raise kafka_failure(cause, conn, doing=doing, resource=resource) from None
+        raise
+    except kafka_errors.KafkaError as exc:
+        raise kafka_failure(exc, conn, doing=doing, resource=resource) from None
 
 
 # -- publish ------------------------------------------------------------------
@@ -153,7 +272,8 @@ def publish_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                                "partition": result.partition, "offset": result.offset,
                                "sequence": result.sequence}))
 
-    asyncio.run(run())
+    with node_errors(settings.kafka, doing="write", resource=node.plan.exchange_topic(scope, area)):
+        asyncio.run(run())
 
 
 def _publisher(node: NodeContext) -> Publisher:
@@ -175,7 +295,8 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
         click.echo(json.dumps({"message_id": result.message_id, "topic": result.topic,
                                "releases": message_id}))
 
-    asyncio.run(run())
+    with node_errors(node.settings.kafka, doing="write", resource="the trilateral topic"):
+        asyncio.run(run())
 
 
 # -- receive ------------------------------------------------------------------
@@ -188,26 +309,32 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
               "(default: $ACCORD_METRICS_PORT; none if unset).")
 @click.option("--webhook", default=None,
               help="POST each delivered message as JSON to this URL (the handler hook).")
-@click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=10, show_default=True,
+@click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=None,
               help="How long the broker may hold a fetch to fill a batch: larger batches "
-              "under load, at most this much added latency; 0 for none.")
+              "under load, at most this much added latency; 0 for none "
+              "(default: $ACCORD_FETCH_WAIT_MS or 10).")
 def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                     data_dir: Path | None, bootstrap: str | None, metrics_port: int | None,
-                    webhook: str | None, fetch_wait_ms: int) -> None:
+                    webhook: str | None, fetch_wait_ms: int | None) -> None:
     """Run this agency's receiving node until SIGTERM or Ctrl-C."""
-    settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port)
+    settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port,
+                         fetch_wait_ms)
     node = open_node(settings)
-    asyncio.run(_receive(node, webhook, fetch_wait_ms))
+    with node_errors(settings.kafka, doing="read", resource=", ".join(
+            node.plan.receive_topics(agency)) or None):
+        asyncio.run(_receive(node, webhook))
 
 
-async def _receive(node: NodeContext, webhook: str | None, fetch_wait_ms: int = 10) -> None:
+async def _receive(node: NodeContext, webhook: str | None) -> None:
     from accord.receiver.webhook import WebhookHandler
 
     handler = WebhookHandler(webhook) if webhook else None
+    tuning = node.settings.receiver
     receiver = Receiver(
         agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
         signer=node.signer, inbox_path=node.settings.inbox_path, handler=handler,
-        fetch_wait_ms=fetch_wait_ms,
+        batch_max=tuning.batch_max, stall_timeout_s=tuning.stall_timeout_s,
+        fetch_wait_ms=tuning.fetch_wait_ms,
     )
     ops: OpsServer | None = None
     loop = asyncio.get_running_loop()
@@ -254,7 +381,8 @@ def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str
     conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-monitor")
     monitor = Monitor(connection=conn, plan=plan, trust=trust,
                       deadline=timedelta(seconds=deadline))
-    asyncio.run(monitor.consume(idle_s=idle))
+    with node_errors(conn, doing="read", resource=plan.receipts_topic):
+        asyncio.run(monitor.consume(idle_s=idle))
     overdue = monitor.outstanding()
     click.echo(f"messages seen: {len(monitor.ledger)}; receipts rejected: {monitor.rejected}; "
                f"overdue: {len(overdue)}")
@@ -272,15 +400,21 @@ def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str
 @click.option("--agency", required=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def inbox_command(agency: str, data_dir: Path | None, as_json: bool) -> None:
-    """List what this agency's node has delivered into its inbox."""
-    settings_dir = data_dir or load_node_settings(agency, kafka=load_connection()).data_dir
-    path = settings_dir / "inbox.sqlite"
+@click.option("--show", "show_id", metavar="MESSAGE_ID", default=None,
+              help="Print one message: its header, label and body.")
+def inbox_command(agency: str, data_dir: Path | None, as_json: bool,
+                  show_id: str | None) -> None:
+    """List what this agency's node has delivered into its inbox, or --show one message."""
+    settings = load_node_settings(agency, data_dir=data_dir)
+    path = settings.inbox_path
     if not path.exists():
         raise ConfigError(f"no inbox at {path}",
                           hint="run `accord receive --agency ...` first, or pass --data-dir")
     inbox = Inbox(path)
     try:
+        if show_id is not None:
+            _show(inbox, show_id, as_json)
+            return
         for m in inbox.messages():
             if as_json:
                 click.echo(json.dumps({"message_id": m.message_id, "type": m.type,
@@ -292,3 +426,22 @@ def inbox_command(agency: str, data_dir: Path | None, as_json: bool) -> None:
                            f"{m.type:<40} {m.status}")
     finally:
         inbox.close()
+
+
+def _show(inbox: Inbox, message_id: str, as_json: bool) -> None:
+    wanted = message_id.strip().lower()
+    found = [m for m in inbox.messages() if m.message_id == wanted]
+    if not found:
+        raise ConfigError(f"no message {message_id[:80]!r} in {inbox.path}",
+                          hint="list the inbox with `accord inbox --agency ...`")
+    for m in found:  # one per sender, should two senders have used one id
+        # The envelope was verified when it landed; this only reads its payload.
+        payload_b64 = json.loads(m.raw)["payload"]
+        doc = json.loads(base64.urlsafe_b64decode(payload_b64 + "=" * (-len(payload_b64) % 4)))
+        shown = {"status": m.status, "topic": m.topic, "partition": m.partition,
+                 "offset": m.offset, "payload_sha256": m.payload_sha256,
+                 "header": doc["header"], "label": doc["label"], "body": doc["body"]}
+        if as_json:
+            click.echo(json.dumps(shown, ensure_ascii=False))
+        else:
+            click.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
