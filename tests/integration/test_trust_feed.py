@@ -135,3 +135,28 @@ async def test_a_poisoned_record_is_skipped_and_the_rotation_after_it_applies(
             await again.stop()
     finally:
         await ex.stop()
+
+
+async def test_sync_applies_everything_acknowledged_before_it(
+    kafka: LocalBroker, tmp_path: Path
+) -> None:
+    ex = LocalExchange(plan=fresh_plan(), connection=kafka.connection(), directory=tmp_path)
+    ex.apply()
+    try:
+        feed = await ex.start_trust_feed()
+        pki = PkiDirectory(tmp_path / "pki")
+        await publish_trust(ex.connection, ex.plan.trust_topic, pki.trust_store().to_bundle())
+        for _ in range(600):
+            if feed.applied.get("known", 0) + feed.applied.get("crl", 0) >= 1:
+                break
+            await asyncio.sleep(0.05)
+        for agency in ("JPN.MOFA", "JPN.MOD", "AUS.DFAT"):
+            new = pki.issue(agency, rotate=True, activate=False)
+            await publish_trust(ex.connection, ex.plan.trust_topic,
+                                pki.trust_store().to_bundle())
+            await asyncio.sleep(1.0)  # sync answers at most once a second
+            await feed.sync()
+            # Whatever the broker acknowledged before sync() is in the store after it.
+            assert ex.trust.resolve(kid_of(new)) is not None
+    finally:
+        await ex.stop()

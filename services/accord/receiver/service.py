@@ -382,6 +382,12 @@ class Receiver:
                           partition=record.partition, offset=record.offset)
                 refusal = self._admit(record, now, digests, last_sequence, status_changes,
                                       accepted, deliveries)
+                if (refusal is not None and refusal.reason is ReasonCode.UNKNOWN_KEY
+                        and self._trust_feed is not None and await self._trust_feed.sync()):
+                    # A just-rotated key: its certificate was on the trust topic but not
+                    # yet read. A refusal changes no accumulator, so admitting again is safe.
+                    refusal = self._admit(record, now, digests, last_sequence,
+                                          status_changes, accepted, deliveries)
                 if refusal is not None:
                     quarantined.append((record, refusal))
             offsets[(tp.topic, tp.partition)] = records[-1].offset + 1

@@ -8,6 +8,8 @@ Directory layout (``accord pki --dir DIR``)::
     DIR/agencies/<AGENCY>/<kid>.key.pem   agency signing key, mode 0600
     DIR/agencies/<AGENCY>/<kid>.cert.pem  agency signing certificate
     DIR/agencies/<AGENCY>/CURRENT         the kid the agency signs with now
+    DIR/agencies/<AGENCY>/PENDING         a rotated kid not in use yet: it becomes CURRENT
+                                          once its certificate is on the trust topic
     DIR/bundle.pem                        trust bundle: roots + certificates + CRLs
     DIR/roots.sha256                      the bundle's pinned roots (SHA-256 fingerprints)
 
@@ -84,6 +86,12 @@ def _load_cert(path: Path) -> x509.Certificate:
         raise PkiError(f"{path} is not a PEM certificate") from None
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # a signer never reads half a kid
+
+
 @dataclass(frozen=True)
 class CertInfo:
     """One certificate as ``accord pki show`` lists it."""
@@ -95,6 +103,7 @@ class CertInfo:
     not_after: datetime
     current: bool
     revoked: bool
+    pending: bool = False
 
 
 class PkiDirectory:
@@ -147,11 +156,15 @@ class PkiDirectory:
         passphrase: bytes | None = None,
         ca_passphrase: bytes | None = None,
         rotate: bool = False,
+        activate: bool = True,
     ) -> x509.Certificate:
         """A new key and certificate for ``agency``; it becomes CURRENT.
 
         Without ``rotate`` the agency must have no certificate yet; with it, it must
-        have one, which stays valid (overlap) until it expires or is revoked.
+        have one, which stays valid (overlap) until it expires or is revoked. With
+        ``activate=False`` a rotated key is only staged (PENDING): receivers would
+        quarantine what it signs as ``unknown-key`` until its certificate reaches
+        them, so it is put in use by :meth:`activate` once it is on the trust topic.
         """
         where = self.agency_dir(agency)
         has_current = (where / "CURRENT").exists()
@@ -168,8 +181,13 @@ class PkiDirectory:
         where.mkdir(parents=True, exist_ok=True)
         write_private_key(where / f"{kid}.key.pem", key, passphrase)
         (where / f"{kid}.cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
-        (where / "CURRENT").write_text(kid + "\n")
+        if activate or not rotate:
+            _write_atomic(where / "CURRENT", kid + "\n")
+            (where / "PENDING").unlink(missing_ok=True)
+        else:
+            _write_atomic(where / "PENDING", kid + "\n")
         log.info("pki.certificate_issued", agency=agency, kid=kid, rotated=rotate,
+                 active=activate or not rotate,
                  not_after=cert.not_valid_after_utc.isoformat())
         return cert
 
@@ -212,6 +230,28 @@ class PkiDirectory:
         kids = [kid_of(c) for c in chosen]
         log.info("pki.revoked", agency=agency, kids=kids, crl_number=number)
         return kids
+
+    def pending(self, agency: str) -> str | None:
+        """The kid of ``agency``'s staged rotation, or None."""
+        path = self.agency_dir(agency) / "PENDING"
+        return path.read_text().strip() if path.exists() else None
+
+    def activate(self, agency: str) -> str | None:
+        """Put ``agency``'s staged key in use (PENDING becomes CURRENT); return its kid.
+
+        Call only once its certificate is on the trust topic (``accord pki publish``
+        and ``accord pki rotate`` do).
+        """
+        kid = self.pending(agency)
+        if kid is None:
+            return None
+        where = self.agency_dir(agency)
+        if not (where / f"{kid}.cert.pem").exists():
+            raise PkiError(f"{agency}'s PENDING names {kid}, which has no certificate here")
+        _write_atomic(where / "CURRENT", kid + "\n")
+        (where / "PENDING").unlink()
+        log.info("pki.certificate_activated", agency=agency, kid=kid)
+        return kid
 
     def trust_store(self) -> TrustStore:
         store = TrustStore()
@@ -262,12 +302,14 @@ class PkiDirectory:
         for agency in self.agencies():
             current_path = self.agency_dir(agency) / "CURRENT"
             current = current_path.read_text().strip() if current_path.exists() else ""
+            pending = self.pending(agency)
             for cert in self._agency_certs(agency):
                 kid = kid_of(cert)
                 rows.append(CertInfo(
                     agency=agency, kid=kid, serial=cert.serial_number,
                     not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
                     current=kid == current, revoked=store.is_revoked(kid),
+                    pending=kid == pending,
                 ))
         return rows
 

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import re
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography import x509
 
 from accord.config import KafkaConnection
@@ -179,6 +180,10 @@ class TrustFeed:
         self._agency = agency
         self.metrics = metrics if metrics is not None else NodeMetrics()
         self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._read_to: dict[TopicPartition, int] = {}  # next offset per partition, applied
+        self._progress = asyncio.Event()
+        self._synced_at = -1.0
         self.applied: dict[str, int] = {}
         self.restarts = 0
 
@@ -199,6 +204,37 @@ class TrustFeed:
         # wait() rather than await: it neither raises the task's exception nor the
         # cancellation into the caller.
         await asyncio.wait({task}, timeout=15)
+
+    async def sync(self, *, timeout_s: float = 5.0) -> bool:
+        """Catch up with the trust topic as it is now; True if anything new was applied.
+
+        For a receiver that meets a kid it does not know: the certificate of a key
+        rotated a moment ago may be on the topic but not yet read. Bounded twice: by
+        ``timeout_s``, and by answering False at once when the feed caught up less
+        than a second ago (a flood of unknown kids costs one check a second).
+        """
+        loop = asyncio.get_running_loop()
+        consumer = self._consumer
+        if consumer is None or loop.time() - self._synced_at < 1.0:
+            return False
+        before = sum(self.applied.get(k, 0) for k in APPLIED)
+        deadline = loop.time() + timeout_s
+        try:
+            partitions = consumer.assignment()
+            ends = await asyncio.wait_for(consumer.end_offsets(list(partitions)),
+                                          timeout=timeout_s)
+            while any(self._read_to.get(tp, 0) < end for tp, end in ends.items()):
+                self._progress.clear()
+                left = deadline - loop.time()
+                if left <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), timeout=left)
+        except Exception as exc:  # a failed sync only means: refuse as before
+            log.warning("trust-feed-sync-failed", error=type(exc).__name__)
+            return False
+        self._synced_at = loop.time()
+        return sum(self.applied.get(k, 0) for k in APPLIED) > before
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         # _follow only ends by cancellation; anything else is a bug worth an alarm.
@@ -221,14 +257,24 @@ class TrustFeed:
             # No group: every node reads the whole (compacted) topic from the start.
             consumer = None
             try:
-                consumer = new_consumer(self._conn, self._topic, group_id=None)
+                # A short fetch wait: a certificate should reach the store in
+                # milliseconds, not the broker's default half second.
+                consumer = new_consumer(self._conn, self._topic, group_id=None,
+                                        fetch_max_wait_ms=50)
                 await consumer.start()
+                self._consumer = consumer
                 while True:
                     batch = await consumer.getmany(timeout_ms=1000)
                     backoff = _BACKOFF_FIRST_S  # a good poll: the next failure starts over
-                    for records in batch.values():
+                    for tp, records in batch.items():
                         for r in records:
                             self._apply(r.key, r.value)
+                        self._read_to[tp] = records[-1].offset + 1
+                    for tp in consumer.assignment():
+                        # Also past compacted-away offsets and control records.
+                        self._read_to[tp] = max(self._read_to.get(tp, 0),
+                                                await consumer.position(tp))
+                    self._progress.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the feed must outlive any error
@@ -237,6 +283,7 @@ class TrustFeed:
                 log.warning("trust-feed-error", topic=self._topic, error=type(exc).__name__,
                             detail=str(exc)[:200], retry_in_s=backoff)
             finally:
+                self._consumer = None
                 if consumer is not None:
                     with contextlib.suppress(Exception):
                         await close_consumer(consumer, timeout_s=10)
