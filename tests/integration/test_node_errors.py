@@ -188,3 +188,23 @@ def test_inbox_show_prints_the_label_and_the_body(
     assert "originator: JPN.MOFA" in output
     assert_clean(*run({}, "inbox", "--agency", "AUS.DFAT", "--data-dir", str(data_dir),
                       "--show", "0190a000-0000-7000-8000-000000000000"), "config-invalid")
+
+
+def test_rotating_as_an_agency_principal_is_a_clear_refusal(node: Node, tmp_path: Path) -> None:
+    from accord.trust.pki import PkiDirectory
+
+    pki = provision(tmp_path / "pki", ["JPN.MOFA"])
+    old = pki.signer("JPN.MOFA").kid
+    args = ("pki", "rotate", "--agency", "JPN.MOFA", "--dir", str(tmp_path / "pki"))
+    line = assert_clean(*run(node.env("JPN.MOFA"), *args), "acl-denied")
+    assert node.plan.trust_topic in line
+    assert pki.signer("JPN.MOFA").kid == old  # the old key still signs
+    staged = PkiDirectory(tmp_path / "pki").pending("JPN.MOFA")
+    assert staged is not None
+
+    admin = {**node.env(), "ACCORD_KAFKA_USERNAME": "admin",
+             "ACCORD_KAFKA_PASSWORD": "admin-secret"}
+    exit_code, output = run(admin, "pki", "publish", "--dir", str(tmp_path / "pki"))
+    assert exit_code == 0, output
+    assert f"in use now: kid={staged}" in output
+    assert pki.signer("JPN.MOFA").kid == staged

@@ -205,17 +205,17 @@ class TrustFeed:
         # cancellation into the caller.
         await asyncio.wait({task}, timeout=15)
 
-    async def sync(self, *, timeout_s: float = 5.0) -> bool:
+    async def sync(self, *, timeout_s: float = 5.0, min_interval_s: float = 1.0) -> bool:
         """Catch up with the trust topic as it is now; True if anything new was applied.
 
         For a receiver that meets a kid it does not know: the certificate of a key
         rotated a moment ago may be on the topic but not yet read. Bounded twice: by
         ``timeout_s``, and by answering False at once when the feed caught up less
-        than a second ago (a flood of unknown kids costs one check a second).
+        than ``min_interval_s`` ago (a flood of unknown kids costs one check a second).
         """
         loop = asyncio.get_running_loop()
         consumer = self._consumer
-        if consumer is None or loop.time() - self._synced_at < 1.0:
+        if consumer is None or loop.time() - self._synced_at < min_interval_s:
             return False
         before = sum(self.applied.get(k, 0) for k in APPLIED)
         deadline = loop.time() + timeout_s
