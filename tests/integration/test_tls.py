@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from cryptography import x509
 
 from accord.broker import LocalBroker, TlsSettings
-from accord.broker.config import NodePorts, NodeSettings, TlsListener, render_properties
+from accord.broker.config import BrokerNodeSettings, NodePorts, TlsListener, render_properties
 from accord.broker.tls import LocalCa
 from accord.config import KafkaConnection
 from accord.kafka.clients import new_consumer, new_producer
@@ -180,7 +180,7 @@ async def test_scram_over_tls_still_checks_the_password(sasl_ssl_broker: LocalBr
 @pytest.mark.parametrize(("mode", "protocol"), [("plain", "SSL"), ("scram", "SASL_SSL")])
 def test_tls_listener_properties(mode: str, protocol: str, tmp_path: Path) -> None:
     props = render_properties(
-        NodeSettings(
+        BrokerNodeSettings(
             node_id=1,
             host="127.0.0.1",
             mode=mode,  # type: ignore[arg-type]

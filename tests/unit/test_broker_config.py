@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from accord.broker import KAFKA_VERSION, LocalBroker, TlsSettings
-from accord.broker.config import NodePorts, NodeSettings, render_properties
+from accord.broker.config import BrokerNodeSettings, NodePorts, render_properties
 from accord.broker.node import new_cluster_id
 from accord.errors import BrokerError
 
@@ -22,7 +22,7 @@ def test_pom_default_matches_the_python_version() -> None:
 
 
 def _scram(**kw: object) -> dict[str, str]:
-    settings = NodeSettings(
+    settings = BrokerNodeSettings(
         node_id=2,
         host="127.0.0.1",
         mode="scram",

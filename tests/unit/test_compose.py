@@ -17,8 +17,8 @@ from accord.broker import KAFKA_VERSION
 from accord.broker.config import (
     FAST_START,
     JVM_OPTIONS,
+    BrokerNodeSettings,
     NodePorts,
-    NodeSettings,
     render_properties,
     replication_settings,
 )
@@ -65,7 +65,7 @@ def compose_props(kafka_service: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def launcher_props() -> dict[str, str]:
     return render_properties(
-        NodeSettings(
+        BrokerNodeSettings(
             node_id=1,
             host="localhost",
             mode="scram",

@@ -18,7 +18,7 @@ Security model of ``mode="scram"``:
 * ``StandardAuthorizer`` with ``allow.everyone.if.no.acl.found=false``: a user
   with no ACL is refused, not silently served. Super users: the admin and the broker.
 
-Optional ``TLS`` listener (``NodeSettings.tls``), added next to ``CLIENT`` rather than
+Optional ``TLS`` listener (``BrokerNodeSettings.tls``), added next to ``CLIENT`` rather than
 replacing it: SSL in plain mode, SASL_SSL (SCRAM-SHA-512) in scram mode. ``CLIENT``
 stays so the launcher's own readiness probe and the admin need no certificates;
 inter-broker and controller traffic stay on loopback-only listeners. Certificates
@@ -105,7 +105,7 @@ def tls_protocol(mode: Mode) -> str:
 
 
 @dataclass(frozen=True)
-class NodeSettings:
+class BrokerNodeSettings:
     """Everything that decides one node's server.properties."""
 
     node_id: int
@@ -143,7 +143,7 @@ def _jaas_plain(password: str) -> str:
     )
 
 
-def render_properties(s: NodeSettings) -> dict[str, str]:
+def render_properties(s: BrokerNodeSettings) -> dict[str, str]:
     """server.properties as an ordered dict (later keys override earlier ones)."""
     h, p = s.host, s.ports
     voters = ",".join(f"{node}@{h}:{port}" for node, port in s.voters)
@@ -197,7 +197,7 @@ def render_properties(s: NodeSettings) -> dict[str, str]:
     return props
 
 
-def _tls_properties(s: NodeSettings, base: Mapping[str, str]) -> dict[str, str]:
+def _tls_properties(s: BrokerNodeSettings, base: Mapping[str, str]) -> dict[str, str]:
     """Append the TLS listener to ``base``'s listener lists and configure it (listener-scoped)."""
     assert s.tls is not None
     t, name = s.tls, TLS_LISTENER

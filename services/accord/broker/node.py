@@ -23,9 +23,9 @@ from accord.broker.config import (
     JVM_OPTIONS,
     LOG4J2_PROPERTIES,
     MODES,
+    BrokerNodeSettings,
     Mode,
     NodePorts,
-    NodeSettings,
     TlsListener,
     properties_text,
     render_properties,
@@ -394,8 +394,8 @@ class LocalBroker:
 
     # ------------------------------------------------------------- lifecycle
 
-    def settings(self) -> NodeSettings:
-        return NodeSettings(
+    def settings(self) -> BrokerNodeSettings:
+        return BrokerNodeSettings(
             node_id=self.node_id,
             host=self.host,
             mode=self.mode,
