@@ -25,6 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from accord.errors import ConfigError, PlanError
 
+BUNDLE_FILE = "bundle.pem"
+"""The trust bundle, in a PKI directory (its pinned roots beside it: ``roots.sha256``)."""
+
 INBOX_FILE = "inbox.sqlite"
 """A node's inbox database, in its data directory."""
 
@@ -185,7 +188,7 @@ class NodeSettings(BaseModel):
 
     @property
     def bundle_path(self) -> Path:
-        return self.pki_dir / "bundle.pem"
+        return self.pki_dir / BUNDLE_FILE
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
@@ -237,7 +240,21 @@ def load_node_settings(
         raise _invalid(exc, "node setting") from None
 
 
-# -- secrets for `accord plan apply` -------------------------------------------
+# -- secrets -------------------------------------------------------------------
+
+
+def secret_from_env(var: str | None, env: Mapping[str, str] | None = None) -> bytes | None:
+    """The secret in the environment variable named ``var`` (a passphrase), or None
+    when no variable is named. Secrets never come from the command line, where
+    ``ps`` would show them."""
+    if var is None:
+        return None
+    source = os.environ if env is None else env
+    value = source.get(var)
+    if not value:
+        raise ConfigError(f"environment variable {var} is not set or empty",
+                          hint=f"export {var}=... before running the command")
+    return value.encode()
 
 
 def secret_env_name(principal: str) -> str:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from accord.areas import Area
 from accord.config import (
+    BUNDLE_FILE,
     KafkaConnection,
     NodeSettings,
     default_pki_dir,
@@ -377,7 +378,7 @@ def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str
     from accord.trust import TrustStore
 
     plan = load_plan(plan_path)
-    trust = TrustStore.from_bundle((pki_dir or default_pki_dir()) / "bundle.pem")
+    trust = TrustStore.from_bundle((pki_dir or default_pki_dir()) / BUNDLE_FILE)
     conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-monitor")
     monitor = Monitor(connection=conn, plan=plan, trust=trust,
                       deadline=timedelta(seconds=deadline))

@@ -6,11 +6,11 @@ Passphrases are read from environment variables named by ``--passphrase-env`` /
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
+from accord.config import secret_from_env
 from accord.errors import AccordError, PkiError
 from accord.parties import Country
 from accord.trust.certs import kid_of
@@ -23,13 +23,7 @@ _CA_PASS = click.option("--ca-passphrase-env", metavar="VAR",
 
 
 def _secret(var: str | None) -> bytes | None:
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if not value:
-        raise PkiError(f"environment variable {var} is not set or empty",
-                       hint=f"export {var}=... before running the command")
-    return value.encode()
+    return secret_from_env(var)
 
 
 def _country(value: str) -> Country:

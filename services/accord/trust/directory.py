@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from accord.config import BUNDLE_FILE
 from accord.errors import PkiError
 from accord.observability.logs import get_logger
 from accord.parties import Country, country_of, is_agency_id
@@ -125,7 +126,7 @@ class PkiDirectory:
 
     @property
     def bundle_path(self) -> Path:
-        return self.path / "bundle.pem"
+        return self.path / BUNDLE_FILE
 
     # operations
     def init_root(
