@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from _poison import unknown_key_certificate
+from _poison import duplicate_extension_certificate, unknown_key_certificate
 from accord.config import KafkaConnection, load_node_settings
 from accord.errors import PkiError, ReasonCode, Refused
 from accord.parties import Country
@@ -95,7 +95,8 @@ def test_apply_item_skips_any_unappliable_record(tmp_path: Path) -> None:
     pki = provision(tmp_path, ["JPN.MOFA"])
     store = pki.trust_store()
     poison = unknown_key_certificate(pki.signer("JPN.MOFA").certificate)
-    for value in (poison, b"-----BEGIN X509 CRL-----\nnot base64\n", b"\x00" * 64):
+    for value in (poison, duplicate_extension_certificate(),
+                  b"-----BEGIN X509 CRL-----\nnot base64\n", b"\x00" * 64):
         what, error = apply_item(store, b"cert:x", value)
         assert what == "rejected"
         assert error
