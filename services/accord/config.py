@@ -94,17 +94,21 @@ def load_connection(
     env: Mapping[str, str] | None = None, **overrides: object
 ) -> KafkaConnection:
     """Build a connection from ``ACCORD_*`` variables, then explicit overrides."""
-    source = os.environ if env is None else env
-    values: dict[str, object] = {
-        field: source[var] for var, field in _ENV_FIELDS.items() if source.get(var)
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values = _layered(os.environ if env is None else env, _ENV_FIELDS, overrides)
     if "security_protocol" not in values:
         values["security_protocol"] = infer_protocol(values)
     try:
         return KafkaConnection.model_validate(values)
     except ValidationError as exc:
         raise _invalid(exc, "Kafka connection setting") from None
+
+
+def _layered(source: Mapping[str, str], env_fields: Mapping[str, str],
+             overrides: Mapping[str, object]) -> dict[str, object]:
+    """Field values: the set environment variables, then the explicit overrides."""
+    values: dict[str, object] = {f: source[v] for v, f in env_fields.items() if source.get(v)}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return values
 
 
 def infer_protocol(values: Mapping[str, object]) -> SecurityProtocol:
@@ -153,9 +157,7 @@ _TUNING_ENV = {
 def load_receiver_tuning(
     env: Mapping[str, str] | None = None, **overrides: object
 ) -> ReceiverTuning:
-    source = os.environ if env is None else env
-    values: dict[str, object] = {f: source[v] for v, f in _TUNING_ENV.items() if source.get(v)}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values = _layered(os.environ if env is None else env, _TUNING_ENV, overrides)
     try:
         return ReceiverTuning.model_validate(values)
     except ValidationError as exc:
