@@ -193,7 +193,10 @@ class NodeSettings(BaseModel):
         return self.pki_dir / BUNDLE_FILE
 
 
-def _split(value: str | None) -> tuple[str, ...] | None:
+def load_trusted_roots(env: Mapping[str, str] | None = None) -> tuple[str, ...] | None:
+    """Pinned root fingerprints from ``ACCORD_TRUSTED_ROOTS`` (comma-separated), or
+    None: then the roots file beside the bundle pins them."""
+    value = (os.environ if env is None else env).get("ACCORD_TRUSTED_ROOTS")
     if not value:
         return None
     return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -232,7 +235,7 @@ def load_node_settings(
         if metrics_port is not None
         else source.get("ACCORD_METRICS_PORT") or None,
         "key_passphrase": source.get("ACCORD_KEY_PASSPHRASE") or None,
-        "trusted_roots": _split(source.get("ACCORD_TRUSTED_ROOTS")),
+        "trusted_roots": load_trusted_roots(source),
         "kafka": kafka or load_connection(source, client_id=f"accord-{agency}"),
         "receiver": receiver or load_receiver_tuning(source),
     }

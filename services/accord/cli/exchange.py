@@ -37,6 +37,7 @@ from accord.config import (
     load_connection,
     load_node_settings,
     load_receiver_tuning,
+    load_trusted_roots,
 )
 from accord.errors import AccordError, BrokerError, ConfigError, ReasonCode, Refused
 from accord.labels import Caveat, Classification, Label, Policy
@@ -378,7 +379,8 @@ def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str
     from accord.trust import TrustStore
 
     plan = load_plan(plan_path)
-    trust = TrustStore.from_bundle((pki_dir or default_pki_dir()) / BUNDLE_FILE)
+    trust = TrustStore.from_bundle((pki_dir or default_pki_dir()) / BUNDLE_FILE,
+                                   roots=load_trusted_roots())
     conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-monitor")
     monitor = Monitor(connection=conn, plan=plan, trust=trust,
                       deadline=timedelta(seconds=deadline))
