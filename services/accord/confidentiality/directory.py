@@ -1,0 +1,58 @@
+"""The key directory: every agency's verified encryption keys, as a sender sees them.
+
+Filled from key statements (bundle files, the trust topic). It answers one question
+for a sender: which key does agency A encrypt to *now*? The answer is the active
+statement with the latest ``not_before``; a newer statement therefore replaces an
+older one at once (rotation), and a revocation removes a key for good, whatever
+order the statements arrive in. Each answer re-checks the signing certificate in the
+trust store, so revoking that certificate withdraws its keys immediately too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from accord.confidentiality.keys import EncryptionPublicKey
+from accord.confidentiality.statement import KeyStatement, verify_key_statement
+from accord.errors import Refused
+from accord.trust import TrustStore
+
+__all__ = ["KeyDirectory"]
+
+
+class KeyDirectory:
+    """Verified key statements per agency, and revocations by ekid."""
+
+    def __init__(self, trust: TrustStore) -> None:
+        self._trust = trust
+        self._keys: dict[str, dict[str, KeyStatement]] = {}  # agency -> ekid -> statement
+        self._revoked: set[tuple[str, str]] = set()  # (agency, ekid)
+
+    def add(self, raw: bytes, *, now: datetime) -> KeyStatement:
+        """Verify and record a key statement or revocation; Refused when it is not valid."""
+        statement = verify_key_statement(raw, self._trust, now=now)
+        if statement.revoked:
+            self._revoked.add((statement.agency, statement.ekid))
+            self._keys.get(statement.agency, {}).pop(statement.ekid, None)
+        elif (statement.agency, statement.ekid) not in self._revoked:
+            self._keys.setdefault(statement.agency, {})[statement.ekid] = statement
+        return statement
+
+    def is_revoked(self, agency: str, ekid: str) -> bool:
+        return (agency, ekid) in self._revoked
+
+    def current(self, agency: str, *, now: datetime) -> EncryptionPublicKey | None:
+        """The key to encrypt to for ``agency`` now, or None when it has none."""
+        best: KeyStatement | None = None
+        for statement in self._keys.get(agency, {}).values():
+            if not statement.active_at(now):
+                continue
+            try:
+                self._trust.validate(statement.signing_kid, now)
+            except Refused:
+                continue  # its signing certificate was revoked or has expired
+            if best is None or (statement.not_before, statement.issued_at) > (
+                best.not_before, best.issued_at  # type: ignore[operator]
+            ):
+                best = statement
+        return best.public if best is not None else None

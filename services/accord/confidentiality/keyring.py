@@ -1,0 +1,77 @@
+"""A receiving agency's keyring: its private encryption keys and the CWKs it opened.
+
+It holds the current key and the previous ones (a rotation must lose nothing in
+flight: a message sealed to the old key just before the rotation still opens), and a
+bounded cache of opened content-wrapping keys by id.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from accord.confidentiality.body import EncryptedBody, decrypt_body
+from accord.confidentiality.errors import NotARecipient, Undecryptable, UnknownCwk
+from accord.confidentiality.keys import EncryptionKeyPair
+from accord.confidentiality.wrap import Cwk, open_announcement
+from accord.trust import TrustStore
+
+__all__ = ["Keyring"]
+
+
+class Keyring:
+    """``agency``'s private keys (newest first) and the CWKs opened for it."""
+
+    def __init__(
+        self, agency: str, keys: Iterable[EncryptionKeyPair], *, max_cwks: int = 4096
+    ) -> None:
+        self.agency = agency
+        self._keys = list(keys)
+        if not self._keys:
+            raise ValueError("a keyring needs at least one key")
+        self._cwks: OrderedDict[bytes, Cwk] = OrderedDict()
+        self._max_cwks = max_cwks
+
+    @property
+    def current(self) -> EncryptionKeyPair:
+        return self._keys[0]
+
+    def add_key(self, key: EncryptionKeyPair) -> None:
+        """A rotated-in key becomes current; the old ones stay for messages in flight."""
+        self._keys.insert(0, key)
+
+    def drop_key(self, ekid: str) -> None:
+        """Forget a key for good (after its last messages are read, or on compromise)."""
+        self._keys = [k for k in self._keys if k.ekid != ekid]
+
+    def open(self, announcement: bytes, trust: TrustStore, *, now: datetime) -> Cwk:
+        """Verify and open a key announcement, and remember the CWK (see open_announcement)."""
+        cwk = open_announcement(announcement, trust, self.agency, self._keys, now=now)
+        self._cwks[cwk.cwk_id] = cwk
+        self._cwks.move_to_end(cwk.cwk_id)
+        while len(self._cwks) > self._max_cwks:
+            self._cwks.popitem(last=False)
+        return cwk
+
+    def decrypt(
+        self, message_id: UUID, *, sender: str, header: bytes, label: bytes, body: bytes
+    ) -> bytes:
+        """Decrypt a verified message's body.
+
+        ``sender`` is the verified sender: a CWK is only ever used for the sender that
+        announced it, so one agency cannot reuse another's key. Raises UnknownCwk
+        (announcement not opened yet: hold and retry after reading the key topic),
+        NotARecipient, or Undecryptable.
+        """
+        parsed = EncryptedBody.from_bytes(body)
+        cwk = self._cwks.get(parsed.cwk_id)
+        if cwk is None:
+            raise UnknownCwk(f"no opened content-wrapping key {parsed.cwk_id.hex()}")
+        if cwk.sender != sender:
+            raise Undecryptable(f"content-wrapping key {parsed.cwk_id.hex()} belongs to "
+                                f"{cwk.sender}, not to the sender {sender}")
+        if self.agency not in cwk.agencies:  # not reachable via open(); kept for safety
+            raise NotARecipient(f"{self.agency} is not a recipient")
+        return decrypt_body(cwk, message_id, header=header, label=label, body=parsed)
