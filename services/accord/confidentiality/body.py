@@ -74,8 +74,11 @@ class EncryptedBody:
         if data[0] != VERSION:
             raise Undecryptable(f"unknown encrypted body version {data[0]}")
         nonce_at = 1 + CWK_ID_BYTES
-        return cls(bytes(data[1:nonce_at]), bytes(data[nonce_at:nonce_at + _NONCE]),
-                   bytes(data[nonce_at + _NONCE:]))
+        return cls(
+            bytes(data[1:nonce_at]),
+            bytes(data[nonce_at : nonce_at + _NONCE]),
+            bytes(data[nonce_at + _NONCE :]),
+        )
 
 
 def aad_digest(header: bytes, label: bytes) -> bytes:
@@ -89,9 +92,9 @@ def aad_digest(header: bytes, label: bytes) -> bytes:
 
 def content_key(cwk: Cwk, message_id: UUID) -> bytes:
     """The per-message content key (see the module docstring)."""
-    return HKDFExpand(
-        hashes.SHA256(), 32, _CEK_INFO + cwk.cwk_id + message_id.bytes
-    ).derive(cwk.key)
+    return HKDFExpand(hashes.SHA256(), 32, _CEK_INFO + cwk.cwk_id + message_id.bytes).derive(
+        cwk.key
+    )
 
 
 def encrypt_body(
@@ -102,7 +105,8 @@ def encrypt_body(
         raise ValueError(f"body is {len(plaintext)} bytes, limit {MAX_BODY_BYTES}")
     nonce = os.urandom(_NONCE)
     sealed = AESGCM(content_key(cwk, message_id)).encrypt(
-        nonce, plaintext, aad_digest(header, label))
+        nonce, plaintext, aad_digest(header, label)
+    )
     return EncryptedBody(cwk.cwk_id, nonce, sealed).to_bytes()
 
 
@@ -114,7 +118,8 @@ def decrypt_body(
         raise Undecryptable("body is encrypted under another content-wrapping key")
     try:
         return AESGCM(content_key(cwk, message_id)).decrypt(
-            body.nonce, body.ciphertext, aad_digest(header, label))
+            body.nonce, body.ciphertext, aad_digest(header, label)
+        )
     except InvalidTag:
         raise Undecryptable(
             "body does not decrypt: wrong key, or header, label or ciphertext altered"

@@ -1,11 +1,14 @@
 """The key directory: every agency's verified encryption keys, as a sender sees them.
 
 Filled from key statements (bundle files, the trust topic). It answers one question
-for a sender: which key does agency A encrypt to *now*? The answer is the active
-statement with the latest ``not_before``; a newer statement therefore replaces an
-older one at once (rotation), and a revocation removes a key for good, whatever
-order the statements arrive in. Each answer re-checks the signing certificate in the
-trust store, so revoking that certificate withdraws its keys immediately too.
+for a sender: which key does agency A encrypt to *now*? The answer is the key of
+the statement with the latest ``not_before`` that is within its window: a newer
+statement replaces an older one at once (rotation), and the older key is never
+current again. If that newest key is revoked (in whatever order the revocation and
+the statement arrive), the agency has no current key until it publishes a new one:
+fail closed, rather than fall back to a key it has already retired. Each answer
+re-checks the signing certificate in the trust store, so revoking that certificate
+withdraws its keys immediately too.
 """
 
 from __future__ import annotations
@@ -33,8 +36,7 @@ class KeyDirectory:
         statement = verify_key_statement(raw, self._trust, now=now)
         if statement.revoked:
             self._revoked.add((statement.agency, statement.ekid))
-            self._keys.get(statement.agency, {}).pop(statement.ekid, None)
-        elif (statement.agency, statement.ekid) not in self._revoked:
+        else:
             self._keys.setdefault(statement.agency, {})[statement.ekid] = statement
         return statement
 
@@ -52,7 +54,10 @@ class KeyDirectory:
             except Refused:
                 continue  # its signing certificate was revoked or has expired
             if best is None or (statement.not_before, statement.issued_at) > (
-                best.not_before, best.issued_at  # type: ignore[operator]
+                best.not_before,
+                best.issued_at,
             ):
                 best = statement
-        return best.public if best is not None else None
+        if best is None or (agency, best.ekid) in self._revoked:
+            return None
+        return best.public

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from accord.errors import AccordError, ReasonCode, Refused
 
-__all__ = ["NoEncryptionKey", "NotARecipient", "PlaintextRefused", "UnknownCwk", "Undecryptable"]
+__all__ = ["NoEncryptionKey", "NotARecipient", "PlaintextRefused", "Undecryptable", "UnknownCwk"]
 
 
 class Undecryptable(Refused):

@@ -70,8 +70,10 @@ class Keyring:
         if cwk is None:
             raise UnknownCwk(f"no opened content-wrapping key {parsed.cwk_id.hex()}")
         if cwk.sender != sender:
-            raise Undecryptable(f"content-wrapping key {parsed.cwk_id.hex()} belongs to "
-                                f"{cwk.sender}, not to the sender {sender}")
+            raise Undecryptable(
+                f"content-wrapping key {parsed.cwk_id.hex()} belongs to "
+                f"{cwk.sender}, not to the sender {sender}"
+            )
         if self.agency not in cwk.agencies:  # not reachable via open(); kept for safety
             raise NotARecipient(f"{self.agency} is not a recipient")
         return decrypt_body(cwk, message_id, header=header, label=label, body=parsed)

@@ -26,6 +26,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
@@ -51,7 +52,7 @@ __all__ = [
 
 SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 """The one HPKE suite accord uses (pinned: nothing in a message can choose another)."""
-SUITE_NAME = "HPKE-MLKEM768X25519-HKDFSHA256-AES256GCM"
+SUITE_NAME: Final = "HPKE-MLKEM768X25519-HKDFSHA256-AES256GCM"
 KEM_ID = 0x647A
 _MLKEM_PUBLIC = 1184
 _X25519_PUBLIC = 32
@@ -79,8 +80,7 @@ class EncryptionPublicKey:
     def from_bytes(cls, data: bytes) -> EncryptionPublicKey:
         """Parse a serialised public key; PkiError unless it is exactly a valid one."""
         if len(data) != PUBLIC_KEY_BYTES:
-            raise PkiError(f"an encryption public key is {PUBLIC_KEY_BYTES} bytes, "
-                           f"got {len(data)}")
+            raise PkiError(f"an encryption public key is {PUBLIC_KEY_BYTES} bytes, got {len(data)}")
         cls._hpke_key(data)  # validates both halves now, not at first use
         return cls(bytes(data), ekid_of(data))
 
@@ -156,17 +156,21 @@ class EncryptionKeyPair:
     def from_pem(cls, data: bytes, passphrase: bytes | None = None) -> EncryptionKeyPair:
         blocks = [m.group(0) for m in _PEM_BLOCK.finditer(data)]
         if len(blocks) != 2:
-            raise PkiError("an encryption key file holds exactly two PKCS#8 PEM blocks "
-                           "(ML-KEM-768, then X25519)")
+            raise PkiError(
+                "an encryption key file holds exactly two PKCS#8 PEM blocks "
+                "(ML-KEM-768, then X25519)"
+            )
         try:
             pq, t = (load_pem_private_key(b, password=passphrase) for b in blocks)
         except (ValueError, TypeError):
             # Deliberately vague: never echo key material or the passphrase.
-            raise PkiError("cannot load the encryption key",
-                           hint="check the passphrase (encrypted keys need one; plain keys "
-                           "take none)") from None
-        if not (isinstance(pq, mlkem.MLKEM768PrivateKey)
-                and isinstance(t, x25519.X25519PrivateKey)):
+            raise PkiError(
+                "cannot load the encryption key",
+                hint="check the passphrase (encrypted keys need one; plain keys take none)",
+            ) from None
+        if not (
+            isinstance(pq, mlkem.MLKEM768PrivateKey) and isinstance(t, x25519.X25519PrivateKey)
+        ):
             raise PkiError("an encryption key file holds an ML-KEM-768 key, then an X25519 key")
         return cls._of(pq, t)
 

@@ -21,5 +21,7 @@ class EncryptionMode(StrEnum):
 def check_plaintext(mode: EncryptionMode, *, encrypted: bool, scope: str) -> None:
     """Raise PlaintextRefused for a plaintext body where ``mode`` requires encryption."""
     if mode is EncryptionMode.REQUIRED and not encrypted:
-        raise PlaintextRefused(f"plaintext body in scope {scope}, which requires encryption",
-                               hint="the sender must encrypt (plan: encryption: required)")
+        raise PlaintextRefused(
+            f"plaintext body in scope {scope}, which requires encryption",
+            hint="the sender must encrypt (plan: encryption: required)",
+        )

@@ -45,8 +45,8 @@ from accord.trust.pki import CLOCK_SKEW
 __all__ = [
     "STATEMENT_TYP",
     "KeyStatement",
-    "sign_key_statement",
     "sign_key_revocation",
+    "sign_key_statement",
     "verify_key_statement",
 ]
 
@@ -86,14 +86,16 @@ class KeyStatement:
     def active_at(self, at: datetime) -> bool:
         return (
             not self.revoked
-            and self.not_before is not None and self.not_after is not None
+            and self.not_before is not None
+            and self.not_after is not None
             and self.not_before <= at < self.not_after
         )
 
 
 def _dump(payload: _Payload) -> bytes:
-    return json.dumps(payload.model_dump(mode="json", exclude_none=True),
-                      separators=(",", ":"), sort_keys=True).encode("ascii")
+    return json.dumps(
+        payload.model_dump(mode="json", exclude_none=True), separators=(",", ":"), sort_keys=True
+    ).encode("ascii")
 
 
 def sign_key_statement(
@@ -110,8 +112,14 @@ def sign_key_statement(
     """
     at = now or datetime.now(UTC)
     payload = _Payload(
-        v=1, agency=signer.agency, ekid=public.ekid, suite=SUITE_NAME, status="active",
-        key=b64e(public.data), issued_at=at, not_before=at - CLOCK_SKEW,
+        v=1,
+        agency=signer.agency,
+        ekid=public.ekid,
+        suite=SUITE_NAME,
+        status="active",
+        key=b64e(public.data),
+        issued_at=at,
+        not_before=at - CLOCK_SKEW,
         not_after=at + valid_for,
     )
     return sign_compact(signer, STATEMENT_TYP, _dump(payload))
@@ -119,31 +127,44 @@ def sign_key_statement(
 
 def sign_key_revocation(signer: Signer, ekid: str, *, now: datetime | None = None) -> bytes:
     """Revoke encryption key ``ekid`` of ``signer.agency``; it is never a recipient again."""
-    payload = _Payload(v=1, agency=signer.agency, ekid=ekid, suite=SUITE_NAME,
-                       status="revoked", issued_at=now or datetime.now(UTC))
+    payload = _Payload(
+        v=1,
+        agency=signer.agency,
+        ekid=ekid,
+        suite=SUITE_NAME,
+        status="revoked",
+        issued_at=now or datetime.now(UTC),
+    )
     return sign_compact(signer, STATEMENT_TYP, _dump(payload))
 
 
 def verify_key_statement(raw: bytes, trust: TrustStore, *, now: datetime) -> KeyStatement:
     """Verify a key statement or revocation; Refused with a stable reason otherwise."""
-    signed = verify_compact(raw, trust, typ=STATEMENT_TYP, now=now,
-                            max_bytes=MAX_STATEMENT_BYTES)
+    signed = verify_compact(raw, trust, typ=STATEMENT_TYP, now=now, max_bytes=MAX_STATEMENT_BYTES)
     try:
         p = _Payload.model_validate_json(signed.payload)
     except ValidationError as exc:
-        raise Refused(ReasonCode.SCHEMA_INVALID, f"key statement: {exc.errors()[0]['msg']}",
-                      ) from None
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID,
+            f"key statement: {exc.errors()[0]['msg']}",
+        ) from None
     if p.agency != signed.signer.agency:
-        raise Refused(ReasonCode.SENDER_MISMATCH,
-                      f"{signed.signer.agency} signed a key statement for {p.agency}")
+        raise Refused(
+            ReasonCode.SENDER_MISMATCH,
+            f"{signed.signer.agency} signed a key statement for {p.agency}",
+        )
     if not signed.signer.not_before <= p.issued_at <= signed.signer.not_after:
-        raise Refused(ReasonCode.EXPIRED_CERT,
-                      "key statement issued outside its signing certificate's validity")
+        raise Refused(
+            ReasonCode.EXPIRED_CERT,
+            "key statement issued outside its signing certificate's validity",
+        )
     public = None
     if p.status == "active":
         if p.key is None or p.not_before is None or p.not_after is None:
-            raise Refused(ReasonCode.SCHEMA_INVALID,
-                          "an active key statement carries key, not_before and not_after")
+            raise Refused(
+                ReasonCode.SCHEMA_INVALID,
+                "an active key statement carries key, not_before and not_after",
+            )
         try:
             public = EncryptionPublicKey.from_bytes(b64d(p.key, "key"))
         except PkiError as exc:
@@ -155,7 +176,12 @@ def verify_key_statement(raw: bytes, trust: TrustStore, *, now: datetime) -> Key
     elif p.key is not None or p.not_before is not None or p.not_after is not None:
         raise Refused(ReasonCode.SCHEMA_INVALID, "a revocation carries no key and no window")
     return KeyStatement(
-        agency=p.agency, ekid=p.ekid, revoked=p.status == "revoked", public=public,
-        issued_at=p.issued_at, not_before=p.not_before, not_after=p.not_after,
+        agency=p.agency,
+        ekid=p.ekid,
+        revoked=p.status == "revoked",
+        public=public,
+        issued_at=p.issued_at,
+        not_before=p.not_before,
+        not_after=p.not_after,
         signing_kid=signed.signer.kid,
     )

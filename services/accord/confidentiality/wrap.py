@@ -70,8 +70,11 @@ class Cwk:
 
 
 def cwk_info(
-    sender: str, cwk_id: bytes, not_after: datetime,
-    recipients: Sequence[tuple[str, str]], to: str,
+    sender: str,
+    cwk_id: bytes,
+    not_after: datetime,
+    recipients: Sequence[tuple[str, str]],
+    to: str,
 ) -> bytes:
     """The HPKE ``info`` for the copy of CWK ``cwk_id`` sealed to key ``to``."""
     bound = {
@@ -132,19 +135,27 @@ def seal_cwk(
         {
             "agency": r.agency,
             "ekid": r.ekid,
-            "sealed": b64e(SUITE.encrypt(
-                cwk.key, r.public.hpke_key(),
-                info=cwk_info(cwk.sender, cwk.cwk_id, not_after, pairs, r.ekid),
-            )),
+            "sealed": b64e(
+                SUITE.encrypt(
+                    cwk.key,
+                    r.public.hpke_key(),
+                    info=cwk_info(cwk.sender, cwk.cwk_id, not_after, pairs, r.ekid),
+                )
+            ),
         }
         for r in ordered
     ]
     payload = {
-        "v": 1, "sender": signer.agency, "cwk_id": b64e(cwk.cwk_id),
-        "issued_at": _iso(at), "not_after": _iso(not_after), "recipients": entries,
+        "v": 1,
+        "sender": signer.agency,
+        "cwk_id": b64e(cwk.cwk_id),
+        "issued_at": _iso(at),
+        "not_after": _iso(not_after),
+        "recipients": entries,
     }
-    raw = sign_compact(signer, ANNOUNCEMENT_TYP,
-                       json.dumps(payload, separators=(",", ":")).encode("ascii"))
+    raw = sign_compact(
+        signer, ANNOUNCEMENT_TYP, json.dumps(payload, separators=(",", ":")).encode("ascii")
+    )
     return cwk, raw
 
 
@@ -163,16 +174,20 @@ def open_announcement(
     listed), Undecryptable (listed with a key we do not hold, or the copy does not
     open).
     """
-    signed = verify_compact(raw, trust, typ=ANNOUNCEMENT_TYP, now=now,
-                            max_bytes=MAX_ANNOUNCEMENT_BYTES)
+    signed = verify_compact(
+        raw, trust, typ=ANNOUNCEMENT_TYP, now=now, max_bytes=MAX_ANNOUNCEMENT_BYTES
+    )
     try:
         a = _Announcement.model_validate_json(signed.payload)
     except ValidationError as exc:
-        raise Refused(ReasonCode.SCHEMA_INVALID,
-                      f"key announcement: {exc.errors()[0]['msg']}") from None
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID, f"key announcement: {exc.errors()[0]['msg']}"
+        ) from None
     if a.sender != signed.signer.agency:
-        raise Refused(ReasonCode.SENDER_MISMATCH,
-                      f"announcement for {a.sender} signed by {signed.signer.agency}")
+        raise Refused(
+            ReasonCode.SENDER_MISMATCH,
+            f"announcement for {a.sender} signed by {signed.signer.agency}",
+        )
     pairs = tuple((e.agency, e.ekid) for e in a.recipients)
     if [p[0] for p in pairs] != sorted({p[0] for p in pairs}):
         raise Refused(ReasonCode.MALFORMED, "recipients must be sorted, each agency once")
@@ -180,20 +195,25 @@ def open_announcement(
         raise Refused(ReasonCode.MALFORMED, "the sender is not among the recipients")
     mine = [e for e in a.recipients if e.agency == agency]
     if not mine:
-        raise NotARecipient(f"{agency} is not a recipient of {a.sender}'s key "
-                            f"{a.cwk_id} (recipients: {', '.join(p[0] for p in pairs)})")
+        raise NotARecipient(
+            f"{agency} is not a recipient of {a.sender}'s key "
+            f"{a.cwk_id} (recipients: {', '.join(p[0] for p in pairs)})"
+        )
     entry = mine[0]
     key = next((k for k in keys if k.ekid == entry.ekid), None)
     if key is None:
-        raise Undecryptable(f"sealed to encryption key {entry.ekid[:16]}… which {agency} "
-                            "does not hold", hint="load the previous encryption keys too")
+        raise Undecryptable(
+            f"sealed to encryption key {entry.ekid[:16]}… which {agency} does not hold",
+            hint="load the previous encryption keys too",
+        )
     cwk_id = b64d(a.cwk_id, "cwk_id")
     sealed = b64d(entry.sealed, "sealed")
     if len(cwk_id) != CWK_ID_BYTES or len(sealed) != _SEALED_BYTES:
         raise Undecryptable("sealed key or cwk id has the wrong length")
     try:
-        secret = SUITE.decrypt(sealed, key.hpke_key(),
-                               info=cwk_info(a.sender, cwk_id, a.not_after, pairs, entry.ekid))
+        secret = SUITE.decrypt(
+            sealed, key.hpke_key(), info=cwk_info(a.sender, cwk_id, a.not_after, pairs, entry.ekid)
+        )
     except Exception:  # cryptography raises InvalidTag or ValueError; both mean the same
         raise Undecryptable(f"the key sealed to {agency} by {a.sender} does not open") from None
     if len(secret) != 32:
