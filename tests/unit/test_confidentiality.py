@@ -481,6 +481,13 @@ def test_keyring_needs_the_announcement_first(world: World) -> None:
         keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed)
     keyring.open(announcement, trust, now=now())
     assert keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed) == body
+    # a body also encrypted to an agency the message does not entitle is refused
+    with pytest.raises(Refused) as caught:
+        keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed,
+                        entitled=("AUS.DFAT",))
+    assert caught.value.reason is ReasonCode.RELEASABILITY_VIOLATION
+    assert keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed,
+                           entitled=("AUS.DFAT", "JPN.MOFA", "JPN.MOD")) == body
     # the same CWK claimed for another sender is not used
     with pytest.raises(Undecryptable):
         keyring.decrypt(mid, sender="JPN.MOD", header=header, label=label, body=sealed)

@@ -8,7 +8,7 @@ bounded cache of opened content-wrapping keys by id.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from accord.confidentiality.body import EncryptedBody, decrypt_body
 from accord.confidentiality.errors import NotARecipient, Undecryptable, UnknownCwk
 from accord.confidentiality.keys import EncryptionKeyPair
 from accord.confidentiality.wrap import Cwk, open_announcement
+from accord.errors import ReasonCode, Refused
 from accord.trust import TrustStore
 
 __all__ = ["Keyring"]
@@ -56,7 +57,14 @@ class Keyring:
         return cwk
 
     def decrypt(
-        self, message_id: UUID, *, sender: str, header: bytes, label: bytes, body: bytes
+        self,
+        message_id: UUID,
+        *,
+        sender: str,
+        header: bytes,
+        label: bytes,
+        body: bytes,
+        entitled: Collection[str] | None = None,
     ) -> bytes:
         """Decrypt a verified message's body.
 
@@ -64,6 +72,11 @@ class Keyring:
         announced it, so one agency cannot reuse another's key. Raises UnknownCwk
         (announcement not opened yet: hold and retry after reading the key topic),
         NotARecipient, or Undecryptable.
+
+        ``entitled``: the agencies that may read this message (``recipient_agencies``
+        for its scope, area and label). When given, a CWK shared with anyone else is
+        refused (``releasability-violation``): the receiver does not hand on a body
+        its sender also encrypted to an agency the plan and label do not entitle.
         """
         parsed = EncryptedBody.from_bytes(body)
         cwk = self._cwks.get(parsed.cwk_id)
@@ -76,4 +89,11 @@ class Keyring:
             )
         if self.agency not in cwk.agencies:  # not reachable via open(); kept for safety
             raise NotARecipient(f"{self.agency} is not a recipient")
+        if entitled is not None:
+            extra = set(cwk.agencies) - set(entitled)
+            if extra:
+                raise Refused(
+                    ReasonCode.RELEASABILITY_VIOLATION,
+                    f"body is also encrypted to {', '.join(sorted(extra))}, not entitled to it",
+                )
         return decrypt_body(cwk, message_id, header=header, label=label, body=parsed)
