@@ -27,6 +27,7 @@ from accord.confidentiality import (
     seal_cwk,
 )
 from accord.confidentiality.jose import b64d, b64e, sign_compact
+from accord.confidentiality.vectors import check_vectors, make_vectors
 from accord.confidentiality.wrap import ANNOUNCEMENT_TYP, cwk_info
 
 GO_DIR = Path(__file__).resolve().parents[2] / "examples" / "interop" / "hpke-go"
@@ -141,3 +142,33 @@ def test_python_opens_a_cwk_sealed_in_go(go_tool: Path) -> None:
     moved = sign_compact(pki().signer("AUS.DFAT"), ANNOUNCEMENT_TYP, json.dumps(payload).encode())
     with pytest.raises(Undecryptable):
         open_announcement(moved, pki().trust_store(), "AUS.DFAT", [me], now=now())
+
+
+VECTORS = GO_DIR / "testdata" / "vectors.json"
+
+
+def test_the_checked_in_vectors_decrypt_in_python() -> None:
+    assert check_vectors(json.loads(VECTORS.read_text())) == 2
+
+
+def test_the_checked_in_vectors_decrypt_in_go(go_tool: Path) -> None:
+    assert go(go_tool, op="vectors", path=str(VECTORS)) == {"checked": "2"}
+
+
+def test_fresh_vectors_decrypt_in_go(go_tool: Path, tmp_path: Path) -> None:
+    fresh = tmp_path / "vectors.json"
+    fresh.write_text(json.dumps(make_vectors()))
+    assert go(go_tool, op="vectors", path=str(fresh)) == {"checked": "2"}
+
+
+def test_a_tampered_vector_fails_in_both(go_tool: Path, tmp_path: Path) -> None:
+    vectors = json.loads(VECTORS.read_text())
+    body = bytearray.fromhex(vectors["messages"][0]["body"])
+    body[-1] ^= 1
+    vectors["messages"][0]["body"] = body.hex()
+    with pytest.raises(Undecryptable):
+        check_vectors(vectors)
+    tampered = tmp_path / "vectors.json"
+    tampered.write_text(json.dumps(vectors))
+    with pytest.raises(AssertionError, match="message authentication failed"):
+        go(go_tool, op="vectors", path=str(tampered))

@@ -10,6 +10,7 @@
 //	 "cwk_id":…,"message_id":…,"header":…,"label":…,"body":…}
 //	                                             -> {"cwk":…,"plaintext":…}
 //	{"op":"seal","public_key":…,"info":…,"plaintext":…} -> {"sealed":…}
+//	{"op":"vectors","path":"testdata/vectors.json"}  -> {"checked":"N"}
 //
 // The seed is the X-Wing private key (32 bytes), as MLKEM768X25519().NewPrivateKey
 // takes it.
@@ -42,6 +43,66 @@ type request struct {
 	Header    string `json:"header"`
 	Label     string `json:"label"`
 	Body      string `json:"body"`
+	Path      string `json:"path"`
+}
+
+// vectors is testdata/vectors.json (written by python -m accord.confidentiality.vectors).
+type vectors struct {
+	Recipient struct {
+		Seed      string `json:"seed"`
+		PublicKey string `json:"public_key"`
+	} `json:"recipient"`
+	Cwk struct {
+		CwkID  string `json:"cwk_id"`
+		Info   string `json:"info"`
+		Sealed string `json:"sealed"`
+		Key    string `json:"key"`
+	} `json:"cwk"`
+	Messages []struct {
+		Name      string `json:"name"`
+		MessageID string `json:"message_id"`
+		Header    string `json:"header"`
+		Label     string `json:"label"`
+		Body      string `json:"body"`
+		Plaintext string `json:"plaintext"`
+	} `json:"messages"`
+}
+
+// checkVectors opens the sealed CWK and decrypts every body, comparing each result.
+func checkVectors(path string) (int, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	var v vectors
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, err
+	}
+	k, err := kem.NewPrivateKey(unhex(v.Recipient.Seed))
+	if err != nil {
+		return 0, err
+	}
+	if hex.EncodeToString(k.PublicKey().Bytes()) != v.Recipient.PublicKey {
+		return 0, errors.New("public key differs")
+	}
+	cwk, err := hpke.Open(k, kdf, aead, unhex(v.Cwk.Info), unhex(v.Cwk.Sealed))
+	if err != nil {
+		return 0, err
+	}
+	if hex.EncodeToString(cwk) != v.Cwk.Key {
+		return 0, errors.New("CWK differs")
+	}
+	for _, m := range v.Messages {
+		plain, err := openBody(cwk, unhex(v.Cwk.CwkID), unhex(m.MessageID),
+			unhex(m.Header), unhex(m.Label), unhex(m.Body))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		if hex.EncodeToString(plain) != m.Plaintext {
+			return 0, fmt.Errorf("%s: plaintext differs", m.Name)
+		}
+	}
+	return len(v.Messages), nil
 }
 
 func unhex(s string) []byte {
@@ -138,6 +199,12 @@ func main() {
 			fail(err)
 		}
 		out["sealed"] = hex.EncodeToString(sealed)
+	case "vectors":
+		n, err := checkVectors(req.Path)
+		if err != nil {
+			fail(err)
+		}
+		out["checked"] = fmt.Sprint(n)
 	default:
 		fail(fmt.Errorf("unknown op %q", req.Op))
 	}
