@@ -488,8 +488,15 @@ def test_keyring_needs_the_announcement_first(world: World) -> None:
     assert caught.value.reason is ReasonCode.RELEASABILITY_VIOLATION
     assert keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed,
                            entitled=("AUS.DFAT", "JPN.MOFA", "JPN.MOD")) == body
+    # an agency left out cannot read, and says so rather than wait for a key
+    outsider = world.keyring("USA.STATE")
+    with pytest.raises(NotARecipient):
+        outsider.open(announcement, trust, now=now())
+    with pytest.raises(NotARecipient) as left_out:
+        outsider.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed)
+    assert left_out.value.code == "not-a-recipient"
     # the same CWK claimed for another sender is not used
-    with pytest.raises(Undecryptable):
+    with pytest.raises(UnknownCwk):
         keyring.decrypt(mid, sender="JPN.MOD", header=header, label=label, body=sealed)
 
 

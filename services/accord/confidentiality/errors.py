@@ -27,10 +27,22 @@ class UnknownCwk(Undecryptable):
 
 
 class NotARecipient(Refused):
-    """This node's agency is not among the recipients: it must not, and cannot, read."""
+    """This node's agency is not among the recipients: it must not, and cannot, read.
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    ``sender`` and ``cwk_id`` name the content-wrapping key it was left out of, when known, so a
+    keyring can answer later bodies under that key with this same reason."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        cwk_id: bytes | None = None,
+        sender: str | None = None,
+    ) -> None:
         super().__init__(ReasonCode.NOT_A_RECIPIENT, message, hint=hint)
+        self.cwk_id = cwk_id
+        self.sender = sender
 
 
 class PlaintextRefused(Refused):

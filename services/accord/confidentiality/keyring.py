@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from accord.confidentiality.body import EncryptedBody, decrypt_body
-from accord.confidentiality.errors import NotARecipient, Undecryptable, UnknownCwk
+from accord.confidentiality.errors import NotARecipient, UnknownCwk
 from accord.confidentiality.keys import EncryptionKeyPair
 from accord.confidentiality.wrap import Cwk, open_announcement
 from accord.errors import ReasonCode, Refused
 from accord.trust import TrustStore
 
 __all__ = ["Keyring"]
+
+_V = TypeVar("_V")
 
 
 class Keyring:
@@ -32,7 +35,12 @@ class Keyring:
         self._keys = list(keys)
         if not self._keys:
             raise ValueError("a keyring needs at least one key")
-        self._cwks: OrderedDict[bytes, Cwk] = OrderedDict()
+        # Keyed by (sender, cwk_id): another agency announcing the same id (by chance or
+        # on purpose) can never replace or shadow a sender's key.
+        self._cwks: OrderedDict[tuple[str, bytes], Cwk] = OrderedDict()
+        # CWKs announced without this agency: their bodies are not-a-recipient, not
+        # unknown (the receiver must not hold them waiting for a key that never comes).
+        self._not_mine: OrderedDict[tuple[str, bytes], str] = OrderedDict()
         self._max_cwks = max_cwks
 
     @property
@@ -49,12 +57,22 @@ class Keyring:
 
     def open(self, announcement: bytes, trust: TrustStore, *, now: datetime) -> Cwk:
         """Verify and open a key announcement, and remember the CWK (see open_announcement)."""
-        cwk = open_announcement(announcement, trust, self.agency, self._keys, now=now)
-        self._cwks[cwk.cwk_id] = cwk
-        self._cwks.move_to_end(cwk.cwk_id)
-        while len(self._cwks) > self._max_cwks:
-            self._cwks.popitem(last=False)
+        try:
+            cwk = open_announcement(announcement, trust, self.agency, self._keys, now=now)
+        except NotARecipient as exc:
+            if exc.cwk_id is not None and exc.sender is not None:
+                self._remember(self._not_mine, (exc.sender, exc.cwk_id), exc.message)
+            raise
+        self._remember(self._cwks, (cwk.sender, cwk.cwk_id), cwk)
         return cwk
+
+    def _remember(
+        self, cache: OrderedDict[tuple[str, bytes], _V], key: tuple[str, bytes], value: _V
+    ) -> None:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > self._max_cwks:
+            cache.popitem(last=False)
 
     def decrypt(
         self,
@@ -69,7 +87,7 @@ class Keyring:
         """Decrypt a verified message's body.
 
         ``sender`` is the verified sender: a CWK is only ever used for the sender that
-        announced it, so one agency cannot reuse another's key. Raises UnknownCwk
+        announced it, so one agency cannot reuse (or shadow) another's key. Raises UnknownCwk
         (announcement not opened yet: hold and retry after reading the key topic),
         NotARecipient, or Undecryptable.
 
@@ -79,16 +97,12 @@ class Keyring:
         its sender also encrypted to an agency the plan and label do not entitle.
         """
         parsed = EncryptedBody.from_bytes(body)
-        cwk = self._cwks.get(parsed.cwk_id)
+        key = (sender, parsed.cwk_id)
+        cwk = self._cwks.get(key)
+        if cwk is None and key in self._not_mine:
+            raise NotARecipient(self._not_mine[key], cwk_id=parsed.cwk_id, sender=sender)
         if cwk is None:
-            raise UnknownCwk(f"no opened content-wrapping key {parsed.cwk_id.hex()}")
-        if cwk.sender != sender:
-            raise Undecryptable(
-                f"content-wrapping key {parsed.cwk_id.hex()} belongs to "
-                f"{cwk.sender}, not to the sender {sender}"
-            )
-        if self.agency not in cwk.agencies:  # not reachable via open(); kept for safety
-            raise NotARecipient(f"{self.agency} is not a recipient")
+            raise UnknownCwk(f"no opened content-wrapping key {parsed.cwk_id.hex()} from {sender}")
         if entitled is not None:
             extra = set(cwk.agencies) - set(entitled)
             if extra:

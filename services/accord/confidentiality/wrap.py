@@ -194,10 +194,13 @@ def open_announcement(
     if a.sender not in (p[0] for p in pairs):
         raise Refused(ReasonCode.MALFORMED, "the sender is not among the recipients")
     mine = [e for e in a.recipients if e.agency == agency]
+    cwk_id = b64d(a.cwk_id, "cwk_id")
     if not mine:
         raise NotARecipient(
             f"{agency} is not a recipient of {a.sender}'s key "
-            f"{a.cwk_id} (recipients: {', '.join(p[0] for p in pairs)})"
+            f"{a.cwk_id} (recipients: {', '.join(p[0] for p in pairs)})",
+            cwk_id=cwk_id,
+            sender=a.sender,
         )
     entry = mine[0]
     key = next((k for k in keys if k.ekid == entry.ekid), None)
@@ -206,7 +209,6 @@ def open_announcement(
             f"sealed to encryption key {entry.ekid[:16]}… which {agency} does not hold",
             hint="load the previous encryption keys too",
         )
-    cwk_id = b64d(a.cwk_id, "cwk_id")
     sealed = b64d(entry.sealed, "sealed")
     if len(cwk_id) != CWK_ID_BYTES or len(sealed) != _SEALED_BYTES:
         raise Undecryptable("sealed key or cwk id has the wrong length")
