@@ -12,8 +12,8 @@ size bounded before anything is decoded.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
@@ -26,7 +26,7 @@ from accord.trust import Signer, TrustedKey, TrustStore
 __all__ = ["Signed", "sign_compact", "verify_compact"]
 
 ALG = "EdDSA"
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_FROM_URL = str.maketrans("-_", "+/")
 _PROTECTED_MAX = 512
 
 
@@ -36,9 +36,25 @@ def b64e(data: bytes) -> str:
 
 def b64d(text: str, what: str) -> bytes:
     """Strict base64url without padding; Refused(malformed) for anything else."""
-    if not isinstance(text, str) or len(text) % 4 == 1 or not _B64URL.fullmatch(text):
+    # '+', '/' and '=' are refused in the original text, then binascii's strict mode
+    # refuses every other character outside the (translated) alphabet. A regex over
+    # the ~6 KB of an announcement cost more than the HPKE open.
+    if (
+        not isinstance(text, str)
+        or len(text) % 4 == 1
+        or not text.isascii()
+        or "+" in text
+        or "/" in text
+        or "=" in text
+    ):
         _refuse(f"{what} is not base64url without padding")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    try:
+        return binascii.a2b_base64(
+            (text + "=" * (-len(text) % 4)).translate(_FROM_URL).encode("ascii"),
+            strict_mode=True,
+        )
+    except binascii.Error:
+        _refuse(f"{what} is not base64url without padding")
 
 
 def _refuse(detail: str, reason: ReasonCode = ReasonCode.MALFORMED) -> NoReturn:
