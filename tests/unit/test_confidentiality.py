@@ -386,11 +386,19 @@ def test_announcement_refusals(world: World) -> None:
     def unsorted(p: dict[str, Any]) -> None:
         p["recipients"].reverse()
 
+    def backdated(p: dict[str, Any]) -> None:
+        p["issued_at"] = "2001-01-01T00:00:00Z"
+
+    def ends_before_it_starts(p: dict[str, Any]) -> None:
+        p["not_after"] = "2001-01-01T00:00:00Z"
+
     cases = {
         f"{protected}.{forged}.{signature}".encode(): ReasonCode.BAD_SIGNATURE,
         _edit_announcement(world, raw, unchanged, signer="JPN.MOD"): ReasonCode.SENDER_MISMATCH,
         _edit_announcement(world, raw, without_sender): ReasonCode.MALFORMED,
         _edit_announcement(world, raw, unsorted): ReasonCode.MALFORMED,
+        _edit_announcement(world, raw, backdated): ReasonCode.EXPIRED_CERT,
+        _edit_announcement(world, raw, ends_before_it_starts): ReasonCode.SCHEMA_INVALID,
         sign_compact(
             world.pki.signer("JPN.MOFA"), STATEMENT_TYP, b64d(payload, "p")
         ): ReasonCode.MALFORMED,

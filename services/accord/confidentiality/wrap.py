@@ -188,6 +188,13 @@ def open_announcement(
             ReasonCode.SENDER_MISMATCH,
             f"announcement for {a.sender} signed by {signed.signer.agency}",
         )
+    if not signed.signer.not_before <= a.issued_at <= signed.signer.not_after:
+        raise Refused(
+            ReasonCode.EXPIRED_CERT,
+            "announcement issued outside its signing certificate's validity",
+        )
+    if a.not_after <= a.issued_at:
+        raise Refused(ReasonCode.SCHEMA_INVALID, "announcement not_after is not after issued_at")
     pairs = tuple((e.agency, e.ekid) for e in a.recipients)
     if [p[0] for p in pairs] != sorted({p[0] for p in pairs}):
         raise Refused(ReasonCode.MALFORMED, "recipients must be sorted, each agency once")
