@@ -8,12 +8,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from accord.cli.main import _register, cli
-from accord.confidentiality import encrypt_body, resolve_recipients
+from accord.confidentiality import KeyDirectory, encrypt_body, resolve_recipients
 from accord.confidentiality.files import EncryptionKeyFiles
 from accord.confidentiality.sender import ContentEncryptor
+from accord.errors import Refused
 
 _register()
 
@@ -88,6 +90,15 @@ def test_issue_rotate_revoke_show(tmp_path: Path) -> None:
         "SIGN_PASS",
     )
     assert files.directory(trust).current("JPN.MOFA", now=now) is None
+    # the bundle carries all of it to a node that has only the trust bundle
+    run("keys", "bundle", "--dir", d)
+    fresh = KeyDirectory(trust)
+    assert fresh.add_bundle((tmp_path / "keys.jwsl").read_bytes(), now=now) == 4
+    assert fresh.current("JPN.MOFA", now=now) is None
+    assert fresh.current("AUS.DFAT", now=now) is not None
+    tampered = (tmp_path / "keys.jwsl").read_bytes().replace(b".", b".x", 1)
+    with pytest.raises(Refused):
+        KeyDirectory(trust).add_bundle(tampered, now=now)
     out = run("keys", "show", "--dir", d)[1]
     assert re.search(rf"JPN.MOFA ekid={second} .* current,revoked", out)
     assert re.search(rf"JPN.MOFA ekid={first} .*\d$", out, re.MULTILINE)

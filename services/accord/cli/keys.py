@@ -105,6 +105,16 @@ def revoke(agency: str, directory: Path, ekid: str, signing_passphrase_env: str 
     click.echo(f"revoked {agency} ekid={ekid}")
 
 
+@keys.command("bundle")
+@_DIR
+@click.option("--out", type=click.Path(path_type=Path), help="Default: DIR/keys.jwsl")
+def bundle(directory: Path, out: Path | None) -> None:
+    """Write every key statement and revocation, one per line (public; ship with bundle.pem)."""
+    target = out if out is not None else directory / "keys.jwsl"
+    target.write_bytes(EncryptionKeyFiles(directory).bundle())
+    click.echo(f"wrote {target}")
+
+
 @keys.command("show")
 @_DIR
 def show(directory: Path) -> None:

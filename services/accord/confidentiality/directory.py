@@ -17,7 +17,7 @@ from datetime import datetime
 
 from accord.confidentiality.keys import EncryptionPublicKey
 from accord.confidentiality.statement import KeyStatement, verify_key_statement
-from accord.errors import Refused
+from accord.errors import ReasonCode, Refused
 from accord.trust import TrustStore
 
 __all__ = ["KeyDirectory"]
@@ -39,6 +39,25 @@ class KeyDirectory:
         else:
             self._keys.setdefault(statement.agency, {})[statement.ekid] = statement
         return statement
+
+    def add_bundle(self, data: bytes, *, now: datetime, max_lines: int = 10_000) -> int:
+        """Add a statements bundle: one compact JWS per line (``accord keys bundle``).
+
+        All or nothing: the first statement that does not verify raises Refused and
+        nothing of the bundle is kept. Returns the number of statements added.
+        """
+        lines = [line for line in data.splitlines() if line.strip()]
+        if len(lines) > max_lines:
+            raise Refused(
+                ReasonCode.OVERSIZED, f"bundle has {len(lines)} statements, limit {max_lines}"
+            )
+        staged = KeyDirectory(self._trust)
+        staged._keys = {a: dict(k) for a, k in self._keys.items()}
+        staged._revoked = set(self._revoked)
+        for line in lines:
+            staged.add(line.strip(), now=now)
+        self._keys, self._revoked = staged._keys, staged._revoked
+        return len(lines)
 
     def is_revoked(self, agency: str, ekid: str) -> bool:
         return (agency, ekid) in self._revoked

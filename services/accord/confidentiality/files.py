@@ -115,6 +115,10 @@ class EncryptionKeyFiles:
         files.sort(key=lambda p: p.name.endswith(".revocation.jws"))
         return [p.read_bytes() for p in files]
 
+    def bundle(self) -> bytes:
+        """Every statement and revocation, one compact JWS per line (KeyDirectory.add_bundle)."""
+        return b"".join(raw + b"\n" for raw in self.statements())
+
     def directory(self, trust: TrustStore, *, now: datetime | None = None) -> KeyDirectory:
         """A KeyDirectory of every statement here; Refused if one does not verify."""
         at = now or datetime.now(UTC)
