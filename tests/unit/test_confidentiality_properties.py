@@ -31,10 +31,16 @@ from accord.confidentiality import (
     sign_key_statement,
 )
 from accord.errors import Refused
+from accord.trust import TrustStore
 
 T = TypeVar("T")
 MID = uuid.UUID(int=7)
 KEYS = {a: EncryptionKeyPair.generate() for a in ("JPN.MOFA", "AUS.DFAT")}
+
+
+@functools.cache
+def trust() -> TrustStore:
+    return pki().trust_store()
 
 
 @functools.cache
@@ -93,7 +99,7 @@ def test_a_mutated_announcement_opens_to_the_same_cwk_or_is_refused(data: st.Dat
     raw = data.draw(mutated(announcement))
     got = outcome(
         lambda: open_announcement(
-            raw, pki().trust_store(), "AUS.DFAT", [KEYS["AUS.DFAT"]], now=datetime.now(UTC)
+            raw, trust(), "AUS.DFAT", [KEYS["AUS.DFAT"]], now=datetime.now(UTC)
         )
     )
     assert got == cwk or got in REASONS
@@ -104,7 +110,7 @@ def test_a_mutated_announcement_opens_to_the_same_cwk_or_is_refused(data: st.Dat
 def test_a_mutated_key_statement_is_refused_or_means_the_same(data: st.DataObject) -> None:
     _, _, statement, _ = material()
     raw = data.draw(mutated(statement))
-    directory = KeyDirectory(pki().trust_store())
+    directory = KeyDirectory(trust())
     got = outcome(lambda: directory.add(raw, now=datetime.now(UTC)))
     if isinstance(got, str):
         assert got in REASONS | {"expired-cert"}
