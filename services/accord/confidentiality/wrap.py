@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
+from cryptography.exceptions import InvalidTag
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from accord.confidentiality.errors import NotARecipient, Undecryptable
@@ -223,7 +224,7 @@ def open_announcement(
         secret = SUITE.decrypt(
             sealed, key.hpke_key(), info=cwk_info(a.sender, cwk_id, a.not_after, pairs, entry.ekid)
         )
-    except Exception:  # cryptography raises InvalidTag or ValueError; both mean the same
+    except (InvalidTag, ValueError):  # a bad tag, or an encapsulation that is not one
         raise Undecryptable(f"the key sealed to {agency} by {a.sender} does not open") from None
     if len(secret) != 32:
         raise Undecryptable("a CWK is 32 bytes")
