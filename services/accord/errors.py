@@ -32,6 +32,10 @@ class ReasonCode(StrEnum):
     HEADER_MISMATCH = "header-mismatch"
     REPLAY = "replay"
     NOT_ORIGINATOR = "not-originator"
+    # Confidentiality (accord.confidentiality): a body this node cannot or may not read.
+    UNDECRYPTABLE = "undecryptable"
+    NOT_A_RECIPIENT = "not-a-recipient"
+    PLAINTEXT_REFUSED = "plaintext-refused"
 
 
 class AccordError(Exception):

@@ -14,6 +14,7 @@ from accord.cli.exchange import (
     receive_command,
     release_command,
 )
+from accord.cli.keys import keys as keys_group
 from accord.cli.pki import pki as pki_group
 from accord.cli.plan import plan_group
 from accord.cli.schemas import schemas as schemas_group
@@ -29,6 +30,7 @@ ALL: list[click.Command] = [
     # set-up
     broker_group,
     pki_group,
+    keys_group,
     plan_group,
     schemas_group,
     # the demo and the figures

@@ -1,0 +1,3 @@
+module accord.example/interop/hpke-go
+
+go 1.26
