@@ -28,7 +28,7 @@ from accord.observability.http import OpsServer
 from accord.parties import Scope
 from accord.plan import load_plan
 from accord.publisher import Publisher
-from accord.receiver import Receiver
+from accord.receiver import Receiver, ReceiverSettings
 from accord.receiver.inbox import Inbox
 
 _node_options = [
@@ -207,7 +207,7 @@ async def _receive(node: NodeContext, webhook: str | None, fetch_wait_ms: int = 
         agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
         signer=node.signer, inbox_path=node.settings.inbox_path,
         handler=webhook_handler(webhook) if webhook else None,
-        fetch_wait_ms=fetch_wait_ms,
+        settings=ReceiverSettings(fetch_wait_ms=fetch_wait_ms),
     )
     ops: OpsServer | None = None
     loop = asyncio.get_running_loop()

@@ -17,12 +17,12 @@ from pathlib import Path
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError
 
 from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal, verify
-from accord.errors import PublishError, ReasonCode, Refused
+from accord.errors import BrokerError, PublishError, ReasonCode, Refused
 from accord.kafka import close_producer, new_producer, start_producer
 from accord.labels import Label, check_label
 from accord.models import MessageBody
@@ -31,7 +31,7 @@ from accord.observability.metrics import NodeMetrics
 from accord.parties import Scope
 from accord.plan import Plan
 from accord.publisher.state import PublisherState
-from accord.receipts import build_receipt, chunks, group_for_receipts
+from accord.receipts import ReceiptSender
 from accord.trust import Signer, TrustStore
 
 log = get_logger(__name__)
@@ -99,6 +99,11 @@ class Publisher:
         self._announce = announce
         self._announcements: list[tuple[Header, str]] = []
         self._announcer: asyncio.Task[None] | None = None
+        # Bounded like stop(): an announcement must not outlive the brokers.
+        self._announcer_sender = ReceiptSender(
+            topic=plan.receipts_topic, signer=signer, status="published",
+            timeout_s=close_timeout_s, mirror=routing_headers, enqueue=lambda: self._enqueue,
+        )
         # Held only while a record is appended to the producer's batch, never while
         # its ack is awaited: concurrent sends then reach the partition in call order,
         # so sequence numbers arrive in order (aiokafka alone can reorder appends that
@@ -260,29 +265,13 @@ class Publisher:
         while self._announcements:
             pending, self._announcements = self._announcements, []
             producer = self._require_producer()
-            futures = []
             try:
-                for (scope, area, namespace), acks in group_for_receipts(pending).items():
-                    for chunk in chunks(acks):
-                        receipt_header, receipt = build_receipt(
-                            chunk, scope=scope, area=area, namespace=namespace,
-                            signer=self._signer, status="published",
-                            sequence=self._state.next_sequence(self._plan.receipts_topic),
-                        )
-                        async with self._enqueue:
-                            futures.append(await producer.send(
-                                self._plan.receipts_topic, value=receipt,
-                                key=self.agency.encode(), headers=routing_headers(receipt_header),
-                            ))
-                if futures:
-                    # Bounded: a stop must end even if the brokers are gone.
-                    done, late = await asyncio.wait(futures, timeout=self._close_timeout_s)
-                    for future in done:
-                        future.result()  # raises the first KafkaError, if any
-                    if late:
-                        raise KafkaTimeoutError(f"{len(late)} announcements unacknowledged")
-            except KafkaError as exc:
-                log.warning("announce-failed", messages=len(pending), error=type(exc).__name__)
+                await self._announcer_sender.send(
+                    producer, pending,
+                    lambda: self._state.next_sequence(self._plan.receipts_topic),
+                )
+            except BrokerError as exc:
+                log.warning("announce-failed", messages=len(pending), error=str(exc))
 
     # -- trilateral release ------------------------------------------------
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 
 from accord.areas import Area
 from accord.config import KafkaConnection
+from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
 from accord.envelope import Header
 from accord.envelope.jws import payload_bytes, sign_payload
 from accord.errors import ReasonCode
@@ -34,7 +35,6 @@ from accord.parties import Country, Scope
 from accord.plan import Plan, dump_plan
 from accord.publisher import Publisher, routing_headers
 from accord.receiver.inbox import read_message_ids as inbox_ids
-from accord.receiver.service import MAX_RECORD_BYTES
 from accord.soak.common import (
     BI,
     CT,
