@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from accord.areas import Area
@@ -52,6 +55,42 @@ class FakeRecord:
     value: bytes | None
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+@dataclass
+class MemoryProducer:
+    """aiokafka's ``send`` over a list, as httpx tests use a ``MockTransport``:
+    ``ack=False`` never acknowledges, ``fail`` fails every send with that error."""
+
+    ack: bool = True
+    fail: BaseException | None = None
+    sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(
+        default_factory=list
+    )
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[Any]:
+        self.sent.append((topic, value, key, list(headers or ())))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.fail is not None:
+            future.set_exception(self.fail)
+        elif self.ack:
+            future.set_result(RecordMetadata(topic, 0, len(self.sent) - 1))
+        return future
+
+
+@dataclass(frozen=True)
+class RecordMetadata:
+    topic: str
+    partition: int
+    offset: int
 
 
 def sealed(

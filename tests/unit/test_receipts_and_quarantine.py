@@ -3,15 +3,12 @@ monitor's ledger: what each side sends and counts, without a broker."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import pytest
-from _receive import BI, NODE, SA, pki, plan, records, sealed
+from _receive import BI, NODE, SA, MemoryProducer, pki, plan, records, sealed
 
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, verify
 from accord.errors import BrokerError, ReasonCode
@@ -20,31 +17,6 @@ from accord.monitor.ledger import Ledger
 from accord.receipts import ReceiptSender
 from accord.receiver.quarantine import QuarantineWriter
 from accord.receiver.settings import QUARANTINE_MAX_BYTES
-
-
-@dataclass
-class MemoryProducer:
-    """aiokafka's ``send`` over a list; ``ack=False`` never acknowledges."""
-
-    ack: bool = True
-    sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(
-        default_factory=list
-    )
-
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-    ) -> asyncio.Future[Any]:
-        self.sent.append((topic, value, key, list(headers or ())))
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        if self.ack:
-            future.set_result(None)
-        return future
 
 
 def items(n: int, sender: str = "AUS.DFAT") -> list[tuple[Header, str]]:
