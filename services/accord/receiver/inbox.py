@@ -335,6 +335,20 @@ def read_message_ids(path: Path) -> list[str]:
         db.close()
 
 
+def read_keys(path: Path) -> list[tuple[str, str, Status]]:
+    """(sender, message_id, status) of every message in an inbox, read-only."""
+    db = _read_only(path)
+    if db is None:
+        return []
+    try:
+        return [(r[0], r[1], r[2])
+                for r in db.execute("SELECT sender, message_id, status FROM messages")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
 def count_messages(path: Path) -> int:
     """How many messages an inbox holds, read-only."""
     db = _read_only(path)
