@@ -462,27 +462,23 @@ async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_0
             valid_ids.append(str(header.message_id))
             pending.append((fut, None))
 
+        async def send_hostile(h: Hostile) -> None:
+            timer.hostile(h)
+            fut = await producer.send(h.topic, h.value, key=SENDER.encode(),
+                                      headers=list(h.headers))
+            pending.append((fut, h))
+            follow = gen.take_follow()  # the valid message it was built around
+            if follow is not None:
+                await send_valid(*follow)
+
         for is_valid in mix(hostile, valid_every, rng):
             if is_valid:
                 await send_valid(*gen.valid(publisher))
             else:
-                h = gen.hostile()
-                timer.hostile(h)
-                fut = await producer.send(h.topic, h.value, key=SENDER.encode(),
-                                          headers=list(h.headers))
-                pending.append((fut, h))
-                follow = gen.take_follow()
-                if follow is not None:
-                    await send_valid(*follow)
-                a = gen.attack()
-                if a is not None:
-                    timer.hostile(a)
-                    fut = await producer.send(a.topic, a.value, key=SENDER.encode(),
-                                              headers=list(a.headers))
-                    pending.append((fut, a))
-                    follow = gen.take_follow()
-                    if follow is not None:
-                        await send_valid(*follow)
+                await send_hostile(gen.hostile())
+                attack = gen.attack()
+                if attack is not None:
+                    await send_hostile(attack)
             if len(pending) >= 500:
                 await _drain(pending, expected)
                 peak = max(peak, peak_rss_mib(node.pid) or 0.0)
