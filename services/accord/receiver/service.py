@@ -192,7 +192,12 @@ class Receiver:
         if pending:
             await asyncio.wait(pending, timeout=10)
         if self._trust_feed is not None:
-            await self._trust_feed.stop()
+            try:
+                await self._trust_feed.stop()
+            except Exception as exc:  # the clients and the inbox must still close
+                # A feed that ended in error re-raises it here; stopping goes on.
+                self._log.error("trust-feed-failed", error=type(exc).__name__,
+                                detail=str(exc)[:200])
         if self._consumer is not None:
             failure = await close_consumer(self._consumer, timeout_s=10)
             if failure is not None:

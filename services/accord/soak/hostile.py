@@ -183,6 +183,8 @@ class Generator:
         self.keys = keys
         self.rng = rng
         self.publisher = publisher
+        self.squatted: set[str] = set()
+        """Ids the attacker holds too: a retract of one is its own, and lands."""
         self.follow: tuple[Header, bytes] | None = None
         """A valid message the last hostile record was built around, to send right after."""
         self.topic = plan.exchange_topic(BI, CT)
@@ -288,7 +290,9 @@ class Generator:
         return self.follow
 
     def _recent(self) -> tuple[Header, bytes]:
-        return self.rng.choice(self.valid_seen[-5:]) if self.valid_seen else self._next_valid()
+        """A valid message sent lately whose id the attacker does not hold yet."""
+        recent = [v for v in self.valid_seen[-5:] if str(v[0].message_id) not in self.squatted]
+        return self.rng.choice(recent) if recent else self._next_valid()
 
     def _retraction(self, kind: str, target: Header) -> Hostile:
         body = Retract(target_message_id=target.message_id, target_sender=ATTACKER,
@@ -312,6 +316,7 @@ class Generator:
         return self._retraction("retract-before-target", self._next_valid()[0])
 
     def _squatting(self, kind: str, target: Header) -> Hostile:
+        self.squatted.add(str(target.message_id))
         header = self.header(ATTACKER, message_id=target.message_id)
         raw = self.signed(header, label_for(ATTACKER), self.keys.attacker, 0)
         return Hostile(kind, raw, self.topic, None, tuple(routing_headers(header)))
@@ -531,7 +536,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_0
         reasons[reason] += 1
         record = expected.get(where)
         if record is None:
-            wrong["valid message quarantined"] += 1
+            wrong[f"valid message quarantined ({reason})"] += 1
         elif where in seen:
             wrong["quarantined twice"] += 1
         elif reason != (want := str(record.expected)):  # never None outside ``attacks``
