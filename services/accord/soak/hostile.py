@@ -184,7 +184,10 @@ class Generator:
         self.rng = rng
         self.publisher = publisher
         self.squatted: set[str] = set()
-        """Ids the attacker holds too: a retract of one is its own, and lands."""
+        self.retracted: set[str] = set()
+        """Ids the attacker squats or retracts, each at most once and never both: it
+        may retract an id it holds itself (the batch step judges ownership over the
+        whole poll, so even a squat later in the same poll counts), and that lands."""
         self.follow: tuple[Header, bytes] | None = None
         """A valid message the last hostile record was built around, to send right after."""
         self.topic = plan.exchange_topic(BI, CT)
@@ -290,11 +293,13 @@ class Generator:
         return self.follow
 
     def _recent(self) -> tuple[Header, bytes]:
-        """A valid message sent lately whose id the attacker does not hold yet."""
-        recent = [v for v in self.valid_seen[-5:] if str(v[0].message_id) not in self.squatted]
+        """A valid message sent lately whose id the attacker has not used yet."""
+        used = self.squatted | self.retracted
+        recent = [v for v in self.valid_seen[-5:] if str(v[0].message_id) not in used]
         return self.rng.choice(recent) if recent else self._next_valid()
 
     def _retraction(self, kind: str, target: Header) -> Hostile:
+        self.retracted.add(str(target.message_id))
         body = Retract(target_message_id=target.message_id, target_sender=ATTACKER,
                        reason="Withdrawn.")
         header = self.header(ATTACKER, type=Retract.TYPE)
