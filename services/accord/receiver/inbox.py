@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS sequences (
 """
 
 _VERSION = 2
+_IN_CHUNK = 500
+"""Ids per ``IN (...)`` query: well under SQLite's bound-parameter limit."""
 """``PRAGMA user_version`` of this schema; 0 is the first (id-keyed) one."""
 
 Status = Literal["current", "superseded", "retracted"]
@@ -170,12 +172,21 @@ class Inbox:
         rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets")
         return {(t, p): o for t, p, o in rows}
 
-    def payload_digest(self, sender: str, message_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT payload_sha256 FROM messages WHERE sender = ? AND message_id = ?",
-            (sender, message_id),
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def payload_digests(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """The payload digest of each (sender, message_id) here, in a few queries."""
+        ids = sorted({m for _, m in keys})
+        found: dict[tuple[str, str], str] = {}
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            rows = self._db.execute(
+                "SELECT sender, message_id, payload_sha256 FROM messages"  # noqa: S608
+                f" WHERE message_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(((s, m), d) for s, m, d in rows if (s, m) in keys)
+        return found
 
     def senders_of(self, message_id: str) -> frozenset[str]:
         """Every sender with a message of this id here (ids are only unique per sender)."""

@@ -19,7 +19,7 @@ that id is refused ``not-originator`` whichever comes first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -54,7 +54,9 @@ class Record(Protocol):
 class InboxState(Protocol):
     """The reads the step makes of the inbox (``Inbox`` fits)."""
 
-    def payload_digest(self, sender: str, message_id: str) -> str | None: ...
+    def payload_digests(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]: ...
     def senders_of(self, message_id: str) -> frozenset[str]: ...
     def last_sequence(self, sender: str, topic: str) -> int | None: ...
 
@@ -135,12 +137,16 @@ def step(
                 assessed.append((record, verdict))
                 continue
             v = verdict.verified
-            assessed.append((record, v))
+            assessed.append((record, v))  # Verified
             in_batch.setdefault(str(v.header.message_id), set()).add(v.header.sender)
         last = records[-1]
         out.offsets[(last.topic, last.partition)] = last.offset + 1
-    # Pass 2: what each record is against the inbox and the rest of the batch.
-    digests: dict[tuple[str, str], str] = {}
+    # Pass 2: what each record is against the inbox and the rest of the batch. The
+    # digests of what the inbox already holds come in one query for the whole batch.
+    digests = inbox.payload_digests(
+        {(o.header.sender, str(o.header.message_id)) for _, o in assessed
+         if not isinstance(o, Rejected)}
+    )
     last_sequence: dict[tuple[str, str], int] = {}
     for record, outcome in assessed:
         if isinstance(outcome, Rejected):
@@ -162,7 +168,7 @@ def _admit(
     out: Outcome,
 ) -> Rejected | None:
     key = (v.header.sender, str(v.header.message_id))
-    known = digests.get(key) or inbox.payload_digest(*key)
+    known = digests.get(key)
     if known is not None:
         if known != v.payload_sha256:
             return Rejected(ReasonCode.REPLAY, "message id reused for other content")
