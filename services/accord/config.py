@@ -134,17 +134,36 @@ def _invalid(exc: ValidationError, what: str) -> ConfigError:
     )
 
 
-class ReceiverTuning(BaseModel):
-    """How a receiving node batches and watches its consumer (as httpx groups Limits)."""
+MAX_RECORD_BYTES = 1_048_576
+"""The envelope size limit of the spec (rule ENV-01); ``accord.envelope.MAX_BYTES``."""
+
+
+class ReceiverSettings(BaseModel):
+    """A receiver's tuning, in one frozen object (as httpx groups ``Timeout`` and
+    ``Limits``); from options and ``ACCORD_*`` variables by :func:`load_receiver_settings`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch_max: int = Field(default=500, ge=1, le=10_000)
-    """Records taken per poll at most."""
+    """Records taken per poll at most; one inbox transaction and one receipt each."""
     stall_timeout_s: float = Field(default=30.0, gt=0)
-    """A consumer silent this long is considered stuck and rebuilt."""
+    """A poll, or an idle consumer behind the broker, past this is a stall: rebuild."""
     fetch_wait_ms: int = Field(default=10, ge=0, le=500)
-    """How long the broker may hold a fetch to fill a batch (see docs/exchange.md)."""
+    """How long the broker may hold a fetch to fill it (0 = no wait). Under load a
+    poll then carries ~100 messages, so the per-batch work is shared; at low rates a
+    message waits at most this much longer. Measured with `accord bench
+    --fetch-wait-ms` (docs/exchange.md)."""
+    send_receipts: bool = True
+    follow_trust: bool = True
+    """Follow the trust topic (rotations, revocations) while running."""
+    max_record_bytes: int = Field(default=MAX_RECORD_BYTES, ge=1, le=MAX_RECORD_BYTES)
+    """Records over this are refused as ``oversized`` before any parsing."""
+
+    @property
+    def send_timeout_s(self) -> float:
+        """How long a send may wait for the broker's ack before the producer is
+        considered wedged and rebuilt."""
+        return max(2 * self.stall_timeout_s, 10.0)
 
 
 _TUNING_ENV = {
@@ -154,12 +173,12 @@ _TUNING_ENV = {
 }
 
 
-def load_receiver_tuning(
+def load_receiver_settings(
     env: Mapping[str, str] | None = None, **overrides: object
-) -> ReceiverTuning:
+) -> ReceiverSettings:
     values = _layered(os.environ if env is None else env, _TUNING_ENV, overrides)
     try:
-        return ReceiverTuning.model_validate(values)
+        return ReceiverSettings.model_validate(values)
     except ValidationError as exc:
         raise _invalid(exc, "receiver setting") from None
 
@@ -177,7 +196,7 @@ class NodeSettings(BaseModel):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     trusted_roots: tuple[str, ...] | None = None
     """Pinned root fingerprints; None: the roots file beside the bundle."""
-    receiver: ReceiverTuning = ReceiverTuning()
+    receiver: ReceiverSettings = ReceiverSettings()
     kafka: KafkaConnection
 
     @property
@@ -220,7 +239,7 @@ def load_node_settings(
     data_dir: Path | None = None,
     metrics_port: int | None = None,
     kafka: KafkaConnection | None = None,
-    receiver: ReceiverTuning | None = None,
+    receiver: ReceiverSettings | None = None,
 ) -> NodeSettings:
     """Node settings from explicit values, then ``ACCORD_PLAN``, ``ACCORD_PKI_DIR``,
     ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``,
@@ -237,7 +256,7 @@ def load_node_settings(
         "key_passphrase": source.get("ACCORD_KEY_PASSPHRASE") or None,
         "trusted_roots": load_trusted_roots(source),
         "kafka": kafka or load_connection(source, client_id=f"accord-{agency}"),
-        "receiver": receiver or load_receiver_tuning(source),
+        "receiver": receiver or load_receiver_settings(source),
     }
     try:
         return NodeSettings.model_validate(values)

@@ -11,7 +11,7 @@ from accord.config import (
     REPO_PLAN_PATH,
     load_connection,
     load_node_settings,
-    load_receiver_tuning,
+    load_receiver_settings,
     load_secrets,
     resolve_plan_path,
 )
@@ -54,9 +54,9 @@ def test_node_settings_hold_files_and_tuning(tmp_path: Path) -> None:
     assert settings.plan_path == Path("p.yaml")
     assert settings.receiver.fetch_wait_ms == 0
     assert settings.receiver.batch_max == 50
-    assert load_receiver_tuning({}, fetch_wait_ms=25).fetch_wait_ms == 25
+    assert load_receiver_settings({}, fetch_wait_ms=25).fetch_wait_ms == 25
     with pytest.raises(ConfigError, match="fetch_wait_ms"):
-        load_receiver_tuning({"ACCORD_FETCH_WAIT_MS": "9999"})
+        load_receiver_settings({"ACCORD_FETCH_WAIT_MS": "9999"})
 
 
 def test_secrets_come_from_the_file_then_the_environment(tmp_path: Path) -> None:
@@ -67,3 +67,11 @@ def test_secrets_come_from_the_file_then_the_environment(tmp_path: Path) -> None
     assert found["JPN.MOFA"].get_secret_value() == "from-env"
     assert found["AUS.DFAT"].get_secret_value() == "other"
     assert "from-env" not in repr(found)
+
+
+def test_receiver_record_limit_is_the_envelope_limit() -> None:
+    from accord.config import MAX_RECORD_BYTES, ReceiverSettings
+    from accord.envelope import MAX_BYTES
+
+    assert MAX_RECORD_BYTES == MAX_BYTES
+    assert ReceiverSettings().max_record_bytes == MAX_BYTES

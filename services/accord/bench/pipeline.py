@@ -39,7 +39,7 @@ from accord.parties import Scope
 from accord.plan import Plan, load_plan
 from accord.publisher import Publisher
 from accord.receiver import Receiver
-from accord.receiver.inbox import Delivery, Status
+from accord.receiver.inbox import Delivery, StatusChange
 from accord.trust.pki import Pki
 
 SENDER = "AUS.AFP"
@@ -125,9 +125,9 @@ class LandProbe:
         def timed(
             deliveries: Iterable[Delivery],
             offsets: dict[tuple[str, int], int],
-            status_changes: Iterable[tuple[str, Status]] = (),
+            status_changes: Iterable[StatusChange] = (),
             **options: Any,
-        ) -> tuple[list[str], int]:
+        ) -> tuple[list[tuple[str, str]], int]:
             batch = list(deliveries)
             landed, first_receipt = land(batch, offsets, status_changes, **options)
             if landed:
@@ -135,7 +135,8 @@ class LandProbe:
                 self.last_landed = time.perf_counter()
                 fresh = set(landed)
                 self.latencies.extend(
-                    (now - d.issued_at).total_seconds() for d in batch if d.message_id in fresh
+                    (now - d.issued_at).total_seconds() for d in batch
+                    if (d.sender, d.message_id) in fresh
                 )
             return landed, first_receipt
 

@@ -36,7 +36,7 @@ from accord.config import (
     default_pki_dir,
     load_connection,
     load_node_settings,
-    load_receiver_tuning,
+    load_receiver_settings,
     load_trusted_roots,
 )
 from accord.errors import AccordError, BrokerError, ConfigError, ReasonCode, Refused
@@ -78,7 +78,7 @@ def _settings(agency: str, plan_path: Path | None, pki_dir: Path | None,
     kafka = load_connection(bootstrap_servers=bootstrap, client_id=f"accord-{agency}")
     return load_node_settings(agency, plan_path=plan_path, pki_dir=pki_dir, data_dir=data_dir,
                               metrics_port=metrics_port, kafka=kafka,
-                              receiver=load_receiver_tuning(fetch_wait_ms=fetch_wait_ms))
+                              receiver=load_receiver_settings(fetch_wait_ms=fetch_wait_ms))
 
 
 # -- Kafka failures, mapped once ----------------------------------------------
@@ -331,12 +331,10 @@ async def _receive(node: NodeContext, webhook: str | None) -> None:
     from accord.receiver.webhook import WebhookHandler
 
     handler = WebhookHandler(webhook) if webhook else None
-    tuning = node.settings.receiver
     receiver = Receiver(
         agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
         signer=node.signer, inbox_path=node.settings.inbox_path, handler=handler,
-        batch_max=tuning.batch_max, stall_timeout_s=tuning.stall_timeout_s,
-        fetch_wait_ms=tuning.fetch_wait_ms,
+        settings=node.settings.receiver,
     )
     ops: OpsServer | None = None
     loop = asyncio.get_running_loop()

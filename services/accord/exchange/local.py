@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -13,7 +14,7 @@ from accord.observability.logs import get_logger
 from accord.plan import Plan
 from accord.plan.reconcile import apply_plan
 from accord.publisher import Publisher
-from accord.receiver import Handler, Receiver
+from accord.receiver import Handler, Receiver, ReceiverSettings
 from accord.trust import TrustStore
 from accord.trust.feed import TrustFeed
 from accord.trust.pki import Pki, provision
@@ -61,9 +62,12 @@ class LocalExchange:
     # -- receivers -----------------------------------------------------------
 
     async def start_receiver(
-        self, agency: str, *, handler: Handler | None = None, **options: object
+        self, agency: str, *, handler: Handler | None = None, **options: Any
     ) -> Receiver:
-        options.setdefault("follow_trust", False)  # one shared store: see start_trust_feed
+        """Start and run one agency's receiver; ``options`` are ``ReceiverSettings``
+        fields (``follow_trust`` defaults to off: one shared store, see
+        ``start_trust_feed``)."""
+        options.setdefault("follow_trust", False)
         receiver = Receiver(
             agency=agency,
             connection=self.connection_for(agency),
@@ -72,7 +76,7 @@ class LocalExchange:
             signer=self.pki.signer(agency),
             inbox_path=self.inbox_path(agency),
             handler=handler,
-            **options,  # type: ignore[arg-type]
+            settings=ReceiverSettings(**options),
         )
         await receiver.start()
         self.receivers[agency] = receiver

@@ -9,14 +9,48 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from accord.config import KafkaConnection
 from accord.errors import BrokerError
+
+
+@contextmanager
+def broker_errors(what: str, *, hint: str | None = None) -> Iterator[None]:
+    """Map aiokafka's errors (and an expired bound) to ``BrokerError``, once, here.
+
+    The one boundary between the Kafka client and accord, as httpx maps
+    httpcore's exceptions: code above it handles ``BrokerError`` only. The
+    original error stays chained as ``__cause__``; ``str`` names its type, so logs
+    say what the client reported without carrying the exception around.
+    """
+    try:
+        yield
+    except (KafkaError, TimeoutError) as exc:
+        raise BrokerError(
+            f"{what}: {type(exc).__name__}",
+            hint=hint or "check that the brokers are up and reachable",
+        ) from exc
+
+
+def task_failure(task: asyncio.Future[Any]) -> str | None:
+    """Why a bounded client task did not succeed, or None; never raises.
+
+    (``Task.exception()`` raises on a cancelled task, and aiokafka's clients can
+    end cancelled when the broker is gone: that must not kill a node's loop.)
+    """
+    if not task.done():
+        return "timeout"
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    return None if exc is None else type(exc).__name__
 
 
 def _ssl_context(conn: KafkaConnection) -> ssl.SSLContext | None:
@@ -122,13 +156,8 @@ async def close_consumer(consumer: AIOKafkaConsumer, *, timeout_s: float) -> str
     that is closing or rebuilding a consumer must go on whatever the old one does.
     """
     closing = asyncio.ensure_future(consumer.stop())
-    done, _ = await asyncio.wait({closing}, timeout=timeout_s)
-    if not done:
-        return "timeout"
-    if closing.cancelled():
-        return "cancelled"
-    exc = closing.exception()
-    return None if exc is None else type(exc).__name__
+    await asyncio.wait({closing}, timeout=timeout_s)
+    return task_failure(closing)
 
 
 def new_consumer(

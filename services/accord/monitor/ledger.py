@@ -4,6 +4,11 @@ Pure bookkeeping, fed with verified receipts; the service around it only moves
 records. A message becomes known from the originator's ``published`` receipt (or,
 if that was lost, from the first ``delivered`` one); its entitled agencies come
 from the plan, minus the sender.
+
+A message is ``(sender, message_id)`` with one payload digest: ids are unique per
+sender only, and an acknowledgement counts as delivery only of the content it
+names. The originator's ``published`` receipt fixes the digest; until one
+arrives, the first delivery receipt's does.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from accord.plan import Plan
 @dataclass
 class _Entry:
     sender: str
+    digest: str
+    announced: bool
+    """The digest is the originator's own (from its ``published`` receipt)."""
     scope: Scope
     area: Area
     first_seen: datetime
@@ -40,18 +48,27 @@ class Outstanding:
 class Ledger:
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[tuple[str, str], _Entry] = {}
 
     def record(self, receipt: Receipt, *, scope: Scope, area: Area, at: datetime) -> None:
         entitled_here = self._plan.entitled_receivers(scope, area)
         for ack in receipt.acknowledgements:
-            mid = str(ack.message_id)
-            entry = self._entries.get(mid)
+            key = (ack.sender, str(ack.message_id))
+            published = receipt.status == "published"
+            entry = self._entries.get(key)
             if entry is None:
                 entitled = frozenset(a for a in entitled_here if a != ack.sender)
-                entry = _Entry(ack.sender, scope, area, at, entitled)
-                self._entries[mid] = entry
-            if receipt.status == "delivered":
+                entry = _Entry(ack.sender, ack.payload_sha256, published, scope, area, at,
+                               entitled)
+                self._entries[key] = entry
+            elif published and not entry.announced:
+                # The originator's word on the content: acknowledgements of anything
+                # else were not deliveries of this message.
+                entry.announced = True
+                if entry.digest != ack.payload_sha256:
+                    entry.digest = ack.payload_sha256
+                    entry.acknowledged.clear()
+            if not published and ack.payload_sha256 == entry.digest:
                 entry.acknowledged.add(receipt.receiving_agency)
 
     @property
@@ -62,7 +79,7 @@ class Ledger:
     def outstanding(self, *, now: datetime, deadline: timedelta) -> list[Outstanding]:
         """Messages older than ``deadline`` that some entitled agency has not acknowledged."""
         out = []
-        for mid, e in self._entries.items():
+        for (_sender, mid), e in self._entries.items():
             age = now - e.first_seen
             missing = e.entitled - e.acknowledged
             if missing and age >= deadline:
@@ -70,9 +87,15 @@ class Ledger:
                                        age.total_seconds(), tuple(sorted(missing))))
         return sorted(out, key=lambda o: (-o.age_s, o.message_id))
 
-    def acknowledged_by(self, message_id: str) -> frozenset[str]:
-        entry = self._entries.get(message_id)
-        return frozenset() if entry is None else frozenset(entry.acknowledged)
+    def acknowledged_by(self, message_id: str, *, sender: str | None = None) -> frozenset[str]:
+        """Who acknowledged delivery of ``(sender, message_id)``; without ``sender``,
+        of any message with that id."""
+        return frozenset(
+            agency
+            for (s, mid), entry in self._entries.items()
+            if mid == message_id and sender in (None, s)
+            for agency in entry.acknowledged
+        )
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -17,12 +17,12 @@ from pathlib import Path
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError
 
 from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal, verify
-from accord.errors import PublishError, ReasonCode, Refused
+from accord.errors import BrokerError, PublishError, ReasonCode, Refused
 from accord.kafka import close_producer, new_producer, start_producer
 from accord.labels import Label, check_label
 from accord.models import MessageBody
@@ -31,7 +31,7 @@ from accord.observability.metrics import NodeMetrics
 from accord.parties import Scope
 from accord.plan import Plan
 from accord.publisher.state import PublisherState
-from accord.receipts import build_receipt, chunks, group_for_receipts
+from accord.receipts import ReceiptSender
 from accord.trust import Signer, TrustStore
 
 log = get_logger(__name__)
@@ -40,6 +40,12 @@ log = get_logger(__name__)
 # them and reject a record whose mirror disagrees with the signed header.
 _ANNOUNCE_BATCH = 500
 _ANNOUNCE_EVERY_S = 0.05
+
+MAX_RECORD_BYTES = 1_048_576
+"""The largest record a publish sends: aiokafka's ``max_request_size`` default, just
+under the broker's ``message.max.bytes`` default, and the receivers' envelope limit."""
+_RECORD_OVERHEAD = 128
+"""Bytes a record adds to its value, key and headers (batch and record framing), rounded up."""
 
 MIRRORED_HEADERS = (
     "accord-message-id", "accord-type", "accord-sender", "accord-scope", "accord-area",
@@ -99,6 +105,11 @@ class Publisher:
         self._announce = announce
         self._announcements: list[tuple[Header, str]] = []
         self._announcer: asyncio.Task[None] | None = None
+        # Bounded like stop(): an announcement must not outlive the brokers.
+        self._announcer_sender = ReceiptSender(
+            topic=plan.receipts_topic, signer=signer, status="published",
+            timeout_s=close_timeout_s, mirror=routing_headers, enqueue=lambda: self._enqueue,
+        )
         # Held only while a record is appended to the producer's batch, never while
         # its ack is awaited: concurrent sends then reach the partition in call order,
         # so sequence numbers arrive in order (aiokafka alone can reorder appends that
@@ -158,17 +169,38 @@ class Publisher:
         except Refused as exc:
             self._refused(exc.reason)
             raise
+        topic = self._plan.exchange_topic(scope, area)
+        sequence = self._state.peek_sequence(topic)
         header = Header.create(
             body.TYPE,
             sender=self.agency,
             scope=scope,
             area=area,
-            sequence=self._state.next_sequence(self._plan.exchange_topic(scope, area)),
+            sequence=sequence,
             namespace=self._plan.namespace,
             correlation_id=correlation_id,
             causation_id=causation_id,
         )
-        return header, seal(header, label, body, self._signer)
+        envelope = seal(header, label, body, self._signer)
+        self._check_size(header, envelope)
+        # Taken only now, with nothing awaited since the peek: a refused message
+        # leaves no hole in the stream, so receivers report no false gap.
+        self._state.take_sequence(topic, sequence)
+        return header, envelope
+
+    def _check_size(self, header: Header, envelope: bytes) -> None:
+        """Refuse, before anything is sent or numbered, a record the broker would refuse."""
+        size = (len(envelope) + len(header.sender) + _RECORD_OVERHEAD
+                + sum(len(k) + len(v) for k, v in routing_headers(header)))
+        if size > MAX_RECORD_BYTES:
+            self._refused(ReasonCode.OVERSIZED)
+            raise Refused(
+                ReasonCode.OVERSIZED,
+                f"message {header.message_id} would be a {size}-byte record; "
+                f"the limit is {MAX_RECORD_BYTES} bytes",
+                hint="make the body smaller: send large content as attachments by reference "
+                "(sha256, size, name) and move the bytes out of band",
+            )
 
     # -- sending -----------------------------------------------------------
 
@@ -192,6 +224,7 @@ class Publisher:
         """Send a sealed envelope, retrying transient failures with the same bytes."""
         producer = self._require_producer()
         message_id = str(header.message_id)
+        self._check_size(header, envelope)
         self._state.record_sent(message_id, header.topic, envelope)
         deadline = time.monotonic() + self._retry_deadline_s
         attempt = 0
@@ -223,6 +256,7 @@ class Publisher:
                     attempt=attempt, error=type(exc).__name__,
                 )
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+        self._state.acknowledged(message_id, partition=meta.partition, offset=meta.offset)
         self._metrics.published.labels(self.agency, header.topic).inc()
         if self._announce:
             self._announce_published(header, envelope)
@@ -260,29 +294,13 @@ class Publisher:
         while self._announcements:
             pending, self._announcements = self._announcements, []
             producer = self._require_producer()
-            futures = []
             try:
-                for (scope, area, namespace), acks in group_for_receipts(pending).items():
-                    for chunk in chunks(acks):
-                        receipt_header, receipt = build_receipt(
-                            chunk, scope=scope, area=area, namespace=namespace,
-                            signer=self._signer, status="published",
-                            sequence=self._state.next_sequence(self._plan.receipts_topic),
-                        )
-                        async with self._enqueue:
-                            futures.append(await producer.send(
-                                self._plan.receipts_topic, value=receipt,
-                                key=self.agency.encode(), headers=routing_headers(receipt_header),
-                            ))
-                if futures:
-                    # Bounded: a stop must end even if the brokers are gone.
-                    done, late = await asyncio.wait(futures, timeout=self._close_timeout_s)
-                    for future in done:
-                        future.result()  # raises the first KafkaError, if any
-                    if late:
-                        raise KafkaTimeoutError(f"{len(late)} announcements unacknowledged")
-            except KafkaError as exc:
-                log.warning("announce-failed", messages=len(pending), error=type(exc).__name__)
+                await self._announcer_sender.send(
+                    producer, pending,
+                    lambda: self._state.next_sequence(self._plan.receipts_topic),
+                )
+            except BrokerError as exc:
+                log.warning("announce-failed", messages=len(pending), error=str(exc))
 
     # -- trilateral release ------------------------------------------------
 
@@ -294,16 +312,28 @@ class Publisher:
         The release is a new signed message whose causation id is the original's;
         it is the only path by which bilateral content reaches the USA. Only the
         originator can do it, since only the originator holds the original in its
-        sent log and only its certificate can sign as the sender.
+        sent log and only its certificate can sign as the sender. Idempotent per
+        original: a second release returns the first copy (sending it again, same
+        bytes, if the broker never acknowledged it). Only a message the broker
+        acknowledged can be released.
         """
-        raw = self._state.sent_envelope(original_id)
-        if raw is None:
+        earlier = self._state.release_of(original_id)
+        if earlier is not None:
+            return await self._release_again(earlier, trust)
+        sent = self._state.sent(original_id)
+        if sent is None:
             raise Refused(
                 ReasonCode.NOT_ORIGINATOR,
                 f"message {original_id} was not published by {self.agency} from this node",
                 hint="only the originator may release its own message; run this on its node",
             )
-        verdict = verify(raw, trust, now=datetime.now(UTC))
+        if not sent.acknowledged:
+            raise PublishError(
+                f"message {original_id} was never acknowledged by the broker: "
+                "there is nothing to release",
+                hint="publish it again (a retry sends the same bytes), then release it",
+            )
+        verdict = verify(sent.envelope, trust, now=datetime.now(UTC))
         if isinstance(verdict, Rejected):
             raise Refused(verdict.reason, f"original no longer verifies: {verdict.detail}")
         original: Verified = verdict
@@ -322,7 +352,7 @@ class Publisher:
             # The release points back at what it releases, for the audit trail.
             fields["references"] = (*fields["references"], original.header.message_id)
         body = type(original.body).model_validate(fields)
-        return await self.publish(
+        header, envelope = self.seal(
             body,
             scope=Scope.TRILATERAL,
             area=Area(original.header.area),
@@ -330,6 +360,23 @@ class Publisher:
             correlation_id=original.header.correlation_id or original.header.message_id,
             causation_id=original.header.message_id,
         )
+        # Recorded before the send, with nothing awaited since the check above: a
+        # second release, even a concurrent one, finds this copy.
+        self._state.record_sent(str(header.message_id), header.topic, envelope)
+        self._state.record_release(original_id, str(header.message_id))
+        return await self.send(header, envelope)
+
+    async def _release_again(self, release_id: str, trust: TrustStore) -> PublishResult:
+        sent = self._state.sent(release_id)
+        assert sent is not None  # recorded together with the release
+        verdict = verify(sent.envelope, trust, topic=sent.topic, now=datetime.now(UTC))
+        if isinstance(verdict, Rejected):
+            raise Refused(verdict.reason, f"the earlier release no longer verifies: "
+                          f"{verdict.detail}")
+        if not sent.acknowledged or sent.partition is None or sent.offset is None:
+            return await self.send(verdict.header, sent.envelope)
+        return PublishResult(release_id, sent.topic, sent.partition, sent.offset,
+                             verdict.header.sequence, sent.envelope)
 
     # -- internals ---------------------------------------------------------
 

@@ -5,12 +5,18 @@ entitled receiver can notice a gap. They must never go back after a crash, hence
 SQLite rather than memory. The sent log keeps each signed envelope so that the
 originator can later release, supersede or retract it, and so a failed publish
 can be retried with the very same bytes (the receivers dedupe by message id).
+Each sent row records whether the broker acknowledged it, and each trilateral
+release which copy it made, so a release happens once per original and only of
+a message the broker took.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+
+from accord.sqlite import open_private, tighten_companions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequences (
@@ -22,20 +28,60 @@ CREATE TABLE IF NOT EXISTS sent (
     topic      TEXT NOT NULL,
     envelope   BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS releases (
+    original_id TEXT PRIMARY KEY,
+    release_id  TEXT NOT NULL
+);
 """
+_ACKED = """
+ALTER TABLE sent ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sent ADD COLUMN partition INTEGER;
+ALTER TABLE sent ADD COLUMN "offset" INTEGER;
+"""
+"""Added to a sent log of the first schema. Its rows stay unacknowledged: whether
+the broker took them was never recorded, and a release must not guess."""
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    message_id: str
+    topic: str
+    envelope: bytes
+    acknowledged: bool
+    partition: int | None
+    offset: int | None
 
 
 class PublisherState:
     def __init__(self, path: Path | None) -> None:
-        target = ":memory:" if path is None else str(path)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # A process crash loses nothing with WAL + NORMAL; the broker holds the
-        # authoritative copy of what was sent.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # authoritative copy of what was sent. The sent log holds full payloads:
+        # private to the node's user (accord.sqlite).
+        if path is None:
+            self._db = sqlite3.connect(":memory:", isolation_level=None,
+                                       check_same_thread=False)
+        else:
+            self._db = open_private(path, synchronous="NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(sent)")}
+        if "acked" not in columns:
+            self._db.executescript(_ACKED)
+        if path is not None:
+            tighten_companions(path)
+
+    def peek_sequence(self, topic: str) -> int:
+        """The number ``next_sequence`` would give, without taking it."""
+        row = self._db.execute("SELECT last FROM sequences WHERE topic = ?", (topic,)).fetchone()
+        return 1 if row is None else int(row[0]) + 1
+
+    def take_sequence(self, topic: str, sequence: int) -> None:
+        """Take ``sequence`` (from ``peek_sequence``) once its message is accepted for
+        sending: a refused message never consumes a number, so receivers see no gap."""
+        self._db.execute(
+            "INSERT INTO sequences (topic, last) VALUES (?, ?)"
+            " ON CONFLICT(topic) DO UPDATE SET last = max(last, excluded.last)",
+            (topic, sequence),
+        )
 
     def next_sequence(self, topic: str) -> int:
         row = self._db.execute(
@@ -51,11 +97,36 @@ class PublisherState:
             (message_id, topic, envelope),
         )
 
-    def sent_envelope(self, message_id: str) -> bytes | None:
+    def acknowledged(self, message_id: str, *, partition: int, offset: int) -> None:
+        self._db.execute(
+            'UPDATE sent SET acked = 1, partition = ?, "offset" = ? WHERE message_id = ?',
+            (partition, offset, message_id),
+        )
+
+    def sent(self, message_id: str) -> SentRecord | None:
         row = self._db.execute(
-            "SELECT envelope FROM sent WHERE message_id = ?", (message_id,)
+            'SELECT message_id, topic, envelope, acked, partition, "offset" FROM sent'
+            " WHERE message_id = ?",
+            (message_id,),
         ).fetchone()
-        return None if row is None else bytes(row[0])
+        if row is None:
+            return None
+        return SentRecord(row[0], row[1], bytes(row[2]), bool(row[3]), row[4], row[5])
+
+    def sent_envelope(self, message_id: str) -> bytes | None:
+        record = self.sent(message_id)
+        return None if record is None else record.envelope
+
+    def release_of(self, original_id: str) -> str | None:
+        """The id of the trilateral copy already made of ``original_id``, if any."""
+        row = self._db.execute(
+            "SELECT release_id FROM releases WHERE original_id = ?", (original_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def record_release(self, original_id: str, release_id: str) -> None:
+        self._db.execute("INSERT INTO releases (original_id, release_id) VALUES (?, ?)",
+                         (original_id, release_id))
 
     def close(self) -> None:
         self._db.close()

@@ -8,12 +8,17 @@ from accord.receipts.build import (
     group_for_receipts,
     receipt_label,
 )
+from accord.receipts.sender import ReceiptSender, RecordSink, Sent, receipt_count
 
 __all__ = [
+    "ReceiptSender",
     "ReceiptStatus",
+    "RecordSink",
+    "Sent",
     "acknowledgement",
     "build_receipt",
     "chunks",
     "group_for_receipts",
+    "receipt_count",
     "receipt_label",
 ]

@@ -4,7 +4,9 @@ Pure and synchronous, so the whole receive-side policy can be tested without a
 broker. Order: size and signature first (``verify`` parses nothing it has not
 verified), then the checks only this node can make: the mirrored Kafka headers,
 the sender's entitlement in the plan, the label against this node's country,
-then duplicates and replays against the inbox.
+then duplicates and replays against the inbox (in ``accord.receiver.step``).
+A refusal is the envelope's own ``Rejected`` (reason code, detail): one refusal
+type from the verifier to the quarantine topic.
 """
 
 from __future__ import annotations
@@ -27,12 +29,6 @@ class Accepted:
     verified: Verified
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: ReasonCode
-    detail: str
-
-
 def assess(
     raw: bytes | None,
     *,
@@ -43,23 +39,23 @@ def assess(
     country: Country,
     now: datetime,
     max_bytes: int,
-) -> Accepted | Refusal:
+) -> Accepted | Rejected:
     if raw is None:
-        return Refusal(ReasonCode.MALFORMED, "record has no value")
+        return Rejected(ReasonCode.MALFORMED, "record has no value")
     verdict = verify(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
     if isinstance(verdict, Rejected):
-        return Refusal(verdict.reason, verdict.detail)
+        return verdict
     header = verdict.header
     mismatch = _header_mismatch(verdict, kafka_headers)
     if mismatch is not None:
-        return Refusal(ReasonCode.HEADER_MISMATCH, mismatch)
+        return Rejected(ReasonCode.HEADER_MISMATCH, mismatch)
     if not plan.may_publish(header.sender, header.scope, header.area):
-        return Refusal(
+        return Rejected(
             ReasonCode.NOT_ENTITLED,
             f"{header.sender} is not entitled to publish {header.scope}/{header.area}",
         )
     if not releasable_to_country(verdict.label, country):
-        return Refusal(
+        return Rejected(
             ReasonCode.RELEASABILITY_VIOLATION,
             f"label does not release this message to {country.value}",
         )

@@ -3,8 +3,13 @@
 SQLite, one file per node. A batch of deliveries and the Kafka offsets that
 follow them are written in ONE transaction, so after any crash the inbox and its
 offsets agree: the receiver resumes from ``next_offsets()`` and a record is
-neither lost nor delivered twice. ``message_id`` is the primary key, which makes
-delivery idempotent against duplicates that Kafka's at-least-once gives us.
+neither lost nor delivered twice. A message's identity is ``(sender,
+message_id)``, the primary key: delivery is idempotent against the duplicates
+Kafka's at-least-once gives us, and one agency can neither squat another's id
+nor change another's row (a status change names its sender too).
+
+The database is private to the node's user (``accord.sqlite``); an inbox made
+by the first schema (keyed by ``message_id`` alone) is migrated when it opens.
 
 Receipts use the outbox pattern: a delivered row is marked ``receipt_pending``
 in the same transaction and cleared once the signed receipt is acknowledged by
@@ -15,15 +20,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    message_id      TEXT PRIMARY KEY,
+from accord.observability.logs import get_logger
+from accord.sqlite import open_private, tighten_companions
+
+log = get_logger(__name__)
+
+_MESSAGES = """
+CREATE TABLE IF NOT EXISTS {name} (
+    message_id      TEXT NOT NULL,
     type            TEXT NOT NULL,
     sender          TEXT NOT NULL,
     scope           TEXT NOT NULL,
@@ -38,8 +48,12 @@ CREATE TABLE IF NOT EXISTS messages (
     payload         BLOB NOT NULL,
     raw             BLOB NOT NULL,
     status          TEXT NOT NULL DEFAULT 'current',
-    receipt_pending INTEGER NOT NULL DEFAULT 1
+    receipt_pending INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (sender, message_id)
 );
+"""
+_SCHEMA = _MESSAGES.format(name="messages") + """
+CREATE INDEX IF NOT EXISTS messages_by_id ON messages(message_id);
 CREATE INDEX IF NOT EXISTS messages_receipt_pending ON messages(receipt_pending)
     WHERE receipt_pending = 1;
 CREATE TABLE IF NOT EXISTS offsets (
@@ -60,7 +74,21 @@ CREATE TABLE IF NOT EXISTS sequences (
 );
 """
 
+_VERSION = 2
+_IN_CHUNK = 500
+"""Ids per ``IN (...)`` query: well under SQLite's bound-parameter limit."""
+"""``PRAGMA user_version`` of this schema; 0 is the first (id-keyed) one."""
+
 Status = Literal["current", "superseded", "retracted"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A supersede or retract of ``sender``'s own message ``message_id``."""
+
+    sender: str
+    message_id: str
+    status: Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +132,36 @@ class Inbox:
     """A node's durable store. Not thread-safe: one receiver owns one inbox."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # WAL keeps readers (operators, tests) off the writer's back; synchronous=FULL
         # because a delivery acknowledged by an offset commit must survive power loss.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_private(path, synchronous="FULL")
+        self._migrate()
         self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={_VERSION}")
+        tighten_companions(path)
+
+    def _migrate(self) -> None:
+        """Re-key an inbox of the first schema by (sender, message_id), in one transaction."""
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        exists = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'"
+        ).fetchone()
+        if version >= _VERSION or exists is None:
+            return
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute(_MESSAGES.format(name="messages_v2"))  # one statement, in the transaction
+            cur.execute(f"INSERT INTO messages_v2 ({_ALL}) SELECT {_ALL} FROM messages")  # noqa: S608
+            cur.execute("DROP TABLE messages")
+            cur.execute("ALTER TABLE messages_v2 RENAME TO messages")
+            cur.execute(f"PRAGMA user_version={_VERSION}")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        log.info("inbox-migrated", path=str(self.path), schema=_VERSION)
 
     def close(self) -> None:
         self._db.close()
@@ -122,17 +172,28 @@ class Inbox:
         rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets")
         return {(t, p): o for t, p, o in rows}
 
-    def payload_digest(self, message_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT payload_sha256 FROM messages WHERE message_id = ?", (message_id,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def payload_digests(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """The payload digest of each (sender, message_id) here, in a few queries."""
+        ids = sorted({m for _, m in keys})
+        found: dict[tuple[str, str], str] = {}
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            rows = self._db.execute(
+                "SELECT sender, message_id, payload_sha256 FROM messages"  # noqa: S608
+                f" WHERE message_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(((s, m), d) for s, m, d in rows if (s, m) in keys)
+        return found
 
-    def sender_of(self, message_id: str) -> str | None:
-        row = self._db.execute(
+    def senders_of(self, message_id: str) -> frozenset[str]:
+        """Every sender with a message of this id here (ids are only unique per sender)."""
+        rows = self._db.execute(
             "SELECT sender FROM messages WHERE message_id = ?", (message_id,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+        )
+        return frozenset(str(r[0]) for r in rows)
 
     def last_sequence(self, sender: str, topic: str) -> int | None:
         row = self._db.execute(
@@ -153,11 +214,20 @@ class Inbox:
         )
         return [_stored(r) for r in rows]
 
-    def get(self, message_id: str) -> StoredMessage | None:
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?",  # noqa: S608
-            (message_id,),
-        ).fetchone()
+    def get(self, message_id: str, *, sender: str | None = None) -> StoredMessage | None:
+        """The message ``(sender, message_id)``; without ``sender``, the first landed
+        of that id (ids are unique per sender only)."""
+        if sender is None:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?"  # noqa: S608
+                " ORDER BY received_at LIMIT 1",
+                (message_id,),
+            ).fetchone()
+        else:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE sender = ? AND message_id = ?",  # noqa: S608
+                (sender, message_id),
+            ).fetchone()
         return None if row is None else _stored(row)
 
     def messages(self) -> Iterator[StoredMessage]:
@@ -171,20 +241,21 @@ class Inbox:
         self,
         deliveries: Iterable[Delivery],
         offsets: dict[tuple[str, int], int],
-        status_changes: Iterable[tuple[str, Status]] = (),
+        status_changes: Iterable[StatusChange] = (),
         *,
         receipt_stream: str | None = None,
         receipt_count: int = 0,
-    ) -> tuple[list[str], int]:
-        """Write deliveries and next offsets atomically; return the ids newly landed
-        and, with ``receipt_stream``, the first of ``receipt_count`` receipt sequence
-        numbers reserved in the same transaction (else 0).
+    ) -> tuple[list[tuple[str, str]], int]:
+        """Write deliveries and next offsets atomically; return the (sender, id) keys
+        newly landed and, with ``receipt_stream``, the first of ``receipt_count``
+        receipt sequence numbers reserved in the same transaction (else 0).
 
-        A delivery whose id is already present is a duplicate and is ignored (its
-        offset still advances).
+        A delivery whose (sender, id) is already present is a duplicate and is
+        ignored (its offset still advances). A status change touches only the row
+        of its own sender.
         """
         now = datetime.now(UTC).isoformat()
-        landed: list[str] = []
+        landed: list[tuple[str, str]] = []
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -201,15 +272,16 @@ class Inbox:
                     ),
                 )
                 if cur.rowcount == 1:
-                    landed.append(d.message_id)
+                    landed.append((d.sender, d.message_id))
                     cur.execute(
                         "INSERT INTO sequences (sender, topic, last) VALUES (?,?,?)"
                         " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
                         (d.sender, d.topic, d.sequence),
                     )
-            for message_id, status in status_changes:
+            for change in status_changes:
                 cur.execute(
-                    "UPDATE messages SET status = ? WHERE message_id = ?", (status, message_id)
+                    "UPDATE messages SET status = ? WHERE sender = ? AND message_id = ?",
+                    (change.status, change.sender, change.message_id),
                 )
             first_receipt = 0
             if receipt_stream is not None and landed and receipt_count > 0:
@@ -230,12 +302,13 @@ class Inbox:
             raise
         return landed, first_receipt
 
-    def receipts_sent(self, message_ids: Iterable[str]) -> None:
+    def receipts_sent(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Clear the receipt outbox for these (sender, message_id) keys."""
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         cur.executemany(
-            "UPDATE messages SET receipt_pending = 0 WHERE message_id = ?",
-            [(m,) for m in message_ids],
+            "UPDATE messages SET receipt_pending = 0 WHERE sender = ? AND message_id = ?",
+            list(keys),
         )
         cur.execute("COMMIT")
 
@@ -273,6 +346,20 @@ def read_message_ids(path: Path) -> list[str]:
         db.close()
 
 
+def read_keys(path: Path) -> list[tuple[str, str, Status]]:
+    """(sender, message_id, status) of every message in an inbox, read-only."""
+    db = _read_only(path)
+    if db is None:
+        return []
+    try:
+        return [(r[0], r[1], r[2])
+                for r in db.execute("SELECT sender, message_id, status FROM messages")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
 def count_messages(path: Path) -> int:
     """How many messages an inbox holds, read-only."""
     db = _read_only(path)
@@ -301,7 +388,11 @@ def read_landing_times(path: Path) -> list[tuple[datetime, datetime]]:
     return [(datetime.fromisoformat(i), datetime.fromisoformat(r)) for i, r in rows]
 
 
-# A constant column list; every value is bound as a parameter.
+# Constant column lists; every value is bound as a parameter.
+_ALL = (
+    'message_id, type, sender, scope, area, sequence, issued_at, received_at, topic,'
+    ' partition, "offset", payload_sha256, payload, raw, status, receipt_pending'
+)
 _COLUMNS = (
     'message_id, type, sender, scope, area, sequence, topic, partition, "offset",'
     " payload_sha256, status, payload, raw"

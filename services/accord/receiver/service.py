@@ -15,7 +15,7 @@ partition strictly in order.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,28 +24,29 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from accord.areas import Area
 from accord.config import KafkaConnection
-from accord.envelope import Verified, verify
+from accord.envelope import Header, Verified, verify
 from accord.errors import BrokerError, ReasonCode
 from accord.kafka import (
+    broker_errors,
     close_consumer,
     close_producer,
     new_consumer,
     new_producer,
     start_producer,
+    task_failure,
 )
-from accord.models import Acknowledgement, Retract, Supersede
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
-from accord.parties import Scope, country_of
+from accord.parties import country_of
 from accord.plan import Plan
-from accord.receipts import build_receipt, chunks, group_for_receipts
-from accord.receiver.assess import Refusal, assess
-from accord.receiver.inbox import Delivery, Inbox, Status
+from accord.receipts import ReceiptSender, receipt_count
+from accord.receiver.inbox import Inbox
+from accord.receiver.quarantine import QuarantineWriter
+from accord.receiver.settings import ReceiverSettings
+from accord.receiver.step import Context, Outcome, step
 from accord.trust import Signer, TrustStore
 from accord.trust.feed import TrustFeed
 
@@ -56,9 +57,12 @@ Handler = Callable[[Verified], Awaitable[None]]
 durable inbox write. The inbox stays the source of truth; a handler that fails is
 logged and does not undo the delivery."""
 
-MAX_RECORD_BYTES = 1_048_576
-QUARANTINE_MAX_BYTES = 262_144
-"""Larger rejected records are quarantined as a prefix plus size and SHA-256."""
+ConsumerFactory = Callable[..., AIOKafkaConsumer]
+"""Builds the node's consumer from ``accord.kafka.new_consumer``'s arguments; the
+default is that function. Injectable, as httpx takes a ``transport=``."""
+ProducerFactory = Callable[..., AIOKafkaProducer]
+"""Builds the node's producer from ``accord.kafka.new_producer``'s arguments."""
+
 _MAX_RECEIPT_BATCHES_IN_FLIGHT = 4
 _PENDING_RECEIPTS_EVERY_S = 10.0
 _FETCH_MIN_BYTES = 256 * 1024
@@ -104,35 +108,30 @@ class Receiver:
         inbox_path: Path,
         handler: Handler | None = None,
         metrics: NodeMetrics | None = None,
-        batch_max: int = 500,
-        stall_timeout_s: float = 30.0,
-        fetch_wait_ms: int = 10,
-        send_receipts: bool = True,
-        follow_trust: bool = True,
+        settings: ReceiverSettings | None = None,
+        consumer_factory: ConsumerFactory = new_consumer,
+        producer_factory: ProducerFactory = new_producer,
     ) -> None:
         self.agency = agency
         self.country = country_of(agency)
+        self._settings = settings = settings or ReceiverSettings()
         self._connection = connection
         self._plan = plan
         self._trust = trust
-        self._signer = signer
         self.inbox = Inbox(inbox_path)
         self._handler = handler
         self.metrics = metrics or NodeMetrics()
-        self._batch_max = batch_max
-        self._stall_timeout_s = stall_timeout_s
-        # The broker may hold a fetch up to this long to fill _FETCH_MIN_BYTES. Under
-        # load a poll then carries ~100 messages, so the per-batch work (the inbox
-        # transaction, one receipt signature, the offset commit, the fetch itself) is
-        # shared by many; at low rates a message waits at most this much longer.
-        # The trade-off, measured with `accord bench --fetch-wait-ms`, is in
-        # docs/exchange.md. 0 = no wait.
-        self._fetch_wait_ms = fetch_wait_ms
-        self._send_receipts = send_receipts
+        self._new_consumer = consumer_factory
+        self._new_producer = producer_factory
+        self._context = Context(trust=trust, plan=plan, country=self.country,
+                                max_bytes=settings.max_record_bytes)
         self._topics = plan.receive_topics(agency)
         self._group_id = plan.group_id(agency)
-        self._quarantine = plan.quarantine_topic(agency)
-        self._receipts_topic = plan.receipts_topic
+        self._send_timeout_s = settings.send_timeout_s
+        self._quarantine = QuarantineWriter(topic=plan.quarantine_topic(agency), agency=agency,
+                                            timeout_s=self._send_timeout_s)
+        self._receipts = ReceiptSender(topic=plan.receipts_topic, signer=signer,
+                                       status="delivered", timeout_s=self._send_timeout_s)
         self._consumer: AIOKafkaConsumer | None = None
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._counters: dict[tuple[str, str], Any] = {}
@@ -144,32 +143,38 @@ class Receiver:
         self._receipt_tasks: list[asyncio.Task[None]] = []
         self._producer_suspect = False
         self._receipts_checked = time.monotonic()
-        # How long a send may wait for the broker's ack before the producer is
-        # considered wedged and rebuilt.
-        self._send_timeout_s = max(2 * stall_timeout_s, 10.0)
         # Rotations and revocations arrive on the trust topic while the node runs.
         self._trust_feed = (
             TrustFeed(connection, plan.trust_topic, trust, metrics=self.metrics, agency=agency)
-            if follow_trust else None
+            if settings.follow_trust else None
         )
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
+        self._recovering = False
         self._assigned: set[TopicPartition] = set()
         self.last_poll = 0.0
         self.stats = ReceiverStats()
+
+    @property
+    def settings(self) -> ReceiverSettings:
+        return self._settings
 
     # -- lifecycle ---------------------------------------------------------
 
     @property
     def ready(self) -> bool:
-        return bool(self._assigned) and not self._stopping.is_set()
+        """Assigned partitions, reached the broker within the stall timeout, and not
+        rebuilding a consumer: this node is taking records now."""
+        return (bool(self._assigned) and self.healthy and not self._recovering
+                and not self._stopping.is_set())
 
     @property
     def healthy(self) -> bool:
-        return time.monotonic() - self.last_poll < self._stall_timeout_s
+        """Liveness: the poll loop has come back from the broker lately."""
+        return time.monotonic() - self.last_poll < self._settings.stall_timeout_s
 
     async def start(self) -> None:
-        producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
+        producer = self._new_producer(self._connection, client_id=f"accord-{self.agency}")
         await start_producer(producer, timeout_s=self._send_timeout_s)
         self._producer = producer
         if self._trust_feed is not None:
@@ -188,7 +193,12 @@ class Receiver:
         if pending:
             await asyncio.wait(pending, timeout=10)
         if self._trust_feed is not None:
-            await self._trust_feed.stop()
+            try:
+                await self._trust_feed.stop()
+            except Exception as exc:  # the clients and the inbox must still close
+                # A feed that ended in error re-raises it here; stopping goes on.
+                self._log.error("trust-feed-failed", error=type(exc).__name__,
+                                detail=str(exc)[:200])
         if self._consumer is not None:
             failure = await close_consumer(self._consumer, timeout_s=10)
             if failure is not None:
@@ -222,12 +232,13 @@ class Receiver:
             consumer = self._consumer
             assert consumer is not None
             try:
-                batch = await asyncio.wait_for(
-                    consumer.getmany(timeout_ms=500, max_records=self._batch_max),
-                    timeout=self._stall_timeout_s,
-                )
-            except (TimeoutError, KafkaError) as exc:
-                await self._recover(type(exc).__name__)
+                with broker_errors("poll failed"):
+                    batch = await asyncio.wait_for(
+                        consumer.getmany(timeout_ms=500, max_records=self._settings.batch_max),
+                        timeout=self._settings.stall_timeout_s,
+                    )
+            except BrokerError as exc:
+                await self._recover(type(exc.__cause__).__name__)
                 idle_since = time.monotonic()
                 continue
             now = time.monotonic()
@@ -247,7 +258,7 @@ class Receiver:
                 self._receipts_checked = now
                 if not any(not t.done() for t in self._receipt_tasks):
                     await self._flush_pending_receipts()
-            if now - idle_since >= self._stall_timeout_s:
+            if now - idle_since >= self._settings.stall_timeout_s:
                 why = await self._stalled(consumer)
                 if why is not None:
                     await self._recover(why)
@@ -258,13 +269,14 @@ class Receiver:
         assigned = list(consumer.assignment())
         if not assigned:
             return "no-assignment"
+        bound = self._settings.stall_timeout_s
         try:
-            ends = await asyncio.wait_for(consumer.end_offsets(assigned),
-                                          timeout=self._stall_timeout_s)
-            starts = await asyncio.wait_for(consumer.beginning_offsets(assigned),
-                                            timeout=self._stall_timeout_s)
-        except (TimeoutError, KafkaError) as exc:
-            return f"broker-unreachable ({type(exc).__name__})"
+            with broker_errors("offsets unavailable"):
+                ends = await asyncio.wait_for(consumer.end_offsets(assigned), timeout=bound)
+                starts = await asyncio.wait_for(consumer.beginning_offsets(assigned),
+                                                timeout=bound)
+        except BrokerError as exc:
+            return f"broker-unreachable ({type(exc.__cause__).__name__})"
         done = self.inbox.next_offsets()
         for tp, end in ends.items():
             if end > done.get((tp.topic, tp.partition), starts.get(tp, 0)):
@@ -281,13 +293,14 @@ class Receiver:
     # -- consumer management ----------------------------------------------
 
     async def _start_consumer(self) -> None:
-        consumer = new_consumer(
+        wait_ms = self._settings.fetch_wait_ms
+        consumer = self._new_consumer(
             self._connection,
             group_id=self._group_id,
             client_id=f"accord-{self.agency}",
-            max_partition_fetch_bytes=MAX_RECORD_BYTES * 2,
-            fetch_min_bytes=_FETCH_MIN_BYTES if self._fetch_wait_ms else 1,
-            fetch_max_wait_ms=self._fetch_wait_ms,
+            max_partition_fetch_bytes=self._settings.max_record_bytes * 2,
+            fetch_min_bytes=_FETCH_MIN_BYTES if wait_ms else 1,
+            fetch_max_wait_ms=wait_ms,
         )
         consumer.subscribe(self._topics, listener=_SeekToInbox(self))
         self._consumer = consumer
@@ -320,11 +333,12 @@ class Receiver:
         if old is not None:
             await close_producer(old, timeout_s=10)
         while not self._stopping.is_set():
-            producer = new_producer(self._connection, client_id=f"accord-{self.agency}")
+            producer = self._new_producer(self._connection, client_id=f"accord-{self.agency}")
             try:
-                await start_producer(producer, timeout_s=self._stall_timeout_s)
-            except (BrokerError, KafkaError) as exc:
-                self._log.warning("producer-restart-failed", error=type(exc).__name__)
+                with broker_errors("producer restart failed"):
+                    await start_producer(producer, timeout_s=self._settings.stall_timeout_s)
+            except BrokerError as exc:
+                self._log.warning("producer-restart-failed", error=str(exc))
                 await close_producer(producer, timeout_s=10)
                 await asyncio.sleep(2.0)
                 continue
@@ -332,6 +346,13 @@ class Receiver:
             return
 
     async def _recover(self, why: str) -> None:
+        self._recovering = True
+        try:
+            await self._rebuild_consumer(why)
+        finally:
+            self._recovering = False
+
+    async def _rebuild_consumer(self, why: str) -> None:
         self.stats.recoveries += 1
         self.metrics.recoveries.labels(self.agency).inc()
         self._log.warning("consumer-recovering", reason=why)
@@ -345,8 +366,8 @@ class Receiver:
             # Bounded, in a task of its own: aiokafka's start can wait on an absent
             # broker indefinitely and need not honour cancellation promptly.
             starting = asyncio.create_task(self._start_consumer())
-            await asyncio.wait({starting}, timeout=self._stall_timeout_s)
-            failure = _failure(starting)
+            await asyncio.wait({starting}, timeout=self._settings.stall_timeout_s)
+            failure = task_failure(starting)
             if failure is None:
                 return
             starting.cancel()
@@ -361,7 +382,8 @@ class Receiver:
     # -- processing --------------------------------------------------------
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """One poll's records: assess, quarantine, land in ONE transaction, then the rest.
+        """One poll's records: decide (the batch step), quarantine, land in ONE
+        transaction, then the rest.
 
         The inbox write (one fsync for the whole batch) is the commit point. Offset
         commits and receipts follow in the background: both are safe to lose in a
@@ -369,99 +391,69 @@ class Receiver:
         so the loop never waits on a broker round trip before its next poll.
         """
         now = datetime.now(UTC)
-        deliveries: list[Delivery] = []
-        accepted: dict[str, Verified] = {}
-        status_changes: list[tuple[str, Status]] = []
-        quarantined: list[tuple[ConsumerRecord, Refusal]] = []
-        digests: dict[str, str] = {}
-        last_sequence: dict[tuple[str, str], int] = {}
-        offsets: dict[tuple[str, int], int] = {}
-        for tp, records in batch.items():
-            for record in records:
-                self._log.debug("received", topic=record.topic,
-                          partition=record.partition, offset=record.offset)
-                refusal = self._admit(record, now, digests, last_sequence, status_changes,
-                                      accepted, deliveries)
-                if (refusal is not None and refusal.reason is ReasonCode.UNKNOWN_KEY
-                        and self._trust_feed is not None and await self._trust_feed.sync()):
-                    # A just-rotated key: its certificate was on the trust topic but not
-                    # yet read. A refusal changes no accumulator, so admitting again is safe.
-                    refusal = self._admit(record, now, digests, last_sequence,
-                                          status_changes, accepted, deliveries)
-                if refusal is not None:
-                    quarantined.append((record, refusal))
-            offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
-
-        await self._quarantine_all(quarantined)
-        receipts = group_for_receipts(
-            (accepted[d.message_id].header, d.payload_sha256) for d in deliveries
-        ) if self._send_receipts else {}
+        out = step(batch.values(), self.inbox, self._context, now=now)
+        if (
+            self._trust_feed is not None
+            and any(r.reason is ReasonCode.UNKNOWN_KEY for _, r in out.quarantined)
+            and await self._trust_feed.sync()
+        ):
+            # A just-rotated key: its certificate was on the trust topic but not yet
+            # read. The step only decides (the inbox is untouched), so deciding again
+            # with the caught-up trust store is safe.
+            out = step(batch.values(), self.inbox, self._context, now=now)
+        producer = self._producer
+        assert producer is not None
+        try:
+            await self._quarantine.write(producer, out.quarantined)
+        except BrokerError as exc:
+            raise _ProducerStuck(str(exc)) from exc
+        self._account(out)
+        items = out.receipt_items() if self._settings.send_receipts else []
         landed, first_receipt = self.inbox.land(
-            deliveries, offsets, status_changes,
-            receipt_stream=self._receipts_topic if receipts else None,
-            receipt_count=sum(len(list(chunks(acks))) for acks in receipts.values()),
+            out.deliveries, out.offsets, out.status_changes,
+            receipt_stream=self._receipts.topic if items else None,
+            receipt_count=receipt_count(items),
         )
         landed_at = datetime.now(UTC)
-        self._commit_soon(offsets)
-        for mid in landed:
-            v = accepted[mid]
+        self._commit_soon(out.offsets)
+        for key in landed:
+            v = out.accepted[key]
             latency = (landed_at - v.header.issued_at).total_seconds()
             self._latency.observe(max(latency, 0.0))
             self._count("delivered", "")
             self.stats.delivered += 1
-            self._log.info("delivered", message_id=mid, sender=v.header.sender,
+            self._log.info("delivered", message_id=key[1], sender=v.header.sender,
                      topic=v.header.topic, latency_ms=round(latency * 1000, 2),
                      type=v.header.type)
         if self._handler is not None and landed:
-            where = {d.message_id: (d.topic, d.partition) for d in deliveries}
-            await self._hand_over(landed, accepted, where)
-        if landed and receipts:
+            where = {(d.sender, d.message_id): (d.topic, d.partition) for d in out.deliveries}
+            await self._hand_over(landed, out.accepted, where)
+        if landed and items:
             # One writer, and duplicates were filtered before the write: what landed
             # is exactly what the receipts were grouped from.
-            await self._receipts_soon(receipts, first_receipt)
+            await self._receipts_soon(items, first_receipt)
 
-    def _admit(
-        self,
-        record: ConsumerRecord,
-        now: datetime,
-        digests: dict[str, str],
-        last_sequence: dict[tuple[str, str], int],
-        status_changes: list[tuple[str, Status]],
-        accepted: dict[str, Verified],
-        deliveries: list[Delivery],
-    ) -> Refusal | None:
-        """Assess one record; on success add it to this batch's deliveries."""
-        outcome = assess(
-            record.value, topic=record.topic, kafka_headers=record.headers or (),
-            trust=self._trust, plan=self._plan, country=self.country, now=now,
-            max_bytes=MAX_RECORD_BYTES,
-        )
-        if isinstance(outcome, Refusal):
-            return outcome
-        v = outcome.verified
-        mid = str(v.header.message_id)
-        self._log.debug("verified", message_id=mid, sender=v.header.sender,
-                  topic=record.topic, partition=record.partition, offset=record.offset)
-        digest = v.payload_sha256
-        known = digests.get(mid) or self.inbox.payload_digest(mid)
-        if known is not None:
-            if known != digest:
-                return Refusal(ReasonCode.REPLAY, "message id reused for other content")
+    def _account(self, out: Outcome) -> None:
+        """Stats, metrics and log lines for what the step decided (and was quarantined)."""
+        for record in out.duplicates:
             self._count("duplicate", "")
             self.stats.duplicates += 1
-            self._log.info("duplicate", message_id=mid, topic=record.topic,
-                     partition=record.partition, offset=record.offset)
-            return None
-        change = self._lifecycle_change(v)
-        if isinstance(change, Refusal):
-            return change
-        if change is not None:
-            status_changes.append(change)
-        digests[mid] = digest
-        self._check_sequence(v, last_sequence)
-        accepted[mid] = v
-        deliveries.append(_delivery(v, record))
-        return None
+            self._log.info("duplicate", topic=record.topic, partition=record.partition,
+                           offset=record.offset)
+        for gap in out.gaps:
+            self.stats.gaps += gap.missing
+            self.metrics.gaps.labels(self.agency, gap.sender, gap.topic).inc(gap.missing)
+            self._log.warning("sequence-gap", sender=gap.sender, topic=gap.topic,
+                              expected=gap.expected, got=gap.got, missing=gap.missing,
+                              message_id=gap.message_id)
+        for record, refusal in out.quarantined:
+            self._count("rejected", refusal.reason.value)
+            self.stats.rejected[refusal.reason.value] = (
+                self.stats.rejected.get(refusal.reason.value, 0) + 1
+            )
+            self._log.warning("rejected", reason=refusal.reason.value,
+                        detail=refusal.detail[:200], topic=record.topic,
+                        partition=record.partition, offset=record.offset)
 
     def _commit_soon(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit offsets in the background, one commit in flight at a time."""
@@ -475,10 +467,11 @@ class Receiver:
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
+            with broker_errors("offset commit failed"):
+                await consumer.commit(offsets)
+        except BrokerError as exc:
             # Safe to lose: the inbox holds the offsets this node resumes from.
-            self._log.warning("commit-failed", error=type(exc).__name__)
+            self._log.warning("commit-failed", error=str(exc))
             return
         for tp, offset in offsets.items():
             self._log.debug("committed", topic=tp.topic,
@@ -486,13 +479,13 @@ class Receiver:
             self._update_lag(consumer, tp, offset)
 
     async def _hand_over(
-        self, landed: list[str], accepted: dict[str, Verified],
-        where: dict[str, tuple[str, int]],
+        self, landed: list[tuple[str, str]], accepted: dict[tuple[str, str], Verified],
+        where: dict[tuple[str, str], tuple[str, int]],
     ) -> None:
         """Call the handler in order within each partition, partitions concurrently."""
         by_partition: dict[tuple[str, int], list[Verified]] = {}
-        for mid in landed:
-            by_partition.setdefault(where[mid], []).append(accepted[mid])
+        for key in landed:
+            by_partition.setdefault(where[key], []).append(accepted[key])
 
         async def in_order(items: list[Verified]) -> None:
             for v in items:
@@ -500,81 +493,7 @@ class Receiver:
 
         await asyncio.gather(*(in_order(items) for items in by_partition.values()))
 
-    def _lifecycle_change(self, v: Verified) -> tuple[str, Status] | Refusal | None:
-        body = v.body
-        if isinstance(body, Supersede | Retract):
-            target = str(body.target_message_id)
-            owner = self.inbox.sender_of(target)
-            if owner is not None and owner != v.header.sender:
-                return Refusal(ReasonCode.NOT_ORIGINATOR,
-                               f"{v.header.sender} may not change {owner}'s message")
-            status: Status = "superseded" if isinstance(body, Supersede) else "retracted"
-            return (target, status)
-        return None
-
-    def _check_sequence(self, v: Verified, last_sequence: dict[tuple[str, str], int]) -> None:
-        sender, topic, seq = v.header.sender, v.header.topic, v.header.sequence
-        last = last_sequence.get((sender, topic))
-        if last is None:
-            last = self.inbox.last_sequence(sender, topic)
-        last_sequence[(sender, topic)] = seq if last is None else max(last, seq)
-        expected = 1 if last is None else last + 1
-        if seq > expected:
-            missing = seq - expected
-            self.stats.gaps += missing
-            self.metrics.gaps.labels(self.agency, sender, topic).inc(missing)
-            self._log.warning("sequence-gap", sender=sender, topic=topic,
-                        expected=expected, got=seq, missing=missing,
-                        message_id=str(v.header.message_id))
-
-    async def _quarantine_all(self, items: list[tuple[ConsumerRecord, Refusal]]) -> None:
-        if not items:
-            return
-        producer = self._producer
-        assert producer is not None
-        futures = []
-        for record, refusal in items:
-            headers = [
-                ("accord-reason", refusal.reason.value.encode()),
-                ("accord-detail", refusal.detail[:500].encode("utf-8", "replace")),
-                ("accord-source-topic", record.topic.encode()),
-                ("accord-source-partition", str(record.partition).encode()),
-                ("accord-source-offset", str(record.offset).encode()),
-                ("accord-agency", self.agency.encode()),
-            ]
-            value = record.value
-            if value is not None and len(value) > QUARANTINE_MAX_BYTES:
-                # An oversized record cannot be produced back whole (the producer and
-                # broker refuse it, which would stop the node): keep a prefix as
-                # evidence, with the original size and digest.
-                headers += [
-                    ("accord-original-size", str(len(value)).encode()),
-                    ("accord-original-sha256", hashlib.sha256(value).hexdigest().encode()),
-                ]
-                value = value[:QUARANTINE_MAX_BYTES]
-            futures.append(await producer.send(
-                self._quarantine, value=value, key=record.key, headers=headers
-            ))
-        # The offsets only move once every quarantined record is acknowledged. A
-        # producer that cannot get acks in time (aiokafka can wedge after a broker
-        # restart) is rebuilt by run(), and the batch is fetched again from the
-        # inbox's offsets: nothing is lost, and nothing is counted twice.
-        try:
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._send_timeout_s)
-        except (TimeoutError, KafkaError) as exc:
-            raise _ProducerStuck(f"quarantine not acknowledged: {type(exc).__name__}") from exc
-        for record, refusal in items:
-            self._count("rejected", refusal.reason.value)
-            self.stats.rejected[refusal.reason.value] = (
-                self.stats.rejected.get(refusal.reason.value, 0) + 1
-            )
-            self._log.warning("rejected", reason=refusal.reason.value,
-                        detail=refusal.detail[:200], topic=record.topic,
-                        partition=record.partition, offset=record.offset)
-
-    async def _receipts_soon(
-        self, receipts: dict[tuple[Scope, Area, str], list[Acknowledgement]], first_sequence: int
-    ) -> None:
+    async def _receipts_soon(self, items: list[tuple[Header, str]], first_sequence: int) -> None:
         """Sign and send receipts in the background; at most a few batches in flight."""
         self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         if len(self._receipt_tasks) >= _MAX_RECEIPT_BATCHES_IN_FLIGHT:
@@ -582,58 +501,41 @@ class Receiver:
             await asyncio.wait(self._receipt_tasks, return_when=asyncio.FIRST_COMPLETED)
             self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         self._receipt_tasks.append(
-            asyncio.create_task(self._sign_and_send_receipts(receipts, first_sequence))
+            asyncio.create_task(self._send_receipts(items, first_sequence))
         )
 
-    async def _sign_and_send_receipts(
-        self, receipts: dict[tuple[Scope, Area, str], list[Acknowledgement]], first_sequence: int
-    ) -> None:
+    async def _send_receipts(self, items: list[tuple[Header, str]], first_sequence: int) -> None:
         producer = self._producer
         if producer is None:
             return
-        sequence = first_sequence
-        ids: list[str] = []
+        numbers = itertools.count(first_sequence)
         try:
-            futures = []
-            for (scope, area, namespace), acks in receipts.items():
-                for chunk in chunks(acks):
-                    _header, envelope = build_receipt(
-                        chunk, scope=scope, area=area, namespace=namespace,
-                        signer=self._signer, sequence=sequence,
-                    )
-                    sequence += 1
-                    futures.append(await producer.send(
-                        self._receipts_topic, value=envelope, key=self.agency.encode()
-                    ))
-                    ids += [str(a.message_id) for a in chunk]
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._send_timeout_s)
-        except (TimeoutError, KafkaError) as exc:
+            sent = await self._receipts.send(producer, items, lambda: next(numbers))
+        except BrokerError as exc:
             # The rows stay receipt_pending: resent once the producer is healthy.
-            self._log.warning("receipts-failed", error=type(exc).__name__,
-                        count=len(ids))
+            self._log.warning("receipts-failed", error=str(exc), count=len(items))
             self._producer_suspect = True
             return
-        self.inbox.receipts_sent(ids)
-        self.stats.receipts += len(ids)
-        self.metrics.receipts.labels(self.agency).inc(len(ids))
-        self._log.info("receipt-sent", messages=len(ids),
-                 receipts=sequence - first_sequence, message_id=ids[0] if len(ids) == 1 else None)
+        keys = [(a.sender, str(a.message_id)) for a in sent.acknowledged]
+        self.inbox.receipts_sent(keys)
+        self.stats.receipts += len(keys)
+        self.metrics.receipts.labels(self.agency).inc(len(keys))
+        self._log.info("receipt-sent", messages=len(keys), receipts=sent.receipts,
+                       message_id=keys[0][1] if len(keys) == 1 else None)
 
     async def _flush_pending_receipts(self) -> None:
         """Receipts a crash left unsent: re-verify from the raw bytes and send."""
         pending = self.inbox.pending_receipts()
-        if not pending or not self._send_receipts:
+        if not pending or not self._settings.send_receipts:
             return
-        accepted: dict[str, Verified] = {}
+        items = []
         for stored in pending:
             verdict = verify(stored.raw, self._trust, topic=stored.topic)
             if isinstance(verdict, Verified):
-                accepted[stored.message_id] = verdict
-        if accepted:
-            receipts = group_for_receipts((v.header, v.payload_sha256) for v in accepted.values())
-            count = sum(len(list(chunks(acks))) for acks in receipts.values())
-            first = self.inbox.reserve_sequences(self._receipts_topic, count)
-            await self._sign_and_send_receipts(receipts, first)
+                items.append((verdict.header, verdict.payload_sha256))
+        if items:
+            first = self.inbox.reserve_sequences(self._receipts.topic, receipt_count(items))
+            await self._send_receipts(items, first)
 
     async def _call_handler(self, v: Verified) -> None:
         assert self._handler is not None
@@ -659,27 +561,3 @@ class Receiver:
                 max(high - position, 0)
             )
 
-
-def _failure(task: asyncio.Task[None]) -> str | None:
-    """Why a bounded client task did not succeed, or None; never raises.
-
-    (``Task.exception()`` raises on a cancelled task, and aiokafka's clients can
-    end cancelled when the broker is gone: that must not kill the node's loop.)
-    """
-    if not task.done():
-        return "timeout"
-    if task.cancelled():
-        return "cancelled"
-    exc = task.exception()
-    return None if exc is None else type(exc).__name__
-
-
-def _delivery(v: Verified, record: ConsumerRecord) -> Delivery:
-    h = v.header
-    return Delivery(
-        message_id=str(h.message_id), type=h.type, sender=h.sender, scope=str(h.scope),
-        area=str(h.area), sequence=h.sequence, issued_at=h.issued_at, topic=record.topic,
-        partition=record.partition, offset=record.offset, payload_sha256=v.payload_sha256,
-        payload=v.payload,
-        raw=record.value,
-    )

@@ -1,0 +1,155 @@
+"""Test material for the receive path without a broker: records, messages, a PKI."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from accord.areas import Area
+from accord.envelope import Header, seal
+from accord.envelope.samples import SAMPLES
+from accord.labels import scope_label
+from accord.models import MessageBody, Retract, Supersede
+from accord.parties import Scope, country_of
+from accord.plan import Plan, load_plan
+from accord.publisher import routing_headers
+from accord.receiver.step import Context, Outcome, step
+from accord.trust.pki import Pki, provision
+
+BI = Scope.BILATERAL
+SA = Area.STRATEGIC_ASSESSMENTS
+NODE = "JPN.MOFA"
+"""The receiving node of these tests; it reads bilateral strategic assessments."""
+
+
+@functools.cache
+def plan() -> Plan:
+    return load_plan(None)
+
+
+@functools.cache
+def pki() -> Pki:
+    return provision(Path(tempfile.mkdtemp(prefix="accord-test-receive-")), plan().agencies)
+
+
+def context(max_bytes: int = 1_048_576) -> Context:
+    return Context(
+        trust=pki().trust_store(), plan=plan(), country=country_of(NODE), max_bytes=max_bytes
+    )
+
+
+@dataclass(frozen=True)
+class FakeRecord:
+    """A consumer record as the step reads it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+@dataclass
+class MemoryProducer:
+    """aiokafka's ``send`` over a list, as httpx tests use a ``MockTransport``:
+    ``ack=False`` never acknowledges, ``fail`` fails every send with that error."""
+
+    ack: bool = True
+    fail: BaseException | None = None
+    sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(
+        default_factory=list
+    )
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[Any]:
+        self.sent.append((topic, value, key, list(headers or ())))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.fail is not None:
+            future.set_exception(self.fail)
+        elif self.ack:
+            future.set_result(RecordMetadata(topic, 0, len(self.sent) - 1))
+        return future
+
+
+@dataclass(frozen=True)
+class RecordMetadata:
+    topic: str
+    partition: int
+    offset: int
+
+
+def sealed(
+    sender: str,
+    sequence: int,
+    body: MessageBody | None = None,
+    *,
+    message_id: UUID | None = None,
+    scope: Scope = BI,
+    area: Area = SA,
+) -> tuple[Header, bytes]:
+    header = Header.create(
+        (body or _assessment()).TYPE,
+        sender=sender,
+        scope=scope,
+        area=area,
+        sequence=sequence,
+        message_id=message_id,
+        namespace=plan().namespace,
+    )
+    label = scope_label(sender, scope, legal_basis="Test message under the originator's laws.")
+    return header, seal(header, label, body or _assessment(), pki().signer(sender))
+
+
+def retract(target: Header, *, by: str) -> MessageBody:
+    """A retract by ``by`` of ``target``'s id, naming itself as the target's sender
+    (the only form its own body check lets through)."""
+    return Retract(target_message_id=target.message_id, target_sender=by, reason="Withdrawn.")
+
+
+def supersede(target: Header, *, by: str) -> MessageBody:
+    return Supersede(
+        target_message_id=target.message_id,
+        target_sender=by,
+        reason="Revised.",
+        replacement_summary="A revised assessment.",
+    )
+
+
+def records(
+    *envelopes: tuple[Header, bytes], start: int = 0, partition: int = 0
+) -> list[FakeRecord]:
+    """Envelopes as consecutive records of one partition, with their routing headers."""
+    return [
+        FakeRecord(
+            topic=h.topic,
+            partition=partition,
+            offset=start + i,
+            value=raw,
+            key=h.sender.encode(),
+            headers=tuple(routing_headers(h)),
+        )
+        for i, (h, raw) in enumerate(envelopes)
+    ]
+
+
+def run(batch: list[FakeRecord], inbox: object) -> Outcome:
+    return step([batch], inbox, context(), now=datetime.now(UTC))  # type: ignore[arg-type]
+
+
+def _assessment() -> MessageBody:
+    return SAMPLES["accord.strategic-assessment.v1"].body

@@ -1,0 +1,146 @@
+"""The inbox and the publisher's sent log on disk: identity, migration, private modes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+from _receive import records, run, sealed
+
+from accord.publisher.state import PublisherState
+from accord.receiver.inbox import Inbox
+
+# The inbox schema before identity became (sender, message_id): keyed by id alone.
+FIRST_SCHEMA = """
+CREATE TABLE messages (
+    message_id TEXT PRIMARY KEY, type TEXT NOT NULL, sender TEXT NOT NULL,
+    scope TEXT NOT NULL, area TEXT NOT NULL, sequence INTEGER NOT NULL,
+    issued_at TEXT NOT NULL, received_at TEXT NOT NULL, topic TEXT NOT NULL,
+    partition INTEGER NOT NULL, "offset" INTEGER NOT NULL, payload_sha256 TEXT NOT NULL,
+    payload BLOB NOT NULL, raw BLOB NOT NULL, status TEXT NOT NULL DEFAULT 'current',
+    receipt_pending INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX messages_receipt_pending ON messages(receipt_pending) WHERE receipt_pending = 1;
+CREATE TABLE offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition));
+CREATE TABLE counters (stream TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE sequences (sender TEXT NOT NULL, topic TEXT NOT NULL, last INTEGER NOT NULL,
+    PRIMARY KEY (sender, topic));
+"""
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def wide_umask() -> Iterator[None]:
+    # The common default: without care, folders come out 0755 and files 0644.
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.mark.usefixtures("wide_umask")
+def test_an_inbox_is_created_private_wal_and_shm_included(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "inbox.sqlite"
+    inbox = Inbox(path)
+    inbox.land(run(records(sealed("AUS.DFAT", 1)), inbox).deliveries, {})
+    assert mode(path.parent) == 0o700
+    companions = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
+    assert all(p.exists() for p in companions)
+    assert [mode(p) for p in (path, *companions)] == [0o600, 0o600, 0o600]
+    inbox.close()
+
+
+@pytest.mark.usefixtures("wide_umask")
+def test_the_publishers_sent_log_is_created_private(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "publisher.sqlite"
+    state = PublisherState(path)
+    state.record_sent("m", "t", b"envelope")
+    assert mode(path.parent) == 0o700
+    assert {mode(p) for p in path.parent.iterdir()} == {0o600}
+    state.close()
+
+
+@pytest.mark.parametrize("make", [Inbox, PublisherState], ids=["inbox", "sent-log"])
+def test_wider_modes_found_at_start_are_reported_and_tightened(
+    tmp_path: Path,
+    make: type[Inbox] | type[PublisherState],
+) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir(mode=0o755)
+    path = folder / "store.sqlite"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+    folder.chmod(0o755)
+    structlog.reset_defaults()  # a CLI test earlier in the run may have set a higher level
+    with structlog.testing.capture_logs() as logs:
+        make(path).close()
+    assert (mode(folder), mode(path)) == (0o700, 0o600)
+    tightened = {e["path"]: e["found"] for e in logs if e["event"] == "private-data-mode-tightened"}
+    assert tightened == {str(folder): "0o755", str(path): "0o644"}
+
+
+def test_an_inbox_of_the_first_schema_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "inbox.sqlite"
+    old = Inbox(tmp_path / "scratch.sqlite")  # a row as the first schema held it
+    genuine = sealed("AUS.DFAT", 1)
+    out = run(records(genuine), old)
+    d = out.deliveries[0]
+    old.close()
+    db = sqlite3.connect(path)
+    db.executescript(FIRST_SCHEMA)
+    db.execute(
+        "INSERT INTO messages (message_id, type, sender, scope, area, sequence, issued_at,"
+        ' received_at, topic, partition, "offset", payload_sha256, payload, raw,'
+        " receipt_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+        (
+            d.message_id,
+            d.type,
+            d.sender,
+            d.scope,
+            d.area,
+            d.sequence,
+            d.issued_at.isoformat(),
+            d.issued_at.isoformat(),
+            d.topic,
+            d.partition,
+            d.offset,
+            d.payload_sha256,
+            d.payload,
+            d.raw,
+        ),
+    )
+    db.execute("INSERT INTO offsets VALUES (?, 0, 1)", (d.topic,))
+    db.commit()
+    db.close()
+    inbox = Inbox(path)
+    assert inbox.next_offsets() == {(d.topic, 0): 1}
+    stored = inbox.get(d.message_id, sender="AUS.DFAT")
+    assert stored is not None
+    assert stored.payload_sha256 == d.payload_sha256
+    assert inbox.pending_receipts() == []
+    # The new key: another sender's message with this id now lands beside it.
+    squat = sealed("JPN.MOD", 1, message_id=genuine[0].message_id)
+    landed, _ = inbox.land(run(records(squat, start=1), inbox).deliveries, {})
+    assert landed == [("JPN.MOD", d.message_id)]
+    inbox.close()
+    assert Inbox(path).count() == 2  # and opening again is a no-op
+
+
+def test_receipts_sent_clears_only_the_named_senders_rows(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    genuine = sealed("AUS.DFAT", 1)
+    squat = sealed("JPN.MOD", 1, message_id=genuine[0].message_id)
+    inbox.land(run(records(genuine, squat), inbox).deliveries, {})
+    inbox.receipts_sent([("AUS.DFAT", str(genuine[0].message_id))])
+    assert [(m.sender, m.message_id) for m in inbox.pending_receipts()] == [
+        ("JPN.MOD", str(genuine[0].message_id))
+    ]
+    inbox.close()
