@@ -334,3 +334,23 @@ def test_naive_now_is_a_caller_error() -> None:
     envelope, _ = sealed()
     with pytest.raises(ValueError, match="timezone-aware"):
         verify(envelope, pki().trust_store(), now=now().replace(tzinfo=None))
+
+
+def test_cosign_verifies_the_envelope_first() -> None:
+    envelope, _ = sealed()
+    doc = json.loads(envelope)
+    doc["signatures"][0]["signature"] = "A" + doc["signatures"][0]["signature"][1:]
+    forged = json.dumps(doc, separators=(",", ":")).encode()
+    with pytest.raises(Refused) as err:
+        cosign(forged, pki().signer("AUS.DFAT"), pki().trust_store())
+    assert err.value.reason is ReasonCode.BAD_SIGNATURE
+    assert err.value.rule == "ENV-23"
+
+
+def test_rejected_keeps_reason_and_detail_and_adds_the_rule() -> None:
+    verdict = verify(b"[]", pki().trust_store())
+    assert isinstance(verdict, Rejected)
+    assert verdict.reason is ReasonCode.MALFORMED
+    assert verdict.detail
+    assert verdict.rule == "ENV-03"
+    assert Rejected(ReasonCode.MALFORMED, "x").rule is None  # existing callers unchanged
