@@ -59,6 +59,8 @@ class _Pki:
     roots: dict[Country, tuple[Ed25519PrivateKey, x509.Certificate]]
     signers: dict[str, Signer]
     bundle: bytes
+    pinned: list[str]
+    """SHA-256 fingerprints of every pinned root (the three, and a short-lived one)."""
 
 
 def _custom_cert(
@@ -157,8 +159,16 @@ def _build_pki() -> _Pki:
                            valid_days=days, serial=_serial("root:unpinned"))
     signers["unpinned"] = _issue("JPN.UNPIN", unpinned, name="unpinned")
 
+    # A second, short-lived JPN root (2025-06-01 to 2026-01-10) whose certificate
+    # outlives it: the root's own validity bounds the key's (SPEC 4.2).
+    short_root = create_root(Country.JPN, key=_key("root:short"),
+                             not_before=datetime(2025, 6, 1, tzinfo=UTC), valid_days=223,
+                             serial=_serial("root:short"))
+    signers["short-root"] = _issue("JPN.SHORT", short_root, name="short-root",
+                                   start=datetime(2025, 1, 1, tzinfo=UTC))
+
     store = TrustStore()
-    for _, cert in roots.values():
+    for _, cert in [*roots.values(), short_root]:
         store.add_root(cert)
     for name, signer in signers.items():
         if name != "unknown":  # never given to verifiers: its kid is unknown
@@ -171,7 +181,8 @@ def _build_pki() -> _Pki:
                         valid_days=(PKI_UNTIL - PKI_FROM).days - 1)
         store.add_crl(crl)
     bundle = store.to_bundle() + unpinned[1].public_bytes(Encoding.PEM)
-    return _Pki(roots, signers, bundle)
+    pinned = sorted(kid_of(cert) for _, cert in [*roots.values(), short_root])
+    return _Pki(roots, signers, bundle, pinned)
 
 
 def _json(value: Any) -> bytes:
@@ -339,7 +350,7 @@ def build_vectors() -> dict[str, bytes]:
         "description": "accord golden test vectors. TEST KEYS ONLY. Verify each file's exact "
         "bytes with the trust bundle, the topic and the time given; expect the verdict.",
         "bundle": "bundle.pem",
-        "roots": sorted(kid_of(cert) for _, cert in pki.roots.values()),
+        "roots": pki.pinned,
         "kids": dict(sorted(
             (signer.agency, signer.kid) for name, signer in pki.signers.items()
             if name != "unknown"
@@ -621,6 +632,21 @@ def _suite(pki: _Pki) -> list[_Vector]:
           "notBefore (inclusive)", now=psia_from)
     reject("ENV-21", "one-second-late", psia_at(mid), R.EXPIRED_CERT,
            "verified one second after notAfter", now=psia_until + timedelta(seconds=1))
+    def short_at(at: datetime) -> bytes:
+        return _env(payload_bytes(
+            _with(sample_header(sa), sender="JPN.SHORT", issued_at=at),
+            sample_label("JPN.SHORT", sa.scope, at=at), sa.body,
+        ), SA, [s["short-root"]])
+
+    reject("ENV-21", "root-expired", short_at(VERIFY_AT - timedelta(minutes=1)),
+           R.EXPIRED_CERT, "the certificate is valid now but its root expired on 2026-01-10")
+    reject("ENV-31", "root-not-yet-valid-at-issued-at",
+           short_at(datetime(2025, 5, 1, tzinfo=UTC)), R.EXPIRED_CERT,
+           "pitfall: issued 2025-05-01, when the certificate was valid but its root not yet; "
+           "verified 2025-12-01", now=datetime(2025, 12, 1, tzinfo=UTC))
+    valid("root-valid-throughout", short_at(datetime(2025, 7, 1, tzinfo=UTC)),
+          "a certificate of the short-lived root, issued and verified while both are valid",
+          now=datetime(2025, 12, 1, tzinfo=UTC))
     reject("ENV-22", "agency-twice", _env(sa_payload, SA, [mofa, s["mofa-2"]]), M,
            "two certificates of JPN.MOFA (a rotation) both sign")
 
