@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check services tests
 	$(BIN)/mypy
 	$(BIN)/accord schemas check
+	$(BIN)/accord conformance --verifier '$(BIN)/python -m accord.conformance.reference'
 
 test: lint jars
 	$(BIN)/pytest

@@ -27,6 +27,8 @@ class ReasonCode(StrEnum):
     TOPIC_MISMATCH = "topic-mismatch"
     SCHEMA_INVALID = "schema-invalid"
     UNKNOWN_LABEL_VALUE = "unknown-label-value"
+    FUTURE_DATED = "future-dated"
+    """``issued_at`` further ahead of the verifier's clock than the allowed skew."""
     # Exchange-level checks (plan and receiver), beyond what the envelope alone shows.
     NOT_ENTITLED = "not-entitled"
     HEADER_MISMATCH = "header-mismatch"
@@ -74,10 +76,15 @@ class PkiError(AccordError):
 class Refused(AccordError):
     """A message refused for a reason that verification would also give."""
 
-    def __init__(self, reason: ReasonCode, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, reason: ReasonCode, message: str, *, hint: str | None = None,
+        rule: str | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
         self.code = reason.value
+        self.rule = rule
+        """The schemas/SPEC.md rule id (``ENV-nn``) the message breaks, when known."""
 
 
 class PublishError(AccordError):

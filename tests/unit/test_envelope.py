@@ -76,23 +76,23 @@ def test_protected_header_format() -> None:
 
 def test_cosign_and_verify() -> None:
     envelope, header = sealed()
-    both = cosign(envelope, pki().signer("AUS.DFAT"))
+    both = cosign(envelope, pki().signer("AUS.DFAT"), pki().trust_store())
     verdict = verify(both, pki().trust_store(), topic=header.topic)
     assert isinstance(verdict, Verified)
     assert verdict.signers == ("JPN.MOFA", "AUS.DFAT")
     with pytest.raises(Refused):
-        cosign(both, pki().signer("AUS.DFAT"))
+        cosign(both, pki().signer("AUS.DFAT"), pki().trust_store())
 
 
 def test_cosigner_outside_scope_is_refused() -> None:
     envelope, _ = sealed()
-    both = cosign(envelope, pki().signer("USA.STATE"))
+    both = cosign(envelope, pki().signer("USA.STATE"), pki().trust_store())
     assert reason(verify(both, pki().trust_store())) is ReasonCode.SCOPE_VIOLATION
 
 
 def test_every_cosignature_must_verify() -> None:
     envelope, _ = sealed()
-    doc = json.loads(cosign(envelope, pki().signer("AUS.DFAT")))
+    doc = json.loads(cosign(envelope, pki().signer("AUS.DFAT"), pki().trust_store()))
     doc["signatures"][1]["signature"] = doc["signatures"][0]["signature"]
     tampered = json.dumps(doc).encode()
     assert reason(verify(tampered, pki().trust_store())) is ReasonCode.BAD_SIGNATURE
@@ -334,3 +334,23 @@ def test_naive_now_is_a_caller_error() -> None:
     envelope, _ = sealed()
     with pytest.raises(ValueError, match="timezone-aware"):
         verify(envelope, pki().trust_store(), now=now().replace(tzinfo=None))
+
+
+def test_cosign_verifies_the_envelope_first() -> None:
+    envelope, _ = sealed()
+    doc = json.loads(envelope)
+    doc["signatures"][0]["signature"] = "A" + doc["signatures"][0]["signature"][1:]
+    forged = json.dumps(doc, separators=(",", ":")).encode()
+    with pytest.raises(Refused) as err:
+        cosign(forged, pki().signer("AUS.DFAT"), pki().trust_store())
+    assert err.value.reason is ReasonCode.BAD_SIGNATURE
+    assert err.value.rule == "ENV-23"
+
+
+def test_rejected_keeps_reason_and_detail_and_adds_the_rule() -> None:
+    verdict = verify(b"[]", pki().trust_store())
+    assert isinstance(verdict, Rejected)
+    assert verdict.reason is ReasonCode.MALFORMED
+    assert verdict.detail
+    assert verdict.rule == "ENV-03"
+    assert Rejected(ReasonCode.MALFORMED, "x").rule is None  # existing callers unchanged

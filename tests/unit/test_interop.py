@@ -18,7 +18,7 @@ def public_jwk(agency: str) -> jwk.JWK:
 
 def test_accord_envelope_verifies_with_jwcrypto() -> None:
     envelope, _ = sealed()
-    both = cosign(envelope, pki().signer("AUS.DFAT"))
+    both = cosign(envelope, pki().signer("AUS.DFAT"), pki().trust_store())
     for agency in ("JPN.MOFA", "AUS.DFAT"):
         token = jws.JWS()
         token.deserialize(both.decode())

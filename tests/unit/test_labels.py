@@ -88,3 +88,27 @@ def test_markings_cover_every_level_and_country() -> None:
     for level in Classification:
         for country in Country:
             assert national_marking(level, country)
+
+
+def test_the_policy_is_the_published_file() -> None:
+    import json
+    from pathlib import Path
+
+    from jsonschema import Draft202012Validator
+
+    from accord.labels import CLASSIFICATION_RANK, NATIONAL_MARKINGS, POLICIES, Policy
+
+    folder = Path(__file__).resolve().parents[2] / "schemas" / "policy"
+    doc = json.loads((folder / "accord-jpn-aus-2007.json").read_text())
+    schema = json.loads((folder / "policy.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    assert not list(Draft202012Validator(schema).iter_errors(doc))
+    assert doc["national_markings_status"] == "illustrative"
+    rules = POLICIES[Policy.ACCORD_JPN_AUS_2007]
+    assert [level["name"] for level in doc["levels"]] == [c.value for c in rules.levels]
+    assert sorted(CLASSIFICATION_RANK, key=CLASSIFICATION_RANK.__getitem__) == list(rules.levels)
+    assert {c["name"] for c in doc["caveats"]} == {c.value for c in rules.caveats}
+    assert {lvl["name"]: lvl["national_markings"] for lvl in doc["levels"]} == {
+        level.value: {c.value: m for c, m in markings.items()}
+        for level, markings in NATIONAL_MARKINGS.items()
+    }

@@ -6,6 +6,7 @@ import click
 
 from accord.cli.bench import bench_command
 from accord.cli.broker import broker_group
+from accord.cli.conformance import conformance_command
 from accord.cli.demo import demo as demo_command
 from accord.cli.exchange import (
     inbox_command,
@@ -33,6 +34,7 @@ ALL: list[click.Command] = [
     keys_group,
     plan_group,
     schemas_group,
+    conformance_command,
     # the demo and the figures
     demo_command,
     bench_command,

@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, Field
+from pydantic.json_schema import WithJsonSchema
 
 from accord.areas import Area
 from accord.envelope.ids import new_message_id
 from accord.models import MESSAGE_TYPES, Receipt
-from accord.models.types import Agency, Strict
+from accord.models.types import Agency, CanonicalUuid, Strict, Timestamp
 from accord.parties import Scope
 from accord.topics import DEFAULT_NAMESPACE, exchange_topic, namespace_of, receipts_topic
 
@@ -38,9 +39,10 @@ class Header(Strict):
     """
 
     message_id: Annotated[
-        UUID,
+        CanonicalUuid,
         AfterValidator(_check_v7),
-        Field(json_schema_extra={"pattern": _UUID7_PATTERN}),
+        WithJsonSchema({"type": "string", "pattern": _UUID7_PATTERN,
+                        "description": "UUIDv7 (RFC 9562), canonical lower-case"}),
     ]
     type: Annotated[
         str,
@@ -48,13 +50,13 @@ class Header(Strict):
         AfterValidator(_check_type),
     ]
     sender: Agency
-    issued_at: AwareDatetime
+    issued_at: Timestamp
     scope: Scope
     area: Area
     topic: Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,249}$")]
     sequence: Annotated[int, Field(ge=0, le=2**63 - 1, description="per-sender sequence number")]
-    correlation_id: UUID | None = None
-    causation_id: UUID | None = None
+    correlation_id: CanonicalUuid | None = None
+    causation_id: CanonicalUuid | None = None
 
     @classmethod
     def create(

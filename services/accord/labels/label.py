@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from importlib import resources
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from accord.conformance import rules
 from accord.errors import ReasonCode, Refused
-from accord.models.types import Agency
-from accord.parties import Country, Scope, country_of
+from accord.models.types import UNIQUE, Agency, Day, Timestamp, invariant, unique
+from accord.parties import Country, Scope
 
 
 class Policy(StrEnum):
-    """Known labelling policies. A label under any other policy is refused."""
+    """Known labelling policies. A label under any other policy is refused.
+
+    The members name the policies for code; what each policy allows (levels, their
+    order, caveats, markings) is data, loaded from ``schemas/policy/`` (SPEC.md 6.5).
+    """
 
     ACCORD_JPN_AUS_2007 = "accord-jpn-aus-2007"
 
 
 class Classification(StrEnum):
-    """The exchange-level scale, lowest first. Each country maps it to its own marking."""
+    """The exchange-level scale, lowest first (checked against the policy file on import)."""
 
     UNCLASSIFIED = "UNCLASSIFIED"
     RESTRICTED = "RESTRICTED"
@@ -29,38 +36,8 @@ class Classification(StrEnum):
     SECRET = "SECRET"  # noqa: S105 - a classification level, not a password
 
 
-CLASSIFICATION_RANK: dict[Classification, int] = {c: i for i, c in enumerate(Classification)}
-"""Order on the scale: a higher rank needs more protection."""
-
-# Illustrative equivalences only: plausible national markings for each exchange
-# level, NOT an agreed correspondence table. A real deployment takes these from the
-# security arrangement between the parties.
-NATIONAL_MARKINGS: dict[Classification, dict[Country, str]] = {
-    Classification.UNCLASSIFIED: {
-        Country.JPN: "指定なし (no designation)",
-        Country.AUS: "OFFICIAL",
-        Country.USA: "UNCLASSIFIED",
-    },
-    Classification.RESTRICTED: {
-        Country.JPN: "取扱注意 (handle with care)",
-        Country.AUS: "OFFICIAL: Sensitive",
-        Country.USA: "CUI",
-    },
-    Classification.CONFIDENTIAL: {
-        Country.JPN: "秘 (hi)",
-        Country.AUS: "PROTECTED",
-        Country.USA: "CONFIDENTIAL",
-    },
-    Classification.SECRET: {
-        Country.JPN: "極秘 (gokuhi)",
-        Country.AUS: "SECRET",
-        Country.USA: "SECRET",
-    },
-}
-
-
 class Caveat(StrEnum):
-    """Handling caveats, a fixed known set."""
+    """Handling caveats (checked against the policy file on import)."""
 
     ORCON = "ORCON"
     """Originator-controlled: no dissemination beyond the recipients without consent."""
@@ -72,15 +49,85 @@ class Caveat(StrEnum):
 
 @dataclass(frozen=True)
 class PolicyRules:
-    highest: Classification
+    """One policy file: its levels lowest first, its caveats, illustrative markings."""
+
+    name: str
+    levels: tuple[Classification, ...]
     caveats: frozenset[Caveat]
+    countries: frozenset[Country]
+    markings: dict[Classification, dict[Country, str]]
+
+    @property
+    def highest(self) -> Classification:
+        return self.levels[-1]
 
 
-POLICIES: dict[Policy, PolicyRules] = {
-    Policy.ACCORD_JPN_AUS_2007: PolicyRules(
-        highest=Classification.SECRET, caveats=frozenset(Caveat)
-    ),
+def _load_policy(name: str) -> PolicyRules:
+    # The published file is the only copy: accord reads it here (package data, a
+    # link to schemas/policy/), so what partners read is what accord enforces.
+    text = (resources.files("accord.labels") / "policies" / f"{name}.json").read_text("utf-8")
+    doc = json.loads(text)
+    if doc.get("policy") != name or doc.get("national_markings_status") != "illustrative":
+        raise RuntimeError(f"label policy file {name}.json is not policy {name}")
+    try:
+        levels = tuple(Classification(level["name"]) for level in doc["levels"])
+        caveats = frozenset(Caveat(c["name"]) for c in doc["caveats"])
+        countries = frozenset(Country(c) for c in doc["countries"])
+        markings = {
+            Classification(level["name"]): {
+                Country(c): m for c, m in level["national_markings"].items()
+            }
+            for level in doc["levels"]
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        # A value the code has no name for: the file and the enums above disagree.
+        raise RuntimeError(f"label policy file {name}.json: {exc!r}") from None
+    return PolicyRules(name, levels, caveats, countries, markings)
+
+
+POLICIES: dict[Policy, PolicyRules] = {p: _load_policy(p.value) for p in Policy}
+
+CLASSIFICATION_RANK: dict[Classification, int] = {
+    c: i for i, c in enumerate(POLICIES[Policy.ACCORD_JPN_AUS_2007].levels)
 }
+"""Order on the scale: a higher rank needs more protection."""
+
+NATIONAL_MARKINGS: dict[Classification, dict[Country, str]] = POLICIES[
+    Policy.ACCORD_JPN_AUS_2007
+].markings
+"""Illustrative national markings for each exchange level, NOT an agreed correspondence
+(the policy file says so): a real deployment takes them from the security arrangement."""
+
+
+def unknown_label_values(label: object) -> str | None:
+    """SPEC ENV-26 on a label as decoded JSON: what the policy does not know, or None.
+
+    Only string values are judged here; a value of the wrong JSON type is left to
+    schema validation (``schema-invalid``).
+    """
+    if not isinstance(label, dict):
+        return None
+    policy_name = label.get("policy")
+    policy: PolicyRules | None = None
+    if isinstance(policy_name, str):
+        policy = next((r for r in POLICIES.values() if r.name == policy_name), None)
+        if policy is None:
+            return f"unknown label policy {policy_name[:64]!r}"
+    level = label.get("classification")
+    if isinstance(level, str) and policy is not None and level not in policy.levels:
+        return f"classification {level[:64]!r} is not a level of policy {policy.name}"
+    countries = label.get("releasable_to")
+    if isinstance(countries, list):
+        known = policy.countries if policy is not None else frozenset(Country)
+        for country in countries:
+            if isinstance(country, str) and country not in known:
+                return f"releasable_to names an unknown country {country[:64]!r}"
+    caveats = label.get("caveats")
+    if isinstance(caveats, list) and policy is not None:
+        for caveat in caveats:
+            if isinstance(caveat, str) and caveat not in policy.caveats:
+                return f"caveat {caveat[:64]!r} is not known to policy {policy.name}"
+    return None
 
 
 class Label(BaseModel):
@@ -90,11 +137,15 @@ class Label(BaseModel):
 
     policy: Policy
     classification: Classification
-    releasable_to: Annotated[tuple[Country, ...], Field(min_length=1, max_length=3)]
-    caveats: Annotated[tuple[Caveat, ...], Field(max_length=len(Caveat))] = ()
+    releasable_to: Annotated[
+        tuple[Country, ...], Field(min_length=1, max_length=3, json_schema_extra=UNIQUE)
+    ]
+    caveats: Annotated[
+        tuple[Caveat, ...], Field(max_length=len(Caveat), json_schema_extra=UNIQUE)
+    ] = ()
     originator: Agency
-    created_at: AwareDatetime
-    review_on: date
+    created_at: Timestamp
+    review_on: Day
     legal_basis: Annotated[str, StringConstraints(min_length=1, max_length=1000)] = Field(
         description="The originator's laws and regulations the release is made under "
         "(the declaration: cooperation 'in accordance with laws and regulations of each "
@@ -103,12 +154,9 @@ class Label(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Label:
-        if len(set(self.releasable_to)) != len(self.releasable_to):
-            raise ValueError("releasable_to lists a country twice")
-        if len(set(self.caveats)) != len(self.caveats):
-            raise ValueError("caveats lists a caveat twice")
-        if self.review_on < self.created_at.date():
-            raise ValueError("review_on is before created_at")
+        unique(self.releasable_to, "releasable_to")
+        unique(self.caveats, "caveats")
+        invariant(self.review_on >= self.created_at.date(), "review_on is before created_at")
         return self
 
 
@@ -139,48 +187,37 @@ def check_label(label: Label, scope: Scope, *, sender: str) -> None:
     - the originator is the sender (``sender-mismatch``): the signer vouches for the
       label, and only the originator sets one.
     """
-    rules = POLICIES.get(label.policy)
-    if rules is None:
-        raise Refused(ReasonCode.UNKNOWN_LABEL_VALUE, f"unknown label policy {label.policy!r}")
-    if CLASSIFICATION_RANK[label.classification] > CLASSIFICATION_RANK[rules.highest]:
-        raise Refused(
-            ReasonCode.UNKNOWN_LABEL_VALUE,
-            f"classification {label.classification} is not allowed by policy {label.policy}",
-            hint=f"the highest level under this policy is {rules.highest}",
-        )
-    unknown = set(label.caveats) - rules.caveats
-    if unknown:
-        raise Refused(
-            ReasonCode.UNKNOWN_LABEL_VALUE,
-            f"caveats {sorted(unknown)} are not known to policy {label.policy}",
-        )
+    if rules.enabled("ENV-26"):
+        unknown = unknown_label_values(label.model_dump(mode="json"))
+        if unknown is not None:
+            raise Refused(ReasonCode.UNKNOWN_LABEL_VALUE, unknown, rule="ENV-26")
     releasable = set(label.releasable_to)
     members = set(scope.members)
-    if releasable - members:
-        raise Refused(
-            ReasonCode.RELEASABILITY_VIOLATION,
-            f"label releasable to {_names(releasable - members)} outside scope {scope}",
-            hint=f"scope {scope} reaches {_names(members)}; use the scope that matches the label",
-        )
-    if members - releasable:
+    if releasable != members and rules.enabled("ENV-41"):
+        if releasable - members:
+            raise Refused(
+                ReasonCode.RELEASABILITY_VIOLATION,
+                f"label releasable to {_names(releasable - members)} outside scope {scope}",
+                hint=f"scope {scope} reaches {_names(members)}; use the scope that matches "
+                "the label",
+                rule="ENV-41",
+            )
         raise Refused(
             ReasonCode.RELEASABILITY_VIOLATION,
             f"scope {scope} would deliver to {_names(members - releasable)}, "
             "which the label does not release to",
             hint="publish in a narrower scope, or release the message to every member",
+            rule="ENV-41",
         )
-    if label.originator != sender:
+    if label.originator != sender and rules.enabled("ENV-42"):
         raise Refused(
             ReasonCode.SENDER_MISMATCH,
             f"label originator {label.originator} is not the sender {sender}",
             hint="the originating agency signs its own labels",
+            rule="ENV-42",
         )
-    # country_of cannot fail here: both are validated agency ids.
-    if country_of(label.originator) not in releasable:
-        raise Refused(
-            ReasonCode.RELEASABILITY_VIOLATION,
-            "label is not releasable to the originator's own country",
-        )
+    # No check that the originator's country is in releasable_to: ENV-33 (the sender
+    # is in scope), ENV-41 and ENV-42 together imply it.
 
 
 def scope_label(

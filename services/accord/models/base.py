@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from accord.areas import Area
+from accord.conformance import rules
 from accord.errors import ReasonCode, Refused
 from accord.models.types import Strict
 from accord.parties import Scope, country_of
@@ -25,18 +26,22 @@ class MessageBody(Strict):
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         """Raise :class:`accord.errors.Refused` when this body cannot travel so."""
-        if self.AREAS is not None and area not in self.AREAS:
+        if self.AREAS is not None and area not in self.AREAS and rules.enabled("ENV-34"):
             raise Refused(
                 ReasonCode.SCHEMA_INVALID,
                 f"{self.TYPE} cannot be sent in area {area}",
                 hint=f"use area {', '.join(sorted(self.AREAS))}",
+                rule="ENV-34",
             )
 
     @staticmethod
-    def _agencies_in_scope(agencies: tuple[str, ...], scope: Scope, what: str) -> None:
+    def _agencies_in_scope(
+        agencies: tuple[str, ...], scope: Scope, what: str, *, rule: str
+    ) -> None:
         outside = sorted(a for a in agencies if country_of(a) not in scope.members)
-        if outside:
+        if outside and rules.enabled(rule):
             raise Refused(
                 ReasonCode.SCOPE_VIOLATION,
                 f"{what} {outside} are outside scope {scope}",
+                rule=rule,
             )

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
-from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from accord.areas import Area
+from accord.conformance import rules
 from accord.errors import ReasonCode, Refused
 from accord.models.base import MessageBody
 from accord.models.types import (
+    UNIQUE,
     Agency,
     Attachment,
+    CanonicalUuid,
+    Day,
     LongText,
     Note,
     Sha256Hex,
@@ -22,20 +24,20 @@ from accord.models.types import (
     Statement,
     Strict,
     Subjects,
+    Timestamp,
     Title,
+    invariant,
+    unique,
 )
 from accord.parties import Country, Scope
 
 References = Annotated[
-    tuple[UUID, ...], Field(max_length=50, description="message ids of earlier messages")
+    tuple[CanonicalUuid, ...], Field(max_length=50, description="message ids of earlier messages")
 ]
 Attachments = Annotated[tuple[Attachment, ...], Field(max_length=20)]
-Agencies = Annotated[tuple[Agency, ...], Field(min_length=1, max_length=50)]
-
-
-def _unique(values: tuple[object, ...], what: str) -> None:
-    if len(set(values)) != len(values):
-        raise ValueError(f"{what} lists a value twice")
+Agencies = Annotated[
+    tuple[Agency, ...], Field(min_length=1, max_length=50, json_schema_extra=UNIQUE)
+]
 
 
 # -- strategic assessment ---------------------------------------------------------
@@ -97,16 +99,15 @@ class StrategicAssessment(MessageBody):
     sources: Annotated[tuple[Source, ...], Field(max_length=100)] = ()
     subjects: Subjects = ()
     region: ShortText
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
+    valid_from: Timestamp
+    valid_until: Timestamp
     references: References = ()
     attachments: Attachments = ()
 
     @model_validator(mode="after")
     def _check(self) -> StrategicAssessment:
-        if self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be after valid_from")
-        _unique(self.subjects, "subjects")
+        unique(self.subjects, "subjects")
+        invariant(self.valid_until > self.valid_from, "valid_until must be after valid_from")
         return self
 
 
@@ -130,13 +131,13 @@ class InformationReport(MessageBody):
     details: LongText
     subjects: Subjects = ()
     region: ShortText | None = None
-    observed_at: AwareDatetime | None = None
+    observed_at: Timestamp | None = None
     references: References = ()
     attachments: Attachments = ()
 
     @model_validator(mode="after")
     def _check(self) -> InformationReport:
-        _unique(self.subjects, "subjects")
+        unique(self.subjects, "subjects")
         return self
 
 
@@ -159,20 +160,19 @@ class ExerciseNotice(MessageBody):
     description: Note
     participants: Agencies
     location: ShortText
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
     focus_areas: Annotated[tuple[Area, ...], Field(max_length=len(Area))] = ()
 
     @model_validator(mode="after")
     def _check(self) -> ExerciseNotice:
-        if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        _unique(self.participants, "participants")
+        unique(self.participants, "participants")
+        invariant(self.ends_at > self.starts_at, "ends_at must be after starts_at")
         return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        self._agencies_in_scope(self.participants, scope, "participants")
+        self._agencies_in_scope(self.participants, scope, "participants", rule="ENV-36")
 
 
 class PersonnelExchangeNotice(MessageBody):
@@ -185,20 +185,20 @@ class PersonnelExchangeNotice(MessageBody):
     host_agency: Agency
     position: ShortText
     description: Note | None = None
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: Day
+    ends_on: Day | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PersonnelExchangeNotice:
-        if self.home_agency == self.host_agency:
-            raise ValueError("home_agency and host_agency must differ")
-        if self.ends_on is not None and self.ends_on < self.starts_on:
-            raise ValueError("ends_on is before starts_on")
+        invariant(self.home_agency != self.host_agency, "home_agency and host_agency must differ")
+        invariant(self.ends_on is None or self.ends_on >= self.starts_on,
+                  "ends_on is before starts_on")
         return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        self._agencies_in_scope((self.home_agency, self.host_agency), scope, "agencies")
+        self._agencies_in_scope((self.home_agency, self.host_agency), scope, "agencies",
+                                rule="ENV-36")
 
 
 class ActivityKind(StrEnum):
@@ -218,19 +218,19 @@ class CoordinatedActivityNotice(MessageBody):
     description: Note
     participants: Agencies
     region: ShortText
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Timestamp
+    ends_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CoordinatedActivityNotice:
-        if self.ends_at is not None and self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        _unique(self.participants, "participants")
+        unique(self.participants, "participants")
+        invariant(self.ends_at is None or self.ends_at > self.starts_at,
+                  "ends_at must be after starts_at")
         return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        self._agencies_in_scope(self.participants, scope, "participants")
+        self._agencies_in_scope(self.participants, scope, "participants", rule="ENV-36")
 
 
 # -- action plan and dialogues ----------------------------------------------------
@@ -254,18 +254,20 @@ class ActionPlanUpdate(MessageBody):
     title: Title
     area: Area = Field(description="the area of cooperation the measure advances")
     status: MeasureStatus
-    owners: Annotated[tuple[Agency, ...], Field(min_length=1, max_length=20)]
+    owners: Annotated[
+        tuple[Agency, ...], Field(min_length=1, max_length=20, json_schema_extra=UNIQUE)
+    ]
     progress: Note | None = None
-    due_on: date | None = None
+    due_on: Day | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ActionPlanUpdate:
-        _unique(self.owners, "owners")
+        unique(self.owners, "owners")
         return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        self._agencies_in_scope(self.owners, scope, "owners")
+        self._agencies_in_scope(self.owners, scope, "owners", rule="ENV-36")
 
 
 class DialogueKind(StrEnum):
@@ -289,25 +291,28 @@ class DialogueRecord(MessageBody):
     AREAS: ClassVar[frozenset[Area] | None] = frozenset({Area.DIALOGUE})
 
     kind: DialogueKind
-    held_on: date
+    held_on: Day
     location: ShortText
     participants: Annotated[tuple[Participant, ...], Field(min_length=1, max_length=50)]
     outcomes: Annotated[tuple[Statement, ...], Field(min_length=1, max_length=50)]
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        if self.kind is DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE and scope is not (
-            Scope.TRILATERAL
+        if (
+            self.kind is DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE
+            and scope is not Scope.TRILATERAL and rules.enabled("ENV-35")
         ):
             raise Refused(
                 ReasonCode.SCOPE_VIOLATION,
                 "a Trilateral Strategic Dialogue record belongs in the trilateral scope",
+                rule="ENV-35",
             )
         outside = sorted({p.country for p in self.participants} - scope.members)
-        if outside:
+        if outside and rules.enabled("ENV-36"):
             raise Refused(
                 ReasonCode.SCOPE_VIOLATION,
                 f"participants from {outside} are outside scope {scope}",
+                rule="ENV-36",
             )
 
 
@@ -317,7 +322,7 @@ class DialogueRecord(MessageBody):
 class Acknowledgement(Strict):
     """One acknowledged message: which, whose, and the digest of what was verified."""
 
-    message_id: UUID
+    message_id: CanonicalUuid
     sender: Agency
     payload_sha256: Sha256Hex = Field(
         description="SHA-256 of the acknowledged message's signed payload bytes "
@@ -342,7 +347,7 @@ class Receipt(MessageBody):
     TYPE: ClassVar[str] = "accord.receipt.v1"
 
     receiving_agency: Agency
-    received_at: AwareDatetime
+    received_at: Timestamp
     status: Literal["delivered", "published"]
     acknowledgements: Annotated[
         tuple[Acknowledgement, ...], Field(min_length=1, max_length=MAX_ACKNOWLEDGEMENTS)
@@ -350,36 +355,39 @@ class Receipt(MessageBody):
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        if self.receiving_agency != sender:
+        if self.receiving_agency != sender and rules.enabled("ENV-38"):
             raise Refused(
                 ReasonCode.SENDER_MISMATCH,
                 f"receipt for {self.receiving_agency} signed by {sender}",
                 hint="an agency acknowledges only what it received itself",
+                rule="ENV-38",
             )
         senders = tuple(sorted({a.sender for a in self.acknowledgements}))
-        self._agencies_in_scope(senders, scope, "acknowledged senders")
-        if self.status == "published" and senders != (sender,):
+        self._agencies_in_scope(senders, scope, "acknowledged senders", rule="ENV-39")
+        if self.status == "published" and senders != (sender,) and rules.enabled("ENV-40"):
             raise Refused(
                 ReasonCode.SENDER_MISMATCH,
                 f"{sender} announced messages of {', '.join(senders)}",
                 hint="only the originator announces its own publishes",
+                rule="ENV-40",
             )
 
 
 class _Targeted(MessageBody):
     """A message about an earlier message of the same originator."""
 
-    target_message_id: UUID
+    target_message_id: CanonicalUuid
     target_sender: Agency
     reason: Statement
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        if self.target_sender != sender:
+        if self.target_sender != sender and rules.enabled("ENV-37"):
             raise Refused(
                 ReasonCode.NOT_ORIGINATOR,
                 f"{sender} cannot {self.TYPE.split('.')[1]} a message of {self.target_sender}",
                 hint="only the originator may supersede or retract its own message",
+                rule="ENV-37",
             )
 
 
@@ -389,7 +397,7 @@ class Supersede(_Targeted):
     TYPE: ClassVar[str] = "accord.supersede.v1"
 
     replacement_summary: Note
-    replacement_message_id: UUID | None = None
+    replacement_message_id: CanonicalUuid | None = None
 
 
 class Retract(_Targeted):

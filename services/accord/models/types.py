@@ -7,13 +7,99 @@ hold an unbounded value after the envelope size check.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic.json_schema import WithJsonSchema
+from pydantic_core import PydanticCustomError
 
+from accord.conformance import rules
 from accord.parties import AgencyId
+
+# -- lexical forms (SPEC.md 3.3) ------------------------------------------------------
+# Formats are published as patterns, never as JSON Schema `format` (an annotation only
+# in most validators, and their date-time/uuid accept forms the spec refuses). The
+# patterns are RE2- and ECMA-262-compatible: no look-around, no \u escapes.
+
+UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_YEAR = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_DATE = (
+    f"({_YEAR}-(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])"
+    f"|{_YEAR}-(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    f"|{_YEAR}-02-(0[1-9]|1[0-9]|2[0-8])"
+    f"|{_LEAP}-02-29)"
+)
+_TIME = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
+_OFFSET = "(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+DATE_PATTERN = f"^{_DATE}$"
+DATETIME_PATTERN = f"^{_DATE}T{_TIME}{_OFFSET}$"
+_UUID_RE = re.compile(UUID_PATTERN)
+_DATE_RE = re.compile(DATE_PATTERN)
+_DATETIME_RE = re.compile(DATETIME_PATTERN)
+
+
+def _lexical(pattern: re.Pattern[str], what: str, parse: Callable[[str], Any]) -> Any:
+    def check(value: Any) -> Any:
+        # Text read from the wire is judged by the published pattern, then parsed here
+        # (the strict type check that follows sees a Python value). Values built in
+        # Python pass through to that check unchanged.
+        if isinstance(value, str):
+            if not pattern.fullmatch(value):
+                raise PydanticCustomError("lexical_form", "{what} is not in its canonical form",
+                                          {"what": what})
+            return parse(value)
+        return value
+    return BeforeValidator(check)
+
+
+CanonicalUuid = Annotated[
+    UUID,
+    _lexical(_UUID_RE, "uuid", UUID),
+    WithJsonSchema({"type": "string", "pattern": UUID_PATTERN,
+                    "description": "canonical lower-case hyphenated UUID"}),
+]
+Timestamp = Annotated[
+    AwareDatetime,
+    _lexical(_DATETIME_RE, "date-time", datetime.fromisoformat),
+    WithJsonSchema({"type": "string", "pattern": DATETIME_PATTERN,
+                    "description": "RFC 3339 date-time, upper-case T and Z or an offset "
+                    "(SPEC.md 3.3)"}),
+]
+Day = Annotated[
+    date,
+    _lexical(_DATE_RE, "date", date.fromisoformat),
+    WithJsonSchema({"type": "string", "pattern": DATE_PATTERN,
+                    "description": "calendar date YYYY-MM-DD"}),
+]
+
+
+def invariant(holds: bool, message: str) -> None:
+    """A cross-field rule (SPEC ENV-28): fails with its own error type, so that the
+    verifier can tell it from a schema error (ENV-27)."""
+    if not holds and rules.enabled("ENV-28"):
+        raise PydanticCustomError("invariant", message)
+
+
+def unique(values: tuple[object, ...], what: str) -> None:
+    """``uniqueItems`` (published in the schema, so part of ENV-27)."""
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} lists a value twice")
+
+
+UNIQUE = {"uniqueItems": True}
 
 Agency = Annotated[
     AgencyId,
@@ -42,20 +128,30 @@ MediaType = Annotated[
     ),
 ]
 
-_BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+# A receiver may write attachments to disk or show them: no path separators, no
+# look-alike slashes (fraction slash, division slash, set minus, big solidus, small
+# reverse solidus, fullwidth solidus and reverse solidus), no control characters and
+# no bidi controls that would show a name other than the one written.
+_NAME_FORBIDDEN = (
+    "/\\\\\\x00-\\x1f\\x7f"
+    "\u2044\u2215\u2216\u29f8\ufe68\uff0f\uff3c"
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+)
+FILE_NAME_PATTERN = f"^[^{_NAME_FORBIDDEN}]{{1,255}}$"
 
 
-def _check_file_name(value: str) -> str:
-    # A receiver may write attachments to disk: no paths, no control characters.
-    if _BAD_NAME.search(value) or value in {".", ".."}:
-        raise ValueError("file name must not contain '/', '\\' or control characters")
+def _not_dot(value: str) -> str:
+    if value in {".", ".."}:
+        raise ValueError("file name must not be '.' or '..'")
     return value
 
 
 FileName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=255),
-    AfterValidator(_check_file_name),
+    StringConstraints(min_length=1, max_length=255, pattern=FILE_NAME_PATTERN),
+    AfterValidator(_not_dot),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 255,
+                    "pattern": FILE_NAME_PATTERN, "not": {"enum": [".", ".."]}}),
 ]
 
 
@@ -86,7 +182,9 @@ class Subject(StrEnum):
     REGIONAL_CAPACITY_BUILDING = "regional-capacity-building"
 
 
-Subjects = Annotated[tuple[Subject, ...], Field(max_length=len(Subject))]
+Subjects = Annotated[
+    tuple[Subject, ...], Field(max_length=len(Subject), json_schema_extra=UNIQUE)
+]
 
 
 class Attachment(Strict):
