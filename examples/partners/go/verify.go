@@ -45,7 +45,9 @@ type signer struct {
 // structuralBound is the most `{ [ : ,` a valid record can hold: its strings are
 // all base64url, so these characters occur only in its JSON structure (5 + 3
 // per signature with 8 signatures, plus margin). Counting them bounds the work
-// done on untrusted bytes before any general parse (§5.4). A record over the
+// done on untrusted bytes before any general parse (§5.4).
+// PITFALL (SPEC §9 "Bounded work"): a 1 MiB record of `[[[[…` costs a general
+// parser far more than a valid message; it never reaches one here. A record over the
 // bound fails one of ENV-02..ENV-05, all `malformed`, so the verdict is the same.
 const structuralBound = 44
 
