@@ -124,7 +124,9 @@ func (s *schemas) labelValuesKnown(doc any) *verdict {
 		return nil
 	}
 	if p, ok := label["policy"].(string); ok && p != s.policy.Policy {
-		return reject("ENV-26", "unknown-label-value", "unknown policy %q", p)
+		if v := reject("ENV-26", "unknown-label-value", "unknown policy %q", p); v != nil {
+			return v
+		}
 	}
 	if c, ok := label["classification"].(string); ok {
 		known := false
@@ -132,13 +134,17 @@ func (s *schemas) labelValuesKnown(doc any) *verdict {
 			known = known || l.Name == c
 		}
 		if !known {
-			return reject("ENV-26", "unknown-label-value", "unknown classification %q", c)
+			if v := reject("ENV-26", "unknown-label-value", "unknown classification %q", c); v != nil {
+				return v
+			}
 		}
 	}
 	rel, _ := label["releasable_to"].([]any)
 	for _, e := range rel {
 		if c, ok := e.(string); ok && !contains(s.policy.Countries, c) {
-			return reject("ENV-26", "unknown-label-value", "unknown country %q", c)
+			if v := reject("ENV-26", "unknown-label-value", "unknown country %q", c); v != nil {
+				return v
+			}
 		}
 	}
 	cav, _ := label["caveats"].([]any)
@@ -149,7 +155,9 @@ func (s *schemas) labelValuesKnown(doc any) *verdict {
 				known = known || k.Name == c
 			}
 			if !known {
-				return reject("ENV-26", "unknown-label-value", "unknown caveat %q", c)
+				if v := reject("ENV-26", "unknown-label-value", "unknown caveat %q", c); v != nil {
+					return v
+				}
 			}
 		}
 	}
@@ -174,11 +182,15 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 	// ENV-24
 	doc, err := parseStrict(raw)
 	if err != nil {
-		return reject("ENV-24", "malformed", "payload is not strict JSON")
+		if v := reject("ENV-24", "malformed", "payload is not strict JSON"); v != nil {
+			return v
+		}
 	}
 	// ENV-25: a string cty that names no known type is a schema question.
 	if !contains(messageTypes, cty) {
-		return reject("ENV-25", "schema-invalid", "unknown message type %q", cty)
+		if v := reject("ENV-25", "schema-invalid", "unknown message type %q", cty); v != nil {
+			return v
+		}
 	}
 	// ENV-26
 	if v := sc.labelValuesKnown(doc.value); v != nil {
@@ -188,14 +200,20 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 	// integer literals only (no schema of v1 has a non-integer number, and JSON
 	// Schema cannot see `1.0` or `1e0`, which it calls integers).
 	if err := sc.payload.Validate(doc.value); err != nil {
-		return reject("ENV-27", "schema-invalid", "payload: %v", oneLine(err))
+		if v := reject("ENV-27", "schema-invalid", "payload: %v", oneLine(err)); v != nil {
+			return v
+		}
 	}
 	p := doc.value.(map[string]any)
 	if err := sc.body[cty].Validate(p["body"]); err != nil {
-		return reject("ENV-27", "schema-invalid", "body (%s): %v", cty, oneLine(err))
+		if v := reject("ENV-27", "schema-invalid", "body (%s): %v", cty, oneLine(err)); v != nil {
+			return v
+		}
 	}
 	if doc.nonInteger {
-		return reject("ENV-27", "schema-invalid", "a number that is not an integer literal")
+		if v := reject("ENV-27", "schema-invalid", "a number that is not an integer literal"); v != nil {
+			return v
+		}
 	}
 	header := p["header"].(map[string]any)
 	label := p["label"].(map[string]any)
@@ -207,67 +225,91 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 	}
 	// ENV-29
 	if header["type"] != cty {
-		return reject("ENV-29", "schema-invalid", "header.type %v is not cty %s", header["type"], cty)
+		if v := reject("ENV-29", "schema-invalid", "header.type %v is not cty %s", header["type"], cty); v != nil {
+			return v
+		}
 	}
 	issued := parseTime(header["issued_at"])
 	// ENV-30: at most 300 s after now, inclusive.
 	if issued.Sub(in.now) > 300*time.Second {
-		return reject("ENV-30", "future-dated", "issued_at %s more than 300 s after now", header["issued_at"])
+		if v := reject("ENV-30", "future-dated", "issued_at %s more than 300 s after now", header["issued_at"]); v != nil {
+			return v
+		}
 	}
 	// ENV-31 (each)
 	for i, s := range signers {
 		if !validAt(s.cert.cert, issued) || !validAt(s.root.cert, issued) {
-			return reject("ENV-31", "expired-cert", "signature %d: certificate or root not valid at issued_at", i+1)
+			if v := reject("ENV-31", "expired-cert", "signature %d: certificate or root not valid at issued_at", i+1); v != nil {
+				return v
+			}
 		}
 	}
 	sender := header["sender"].(string)
 	// ENV-32
 	if sender != signers[0].cert.agency {
-		return reject("ENV-32", "sender-mismatch", "header.sender %s, signer 1 is %s", sender, signers[0].cert.agency)
+		if v := reject("ENV-32", "sender-mismatch", "header.sender %s, signer 1 is %s", sender, signers[0].cert.agency); v != nil {
+			return v
+		}
 	}
 	scope := header["scope"].(string)
 	members := scopeMembers[scope]
 	// ENV-33 (each)
 	for i, s := range signers {
 		if !contains(members, s.cert.country) {
-			return reject("ENV-33", "scope-violation", "signature %d: %s outside %s", i+1, s.cert.country, scope)
+			if v := reject("ENV-33", "scope-violation", "signature %d: %s outside %s", i+1, s.cert.country, scope); v != nil {
+				return v
+			}
 		}
 	}
 	// ENV-34
 	if want, bound := areaBound[short]; bound && header["area"] != want {
-		return reject("ENV-34", "schema-invalid", "%s may not be sent in area %v", short, header["area"])
+		if v := reject("ENV-34", "schema-invalid", "%s may not be sent in area %v", short, header["area"]); v != nil {
+			return v
+		}
 	}
 	// ENV-35
 	if short == "dialogue-record" && body["kind"] == "trilateral-strategic-dialogue" && scope != "trilateral" {
-		return reject("ENV-35", "scope-violation", "a trilateral strategic dialogue in scope %s", scope)
+		if v := reject("ENV-35", "scope-violation", "a trilateral strategic dialogue in scope %s", scope); v != nil {
+			return v
+		}
 	}
 	// ENV-36 (§6.3)
 	for _, c := range participantCountries(short, body) {
 		if !contains(members, c) {
-			return reject("ENV-36", "scope-violation", "participant country %s outside %s", c, scope)
+			if v := reject("ENV-36", "scope-violation", "participant country %s outside %s", c, scope); v != nil {
+				return v
+			}
 		}
 	}
 	// ENV-37
 	if (short == "supersede" || short == "retract") && body["target_sender"] != sender {
-		return reject("ENV-37", "not-originator", "target_sender %v is not the sender", body["target_sender"])
+		if v := reject("ENV-37", "not-originator", "target_sender %v is not the sender", body["target_sender"]); v != nil {
+			return v
+		}
 	}
 	if short == "receipt" {
 		// ENV-38
 		if body["receiving_agency"] != sender {
-			return reject("ENV-38", "sender-mismatch", "receiving_agency %v is not the sender", body["receiving_agency"])
+			if v := reject("ENV-38", "sender-mismatch", "receiving_agency %v is not the sender", body["receiving_agency"]); v != nil {
+				return v
+			}
 		}
 		acks := body["acknowledgements"].([]any)
 		// ENV-39
 		for _, a := range acks {
 			if s := a.(map[string]any)["sender"].(string); !contains(members, country(s)) {
-				return reject("ENV-39", "scope-violation", "acknowledged sender %s outside %s", s, scope)
+				if v := reject("ENV-39", "scope-violation", "acknowledged sender %s outside %s", s, scope); v != nil {
+					return v
+				}
 			}
 		}
 		// ENV-40
 		if body["status"] == "published" {
 			for _, a := range acks {
 				if s := a.(map[string]any)["sender"].(string); s != sender {
-					return reject("ENV-40", "sender-mismatch", "published receipt for %s's message", s)
+					if v := reject("ENV-40", "sender-mismatch", "published receipt for %s's message", s); v != nil {
+						return v
+					}
 				}
 			}
 		}
@@ -279,11 +321,15 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 		same = same && contains(members, r.(string))
 	}
 	if !same {
-		return reject("ENV-41", "releasability-violation", "releasable_to %v is not scope %s", rel, scope)
+		if v := reject("ENV-41", "releasability-violation", "releasable_to %v is not scope %s", rel, scope); v != nil {
+			return v
+		}
 	}
 	// ENV-42
 	if label["originator"] != sender {
-		return reject("ENV-42", "sender-mismatch", "label.originator %v is not the sender", label["originator"])
+		if v := reject("ENV-42", "sender-mismatch", "label.originator %v is not the sender", label["originator"]); v != nil {
+			return v
+		}
 	}
 	// ENV-43 (§6.6)
 	topic := header["topic"].(string)
@@ -296,11 +342,15 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 		expected = ns + ".receipts"
 	}
 	if topic != expected {
-		return reject("ENV-43", "topic-mismatch", "header.topic %s, expected %s", topic, expected)
+		if v := reject("ENV-43", "topic-mismatch", "header.topic %s, expected %s", topic, expected); v != nil {
+			return v
+		}
 	}
 	// ENV-44
 	if topic != in.topic {
-		return reject("ENV-44", "topic-mismatch", "header.topic %s, read from %s", topic, in.topic)
+		if v := reject("ENV-44", "topic-mismatch", "header.topic %s, read from %s", topic, in.topic); v != nil {
+			return v
+		}
 	}
 	return nil
 }
@@ -310,7 +360,9 @@ func invariants(short string, label, body map[string]any) *verdict {
 	// compare the date text (YYYY-MM-DD sorts as it reads).
 	if created, ok := label["created_at"].(string); ok {
 		if review, ok := label["review_on"].(string); ok && review < created[:10] {
-			return reject("ENV-28", "schema-invalid", "review_on %s before created_at %s", review, created)
+			if v := reject("ENV-28", "schema-invalid", "review_on %s before created_at %s", review, created); v != nil {
+				return v
+			}
 		}
 	}
 	after := func(later, earlier string) bool {
@@ -319,22 +371,32 @@ func invariants(short string, label, body map[string]any) *verdict {
 	switch short {
 	case "strategic-assessment":
 		if !after("valid_until", "valid_from") {
-			return reject("ENV-28", "schema-invalid", "valid_until not after valid_from")
+			if v := reject("ENV-28", "schema-invalid", "valid_until not after valid_from"); v != nil {
+				return v
+			}
 		}
 	case "exercise-notice":
 		if !after("ends_at", "starts_at") {
-			return reject("ENV-28", "schema-invalid", "ends_at not after starts_at")
+			if v := reject("ENV-28", "schema-invalid", "ends_at not after starts_at"); v != nil {
+				return v
+			}
 		}
 	case "coordinated-activity-notice":
 		if body["ends_at"] != nil && !after("ends_at", "starts_at") {
-			return reject("ENV-28", "schema-invalid", "ends_at not after starts_at")
+			if v := reject("ENV-28", "schema-invalid", "ends_at not after starts_at"); v != nil {
+				return v
+			}
 		}
 	case "personnel-exchange-notice":
 		if body["home_agency"] == body["host_agency"] {
-			return reject("ENV-28", "schema-invalid", "home_agency equals host_agency")
+			if v := reject("ENV-28", "schema-invalid", "home_agency equals host_agency"); v != nil {
+				return v
+			}
 		}
 		if body["ends_on"] != nil && parseDate(body["ends_on"]).Before(parseDate(body["starts_on"])) {
-			return reject("ENV-28", "schema-invalid", "ends_on before starts_on")
+			if v := reject("ENV-28", "schema-invalid", "ends_on before starts_on"); v != nil {
+				return v
+			}
 		}
 	}
 	return nil

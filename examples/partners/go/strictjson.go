@@ -13,6 +13,7 @@ package main
 // are kept here as their literal text (json.Number).
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -306,4 +307,17 @@ func (p *parser) number() (any, error) {
 		return nil, errStrict
 	}
 	return json.Number(p.b[start:p.i]), nil
+}
+
+// parseLenient is what a verifier built on encoding/json does (last of
+// duplicated members wins, lone surrogates become U+FFFD). It is used only by
+// the ENV-02 mutant of -mutate, to show that the vectors catch it.
+func parseLenient(b []byte) (parsed, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return parsed{}, err
+	}
+	return parsed{value: v}, nil
 }
