@@ -2,9 +2,11 @@ package main
 
 import "encoding/base64"
 
-// PITFALL (SPEC §9 "= padding and non-canonical base64url"): go-jose accepts `=`
-// padding and ignores stray low bits in the last character (then re-encodes),
-// so 4 or 16 spellings of one signature verify. Every base64url string is
+// PITFALL (SPEC §9 "= padding and non-canonical base64url"): go-jose ignores
+// stray low bits in the last character and re-encodes, so 4 or 16 spellings of
+// one signature verify (go-jose v4.1.9's ParseSignedJSON accepts the vector
+// reject/ENV-06-signature-stray-bits and VerifyMulti verifies it; it does refuse
+// `=` padding, but other JOSE libraries take it). Every base64url string is
 // checked here, on the raw text, before the library sees the record (ENV-06).
 
 const b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

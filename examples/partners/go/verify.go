@@ -190,6 +190,9 @@ func verify(in input) *verdict {
 	}
 	// ENV-10 (each). PITFALL (SPEC §9 "crit"): any crit is malformed here,
 	// before the signature; key pointers (jku, x5u, jwk, x5c) are never followed.
+	// go-jose understands `b64` (RFC 7797): it accepts crit ["b64"] and, with
+	// "b64": false, verifies over the raw payload instead; so crit cannot be left
+	// to the library (v4.1.9 verifies reject/ENV-10-crit).
 	for i, s := range signers {
 		for k := range s.header {
 			switch k {
