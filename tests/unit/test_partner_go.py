@@ -41,6 +41,14 @@ def go_verifier(tmp_path_factory: pytest.TempPathFactory) -> str:
                        "-policy", str(SCHEMAS / "policy" / "accord-jpn-aus-2007.json")])
 
 
+def test_go_partner_verifier_own_tests_and_vet_pass(go_verifier: str) -> None:
+    """Its own Go tests (strict JSON and canonical base64url edge cases) and go vet."""
+    for args in (["vet", "."], ["test", "-count=1", "."]):
+        run = subprocess.run(["go", *args], cwd=PARTNER, capture_output=True, text=True,
+                             check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
 def test_go_partner_verifier_agrees_with_every_vector(go_verifier: str) -> None:
     result = CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
                                       go_verifier, "--vectors", str(VECTORS)])
