@@ -1,0 +1,401 @@
+package main
+
+// The rule table of SPEC §5.2, in evaluation order. Each check is one block
+// headed by its rule id; a rule marked "each" in the spec loops over every
+// signature before the next rule runs (§5.1), so the first failing rule wins
+// across all signatures.
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// verdict is the outcome of one verification: reason "" means accept.
+type verdict struct {
+	reason string
+	rule   string
+	detail string
+}
+
+// mutated is the one rule switched off by -mutate (for the mutation test only:
+// it shows that every rule here is needed to agree with the suite).
+var mutated string
+
+// reject returns the verdict of a failed rule, or nil when that rule is the
+// one switched off, so evaluation goes on as if it had passed.
+func reject(rule, reason, format string, args ...any) *verdict {
+	if rule == mutated {
+		return nil
+	}
+	return &verdict{reason: reason, rule: rule, detail: fmt.Sprintf(format, args...)}
+}
+
+type input struct {
+	record   []byte
+	topic    string
+	now      time.Time
+	maxBytes int
+	trust    *trust
+	schemas  *schemas
+}
+
+type signer struct {
+	protectedB64 string
+	signatureB64 string
+	header       map[string]any
+	kid          string
+	cert         *agencyCert
+	root         *root
+}
+
+// structuralBound is the most `{ [ : ,` a valid record can hold: its strings are
+// all base64url, so these characters occur only in its JSON structure (5 + 3
+// per signature with 8 signatures, plus margin). Counting them bounds the work
+// done on untrusted bytes before any general parse (§5.4).
+// PITFALL (SPEC §9 "Bounded work"): a 1 MiB record of `[[[[…` costs a general
+// parser far more than a valid message; it never reaches one here. A record over the
+// bound fails one of ENV-02..ENV-05, all `malformed`, so the verdict is the same.
+const structuralBound = 44
+
+func verify(in input) *verdict {
+	// ENV-01
+	if len(in.record) > in.maxBytes {
+		if v := reject("ENV-01", "oversized", "%d bytes > max_bytes %d", len(in.record), in.maxBytes); v != nil {
+			return v
+		}
+	}
+	n := 0
+	for _, c := range in.record {
+		if c == '{' || c == '[' || c == ':' || c == ',' {
+			n++
+		}
+	}
+	if n > structuralBound {
+		if v := reject("ENV-02", "malformed", "more JSON structure than any valid record has"); v != nil {
+			return v
+		}
+	}
+	// ENV-02
+	parse := parseStrict
+	if mutated == "ENV-02" {
+		// The realistic mutant of a parse rule is a lenient parser, not none.
+		parse = parseLenient
+	}
+	rec, err := parse(in.record)
+	if err != nil {
+		if v := reject("ENV-02", "malformed", "record is not strict JSON"); v != nil {
+			return v
+		}
+	}
+	// ENV-03. PITFALL (SPEC §9): go-jose's ParseSignedJSON also accepts the
+	// flattened serialization (and ParseSigned, deprecated, the compact one),
+	// and ignores unknown members: the shape is checked before it sees the record.
+	top, ok := rec.value.(map[string]any)
+	if !ok || len(top) != 2 {
+		if v := reject("ENV-03", "malformed", "record is not an object of exactly payload and signatures"); v != nil {
+			return v
+		}
+	}
+	payloadB64, ok1 := top["payload"].(string)
+	sigs, ok2 := top["signatures"].([]any)
+	if !ok1 || !ok2 {
+		if v := reject("ENV-03", "malformed", "payload must be a string and signatures an array"); v != nil {
+			return v
+		}
+	}
+	// ENV-04
+	if len(sigs) < 1 || len(sigs) > 8 {
+		if v := reject("ENV-04", "malformed", "%d signatures (1 to 8)", len(sigs)); v != nil {
+			return v
+		}
+	}
+	// ENV-05. PITFALL (SPEC §9): go-jose merges an unprotected `header` into the
+	// signature's headers; it is refused here.
+	signers := make([]*signer, len(sigs))
+	for i, s := range sigs {
+		m, ok := s.(map[string]any)
+		if !ok || len(m) != 2 {
+			if v := reject("ENV-05", "malformed", "signature %d is not an object of exactly protected and signature", i+1); v != nil {
+				return v
+			}
+		}
+		p, ok1 := m["protected"].(string)
+		g, ok2 := m["signature"].(string)
+		if !ok1 || !ok2 {
+			if v := reject("ENV-05", "malformed", "signature %d: protected and signature must be strings", i+1); v != nil {
+				return v
+			}
+		}
+		signers[i] = &signer{protectedB64: p, signatureB64: g}
+	}
+	// ENV-06
+	payload, ok := decodeCanonical(payloadB64)
+	if !ok {
+		if v := reject("ENV-06", "malformed", "payload is not canonical base64url"); v != nil {
+			return v
+		}
+	}
+	protected := make([][]byte, len(signers))
+	sigBytes := make([][]byte, len(signers))
+	for i, s := range signers {
+		if protected[i], ok = decodeCanonical(s.protectedB64); !ok {
+			if v := reject("ENV-06", "malformed", "signature %d: protected is not canonical base64url", i+1); v != nil {
+				return v
+			}
+		}
+		if sigBytes[i], ok = decodeCanonical(s.signatureB64); !ok {
+			if v := reject("ENV-06", "malformed", "signature %d: signature is not canonical base64url", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-07 (each)
+	for i, s := range signers {
+		if len(s.protectedB64) > 1024 {
+			if v := reject("ENV-07", "malformed", "signature %d: protected over 1024 characters", i+1); v != nil {
+				return v
+			}
+		}
+		h, err := parseStrict(protected[i])
+		if err != nil {
+			if v := reject("ENV-07", "malformed", "signature %d: protected header is not strict JSON", i+1); v != nil {
+				return v
+			}
+		}
+		if s.header, ok = h.value.(map[string]any); !ok {
+			if v := reject("ENV-07", "malformed", "signature %d: protected header is not an object", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-08 (each)
+	for i, s := range signers {
+		if _, ok := s.header["alg"].(string); !ok {
+			if v := reject("ENV-08", "malformed", "signature %d: no string alg", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-09 (each). PITFALL (SPEC §9 "Algorithm pinning"): pinned here by hand,
+	// and again by passing only jose.EdDSA to ParseSignedJSON below.
+	for i, s := range signers {
+		if alg, _ := s.header["alg"].(string); alg != "EdDSA" {
+			if v := reject("ENV-09", "unsupported-alg", "signature %d: alg %q", i+1, alg); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-10 (each). PITFALL (SPEC §9 "crit"): any crit is malformed here,
+	// before the signature; key pointers (jku, x5u, jwk, x5c) are never followed.
+	// go-jose understands `b64` (RFC 7797): it accepts crit ["b64"] and, with
+	// "b64": false, verifies over the raw payload instead; so crit cannot be left
+	// to the library (v4.1.9 verifies reject/ENV-10-crit).
+	for i, s := range signers {
+		for k := range s.header {
+			switch k {
+			case "alg", "kid", "typ", "cty", "x5t#S256":
+			default:
+				if v := reject("ENV-10", "malformed", "signature %d: header member %q", i+1, k); v != nil {
+					return v
+				}
+			}
+		}
+		for _, k := range []string{"alg", "kid", "typ", "cty"} {
+			if _, ok := s.header[k]; !ok {
+				if v := reject("ENV-10", "malformed", "signature %d: no %s", i+1, k); v != nil {
+					return v
+				}
+			}
+		}
+	}
+	// ENV-11 (each)
+	for i, s := range signers {
+		if typ, ok := s.header["typ"].(string); !ok || typ != "accord+jws" {
+			if v := reject("ENV-11", "malformed", "signature %d: typ is not accord+jws", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-12 (each)
+	for i, s := range signers {
+		kid, ok := s.header["kid"].(string)
+		if !ok || !isLowerHex64(kid) {
+			if v := reject("ENV-12", "malformed", "signature %d: kid is not 64 lower-case hex digits", i+1); v != nil {
+				return v
+			}
+		}
+		s.kid = kid
+	}
+	// ENV-13 (each)
+	for i, s := range signers {
+		if x, present := s.header["x5t#S256"]; present {
+			xs, ok := x.(string)
+			if !ok || xs != b64url(hexBytes(s.kid)) {
+				if v := reject("ENV-13", "malformed", "signature %d: x5t#S256 does not match kid", i+1); v != nil {
+					return v
+				}
+			}
+		}
+	}
+	// ENV-14 (each)
+	for i, s := range signers {
+		if _, ok := s.header["cty"].(string); !ok {
+			if v := reject("ENV-14", "malformed", "signature %d: cty is not a string", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	var cty string
+	if len(signers) > 0 { // always, unless ENV-04 is switched off by -mutate
+		cty, _ = signers[0].header["cty"].(string)
+	}
+	// ENV-15
+	for i, s := range signers {
+		if c, _ := s.header["cty"].(string); c != cty {
+			if v := reject("ENV-15", "malformed", "signature %d: cty differs from signature 1's", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-16
+	seenKid := map[string]bool{}
+	for i, s := range signers {
+		if seenKid[s.kid] {
+			if v := reject("ENV-16", "malformed", "signature %d: kid already signed", i+1); v != nil {
+				return v
+			}
+		}
+		seenKid[s.kid] = true
+	}
+	// ENV-17 (each): only the local bundle; nothing is fetched.
+	for i, s := range signers {
+		if s.cert = in.trust.byKid[s.kid]; s.cert == nil {
+			if v := reject("ENV-17", "unknown-key", "signature %d: no agency certificate with kid %s", i+1, s.kid); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-18 (each)
+	for i, s := range signers {
+		if s.root = in.trust.issuerOf(s.cert); s.root == nil {
+			if v := reject("ENV-18", "untrusted-issuer", "signature %d: %s not issued by a pinned %s root", i+1, s.cert.agency, s.cert.country); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-19 (each)
+	for i, s := range signers {
+		if !hasDigitalSignature(s.cert.cert) {
+			if v := reject("ENV-19", "untrusted-issuer", "signature %d: keyUsage lacks digitalSignature", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-20 (each): before expiry (§5.4 "Expired and revoked").
+	for i, s := range signers {
+		if s.root.revokes(s.cert.cert) {
+			if v := reject("ENV-20", "revoked", "signature %d: %s's certificate is revoked", i+1, s.cert.agency); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-21 (each)
+	for i, s := range signers {
+		if !validAt(s.cert.cert, in.now) || !validAt(s.root.cert, in.now) {
+			if v := reject("ENV-21", "expired-cert", "signature %d: certificate or root not valid at now", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// ENV-22
+	seenAgency := map[string]bool{}
+	for i, s := range signers {
+		if seenAgency[s.cert.agency] {
+			if v := reject("ENV-22", "malformed", "signature %d: agency %s already signed", i+1, s.cert.agency); v != nil {
+				return v
+			}
+		}
+		seenAgency[s.cert.agency] = true
+	}
+	// ENV-23 (each)
+	if v := verifySignatures(in.record, payloadB64, signers, sigBytes); v != nil {
+		return v
+	}
+	// ENV-24 on: the payload, parsed only now that every signature verified.
+	return verifyPayload(in, payload, cty, signers)
+}
+
+// verifySignatures checks ENV-23 for every signature, with go-jose doing the
+// JWS work on a record the checks above have already made safe for it.
+func verifySignatures(record []byte, payloadB64 string, signers []*signer, sigBytes [][]byte) *verdict {
+	// The spec's 64-byte rule is checked first, on the decoded bytes.
+	for i := range signers {
+		if len(sigBytes[i]) != ed25519.SignatureSize {
+			if v := reject("ENV-23", "bad-signature", "signature %d: %d bytes, not 64", i+1, len(sigBytes[i])); v != nil {
+				return v
+			}
+		}
+	}
+	// ParseSignedJSON, never ParseSigned (deprecated; it also takes the compact
+	// form). The algorithm list pins EdDSA in the library as well.
+	jws, err := jose.ParseSignedJSON(string(record), []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil || len(jws.Signatures) != len(signers) {
+		// Every shape go-jose refuses was refused above; if it still refuses,
+		// fail closed.
+		if v := reject("ENV-23", "bad-signature", "go-jose refused the record: %v", err); v != nil {
+			return v
+		}
+	}
+	for i, s := range signers {
+		pub := s.cert.cert.PublicKey.(ed25519.PublicKey)
+		// PITFALL (SPEC §9 "Verify all signatures"): VerifyMulti returns success
+		// when ANY one signature verifies. Each signature is verified on its own,
+		// as a one-signature JWS, with the key of the certificate its kid names.
+		one := *jws
+		one.Signatures = []jose.Signature{jws.Signatures[i]}
+		if _, err := one.Verify(pub); err != nil {
+			if v := reject("ENV-23", "bad-signature", "signature %d does not verify with %s's key", i+1, s.cert.agency); v != nil {
+				return v
+			}
+		}
+		// Belt and braces: the signing input exactly as transmitted (go-jose
+		// re-encodes the protected header only when it has no original text).
+		input := []byte(s.protectedB64 + "." + payloadB64)
+		if !ed25519.Verify(pub, input, sigBytes[i]) {
+			if v := reject("ENV-23", "bad-signature", "signature %d does not verify over the transmitted text", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+func isLowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func hexBytes(s string) []byte {
+	b := make([]byte, len(s)/2)
+	for i := range b {
+		b[i] = unhex(s[2*i])<<4 | unhex(s[2*i+1])
+	}
+	return b
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
