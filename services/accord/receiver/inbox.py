@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from accord.handover import outbox as handover_outbox
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     message_id      TEXT PRIMARY KEY,
@@ -103,15 +105,20 @@ class StoredMessage:
 class Inbox:
     """A node's durable store. Not thread-safe: one receiver owns one inbox."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, outbox: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # handover: with ``outbox``, every landing also enqueues its handover rows
+        # (accord.handover), in the same transaction.
+        self._outbox = outbox
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # WAL keeps readers (operators, tests) off the writer's back; synchronous=FULL
         # because a delivery acknowledged by an offset commit must survive power loss.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        if outbox:
+            handover_outbox.ensure_schema(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -185,6 +192,7 @@ class Inbox:
         """
         now = datetime.now(UTC).isoformat()
         landed: list[str] = []
+        fresh: list[tuple[str, str]] = []
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -202,11 +210,14 @@ class Inbox:
                 )
                 if cur.rowcount == 1:
                     landed.append(d.message_id)
+                    fresh.append((d.sender, d.message_id))
                     cur.execute(
                         "INSERT INTO sequences (sender, topic, last) VALUES (?,?,?)"
                         " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
                         (d.sender, d.topic, d.sequence),
                     )
+            if self._outbox and fresh:  # handover: same transaction as the landing
+                handover_outbox.enqueue(cur, fresh)
             for message_id, status in status_changes:
                 cur.execute(
                     "UPDATE messages SET status = ? WHERE message_id = ?", (status, message_id)

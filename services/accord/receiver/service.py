@@ -31,6 +31,7 @@ from accord.areas import Area
 from accord.config import KafkaConnection
 from accord.envelope import Verified, verify
 from accord.errors import BrokerError, ReasonCode
+from accord.handover import Dispatcher, Endpoint
 from accord.kafka import (
     close_consumer,
     close_producer,
@@ -109,6 +110,7 @@ class Receiver:
         fetch_wait_ms: int = 10,
         send_receipts: bool = True,
         follow_trust: bool = True,
+        handover: Endpoint | None = None,
     ) -> None:
         self.agency = agency
         self.country = country_of(agency)
@@ -116,7 +118,11 @@ class Receiver:
         self._plan = plan
         self._trust = trust
         self._signer = signer
-        self.inbox = Inbox(inbox_path)
+        self.inbox = Inbox(inbox_path, outbox=handover is not None)
+        # handover: the signed, retried webhook (accord.handover); its own task.
+        self._handover = handover
+        self._inbox_path = inbox_path
+        self.dispatcher: Dispatcher | None = None
         self._handler = handler
         self.metrics = metrics or NodeMetrics()
         self._batch_max = batch_max
@@ -173,6 +179,10 @@ class Receiver:
         self._producer = producer
         if self._trust_feed is not None:
             await self._trust_feed.start()
+        if self._handover is not None:  # handover
+            self.dispatcher = Dispatcher(self._handover, self._inbox_path,
+                                         agency=self.agency, metrics=self.metrics)
+            await self.dispatcher.start()
         await self._start_consumer()
         self.last_poll = time.monotonic()
         self._log.info("receiver-started", topics=self._topics,
@@ -198,6 +208,9 @@ class Receiver:
             # resent on the next start, so a bounded close loses nothing.
             await close_producer(self._producer, timeout_s=10)
             self._producer = None
+        if self.dispatcher is not None:  # handover
+            await self.dispatcher.stop()
+            self.dispatcher = None
         self.inbox.close()
         self._log.info("receiver-stopped")
 
@@ -395,6 +408,8 @@ class Receiver:
             receipt_count=sum(len(list(chunks(acks))) for acks in receipts.values()),
         )
         landed_at = datetime.now(UTC)
+        if landed and self.dispatcher is not None:  # handover
+            self.dispatcher.notify()
         self._commit_soon(offsets)
         for mid in landed:
             v = accepted[mid]
