@@ -71,20 +71,21 @@ def parse_record(record: ConsumerRecord) -> QuarantinedRecord:
 async def read_topic_to_end(conn: KafkaConnection, topic: str, *,
                             timeout_s: float = 30.0) -> list[ConsumerRecord]:
     """Every record of ``topic`` up to the end offsets at the time of the call."""
-    consumer = new_consumer(conn, group_id=None, client_id="accord-quarantine")
+    # No group: nothing is committed, and every partition is read from its start.
+    consumer = new_consumer(conn, topic, group_id=None, client_id="accord-quarantine")
     try:
         async with asyncio.timeout(timeout_s):
             await consumer.start()
-            partitions = [TopicPartition(topic, p)
-                          for p in sorted(await _partitions(consumer, topic))]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
+            if topic not in await consumer.topics():
+                raise BrokerError(f"topic {topic} does not exist",
+                                  hint="apply the plan with `accord plan apply`, or check "
+                                  "--agency")
             records: list[ConsumerRecord] = []
+            while not consumer.assignment():  # assigned on the first metadata update
+                await _collect(consumer, records, None)
+            ends = await consumer.end_offsets(list(consumer.assignment()))
             while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                batch = await consumer.getmany(timeout_ms=500)
-                for tp, recs in batch.items():
-                    records += [r for r in recs if r.offset < ends[tp]]
+                await _collect(consumer, records, ends)
     except TimeoutError:
         raise BrokerError(f"could not read {topic} within {timeout_s:g}s",
                           hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS "
@@ -98,11 +99,11 @@ async def read_topic_to_end(conn: KafkaConnection, topic: str, *,
     return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    if topic not in await consumer.topics():  # a metadata request for all topics
-        raise BrokerError(f"topic {topic} does not exist",
-                          hint="apply the plan with `accord plan apply`, or check --agency")
-    return set(consumer.partitions_for_topic(topic) or ())
+async def _collect(consumer: AIOKafkaConsumer, records: list[ConsumerRecord],
+                   ends: dict[TopicPartition, int] | None) -> None:
+    batch = await consumer.getmany(timeout_ms=200)
+    for tp, recs in batch.items():
+        records += [r for r in recs if ends is None or r.offset < ends.get(tp, 0)]
 
 
 async def read_quarantine(conn: KafkaConnection, topic: str, *,
