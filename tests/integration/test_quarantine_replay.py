@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,17 @@ async def accord_process(ex: LocalExchange, plan_file: Path, *args: str) -> tupl
     return proc.returncode, out.decode(), err.decode()
 
 
+async def until(check: Callable[[], bool], *, within_s: float = 60.0) -> bool:
+    """Wait for ``check`` (a bound so a broken node fails instead of hanging)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while loop.time() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def test_unknown_key_messages_land_once_after_the_certificate_is_trusted(
     kafka: LocalBroker, tmp_path: Path,
 ) -> None:
@@ -83,7 +95,8 @@ async def test_unknown_key_messages_land_once_after_the_certificate_is_trusted(
             await producer.send_and_wait(ex.plan.exchange_topic(BI, CT), b"\xff{not json")
         finally:
             await producer.stop()
-        await ex.quiesce(idle_s=1.5)
+        assert await until(lambda: sum(receiver.stats.rejected.values()) >= 3)
+        await ex.quiesce(idle_s=1.0)  # and nothing more comes
         assert receiver.stats.rejected == {"unknown-key": 2, "malformed": 1}
         assert receiver.inbox.count() == 0
 
