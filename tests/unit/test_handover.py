@@ -147,3 +147,56 @@ def test_the_ledger_only_vouches_for_the_same_content(tmp_path: Path) -> None:
     assert not ledger.taken("AUS.AFP", "m1", "bb")
     assert not ledger.taken("JPN.NPA", "m1", "aa")
     ledger.close()
+
+
+def _accord(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from accord.cli.main import _register, cli
+
+    _register()
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "first_line"),
+    [
+        (["--webhook", "http://127.0.0.1:9/in"], {},
+         "error [config-invalid]: a webhook needs a signing secret"),
+        (["--webhook", "http://127.0.0.1:9/in", "--webhook-secret-env", "HOOK"], {"HOOK": ""},
+         "error [config-invalid]: $HOOK is not set"),
+        (["--webhook", "http://agency.example/in", "--webhook-secret-env", "HOOK"],
+         {"HOOK": "whsec_" + "QUJD" * 8},
+         "error [config-invalid]: plain http to agency.example would send messages in clear"),
+        (["--webhook", "https://agency.example/in", "--webhook-secret-env", "HOOK"],
+         {"HOOK": "nope"}, "error [config-invalid]: the webhook secret does not start with whsec_"),
+    ],
+)
+def test_receive_refuses_an_unsafe_or_unsigned_webhook(
+    args: list[str], env: dict[str, str], first_line: str,
+) -> None:
+    code, out = _accord("receive", "--agency", "JPN.NPA", *args, env=env)
+    assert code == 2
+    assert out.splitlines()[0] == first_line
+    assert out.splitlines()[1].startswith("hint: ")
+    assert "Traceback" not in out
+
+
+def test_handover_commands_without_an_outbox_say_how_to_start_one(tmp_path: Path) -> None:
+    Inbox(tmp_path / "inbox.sqlite").close()  # a node that does not hand over
+    for command in (["list"], ["retry", "--dead"]):
+        code, out = _accord("handover", *command, "--agency", "JPN.NPA",
+                            "--data-dir", str(tmp_path))
+        assert code == 2
+        assert out.startswith("error [config-invalid]: no handover outbox in ")
+        assert "--webhook-secret-env" in out
+
+
+def test_handover_retry_of_an_unknown_message_is_one_clear_line(tmp_path: Path) -> None:
+    Inbox(tmp_path / "inbox.sqlite", outbox=True).close()
+    code, out = _accord("handover", "retry", "--agency", "JPN.NPA", "--data-dir", str(tmp_path),
+                        "no-such-id")
+    assert code == 2
+    assert out.splitlines() == ["error [handover-not-found]: no handover row for message "
+                                "no-such-id", "hint: see `accord handover list`"]
