@@ -21,7 +21,15 @@ from click.testing import CliRunner
 from accord.areas import Area
 from accord.cli.main import _register, cli
 from accord.exchange import LocalExchange
-from accord.handover import Dispatcher, Endpoint, HandoverPolicy, Outbox, new_secret, parse_secret
+from accord.handover import (
+    Dispatcher,
+    Endpoint,
+    HandoverPolicy,
+    Outbox,
+    has_outbox,
+    new_secret,
+    parse_secret,
+)
 from accord.handover.ledger import LEDGER_FILE
 from accord.observability.metrics import NodeMetrics
 from accord.parties import Scope
@@ -53,6 +61,8 @@ async def until(check: Callable[[], bool], *, within_s: float = 60.0) -> bool:
 
 
 def counts(inbox_path: Path) -> dict[str, int]:
+    if not has_outbox(inbox_path):  # a node still starting
+        return {}
     outbox = Outbox(inbox_path, read_only=True)
     try:
         return outbox.counts()
@@ -113,7 +123,7 @@ async def test_every_message_is_handed_over_through_failures_and_a_restart(
         assert receiver.inbox.count() == 10
         await endpoint.start()  # back, on the same port
         assert await endpoint.wait_for(set(first + second))
-        assert await until(lambda: counts(inbox_path)["delivered"] == 10)
+        assert await until(lambda: counts(inbox_path).get("delivered") == 10)
     finally:
         await endpoint.stop()
 
@@ -211,3 +221,41 @@ async def test_a_rebuilt_inbox_does_not_hand_over_again_unless_asked(tmp_path: P
         await endpoint.stop()
     assert endpoint.copies()[mid] == 2
     assert len({h for h, d in endpoint.taken if d["message_id"] == mid}) == 1
+
+
+@pytest.mark.kafka
+async def test_accord_receive_hands_over_once_its_endpoint_comes_up(
+    exchange: LocalExchange, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real command: `accord receive --webhook URL --webhook-secret-env VAR`."""
+    from accord.node.process import start_receiver_process, stop_process
+    from accord.plan import dump_plan
+
+    secret = new_secret()
+    monkeypatch.setenv("AGENCY_WEBHOOK_SECRET", secret)
+    endpoint = AgencyEndpoint(secret)
+    await endpoint.start()
+    await endpoint.stop()  # the port is known; the agency system is down
+    data_dir = tmp_path / "jpn.npa"
+    node = start_receiver_process(
+        agency="JPN.NPA", connection=exchange.connection,
+        plan_file=dump_plan(exchange.plan, tmp_path / "plan.yaml"),
+        pki_dir=exchange.pki.bundle_path.parent, data_dir=data_dir, log=tmp_path / "node.log",
+        options=("--webhook", endpoint.url, "--webhook-secret-env", "AGENCY_WEBHOOK_SECRET"),
+    )
+    try:
+        ids = await _publish(exchange, 3)
+        inbox_path = data_dir / "inbox.sqlite"
+        assert await until(lambda: counts(inbox_path).get("pending") == 3)
+        await endpoint.start()
+        assert await endpoint.wait_for(set(ids))
+        assert await until(lambda: counts(inbox_path).get("delivered") == 3)
+    finally:
+        stop_process(node)
+        await endpoint.stop()
+    assert node.returncode == 0
+    assert endpoint.bad_signatures == 0
+    assert endpoint.message_ids() == set(ids)
+    log = (tmp_path / "node.log").read_text()
+    assert secret not in log  # the secret is never logged
+    assert secret.removeprefix("whsec_") not in log
