@@ -200,3 +200,14 @@ def test_handover_retry_of_an_unknown_message_is_one_clear_line(tmp_path: Path) 
     assert code == 2
     assert out.splitlines() == ["error [handover-not-found]: no handover row for message "
                                 "no-such-id", "hint: see `accord handover list`"]
+
+
+def test_quarantine_against_an_absent_broker_is_one_clear_line() -> None:
+    from accord.plan import DEFAULT_PLAN_PATH
+
+    code, out = _accord("quarantine", "list", "--agency", "JPN.NPA", "--plan",
+                        str(DEFAULT_PLAN_PATH), "--bootstrap", "127.0.0.1:1")
+    assert code == 2
+    assert "error [broker-error]: could not reach the broker to read " in out
+    assert "hint: check that the broker is up" in out
+    assert "Traceback" not in out

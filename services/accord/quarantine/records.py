@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from accord.config import KafkaConnection
@@ -90,10 +90,14 @@ async def read_topic_to_end(conn: KafkaConnection, topic: str, *,
         raise BrokerError(f"could not read {topic} within {timeout_s:g}s",
                           hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS "
                           "points at it") from None
+    except KafkaConnectionError as exc:
+        raise BrokerError(f"could not reach the broker to read {topic}: {type(exc).__name__}",
+                          hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS "
+                          "points at it") from None
     except KafkaError as exc:
         raise BrokerError(f"could not read {topic}: {type(exc).__name__}",
-                          hint="check that the broker is up and this principal may read "
-                          "the topic") from None
+                          hint="check that this principal may read the topic (its own "
+                          "quarantine and the trust topic)") from None
     finally:
         await close_consumer(consumer, timeout_s=10)
     return sorted(records, key=lambda r: (r.partition, r.offset))
