@@ -135,8 +135,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     def _dispatch_due(self) -> None:
-        counts = self._outbox.counts()
-        self._pending.set(counts["pending"])
+        self._pending.set(self._outbox.pending_count())
         free = self._policy.concurrency - len(self._inflight)
         if free <= 0:
             return
@@ -178,7 +177,8 @@ class Dispatcher:
             self._log.info("handed-over", message_id=row.message_id, webhook_id=row.webhook_id,
                            attempts=row.attempts + 1, ms=round(elapsed * 1000, 1))
             return
-        if now - row.enqueued_at >= self._policy.dead_after_s:
+        if (now - row.enqueued_at >= self._policy.dead_after_s
+                and row.attempts + 1 >= self._policy.min_attempts):
             self._outbox.dead(row.key, error)
             self._dead.inc()
             self._log.error("handover-dead", message_id=row.message_id,

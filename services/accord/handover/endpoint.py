@@ -23,6 +23,9 @@ class HandoverPolicy:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 300.0
     dead_after_s: float = 86_400.0
+    min_attempts: int = 3
+    """A row is parked only after this many tries too: a node that was itself down
+    longer than ``dead_after_s`` still tries what it landed before giving up."""
     poll_s: float = 1.0
     """How often the outbox is looked at when nothing wakes the dispatcher."""
 

@@ -120,6 +120,11 @@ class Outbox:
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
+    def pending_count(self) -> int:
+        """Cheap at any size: counted on the partial index of pending rows."""
+        row = self._db.execute("SELECT count(*) FROM handover WHERE state = 'pending'")
+        return int(row.fetchone()[0])
+
     def counts(self) -> dict[str, int]:
         found = dict(self._db.execute("SELECT state, count(*) FROM handover GROUP BY state"))
         return {s: int(found.get(s, 0)) for s in STATES}
