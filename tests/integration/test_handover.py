@@ -100,7 +100,7 @@ async def test_every_message_is_handed_over_through_failures_and_a_restart(
     target = Endpoint(endpoint.url, parse_secret(secret), FAST)
     inbox_path = exchange.inbox_path("JPN.NPA")
     try:
-        await exchange.start_receiver("JPN.NPA", handover=target)
+        before = await exchange.start_receiver("JPN.NPA", handover=target)
         first = await _publish(exchange, 6)
         assert await endpoint.wait_for(set(first))
 
@@ -137,12 +137,14 @@ async def test_every_message_is_handed_over_through_failures_and_a_restart(
         ids_of.setdefault(data["message_id"], set()).add(hook_id)
     assert all(len(hook_ids) == 1 for hook_ids in ids_of.values())
     assert len({next(iter(h)) for h in ids_of.values()}) == 10
-    assert max(endpoint.copies().values()) == 2
+    assert max(endpoint.copies().values()) >= 2  # the slow reply was sent again
     # The envelope arrives raw, so the agency system can verify and keep it.
     assert all(data["envelope"] and data["header"]["sender"] == "AUS.AFP"
                for _, data in endpoint.taken)
-    assert receiver.metrics.registry.get_sample_value(
-        "accord_handover_delivered_total", {"agency": "JPN.NPA"}) == 4
+    # Counted once per message, across the restart.
+    assert sum(r.metrics.registry.get_sample_value(
+        "accord_handover_delivered_total", {"agency": "JPN.NPA"}) or 0
+        for r in (before, receiver)) == 10
     # Visible in `accord inbox`, beside the message's own status.
     listing = accord("inbox", "--agency", "JPN.NPA", "--data-dir", str(inbox_path.parent),
                      "--json")

@@ -149,6 +149,15 @@ class Dispatcher:
         self._wake.set()
 
     async def _attempt(self, row: Row) -> None:
+        try:
+            await self._try(row)
+        except Exception as exc:  # e.g. the inbox locked too long: the row stays due
+            self._log.error("handover-attempt-failed", message_id=row.message_id,
+                            error=type(exc).__name__, detail=str(exc)[:200])
+            # Held in flight a little, so a lasting fault cannot spin the loop.
+            await asyncio.sleep(self._policy.poll_s)
+
+    async def _try(self, row: Row) -> None:
         found = self._outbox.message(row.sender, row.message_id)
         if found is None:  # cannot happen with the landing transaction; never loop on it
             self._outbox.dead(row.key, "message missing from the inbox")

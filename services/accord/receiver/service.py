@@ -179,11 +179,11 @@ class Receiver:
         self._producer = producer
         if self._trust_feed is not None:
             await self._trust_feed.start()
-        if self._handover is not None:  # handover
+        await self._start_consumer()
+        if self._handover is not None:  # handover: rows landed before are picked up
             self.dispatcher = Dispatcher(self._handover, self._inbox_path,
                                          agency=self.agency, metrics=self.metrics)
             await self.dispatcher.start()
-        await self._start_consumer()
         self.last_poll = time.monotonic()
         self._log.info("receiver-started", topics=self._topics,
                  group_id=self._group_id)
