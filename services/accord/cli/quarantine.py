@@ -19,8 +19,18 @@ from accord.config import NodeSettings
 from accord.errors import ConfigError
 from accord.handover import has_outbox
 from accord.plan import Plan, load_plan
-from accord.quarantine import QuarantinedRecord, current_trust, find, read_quarantine, replay
+from accord.quarantine import (
+    QuarantinedRecord,
+    QuarantineError,
+    ReplayResult,
+    current_trust,
+    find,
+    iter_quarantine,
+    parse_ref,
+    replay,
+)
 from accord.receiver.inbox import Inbox
+from accord.trust import TrustStore
 from accord.trust.pki import PkiDirectory
 
 
@@ -30,10 +40,6 @@ def _open(agency: str, plan_path: Path | None, pki_dir: Path | None, data_dir: P
     plan = load_plan(settings.plan_path)
     plan.agency(agency)  # an agency the plan does not know fails here, clearly
     return settings, plan
-
-
-def _records(settings: NodeSettings, plan: Plan) -> list[QuarantinedRecord]:
-    return asyncio.run(read_quarantine(settings.kafka, plan.quarantine_topic(settings.agency)))
 
 
 @click.group("quarantine")
@@ -50,15 +56,20 @@ def list_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                  as_json: bool) -> None:
     """One line per quarantined record: where it is, why, where it came from."""
     settings, plan = _open(agency, plan_path, pki_dir, data_dir, bootstrap)
-    for r in _records(settings, plan):
-        if reason is not None and r.reason != reason:
-            continue
-        if as_json:
-            click.echo(json.dumps({"ref": r.ref, "reason": r.reason, "detail": r.detail,
-                                   "source": r.source, "bytes": len(r.value or b""),
-                                   "truncated": r.original_size is not None}))
-        else:
-            click.echo(f"{r.ref:<8} {r.reason:<24} {r.source:<60} {r.detail[:80]}")
+
+    async def run() -> None:
+        # Streamed: a quarantine flooded by a hostile sender is listed in bounded memory.
+        async for r in iter_quarantine(settings.kafka, plan.quarantine_topic(agency)):
+            if reason is not None and r.reason != reason:
+                continue
+            if as_json:
+                click.echo(json.dumps({"ref": r.ref, "reason": r.reason, "detail": r.detail,
+                                       "source": r.source, "bytes": len(r.value or b""),
+                                       "truncated": r.original_size is not None}))
+            else:
+                click.echo(f"{r.ref:<8} {r.reason:<24} {r.source:<60} {r.detail[:80]}")
+
+    asyncio.run(run())
 
 
 @quarantine_group.command("show")
@@ -68,9 +79,13 @@ def show_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                  data_dir: Path | None, bootstrap: str | None, ref: str) -> None:
     """One record (REF = partition:offset from `list`) and what replay would do now."""
     settings, plan = _open(agency, plan_path, pki_dir, data_dir, bootstrap)
-    record = find(_records(settings, plan), ref)
-    trust = asyncio.run(current_trust(settings.kafka, plan,
-                                      PkiDirectory(settings.pki_dir).bundle_path))
+
+    async def lookup() -> tuple[QuarantinedRecord, TrustStore]:
+        record = await find(settings.kafka, plan.quarantine_topic(agency), ref)
+        bundle = PkiDirectory(settings.pki_dir).bundle_path
+        return record, await current_trust(settings.kafka, plan, bundle)
+
+    record, trust = asyncio.run(lookup())
     click.echo(json.dumps({
         "ref": record.ref, "reason": record.reason, "detail": record.detail,
         "source": record.source, "bytes": len(record.value or b""),
@@ -104,19 +119,11 @@ def replay_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
     if not settings.inbox_path.exists():
         raise ConfigError(f"no inbox at {settings.inbox_path}",
                           hint="run `accord receive --agency ...` first, or pass --data-dir")
-    records = _records(settings, plan)
-    chosen = [find(records, ref) for ref in refs] if refs else records
-    if reason is not None:
-        chosen = [r for r in chosen if r.reason == reason]
-    trust = asyncio.run(current_trust(settings.kafka, plan,
-                                      PkiDirectory(settings.pki_dir).bundle_path))
-    inbox = Inbox(settings.inbox_path, outbox=has_outbox(settings.inbox_path))
-    try:
-        results = replay(chosen, agency=agency, plan=plan, trust=trust, inbox=inbox)
-    finally:
-        inbox.close()
+    chosen = {parse_ref(ref) for ref in refs}
+    missing = set(chosen)
     tally = {"landed": 0, "already-landed": 0, "still-refused": 0}
-    for res in results:
+
+    def report(res: ReplayResult) -> None:
         tally[res.outcome] += 1
         if res.outcome == "still-refused":
             click.echo(f"error [{res.reason}]: {res.record.ref} (from {res.record.source}): "
@@ -125,7 +132,30 @@ def replay_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
         else:
             click.echo(f"{res.outcome:<15} {res.record.ref:<8} {res.message_id}  "
                        f"(quarantined as {res.record.reason})")
-    click.echo(f"replayed {len(results)}: landed {tally['landed']}, already landed "
+
+    async def run() -> None:
+        trust = await current_trust(settings.kafka, plan,
+                                    PkiDirectory(settings.pki_dir).bundle_path)
+        inbox = Inbox(settings.inbox_path, outbox=has_outbox(settings.inbox_path))
+        try:
+            # One record at a time, each landing its own transaction: memory stays
+            # bounded, and an interrupted replay is simply run again.
+            async for q in iter_quarantine(settings.kafka, plan.quarantine_topic(agency)):
+                where = (q.partition, q.offset)
+                if (chosen and where not in chosen) or (reason and q.reason != reason):
+                    continue
+                missing.discard(where)
+                for res in replay([q], agency=agency, plan=plan, trust=trust, inbox=inbox):
+                    report(res)
+        finally:
+            inbox.close()
+
+    asyncio.run(run())
+    if missing:
+        refs_missing = ", ".join(f"{p}:{o}" for p, o in sorted(missing))
+        raise QuarantineError(f"no quarantined record at {refs_missing}",
+                              hint="take refs (partition:offset) from `accord quarantine list`")
+    click.echo(f"replayed {sum(tally.values())}: landed {tally['landed']}, already landed "
                f"{tally['already-landed']}, still refused {tally['still-refused']}")
     if tally["still-refused"]:
         sys.exit(1)

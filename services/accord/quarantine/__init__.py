@@ -7,9 +7,10 @@ from accord.quarantine.records import (
     QuarantinedRecord,
     QuarantineError,
     find,
+    iter_quarantine,
+    iter_topic,
     parse_record,
-    read_quarantine,
-    read_topic_to_end,
+    parse_ref,
 )
 from accord.quarantine.replay import ReplayResult, current_trust, replay
 
@@ -19,8 +20,9 @@ __all__ = [
     "ReplayResult",
     "current_trust",
     "find",
+    "iter_quarantine",
+    "iter_topic",
     "parse_record",
-    "read_quarantine",
-    "read_topic_to_end",
+    "parse_ref",
     "replay",
 ]

@@ -27,7 +27,7 @@ from accord.errors import ReasonCode
 from accord.models import Retract, Supersede
 from accord.parties import country_of
 from accord.plan import Plan
-from accord.quarantine.records import QuarantinedRecord, read_topic_to_end
+from accord.quarantine.records import QuarantinedRecord, iter_topic
 from accord.receiver.assess import Refusal, assess
 from accord.receiver.inbox import Delivery, Inbox, Status
 from accord.receiver.service import MAX_RECORD_BYTES
@@ -66,7 +66,7 @@ async def current_trust(conn: KafkaConnection, plan: Plan, bundle: Path, *,
     """Today's trust store, as the running node has it: its bundle, then the trust
     topic (rotations and revocations) read to its end."""
     store = TrustStore.from_bundle(bundle)
-    for r in await read_topic_to_end(conn, plan.trust_topic, timeout_s=timeout_s):
+    async for r in iter_topic(conn, plan.trust_topic, stall_s=timeout_s):
         apply_item(store, r.key, r.value)
     return store
 
