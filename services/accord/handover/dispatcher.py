@@ -120,12 +120,12 @@ class Dispatcher:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._wake.clear()  # before looking: a wake-up from now on is not lost
             try:
                 self._dispatch_due()
             except Exception as exc:  # e.g. the inbox locked for too long: try again
                 self._log.error("handover-loop-failed", error=type(exc).__name__,
                                 detail=str(exc)[:200])
-            self._wake.clear()
             wait = self._policy.poll_s
             nxt = self._outbox.next_due() if len(self._inflight) < self._policy.concurrency \
                 else None
