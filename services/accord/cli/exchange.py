@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from accord.areas import Area
 from accord.config import NodeSettings, default_pki_dir, load_connection, load_node_settings
 from accord.errors import ConfigError, ReasonCode, Refused
-from accord.handover import Endpoint, read_states
+from accord.handover import Endpoint, HandoverPolicy, load_endpoint, read_states
 from accord.labels import Caveat, Classification, Label, Policy
 from accord.models import MESSAGE_TYPES, MessageBody
 from accord.node import NodeContext, open_node
@@ -206,8 +206,6 @@ def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                     webhook_timeout: float, handover_dead_after: float,
                     fetch_wait_ms: int) -> None:
     """Run this agency's receiving node until SIGTERM or Ctrl-C."""
-    from accord.handover import HandoverPolicy, load_endpoint
-
     settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port)
     handover = None if webhook is None else load_endpoint(
         webhook, webhook_secret_env,
