@@ -15,9 +15,11 @@ from accord.cli.exchange import (
     receive_command,
     release_command,
 )
+from accord.cli.handover import handover_group
 from accord.cli.keys import keys as keys_group
 from accord.cli.pki import pki as pki_group
 from accord.cli.plan import plan_group
+from accord.cli.quarantine import quarantine_group
 from accord.cli.schemas import schemas as schemas_group
 from accord.cli.soak import soak_command
 
@@ -28,6 +30,8 @@ ALL: list[click.Command] = [
     receive_command,
     monitor_command,
     inbox_command,
+    handover_group,
+    quarantine_group,
     # set-up
     broker_group,
     pki_group,

@@ -40,6 +40,7 @@ from accord.config import (
     load_trusted_roots,
 )
 from accord.errors import AccordError, BrokerError, ConfigError, ReasonCode, Refused
+from accord.handover import Endpoint, HandoverPolicy, load_endpoint, read_states
 from accord.labels import Caveat, Classification, Label, Policy
 from accord.models import MESSAGE_TYPES, MessageBody
 from accord.node import NodeContext, open_node
@@ -310,30 +311,41 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
               help="Serve /metrics, /healthz, /readyz on this loopback port "
               "(default: $ACCORD_METRICS_PORT; none if unset).")
 @click.option("--webhook", default=None,
-              help="POST each delivered message as JSON to this URL (the handler hook).")
+              help="Hand each landed message over to this URL: signed (Standard Webhooks), "
+              "retried until taken; see docs/handover.md.")
+@click.option("--webhook-secret-env", default=None, metavar="VAR",
+              help="Environment variable holding the webhook's whsec_ secret.")
+@click.option("--webhook-timeout", type=click.FloatRange(0.1, 300), default=5.0,
+              show_default=True, help="Seconds one handover request may take.")
+@click.option("--handover-dead-after", type=click.FloatRange(1), default=86_400.0,
+              show_default=True, help="Seconds of failed retries before a handover is "
+              "parked as dead (`accord handover retry` revives it).")
 @click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=None,
               help="How long the broker may hold a fetch to fill a batch: larger batches "
               "under load, at most this much added latency; 0 for none "
               "(default: $ACCORD_FETCH_WAIT_MS or 10).")
 def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                     data_dir: Path | None, bootstrap: str | None, metrics_port: int | None,
-                    webhook: str | None, fetch_wait_ms: int | None) -> None:
+                    webhook: str | None, webhook_secret_env: str | None,
+                    webhook_timeout: float, handover_dead_after: float,
+                    fetch_wait_ms: int | None) -> None:
     """Run this agency's receiving node until SIGTERM or Ctrl-C."""
     settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port,
                          fetch_wait_ms)
+    handover = None if webhook is None else load_endpoint(
+        webhook, webhook_secret_env,
+        policy=HandoverPolicy(timeout_s=webhook_timeout, dead_after_s=handover_dead_after),
+    )
     node = open_node(settings)
     with node_errors(settings.kafka, doing="read", resource=", ".join(
             node.plan.receive_topics(agency)) or None):
-        asyncio.run(_receive(node, webhook))
+        asyncio.run(_receive(node, handover))
 
 
-async def _receive(node: NodeContext, webhook: str | None) -> None:
-    from accord.receiver.webhook import WebhookHandler
-
-    handler = WebhookHandler(webhook) if webhook else None
+async def _receive(node: NodeContext, handover: Endpoint | None) -> None:
     receiver = Receiver(
         agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
-        signer=node.signer, inbox_path=node.settings.inbox_path, handler=handler,
+        signer=node.signer, inbox_path=node.settings.inbox_path, handover=handover,
         settings=node.settings.receiver,
     )
     ops: OpsServer | None = None
@@ -351,8 +363,6 @@ async def _receive(node: NodeContext, webhook: str | None) -> None:
         if ops is not None:
             await ops.stop()
         await receiver.stop()
-        if handler is not None:
-            await handler.aclose()
 
 
 # -- monitor ------------------------------------------------------------------
@@ -412,19 +422,23 @@ def inbox_command(agency: str, data_dir: Path | None, as_json: bool,
         raise ConfigError(f"no inbox at {path}",
                           hint="run `accord receive --agency ...` first, or pass --data-dir")
     inbox = Inbox(path)
+    # handover: the state of each message's handover ("-" when the node has none).
+    handover = read_states(path)
     try:
         if show_id is not None:
             _show(inbox, show_id, as_json)
             return
         for m in inbox.messages():
+            taken = handover.get((m.sender, m.message_id), "-")
             if as_json:
                 click.echo(json.dumps({"message_id": m.message_id, "type": m.type,
                                        "sender": m.sender, "scope": m.scope, "area": m.area,
                                        "status": m.status, "topic": m.topic,
-                                       "partition": m.partition, "offset": m.offset}))
+                                       "partition": m.partition, "offset": m.offset,
+                                       "handover": taken}))
             else:
                 click.echo(f"{m.message_id}  {m.sender:<12} {m.scope:<10} {m.area:<28} "
-                           f"{m.type:<40} {m.status}")
+                           f"{m.type:<40} {m.status:<10} {taken}")
     finally:
         inbox.close()
 

@@ -58,3 +58,21 @@ class NodeMetrics:
             "accord_trust_feed_restarts", "Times the trust feed's follow loop failed and restarted",
             ["agency"], registry=r,
         )
+        # Handover to the agency system (accord.handover): separate from receipts,
+        # which mean "landed in the node".
+        self.handover_pending = Gauge(
+            "accord_handover_pending", "Landed messages not yet taken by the agency system",
+            ["agency"], registry=r,
+        )
+        self.handover_delivered = Counter(
+            "accord_handover_delivered", "Messages the agency system acknowledged (2xx)",
+            ["agency"], registry=r,
+        )
+        self.handover_dead = Counter(
+            "accord_handover_dead", "Messages parked as dead after the retry window",
+            ["agency"], registry=r,
+        )
+        self.handover_attempt = Histogram(
+            "accord_handover_attempt_seconds", "One webhook request, by outcome",
+            ["agency", "outcome"], buckets=_LATENCY_BUCKETS, registry=r,
+        )

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from accord.handover import outbox as handover_outbox
 from accord.observability.logs import get_logger
 from accord.sqlite import open_private, tighten_companions
 
@@ -131,14 +132,19 @@ class StoredMessage:
 class Inbox:
     """A node's durable store. Not thread-safe: one receiver owns one inbox."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, outbox: bool = False) -> None:
         self.path = path
+        # With ``outbox``, every landing also enqueues its handover rows
+        # (accord.handover), in the same transaction.
+        self._outbox = outbox
         # WAL keeps readers (operators, tests) off the writer's back; synchronous=FULL
         # because a delivery acknowledged by an offset commit must survive power loss.
         self._db = open_private(path, synchronous="FULL")
         self._migrate()
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={_VERSION}")
+        if outbox:
+            handover_outbox.ensure_schema(self._db)
         tighten_companions(path)
 
     def _migrate(self) -> None:
@@ -278,6 +284,8 @@ class Inbox:
                         " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
                         (d.sender, d.topic, d.sequence),
                     )
+            if self._outbox and landed:  # handover: same transaction as the landing
+                handover_outbox.enqueue(cur, landed)
             for change in status_changes:
                 cur.execute(
                     "UPDATE messages SET status = ? WHERE sender = ? AND message_id = ?",

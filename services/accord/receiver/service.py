@@ -29,6 +29,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from accord.config import KafkaConnection
 from accord.envelope import Header, Verified, verify
 from accord.errors import BrokerError, ReasonCode
+from accord.handover import Dispatcher, Endpoint
 from accord.kafka import (
     broker_errors,
     close_consumer,
@@ -109,6 +110,7 @@ class Receiver:
         handler: Handler | None = None,
         metrics: NodeMetrics | None = None,
         settings: ReceiverSettings | None = None,
+        handover: Endpoint | None = None,
         consumer_factory: ConsumerFactory = new_consumer,
         producer_factory: ProducerFactory = new_producer,
     ) -> None:
@@ -118,7 +120,11 @@ class Receiver:
         self._connection = connection
         self._plan = plan
         self._trust = trust
-        self.inbox = Inbox(inbox_path)
+        self.inbox = Inbox(inbox_path, outbox=handover is not None)
+        # Handover: the signed, retried webhook (accord.handover), in a task of its own.
+        self._handover = handover
+        self._inbox_path = inbox_path
+        self.dispatcher: Dispatcher | None = None
         self._handler = handler
         self.metrics = metrics or NodeMetrics()
         self._new_consumer = consumer_factory
@@ -180,6 +186,10 @@ class Receiver:
         if self._trust_feed is not None:
             await self._trust_feed.start()
         await self._start_consumer()
+        if self._handover is not None:  # handover: rows landed before are picked up
+            self.dispatcher = Dispatcher(self._handover, self._inbox_path,
+                                         agency=self.agency, metrics=self.metrics)
+            await self.dispatcher.start()
         self.last_poll = time.monotonic()
         self._log.info("receiver-started", topics=self._topics,
                  group_id=self._group_id)
@@ -209,6 +219,9 @@ class Receiver:
             # resent on the next start, so a bounded close loses nothing.
             await close_producer(self._producer, timeout_s=10)
             self._producer = None
+        if self.dispatcher is not None:  # handover
+            await self.dispatcher.stop()
+            self.dispatcher = None
         self.inbox.close()
         self._log.info("receiver-stopped")
 
@@ -415,6 +428,8 @@ class Receiver:
             receipt_count=receipt_count(items),
         )
         landed_at = datetime.now(UTC)
+        if landed and self.dispatcher is not None:  # handover
+            self.dispatcher.notify()
         self._commit_soon(out.offsets)
         for key in landed:
             v = out.accepted[key]
