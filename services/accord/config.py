@@ -90,6 +90,8 @@ class NodeSettings(BaseModel):
     data_dir: Path
     key_passphrase: SecretStr | None = None
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # Loopback unless asked: in a container, 0.0.0.0 so Prometheus can scrape.
+    metrics_host: str = "127.0.0.1"
     kafka: KafkaConnection
 
     @property
@@ -118,10 +120,12 @@ def load_node_settings(
     pki_dir: Path | None = None,
     data_dir: Path | None = None,
     metrics_port: int | None = None,
+    metrics_host: str | None = None,
     kafka: KafkaConnection | None = None,
 ) -> NodeSettings:
     """Node settings from explicit values, then ``ACCORD_PLAN``, ``ACCORD_PKI_DIR``,
-    ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``."""
+    ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_METRICS_HOST``,
+    ``ACCORD_KEY_PASSPHRASE``."""
     from accord.plan import DEFAULT_PLAN_PATH  # the plan owns where its default lives
 
     source = os.environ if env is None else env
@@ -133,6 +137,7 @@ def load_node_settings(
         "metrics_port": metrics_port
         if metrics_port is not None
         else source.get("ACCORD_METRICS_PORT") or None,
+        "metrics_host": metrics_host or source.get("ACCORD_METRICS_HOST") or "127.0.0.1",
         "key_passphrase": source.get("ACCORD_KEY_PASSPHRASE") or None,
         "kafka": kafka or load_connection(source, client_id=f"accord-{agency}"),
     }

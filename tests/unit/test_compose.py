@@ -249,7 +249,7 @@ def test_plan_job_sets_every_principal_as_admin(services: dict[str, Any]) -> Non
 def test_monitor_and_pki_jobs(services: dict[str, Any]) -> None:
     plan = _plan()
     monitor = services["monitor"]
-    assert "accord --log-json monitor" in " ".join(monitor["command"])
+    assert "accord --log-json monitor --metrics-port 9100" in " ".join(monitor["command"])
     assert monitor["environment"]["ACCORD_KAFKA_USERNAME"] == plan.monitor.principal
     pki = " ".join(services["pki"]["command"])
     for agency in plan.agencies:

@@ -18,6 +18,7 @@ from accord.cli.pki import pki as pki_group
 from accord.cli.plan import plan_group
 from accord.cli.schemas import schemas as schemas_group
 from accord.cli.soak import soak_command
+from accord.cli.status import status_command
 
 ALL: list[click.Command] = [
     # the exchange
@@ -26,6 +27,7 @@ ALL: list[click.Command] = [
     receive_command,
     monitor_command,
     inbox_command,
+    status_command,
     # set-up
     broker_group,
     pki_group,

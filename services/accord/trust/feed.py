@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 
 from aiokafka.errors import KafkaError
 from cryptography import x509
@@ -92,6 +93,10 @@ class TrustFeed:
         self._store = store
         self._task: asyncio.Task[None] | None = None
         self.applied: dict[str, int] = {}
+        # Unix times, for the node's metrics: the last poll that reached the topic,
+        # and the last record applied.
+        self.last_poll: float | None = None
+        self.last_record: float | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name=f"trust-feed-{self._topic}")
@@ -111,9 +116,11 @@ class TrustFeed:
                 await consumer.start()
                 while True:
                     batch = await consumer.getmany(timeout_ms=1000)
+                    self.last_poll = time.time()
                     for records in batch.values():
                         for r in records:
                             what = apply_item(self._store, r.key, r.value)
+                            self.last_record = time.time()
                             self.applied[what] = self.applied.get(what, 0) + 1
                             if what in ("crl", "certificate"):
                                 log.info("trust-updated", kind=what, topic=self._topic)
