@@ -156,7 +156,8 @@ def test_span_is_exported_under_the_message_trace_when_an_sdk_is_set() -> None:
     assert span.name == "receive"
     assert f"{span.context.trace_id:032x}" == ctx.trace_id
     assert f"{span.context.span_id:016x}" == inner.span_id
-    assert span.parent is not None and f"{span.parent.span_id:016x}" == ctx.span_id
+    assert span.parent is not None
+    assert f"{span.parent.span_id:016x}" == ctx.span_id
     assert span.attributes is not None
     assert span.attributes["accord.correlation_id"] == "case-7"
     assert span.attributes["topic"] == "t"
