@@ -118,13 +118,17 @@ async def _read(conn: KafkaConnection, plan: Plan, agencies: list[str]) -> list[
     await admin.start()
     try:
         await probe.start()
-        await probe.topics()  # fills the metadata cache: partitions per topic
+        wanted = sorted({t for a in agencies for t in plan.receive_topics(a)})
+        partitions_of = {
+            t["topic"]: sorted(p["partition"] for p in t["partitions"])
+            for t in await admin.describe_topics(wanted) if t["error_code"] == 0
+        }
         groups = [plan.group_id(a) for a in agencies]
         described = _members(await admin.describe_consumer_groups(groups))
         out: list[GroupStatus] = []
         for agency, group in zip(agencies, groups, strict=True):
             tps = [TopicPartition(t, p) for t in plan.receive_topics(agency)
-                   for p in sorted(probe.partitions_for_topic(t) or ())]
+                   for p in partitions_of.get(t, ())]
             ends = await probe.end_offsets(tps) if tps else {}
             committed = await admin.list_consumer_group_offsets(group, partitions=tps)
             partitions = []
