@@ -109,7 +109,7 @@ class Monitor:
         try:
             groups = await read_status(self._connection, self._plan)
         except AccordError as exc:
-            log.warning("monitor.status-failed", error=exc.message)
+            log.warning("monitor.status_failed", error=exc.message)
             return
         export_status(self.metrics, groups)
 
@@ -144,14 +144,14 @@ class Monitor:
             deadline = time.monotonic() + timeout_s
             while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
                 if time.monotonic() > deadline:
-                    log.warning("monitor.trust-catch-up-timeout", topic=topic)
+                    log.warning("monitor.trust_catch_up_timeout", topic=topic)
                     return
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for r in records:
                         apply_item(self._trust, r.key, r.value)
         except KafkaError as exc:
-            log.warning("monitor.trust-catch-up-failed", topic=topic, error=type(exc).__name__)
+            log.warning("monitor.trust_catch_up_failed", topic=topic, error=type(exc).__name__)
         finally:
             await close_consumer(consumer, timeout_s=10)
 
