@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import TopicPartition
 
 from accord.config import KafkaConnection
@@ -103,6 +103,11 @@ async def read_status(
             f"the broker did not answer within {timeout_s:g}s",
             hint="check ACCORD_BOOTSTRAP_SERVERS and that the broker is up",
         ) from None
+    except KafkaConnectionError:
+        raise BrokerError(
+            f"cannot reach the broker at {conn.bootstrap_servers}",
+            hint="check ACCORD_BOOTSTRAP_SERVERS (or --bootstrap) and that the broker is up",
+        ) from None
     except KafkaError as exc:
         raise BrokerError(
             f"cannot read group offsets: {type(exc).__name__}",
@@ -115,8 +120,8 @@ async def _read(conn: KafkaConnection, plan: Plan, agencies: list[str]) -> list[
     admin = new_admin(conn)
     # No group: this consumer only asks for end offsets, it never joins or commits.
     probe = new_consumer(conn, group_id=None)
-    await admin.start()
     try:
+        await admin.start()
         await probe.start()
         wanted = sorted({t for a in agencies for t in plan.receive_topics(a)})
         partitions_of = {
