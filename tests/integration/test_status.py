@@ -127,3 +127,44 @@ async def test_the_monitor_follows_a_key_rotation_on_the_trust_topic(
             "accord_monitor_receipts_rejected_total", {"reason": "unknown-key"}) >= 1
     finally:
         await ex.stop()
+
+
+async def test_the_serving_monitor_exports_lag_of_a_node_that_never_ran(
+    exchange: LocalExchange,
+) -> None:
+    """Lag is visible on /metrics while the agency's node is down."""
+    import aiohttp
+
+    from accord.observability.http import OpsServer
+
+    await _publish(exchange, 3)
+    monitor = Monitor(connection=exchange.connection, plan=exchange.plan,
+                      trust=exchange.trust)
+    ops = OpsServer(monitor.metrics)
+    await ops.start()
+    stop = asyncio.Event()
+    serving = asyncio.create_task(monitor.serve(status_every_s=0.5, stop=stop))
+    topic = exchange.plan.exchange_topic(BI, CT)
+    text = ""
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(120):
+                async with http.get(f"http://127.0.0.1:{ops.port}/metrics") as r:
+                    text = await r.text()
+                if "accord_monitor_status_last_success_timestamp_seconds " in text \
+                        and f'topic="{topic}"' in text:
+                    break
+                await asyncio.sleep(0.25)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, timeout=30)
+        await ops.stop()
+    lag = sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+        if line.startswith("accord_group_lag{") and 'agency="JPN.NPA"' in line
+        and f'topic="{topic}"' in line
+    )
+    assert lag == 3
+    assert 'accord_group_members{agency="JPN.NPA"} 0.0' in text
+    assert "accord_build_info{" in text
+    assert "process_resident_memory_bytes" in text

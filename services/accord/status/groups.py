@@ -97,7 +97,7 @@ async def read_status(
     for agency in wanted:
         plan.agency(agency)  # an unknown agency is a PlanError, before any network
     try:
-        return await asyncio.wait_for(_read(conn, plan, wanted), timeout=timeout_s)
+        return await asyncio.wait_for(_read_retrying(conn, plan, wanted), timeout=timeout_s)
     except TimeoutError:
         raise BrokerError(
             f"the broker did not answer within {timeout_s:g}s",
@@ -116,6 +116,20 @@ async def read_status(
         ) from None
 
 
+async def _read_retrying(conn: KafkaConnection, plan: Plan, agencies: list[str]
+                         ) -> list[GroupStatus]:
+    """``_read``, again after a retriable error (a coordinator still loading, a
+    leader moving): those pass in seconds; the caller's timeout bounds the whole."""
+    while True:
+        try:
+            return await _read(conn, plan, agencies)
+        except KafkaError as exc:
+            # An unreachable broker is reported at once, not waited for.
+            if isinstance(exc, KafkaConnectionError) or not getattr(exc, "retriable", False):
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def _read(conn: KafkaConnection, plan: Plan, agencies: list[str]) -> list[GroupStatus]:
     admin = new_admin(conn)
     # No group: this consumer only asks for end offsets, it never joins or commits.
@@ -129,7 +143,12 @@ async def _read(conn: KafkaConnection, plan: Plan, agencies: list[str]) -> list[
             for t in await admin.describe_topics(wanted) if t["error_code"] == 0
         }
         groups = [plan.group_id(a) for a in agencies]
-        described = _members(await admin.describe_consumer_groups(groups))
+        # One group per request: aiokafka 0.14 misdecodes a DescribeGroups response
+        # holding several groups (from Kafka 4: it shifts the fields, then fails
+        # with a buffer underrun and drops the connection).
+        described: dict[str, tuple[str, tuple[Member, ...]]] = {}
+        for group in groups:
+            described.update(_members(await admin.describe_consumer_groups([group])))
         out: list[GroupStatus] = []
         for agency, group in zip(agencies, groups, strict=True):
             tps = [TopicPartition(t, p) for t in plan.receive_topics(agency)
