@@ -56,6 +56,7 @@ async def test_prometheus_fires_the_quarantine_alert_on_a_hostile_record(
     binary = shutil.which("prometheus")
     assert binary, "prometheus not found: install it (apt-get install prometheus)"
     receiver = await exchange.start_receiver("JPN.NPA")
+    receiver.metrics.watch_ready(lambda: receiver.ready, agency="JPN.NPA")
     ops = OpsServer(receiver.metrics, healthy=lambda: receiver.healthy,
                     ready=lambda: receiver.ready)
     await ops.start()
@@ -108,11 +109,15 @@ async def test_prometheus_fires_the_quarantine_alert_on_a_hostile_record(
                 return [a for a in alerts if a["state"] == "firing"]
 
             alerts = await _until(firing, within_s=60)
+            ready = await _get_json(http, f"{base}/api/v1/query?query=accord_node_ready")
         names = {a["labels"]["alertname"]: a["labels"] for a in alerts}
         assert "AccordQuarantine" in names, alerts
         assert names["AccordQuarantine"]["agency"] == "JPN.NPA"
         assert names["AccordQuarantine"]["reason"] == reason
         assert "AccordNodeDown" not in names
+        (sample,) = ready["data"]["result"]
+        assert sample["metric"]["agency"] == "JPN.NPA"
+        assert sample["value"][1] == "1"  # the node is ready, as /readyz says
     finally:
         proc.terminate()
         try:

@@ -39,6 +39,7 @@ def _exported() -> set[str]:
     feed = TrustFeed(KafkaConnection(), "accord.trust", store)
     feed.last_poll = feed.last_record = 1.0
     node.watch_trust(store, feed, agency="JPN.MOFA")
+    node.watch_ready(lambda: True, agency="JPN.MOFA")
     names: set[str] = set()
     for registry in (node.registry, MonitorMetrics().registry):
         for family in registry.collect():

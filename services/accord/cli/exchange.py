@@ -223,6 +223,7 @@ async def _receive(node: NodeContext, webhook: str | None, fetch_wait_ms: int = 
     try:
         if node.settings.metrics_port is not None:
             receiver.metrics.watch_trust(node.trust, agency=node.agency)
+            receiver.metrics.watch_ready(lambda: receiver.ready, agency=node.agency)
             ops = OpsServer(receiver.metrics, healthy=lambda: receiver.healthy,
                             ready=lambda: receiver.ready, host=node.settings.metrics_host,
                             port=node.settings.metrics_port)

@@ -90,6 +90,13 @@ class NodeMetrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
+    def watch_ready(self, ready: Callable[[], bool], *, agency: str = "") -> None:
+        """Export the node's readiness (the same answer as ``/readyz``), read at scrape
+        time, so Prometheus sees a node that runs but is not ready."""
+        gauge = Gauge("accord_node_ready", "1 while the node is ready (as /readyz says)",
+                      ["agency"], registry=self.registry)
+        gauge.labels(agency).set_function(lambda: 1.0 if ready() else 0.0)
+
     def watch_trust(self, store: _HasCrls, feed: _FeedHealth | None = None,
                     *, agency: str = "") -> None:
         """Export the trust store's CRL dates and, given one, the trust feed's health.
