@@ -6,8 +6,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
 
 from accord.observability.logs import Collapse, configure_logging, get_logger
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """These tests point the one log setup at a buffer; put it back afterwards."""
+    yield
+    configure_logging("INFO", stream=sys.stderr)
 
 
 class _Clock:

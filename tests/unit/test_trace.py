@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -25,6 +27,14 @@ from accord.observability.trace import (
     parse_traceparent,
     trace_from_headers,
 )
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """These tests point the one log setup at a buffer; put it back afterwards."""
+    yield
+    configure_logging("INFO", stream=sys.stderr)
+
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
