@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from opentelemetry import trace as otel
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -157,9 +156,8 @@ def test_span_is_exported_under_the_message_trace_when_an_sdk_is_set() -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    otel.set_tracer_provider(provider)  # once per process: this test owns it
     ctx = TraceContext.new(correlation_id="case-7")
-    with trace.span("receive", ctx, topic="t") as inner:
+    with trace.span("receive", ctx, tracer=provider.get_tracer("accord"), topic="t") as inner:
         assert inner.trace_id == ctx.trace_id
         assert inner.span_id != ctx.span_id
     (span,) = exporter.get_finished_spans()

@@ -167,19 +167,21 @@ _tracer = otel.get_tracer("accord")
 
 
 @contextlib.contextmanager
-def span(name: str, trace: TraceContext, **attributes: str | int) -> Iterator[TraceContext]:
+def span(name: str, trace: TraceContext, *, tracer: otel.Tracer | None = None,
+         **attributes: str | int) -> Iterator[TraceContext]:
     """An OpenTelemetry span named ``name`` as a child of ``trace``, bound for logging.
 
     The span's own id becomes the logged ``span_id`` when an SDK records it, so a
     log line and an exported span name the same span; without an SDK the context
-    is ``trace`` unchanged.
+    is ``trace`` unchanged. ``tracer`` defaults to the global provider's.
     """
     parent = otel.NonRecordingSpan(otel.SpanContext(
         trace_id=int(trace.trace_id, 16), span_id=int(trace.span_id, 16), is_remote=True,
         trace_flags=otel.TraceFlags(_SAMPLED if trace.sampled else 0),
     ))
     context = otel.set_span_in_context(parent)
-    with _tracer.start_as_current_span(name, context=context, attributes=attributes) as s:
+    use = tracer if tracer is not None else _tracer
+    with use.start_as_current_span(name, context=context, attributes=attributes) as s:
         ctx = s.get_span_context()
         inner = trace
         if ctx.is_valid and ctx.span_id != parent.get_span_context().span_id:
