@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from accord.cli.main import _register, cli
@@ -64,3 +66,31 @@ def test_metrics_address_is_loopback_unless_configured() -> None:
     env["ACCORD_METRICS_HOST"] = "0.0.0.0"
     assert load_node_settings("JPN.MOFA", env=env).metrics_host == "0.0.0.0"
     assert load_node_settings("JPN.MOFA", env=env, metrics_host="::1").metrics_host == "::1"
+
+
+def test_text_and_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from accord.cli.status import _echo_json, _echo_text
+    from accord.status import GroupStatus, Member
+
+    at = datetime(2026, 11, 30, 8, 0, 1, tzinfo=UTC)
+    g = GroupStatus(
+        agency="JPN.NPA", group="accord.node.jpn.npa", state="Stable",
+        members=(Member("m-1", "accord-JPN.NPA", "/127.0.0.1"),),
+        partitions=(PartitionStatus("accord.bilateral.dialogue", 0, 3, 5, at),
+                    PartitionStatus("accord.bilateral.dialogue", 1, None, 2)),
+    )
+    _echo_text(g)
+    _echo_json(g)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("JPN.NPA  group accord.node.jpn.npa  Stable  lag 4  "
+                        "members: accord-JPN.NPA@/127.0.0.1")
+    assert lines[1] == ("  accord.bilateral.dialogue[0]  committed 3  end 5  lag 2  "
+                        "last commit 2026-11-30T08:00:01+00:00")
+    assert lines[2] == "  accord.bilateral.dialogue[1]  committed -  end 2  lag 2  last commit -"
+    first = json.loads(lines[3])
+    assert first == {"agency": "JPN.NPA", "group": "accord.node.jpn.npa", "state": "Stable",
+                     "topic": "accord.bilateral.dialogue", "partition": 0, "committed": 3,
+                     "end": 5, "lag": 2, "last_commit": "2026-11-30T08:00:01+00:00",
+                     "members": [{"member_id": "m-1", "client_id": "accord-JPN.NPA",
+                                  "host": "/127.0.0.1"}]}
+    assert json.loads(lines[4])["committed"] is None
