@@ -108,6 +108,10 @@ async def test_the_monitor_follows_a_key_rotation_on_the_trust_topic(
 
         following = Monitor(connection=ex.connection, plan=ex.plan, trust=stale_following,
                             deadline=timedelta(0))
+        new_kid = ex.pki.signer("JPN.NPA").kid
+        assert stale_following.resolve(new_kid) is None
+        assert await following.sync_trust() >= 1  # read to the topic's end, before receipts
+        assert stale_following.resolve(new_kid) is not None
         await following.consume(idle_s=2.0)
         assert following.rejected == 0
         assert following.parked == 0

@@ -29,7 +29,7 @@ from aiokafka.structs import TopicPartition
 from accord.config import KafkaConnection
 from accord.envelope import Rejected, verify
 from accord.errors import AccordError, ReasonCode
-from accord.kafka import close_consumer, new_consumer
+from accord.kafka import close_consumer, new_admin, new_consumer
 from accord.models import Receipt
 from accord.monitor.ledger import Ledger, Outstanding
 from accord.observability.logs import get_logger
@@ -118,26 +118,32 @@ class Monitor:
     async def _start_trust(self) -> None:
         if self._feed is None:
             return
-        await self._catch_up_trust()
+        await self.sync_trust()
         await self._feed.start()
 
     async def _stop_trust(self) -> None:
         if self._feed is not None:
             await self._feed.stop()
 
-    async def _catch_up_trust(self, timeout_s: float = 30.0) -> None:
-        """Apply the trust topic up to its current end before any receipt is read."""
+    async def sync_trust(self, timeout_s: float = 30.0) -> int:
+        """Apply the trust topic up to its current end, now; return how many records.
+
+        Done before any receipt is read, so receipts are checked against every
+        certificate and CRL published before them. Never raises: a failure is
+        logged and the background feed goes on trying.
+        """
         topic = self._plan.trust_topic
+        applied = 0
+        admin = new_admin(self._connection)
         consumer = new_consumer(self._connection, group_id=None)
         try:
-            await consumer.start()
-            parts = consumer.partitions_for_topic(topic) or set()
-            if not parts:
-                await consumer.topics()
-                parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            await admin.start()
+            described = await admin.describe_topics([topic])
+            tps = [TopicPartition(topic, p["partition"])
+                   for t in described if t["error_code"] == 0 for p in t["partitions"]]
             if not tps:
-                return
+                return 0
+            await consumer.start()
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
@@ -145,15 +151,18 @@ class Monitor:
             while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
                 if time.monotonic() > deadline:
                     log.warning("monitor.trust_catch_up_timeout", topic=topic)
-                    return
+                    return applied
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for r in records:
                         apply_item(self._trust, r.key, r.value)
+                        applied += 1
         except KafkaError as exc:
             log.warning("monitor.trust_catch_up_failed", topic=topic, error=type(exc).__name__)
         finally:
             await close_consumer(consumer, timeout_s=10)
+            await admin.close()
+        return applied
 
     # -- receipts ------------------------------------------------------------
 
