@@ -186,7 +186,7 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
 @click.command("receive")
 @node_options
 @click.option("--metrics-port", type=int, default=None,
-              help="Serve /metrics, /healthz, /readyz on this loopback port "
+              help="Serve /metrics, /healthz, /readyz on this port "
               "(default: $ACCORD_METRICS_PORT; none if unset).")
 @click.option("--metrics-host", default=None,
               help="Address to serve them on (default: $ACCORD_METRICS_HOST or 127.0.0.1; "
