@@ -44,5 +44,10 @@ async def test_an_agency_cannot_read_another_agencys_group(secure_kafka: LocalBr
     secrets = _secrets()
     apply_plan(plan, secure_kafka.connection(), secrets)
     npa = secure_kafka.connection("JPN.NPA", secrets["JPN.NPA"].get_secret_value())
-    with pytest.raises(BrokerError, match="cannot read group offsets"):
+    # The topics are shared (both read bilateral counter-terrorism); the group is not.
+    with pytest.raises(BrokerError, match="GroupAuthorizationFailedError"):
         await read_status(npa, plan, ["AUS.AFP"], timeout_s=30)
+    # The USA may not even describe the bilateral topics: said, not left out.
+    usa = secure_kafka.connection("USA.STATE", secrets["USA.STATE"].get_secret_value())
+    with pytest.raises(BrokerError, match="not allowed to describe topic"):
+        await read_status(usa, plan, ["JPN.NPA"], timeout_s=30)

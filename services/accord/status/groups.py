@@ -32,6 +32,7 @@ from accord.observability.metrics import MonitorMetrics
 from accord.plan import Plan
 
 _METADATA_PREFIX = "accord:committed-at="
+_TOPIC_AUTHORIZATION_FAILED = 29  # Kafka's error code
 
 
 def commit_metadata(now: datetime | None = None) -> str:
@@ -138,10 +139,18 @@ async def _read(conn: KafkaConnection, plan: Plan, agencies: list[str]) -> list[
         await admin.start()
         await probe.start()
         wanted = sorted({t for a in agencies for t in plan.receive_topics(a)})
-        partitions_of = {
-            t["topic"]: sorted(p["partition"] for p in t["partitions"])
-            for t in await admin.describe_topics(wanted) if t["error_code"] == 0
-        }
+        partitions_of: dict[str, list[int]] = {}
+        for t in await admin.describe_topics(wanted):
+            if t["error_code"] == _TOPIC_AUTHORIZATION_FAILED:
+                # Fail visibly: a topic left out would hide its lag.
+                raise BrokerError(
+                    f"not allowed to describe topic {t['topic']}",
+                    hint="read status as the admin or the monitor's principal "
+                    "(re-run `accord plan apply` to grant the monitor DESCRIBE)",
+                )
+            # Any other error (a topic not created yet): no partitions, no lag.
+            if t["error_code"] == 0:
+                partitions_of[t["topic"]] = sorted(p["partition"] for p in t["partitions"])
         groups = [plan.group_id(a) for a in agencies]
         # One group per request: aiokafka 0.14 misdecodes a DescribeGroups response
         # holding several groups (from Kafka 4: it shifts the fields, then fails
