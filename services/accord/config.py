@@ -197,6 +197,8 @@ class NodeSettings(BaseModel):
     trusted_roots: tuple[str, ...] | None = None
     """Pinned root fingerprints; None: the roots file beside the bundle."""
     receiver: ReceiverSettings = ReceiverSettings()
+    # Loopback unless asked: in a container, 0.0.0.0 so Prometheus can scrape.
+    metrics_host: str = "127.0.0.1"
     kafka: KafkaConnection
 
     @property
@@ -238,12 +240,14 @@ def load_node_settings(
     pki_dir: Path | None = None,
     data_dir: Path | None = None,
     metrics_port: int | None = None,
+    metrics_host: str | None = None,
     kafka: KafkaConnection | None = None,
     receiver: ReceiverSettings | None = None,
 ) -> NodeSettings:
     """Node settings from explicit values, then ``ACCORD_PLAN``, ``ACCORD_PKI_DIR``,
-    ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_KEY_PASSPHRASE``,
-    ``ACCORD_TRUSTED_ROOTS`` (comma-separated root fingerprints)."""
+    ``ACCORD_DATA_DIR``, ``ACCORD_METRICS_PORT``, ``ACCORD_METRICS_HOST``,
+    ``ACCORD_KEY_PASSPHRASE``, ``ACCORD_TRUSTED_ROOTS`` (comma-separated root
+    fingerprints)."""
     source = os.environ if env is None else env
     values: dict[str, object] = {
         "agency": agency,
@@ -253,6 +257,7 @@ def load_node_settings(
         "metrics_port": metrics_port
         if metrics_port is not None
         else source.get("ACCORD_METRICS_PORT") or None,
+        "metrics_host": metrics_host or source.get("ACCORD_METRICS_HOST") or "127.0.0.1",
         "key_passphrase": source.get("ACCORD_KEY_PASSPHRASE") or None,
         "trusted_roots": load_trusted_roots(source),
         "kafka": kafka or load_connection(source, client_id=f"accord-{agency}"),

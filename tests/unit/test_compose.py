@@ -249,7 +249,7 @@ def test_plan_job_sets_every_principal_as_admin(services: dict[str, Any]) -> Non
 def test_monitor_and_pki_jobs(services: dict[str, Any]) -> None:
     plan = _plan()
     monitor = services["monitor"]
-    assert "accord --log-json monitor" in " ".join(monitor["command"])
+    assert "accord --log-json monitor --metrics-port 9100" in " ".join(monitor["command"])
     assert monitor["environment"]["ACCORD_KAFKA_USERNAME"] == plan.monitor.principal
     pki = " ".join(services["pki"]["command"])
     for agency in plan.agencies:
@@ -263,3 +263,52 @@ def test_accord_image(services: dict[str, Any]) -> None:
     text = dockerfile.read_text()
     assert "FROM python:3.11-slim" in text
     assert "pip install ." in text
+
+
+# ------------------------------------------------------------- monitoring ----
+
+
+def _service_of_target(target: str) -> str:
+    return target.rsplit(":", 1)[0]
+
+
+def test_nodes_serve_metrics_to_the_network_and_check_liveness(
+    services: dict[str, Any],
+) -> None:
+    for agency, node in _nodes(services).items():
+        env = node["environment"]
+        assert env["ACCORD_METRICS_HOST"] == "0.0.0.0", agency
+        probe = " ".join(node["healthcheck"]["test"])
+        # liveness: a node waiting for the broker is not ready, but must not be restarted
+        assert f"127.0.0.1:{env['ACCORD_METRICS_PORT']}/healthz" in probe, agency
+        assert "ports" not in node, f"{agency}'s metrics must not be published to the host"
+
+
+def test_prometheus_scrapes_every_node_and_the_monitor(services: dict[str, Any]) -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: [t for sc in j["static_configs"] for t in sc["targets"]]
+            for j in config["scrape_configs"]}
+    node_services = {name for name, svc in services.items()
+                     if (svc.get("command") or [])[:1] == ["receive"]}
+    assert {_service_of_target(t) for t in jobs["accord-nodes"]} == node_services
+    assert jobs["accord-monitor"] == ["monitor:9100"]
+    assert "--metrics-host 0.0.0.0" in " ".join(services["monitor"]["command"])
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    mounts = services["prometheus"]["volumes"]
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
+    assert services["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(
+    services: dict[str, Any],
+) -> None:
+    grafana = services["grafana"]
+    assert grafana["ports"] == ["127.0.0.1:3000:3000"]
+    mounts = grafana["volumes"]
+    assert "./deploy/grafana/accord.json:/var/lib/grafana/dashboards/accord.json:ro" in mounts
+    prov = ROOT / "deploy" / "grafana" / "provisioning"
+    ds = yaml.safe_load((prov / "datasources" / "prometheus.yml").read_text())
+    assert ds["datasources"][0]["url"] == "http://prometheus:9090"
+    assert ds["datasources"][0]["uid"] == "accord-prometheus"
+    dashboards = yaml.safe_load((prov / "dashboards" / "accord.yml").read_text())
+    assert dashboards["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"

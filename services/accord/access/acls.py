@@ -11,7 +11,10 @@ example ``User:JPN.MOFA``; Kafka user names may contain dots). The rules:
 - READ on its consumer group ``accord.node.<agency>`` (LITERAL) and on groups
   starting ``accord.node.<agency>.`` (PREFIXED; the trailing dot stops
   ``JPN.MOF`` from matching ``JPN.MOFA``'s groups).
-- The monitor: READ + DESCRIBE on receipts, READ on its group.
+- The monitor: READ + DESCRIBE on receipts, READ on its group; READ + DESCRIBE
+  on the trust topic (it follows rotations and revocations like a node); DESCRIBE
+  on every agency's group and receive topics, so it can export each group's lag
+  as the broker sees it (accord.status). DESCRIBE reads offsets, never records.
 
 Only ALLOW rules are rendered; the broker's authorizer denies everything else.
 The idempotent producer needs nothing more: since Kafka 3.0 WRITE on a topic
@@ -84,6 +87,11 @@ def render_acls(plan: Plan) -> set[AclRule]:
     m = principal_of(plan.monitor.principal)
     rules |= _topic(m, plan.receipts_topic, "READ", "DESCRIBE")
     rules.add(AclRule(m, "GROUP", "LITERAL", plan.monitor.group, "READ"))
+    rules |= _topic(m, plan.trust_topic, "READ", "DESCRIBE")
+    for agency in plan.agencies:
+        rules.add(AclRule(m, "GROUP", "LITERAL", plan.group_id(agency), "DESCRIBE"))
+        for t in plan.receive_topics(agency):
+            rules |= _topic(m, t, "DESCRIBE")
     return rules
 
 

@@ -1,23 +1,22 @@
-"""One Kafka node: a JVM running combined broker+controller (KRaft) on loopback."""
+"""One Kafka node: a JVM running combined broker+controller (KRaft) on loopback.
+
+``LocalBroker`` is the façade; the work is split by concern:
+accord.broker.identity (what the node is: mode, ports, cluster id, passwords, TLS
+listener, kept across restarts), accord.broker.connections (client settings from
+that record) and accord.broker.jvm (spawning, formatting, signalling and reaping
+the JVM).
+"""
 
 from __future__ import annotations
 
-import atexit
-import base64
-import ctypes
-import os
-import secrets
 import signal
 import subprocess
-import threading
 import time
-import uuid
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from accord.broker import connections
 from accord.broker import tls as tls_files
 from accord.broker.config import (
     JVM_OPTIONS,
@@ -29,98 +28,40 @@ from accord.broker.config import (
     TlsListener,
     properties_text,
     render_properties,
-    tls_protocol,
+)
+from accord.broker.identity import (
+    Membership,
+    TlsSettings,
+    check_scram_text,
+    initial_state,
+    new_cluster_id,
+    repicked_ports,
+    with_tls,
 )
 from accord.broker.jars import KAFKA_VERSION, ensure_jars, java_executable
-from accord.broker.probe import MetadataProbe, port_open
-from accord.broker.state import (
-    STATE_FILE,
-    NodeState,
-    free_ports,
-    pid_alive,
-    read_state,
-    write_private,
+from accord.broker.jvm import (
+    MAIN_CLASS,
+    STORAGE_TOOL,
+    disown,
+    format_storage,
+    log_tail,
+    own,
+    signal_child,
+    signal_pid,
+    spawn,
 )
+from accord.broker.probe import MetadataProbe, port_open
+from accord.broker.state import STATE_FILE, pid_alive, write_private
 from accord.broker.tls import CertFiles
 from accord.config import KafkaConnection
 from accord.errors import BrokerError
 from accord.observability.logs import get_logger
 
+# Re-exported: callers import these from here (accord.broker, cluster, tests).
+__all__ = ["MAIN_CLASS", "STORAGE_TOOL", "LocalBroker", "Membership", "TlsSettings",
+           "log_tail", "new_cluster_id"]
+
 _log = get_logger(__name__)
-
-MAIN_CLASS = "kafka.Kafka"
-STORAGE_TOOL = "kafka.tools.StorageTool"
-_TAIL_LINES = 25
-
-
-@dataclass(frozen=True)
-class TlsSettings:
-    """Add a TLS listener (SSL in plain mode, SASL_SSL in scram mode) next to CLIENT.
-
-    Certificates come from a throw-away CA the launcher makes in ``<data_dir>/tls``
-    (accord.broker.tls); ``LocalBroker.tls_cafile`` is what clients must trust.
-    ``client_auth=True`` makes the listener demand a client certificate signed by
-    that CA (``ssl.client.auth=required``); issue one with ``issue_client_cert``.
-    """
-
-    client_auth: bool = False
-    port: int = 0
-    """The TLS listener's port; 0 picks a free one (kept across restarts)."""
-
-
-@dataclass(frozen=True)
-class Membership:
-    """How a node fits in a LocalCluster: decided by the cluster, shared by all nodes."""
-
-    cluster_id: str
-    ports: NodePorts
-    voters: Sequence[tuple[int, int]]
-    broker_password: str | None
-
-
-def new_cluster_id() -> str:
-    """A Kafka ``Uuid`` string: 16 random bytes, URL-safe base64 without padding."""
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not text.startswith("-"):  # Kafka's own generator avoids these too
-            return text
-
-
-def log_tail(path: Path, lines: int = _TAIL_LINES) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-# Brokers this process started and must not outlive it (unless detached).
-_owned: weakref.WeakSet[LocalBroker] = weakref.WeakSet()
-
-
-@atexit.register
-def _reap() -> None:
-    for broker in list(_owned):
-        broker.kill()
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec hook asking Linux to SIGKILL the JVM if this process dies (even by SIGKILL).
-
-    PR_SET_PDEATHSIG fires when the *thread* that forked exits, so it is only used
-    from the main thread; elsewhere atexit and the test fixtures' finalizers remain.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return hook
 
 
 class LocalBroker:
@@ -170,92 +111,20 @@ class LocalBroker:
         self._log_handle: IO[bytes] | None = None
         self._auto_ports = port == 0 and membership is None
         for name, password in [(admin_user, admin_password or ""), *self.scram_users.items()]:
-            _check_scram_text(name, password)
-        self._state = self._initial_state(mode, host, port, admin_user, admin_password, membership)
+            check_scram_text(name, password)
+        self._state = initial_state(
+            self.data_dir, node_id=node_id, kafka_version=kafka_version, mode=mode, host=host,
+            port=port, admin_user=admin_user, admin_password=admin_password,
+            membership=membership,
+        )
         if tls is not None:
-            self._state = self._with_tls(tls)
+            self._state = with_tls(self._state, tls, tls_dir=self.tls_dir,
+                                   running=self.is_running)
         self._voters = (
             list(membership.voters) if membership else [(node_id, self._state.controller_port)]
         )
 
     # ----------------------------------------------------------------- state
-
-    def _initial_state(
-        self,
-        mode: Mode,
-        host: str,
-        port: int,
-        admin_user: str,
-        admin_password: str | None,
-        membership: Membership | None,
-    ) -> NodeState:
-        old = read_state(self.state_path, NodeState)
-        if old is not None:
-            if old.mode != mode:
-                raise BrokerError(
-                    f"{self.data_dir} holds a {old.mode!r} broker, not {mode!r}",
-                    hint="use another --data-dir, or delete this one",
-                )
-            if admin_password is not None and old.admin_password not in (None, admin_password):
-                raise BrokerError(
-                    f"{self.data_dir} was formatted with another admin password",
-                    hint="SCRAM users are created at format time; use a fresh data dir",
-                )
-            if port and port != old.client_port:
-                raise BrokerError(
-                    f"{self.data_dir} serves on port {old.client_port}, not {port}",
-                    hint="omit --port, or use a fresh data dir",
-                )
-            if membership is not None:  # the cluster's record wins
-                old = old.model_copy(update={"cluster_id": membership.cluster_id})
-            return old
-        scram = mode == "scram"
-        if membership is not None:
-            ports = membership.ports
-            cluster_id = membership.cluster_id
-            broker_password = membership.broker_password
-        else:
-            picked = free_ports(host, 3)  # together, so distinct
-            ports = NodePorts(
-                client=port or picked[0],
-                controller=picked[1],
-                internal=picked[2] if scram else None,
-            )
-            cluster_id = new_cluster_id()
-            broker_password = secrets.token_urlsafe(18) if scram else None
-        return NodeState(
-            node_id=self.node_id,
-            mode=mode,
-            host=host,
-            client_port=ports.client,
-            controller_port=ports.controller,
-            internal_port=ports.internal,
-            cluster_id=cluster_id,
-            kafka_version=self.kafka_version,
-            admin_user=admin_user,
-            admin_password=(admin_password or secrets.token_urlsafe(18)) if scram else None,
-            broker_password=broker_password,
-        )
-
-    def _with_tls(self, tls: TlsSettings) -> NodeState:
-        """Record the TLS listener. A data dir that has one keeps its port unless told."""
-        s = self._state
-        taken = {s.client_port, s.controller_port, s.internal_port}
-        port = tls.port or s.tls_port or next(
-            p for p in free_ports(s.host, 4) if p not in taken  # not one of ours, unbound yet
-        )
-        if tls.port and s.tls_port and tls.port != s.tls_port and self.is_running:
-            raise BrokerError(
-                f"the running broker serves TLS on port {s.tls_port}",
-                hint="stop it first, or omit the TLS port",
-            )
-        return s.model_copy(
-            update={
-                "tls_port": port,
-                "tls_client_auth": tls.client_auth,
-                "tls_cafile": str(self.tls_dir / tls_files.CA_CERT),
-            }
-        )
 
     @property
     def state_path(self) -> Path:
@@ -308,16 +177,12 @@ class LocalBroker:
 
     @property
     def tls_bootstrap_servers(self) -> str:
-        if self._state.tls_port is None:
-            raise BrokerError("this broker has no TLS listener", hint="start it with tls=...")
-        return f"{self._state.host}:{self._state.tls_port}"
+        return connections.tls_bootstrap(self._state)
 
     @property
     def tls_cafile(self) -> Path:
         """The CA certificate TLS clients must trust (made on the first TLS start)."""
-        if self._state.tls_cafile is None:
-            raise BrokerError("this broker has no TLS listener", hint="start it with tls=...")
-        return Path(self._state.tls_cafile)
+        return connections.tls_cafile(self._state)
 
     @property
     def pid(self) -> int | None:
@@ -344,23 +209,7 @@ class LocalBroker:
         self, username: str | None = None, password: str | None = None
     ) -> KafkaConnection:
         """Client settings for this broker; in scram mode, as the admin unless told otherwise."""
-        if self.mode == "plain":
-            return KafkaConnection(bootstrap_servers=self.bootstrap_servers)
-        user = username or self.admin_user
-        if password is None:
-            password = (
-                self.admin_password if user == self.admin_user else self.scram_users.get(user)
-            )
-        if password is None:
-            raise BrokerError(f"no password known for SCRAM user {user!r}")
-        return KafkaConnection.model_validate(
-            {
-                "bootstrap_servers": self.bootstrap_servers,
-                "security_protocol": "SASL_PLAINTEXT",
-                "username": user,
-                "password": password,
-            }
-        )
+        return connections.client_connection(self._state, self.scram_users, username, password)
 
     def tls_connection(
         self,
@@ -371,15 +220,8 @@ class LocalBroker:
     ) -> KafkaConnection:
         """Client settings for the TLS listener: SSL (plain) or SASL_SSL (scram), trusting
         the broker's CA; ``client_cert`` when the listener requires one."""
-        base = self.connection(username, password)
-        values = base.model_dump() | {
-            "bootstrap_servers": self.tls_bootstrap_servers,
-            "security_protocol": tls_protocol(self.mode),
-            "ssl_cafile": self.tls_cafile,
-        }
-        if client_cert is not None:
-            values |= {"ssl_certfile": client_cert.certfile, "ssl_keyfile": client_cert.keyfile}
-        return KafkaConnection.model_validate(values)
+        return connections.tls_connection(self._state, self.scram_users, username, password,
+                                          client_cert=client_cert)
 
     def issue_client_cert(self, name: str) -> CertFiles:
         """A client certificate (``CN=name``) from this broker's CA, for ``client_auth``."""
@@ -436,17 +278,7 @@ class LocalBroker:
             raise
 
     def _repick_ports(self) -> None:
-        h = self.host
-        s = self._state
-        client, controller, internal, tls = free_ports(h, 4)
-        self._state = s.model_copy(
-            update={
-                "client_port": client,
-                "controller_port": controller,
-                "internal_port": internal if s.internal_port else None,
-                "tls_port": tls if s.tls_port else None,
-            }
-        )
+        self._state = repicked_ports(self._state)
         self._voters = [(self.node_id, self._state.controller_port)]
 
     def prepare(self) -> None:
@@ -475,7 +307,6 @@ class LocalBroker:
         classpath = f"{ensure_jars(self.kafka_version)}/*"
         log4j = self.data_dir / "log4j2.properties"
         self._save_state()  # before spawning: ports are reserved in the record
-        self._log_handle = open(self.log_path, "ab")  # noqa: SIM115 (lives with the process)
         cmd = [
             java,
             *JVM_OPTIONS,
@@ -488,18 +319,10 @@ class LocalBroker:
             str(self.properties_path),
         ]
         self._spawned_at = time.monotonic()
-        self._proc = subprocess.Popen(
-            cmd,
-            cwd=self.data_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            # Own session: a Ctrl-C in the terminal reaches us, not the JVM; we stop it.
-            start_new_session=True,
-            preexec_fn=None if self.detach else _die_with_parent(),
-        )
+        self._proc, self._log_handle = spawn(cmd, cwd=self.data_dir, log_path=self.log_path,
+                                             detach=self.detach)
         if not self.detach:
-            _owned.add(self)
+            own(self)
         self._state = self._state.model_copy(update={"pid": self._proc.pid})
         self._save_state()
         _log.info(
@@ -512,24 +335,12 @@ class LocalBroker:
         )
 
     def _format(self, java: str, classpath: str) -> None:
-        cmd = [
-            java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classpath, STORAGE_TOOL,
-            "format", "--cluster-id", self._state.cluster_id,
-            "--config", str(self.properties_path), "--ignore-formatted",
-        ]  # fmt: skip
-        if self.mode == "scram":
-            users = {self.admin_user: self.admin_password or "", **self.scram_users}
-            for name, password in users.items():
-                cmd += ["--add-scram", f'SCRAM-SHA-512=[name={name},password="{password}"]']
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=120, check=False, cwd=self.data_dir
+        users = (
+            {self.admin_user: self.admin_password or "", **self.scram_users}
+            if self.mode == "scram" else {}
         )
-        if done.returncode != 0:
-            raise BrokerError(
-                f"formatting KRaft storage in {self.data_dir} failed:\n"
-                f"{(done.stdout + done.stderr).strip()[-2000:]}",
-                hint="delete the data dir if it holds a broken or foreign broker",
-            )
+        format_storage(java, classpath, cluster_id=self._state.cluster_id,
+                       properties=self.properties_path, scram_users=users, cwd=self.data_dir)
 
     def wait_ready(self, timeout: float = 90.0, *, brokers: int = 1) -> None:
         """Block until the node serves metadata listing ``brokers`` brokers, else BrokerError."""
@@ -578,27 +389,12 @@ class LocalBroker:
     def _signal(self, sig: signal.Signals, timeout: float) -> int | None:
         code: int | None = None
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.send_signal(sig)
-                try:
-                    self._proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    _log.warning("broker ignored SIGTERM; killing", node=self.node_id)
-                    self._proc.kill()
-                    self._proc.wait(10)
-            code = self._proc.returncode
+            code = signal_child(self._proc, sig, timeout, node_id=self.node_id)
             self._proc = None
         elif (pid := self.pid) is not None:  # started by another process (the CLI)
-            os.kill(pid, sig)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid, self._marker) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if pid_alive(pid, self._marker):
-                os.kill(pid, signal.SIGKILL)
-                while pid_alive(pid, self._marker):
-                    time.sleep(0.1)
+            signal_pid(pid, self._marker, sig, timeout)
         self._close_log()
-        _owned.discard(self)
+        disown(self)
         if self._state.pid is not None and self.state_path.exists():
             self._state = self._state.model_copy(update={"pid": None})
             self._save_state()
@@ -613,14 +409,4 @@ class LocalBroker:
         return (
             f"LocalBroker(node={self.node_id}, mode={self.mode!r}, "
             f"bootstrap={self.bootstrap_servers!r}, pid={self.pid})"
-        )
-
-
-def _check_scram_text(name: str, password: str) -> None:
-    # kafka-storage --add-scram parses name=..,password="..": keep both parseable.
-    bad = set('"\\,[]=') if name else set()
-    if not name or bad & set(name) or any(c in password for c in '"\\'):
-        raise BrokerError(
-            f"SCRAM user {name!r} or its password has characters kafka-storage cannot parse",
-            hint='avoid quotes, backslashes, and ",[]=" in user names',
         )

@@ -22,6 +22,7 @@ from accord.cli.plan import plan_group
 from accord.cli.quarantine import quarantine_group
 from accord.cli.schemas import schemas as schemas_group
 from accord.cli.soak import soak_command
+from accord.cli.status import status_command
 
 ALL: list[click.Command] = [
     # the exchange
@@ -32,6 +33,7 @@ ALL: list[click.Command] = [
     inbox_command,
     handover_group,
     quarantine_group,
+    status_command,
     # set-up
     broker_group,
     pki_group,

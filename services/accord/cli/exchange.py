@@ -74,11 +74,12 @@ def node_options(f: Any) -> Any:
 
 def _settings(agency: str, plan_path: Path | None, pki_dir: Path | None,
               data_dir: Path | None, bootstrap: str | None,
-              metrics_port: int | None = None, fetch_wait_ms: int | None = None
-              ) -> NodeSettings:
+              metrics_port: int | None = None, fetch_wait_ms: int | None = None,
+              metrics_host: str | None = None) -> NodeSettings:
     kafka = load_connection(bootstrap_servers=bootstrap, client_id=f"accord-{agency}")
     return load_node_settings(agency, plan_path=plan_path, pki_dir=pki_dir, data_dir=data_dir,
-                              metrics_port=metrics_port, kafka=kafka,
+                              metrics_port=metrics_port, metrics_host=metrics_host,
+                              kafka=kafka,
                               receiver=load_receiver_settings(fetch_wait_ms=fetch_wait_ms))
 
 
@@ -308,8 +309,11 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
 @click.command("receive")
 @node_options
 @click.option("--metrics-port", type=int, default=None,
-              help="Serve /metrics, /healthz, /readyz on this loopback port "
+              help="Serve /metrics, /healthz, /readyz on this port "
               "(default: $ACCORD_METRICS_PORT; none if unset).")
+@click.option("--metrics-host", default=None,
+              help="Address to serve them on (default: $ACCORD_METRICS_HOST or 127.0.0.1; "
+              "0.0.0.0 in a container).")
 @click.option("--webhook", default=None,
               help="Hand each landed message over to this URL: signed (Standard Webhooks), "
               "retried until taken; see docs/handover.md.")
@@ -326,12 +330,13 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
               "(default: $ACCORD_FETCH_WAIT_MS or 10).")
 def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                     data_dir: Path | None, bootstrap: str | None, metrics_port: int | None,
-                    webhook: str | None, webhook_secret_env: str | None,
+                    metrics_host: str | None, webhook: str | None,
+                    webhook_secret_env: str | None,
                     webhook_timeout: float, handover_dead_after: float,
                     fetch_wait_ms: int | None) -> None:
     """Run this agency's receiving node until SIGTERM or Ctrl-C."""
     settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port,
-                         fetch_wait_ms)
+                         fetch_wait_ms, metrics_host)
     handover = None if webhook is None else load_endpoint(
         webhook, webhook_secret_env,
         policy=HandoverPolicy(timeout_s=webhook_timeout, dead_after_s=handover_dead_after),
@@ -355,8 +360,11 @@ async def _receive(node: NodeContext, handover: Endpoint | None) -> None:
     await receiver.start()
     try:
         if node.settings.metrics_port is not None:
+            receiver.metrics.watch_trust(node.trust, agency=node.agency)
+            receiver.metrics.watch_ready(lambda: receiver.ready, agency=node.agency)
             ops = OpsServer(receiver.metrics, healthy=lambda: receiver.healthy,
-                            ready=lambda: receiver.ready, port=node.settings.metrics_port)
+                            ready=lambda: receiver.ready, host=node.settings.metrics_host,
+                            port=node.settings.metrics_port)
             await ops.start()
         await receiver.run()
     finally:
@@ -377,11 +385,18 @@ async def _receive(node: NodeContext, handover: Endpoint | None) -> None:
               help="Seconds an entitled agency has to acknowledge a message.")
 @click.option("--idle", type=float, default=3.0, show_default=True,
               help="Stop reading after this many seconds without a receipt.")
+@click.option("--metrics-port", type=int, default=None,
+              help="Run for good, serving /metrics (acknowledgements, every agency "
+              "group's lag from the broker) on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address for --metrics-port (0.0.0.0 in a container).")
 def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str | None,
-                    deadline: float, idle: float) -> None:
+                    deadline: float, idle: float, metrics_port: int | None,
+                    metrics_host: str) -> None:
     """List, per message, the entitled agencies that have not acknowledged it in time.
 
-    Exits 1 when some acknowledgement is overdue, so it can drive an alert.
+    Exits 1 when some acknowledgement is overdue, so it can drive an alert. With
+    --metrics-port it runs until SIGTERM and exports the same as metrics instead.
     """
     from accord.monitor import Monitor
     from accord.trust import TrustStore
@@ -393,6 +408,9 @@ def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str
     monitor = Monitor(connection=conn, plan=plan, trust=trust,
                       deadline=timedelta(seconds=deadline))
     with node_errors(conn, doing="read", resource=plan.receipts_topic):
+        if metrics_port is not None:
+            asyncio.run(_serve_monitor(monitor, metrics_host, metrics_port))
+            return
         asyncio.run(monitor.consume(idle_s=idle))
     overdue = monitor.outstanding()
     click.echo(f"messages seen: {len(monitor.ledger)}; receipts rejected: {monitor.rejected}; "
@@ -402,6 +420,19 @@ def monitor_command(plan_path: Path | None, pki_dir: Path | None, bootstrap: str
                    f"missing: {', '.join(o.missing)}")
     if overdue:
         sys.exit(1)
+
+
+async def _serve_monitor(monitor: Any, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    ops = OpsServer(monitor.metrics, host=host, port=port)
+    await ops.start()
+    try:
+        await monitor.serve(stop=stop)
+    finally:
+        await ops.stop()
 
 
 # -- inbox --------------------------------------------------------------------

@@ -1,28 +1,42 @@
-"""The per-node operations endpoint: ``/metrics``, ``/healthz`` and ``/readyz``."""
+"""The per-process operations endpoint: ``/metrics``, ``/healthz`` and ``/readyz``.
+
+``/healthz`` is liveness: 200 while the process's loop is alive (an orchestrator
+restarts the process when it fails). ``/readyz`` is readiness: 200 only while the
+node says it is ready (``Receiver.ready``: assigned partitions, reached the broker
+within its stall timeout, not recovering, not stopping); the server asks the node
+at each request and keeps no state of its own. docs/ops.md has the details.
+
+The address is loopback unless configured (``ACCORD_METRICS_HOST``): in a
+container it must be the container's interface for Prometheus to scrape it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from accord.observability.metrics import NodeMetrics
+
+class _HasRegistry(Protocol):
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+
+def _always() -> bool:
+    return True
 
 
 class OpsServer:
-    """Serves a node's metrics and probes on a loopback port.
-
-    ``healthy`` says the node's loop is alive (it polled recently); ``ready`` says
-    it is assigned partitions and caught up enough to serve.
-    """
+    """Serves a node's (or the monitor's) metrics and probes."""
 
     def __init__(
         self,
-        metrics: NodeMetrics,
+        metrics: _HasRegistry,
         *,
-        healthy: Callable[[], bool],
-        ready: Callable[[], bool],
+        healthy: Callable[[], bool] = _always,
+        ready: Callable[[], bool] = _always,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:

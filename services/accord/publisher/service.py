@@ -389,6 +389,7 @@ class Publisher:
         self._metrics.publish_refused.labels(self.agency, reason.value).inc()
 
     def _failed(self, header: Header, exc: BaseException) -> PublishError:
+        self._metrics.publish_failed.labels(self.agency).inc()
         detail = str(exc) or (
             f"no acknowledgement within {self._retry_deadline_s:g}s"
             if isinstance(exc, TimeoutError) else "no detail"

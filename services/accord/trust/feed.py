@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography import x509
@@ -186,6 +187,10 @@ class TrustFeed:
         self._synced_at = -1.0
         self.applied: dict[str, int] = {}
         self.restarts = 0
+        # Unix times, for the node's metrics: the last poll that reached the topic,
+        # and the last record applied.
+        self.last_poll: float | None = None
+        self.last_record: float | None = None
 
     @property
     def running(self) -> bool:
@@ -244,6 +249,7 @@ class TrustFeed:
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         what, error = apply_item(self._store, key, value)
+        self.last_record = time.time()
         self.applied[what] = self.applied.get(what, 0) + 1
         if what in APPLIED:
             log.info("trust-updated", kind=what, topic=self._topic)
@@ -265,6 +271,7 @@ class TrustFeed:
                 self._consumer = consumer
                 while True:
                     batch = await consumer.getmany(timeout_ms=1000)
+                    self.last_poll = time.time()
                     backoff = _BACKOFF_FIRST_S  # a good poll: the next failure starts over
                     for tp, records in batch.items():
                         for r in records:

@@ -253,6 +253,10 @@ class TrustStore:
     def certificates(self) -> Iterator[x509.Certificate]:
         yield from self._certs.values()
 
+    def crls(self) -> Iterator[x509.CertificateRevocationList]:
+        """The CRLs applied so far (for operators: their next-update dates)."""
+        return iter(list(self._crls.values()))
+
     def is_revoked(self, kid: str) -> bool:
         checked = self._check(kid)
         return isinstance(checked, Refused) and checked.reason is ReasonCode.REVOKED

@@ -1,0 +1,192 @@
+"""Trace context: a W3C ``traceparent`` that follows one message across nodes.
+
+A publisher starts a trace (``TraceContext.new``) and puts it in the record's Kafka
+headers (``headers_with_trace``); a receiver reads it back (``trace_from_headers``),
+takes a child for its own work (``.child()``) and binds it (``bound``) so that every
+structlog event logged inside carries ``trace_id``, ``span_id`` and, when there is
+one, ``correlation_id``. Receipts and handovers do the same with the receiver's
+context, so one ``trace_id`` joins publish, receive, receipt and handover.
+
+The header is untrusted bytes from the broker, and sits *outside* the signature:
+it is a correlation aid for operators, never an input to a security decision.
+Parsing is therefore strict and bounded (exactly the version-00 form of the W3C
+Trace Context recommendation, lower-case hex, no all-zero ids, one header only);
+anything else is ignored and the receiver starts a fresh trace.
+
+OpenTelemetry: ``span`` opens a span under the message's context through the
+OpenTelemetry API. Without an SDK (the default) the API hands out non-recording
+spans and nothing is exported, at the cost of a few attribute look-ups; an operator
+who installs ``opentelemetry-sdk`` and sets a tracer provider (for example with
+``opentelemetry-instrument``) gets the spans exported with the same trace ids that
+are in the logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+
+import structlog
+from opentelemetry import trace as otel
+
+TRACEPARENT = "traceparent"
+"""The Kafka header name, as in HTTP (W3C Trace Context)."""
+
+# Version 00: "00-" 32 hex "-" 16 hex "-" 2 hex; 55 characters exactly.
+_TRACEPARENT_LEN = 55
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+_SAMPLED = 0x01
+
+_current: ContextVar[TraceContext | None] = ContextVar("accord_trace", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """One position in a trace: the trace, the current span, and the message's
+    ``correlation_id`` (from the signed envelope header) when it has one."""
+
+    trace_id: str
+    span_id: str
+    sampled: bool = True
+    correlation_id: str | None = None
+
+    @classmethod
+    def new(cls, *, correlation_id: str | None = None, sampled: bool = True) -> TraceContext:
+        """A fresh trace (random 128-bit trace id, 64-bit span id)."""
+        return cls(trace_id=_random_hex(16, _ZERO_TRACE), span_id=_random_hex(8, _ZERO_SPAN),
+                   sampled=sampled, correlation_id=correlation_id)
+
+    def child(self) -> TraceContext:
+        """The same trace, a new span: for work done on behalf of this one."""
+        return replace(self, span_id=_random_hex(8, _ZERO_SPAN))
+
+    def with_correlation(self, correlation_id: str | None) -> TraceContext:
+        return replace(self, correlation_id=correlation_id)
+
+    @property
+    def traceparent(self) -> str:
+        flags = _SAMPLED if self.sampled else 0
+        return f"00-{self.trace_id}-{self.span_id}-{flags:02x}"
+
+    def log_fields(self) -> dict[str, str]:
+        fields = {"trace_id": self.trace_id, "span_id": self.span_id}
+        if self.correlation_id is not None:
+            fields["correlation_id"] = self.correlation_id
+        return fields
+
+
+def _random_hex(n_bytes: int, zero: str) -> str:
+    while True:  # an all-zero id is invalid; the loop runs again once in 2**64
+        value = secrets.token_hex(n_bytes)
+        if value != zero:
+            return value
+
+
+def parse_traceparent(value: bytes | str | None) -> TraceContext | None:
+    """The context in a ``traceparent`` value, or None if it is not exactly valid.
+
+    Only version 00 is accepted: a later version's extra fields would be ignored
+    by the recommendation's rules, but no sender of ours writes one, so anything
+    else is treated as noise rather than guessed at. The length is checked before
+    any decoding or matching, so hostile bytes cost nothing.
+    """
+    if value is None or len(value) != _TRACEPARENT_LEN:
+        return None
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    match = _TRACEPARENT.fullmatch(value)
+    if match is None:
+        return None
+    trace_id, span_id, flags = match.groups()
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+        return None
+    return TraceContext(trace_id=trace_id, span_id=span_id,
+                        sampled=bool(int(flags, 16) & _SAMPLED))
+
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+def headers_with_trace(headers: Headers | None, trace: TraceContext) -> list[tuple[str, bytes]]:
+    """``headers`` with ``trace``'s ``traceparent`` in place of any earlier one."""
+    kept = [(k, v) for k, v in headers or () if k != TRACEPARENT]
+    kept.append((TRACEPARENT, trace.traceparent.encode("ascii")))
+    return kept
+
+
+def trace_from_headers(
+    headers: Headers | None, *, correlation_id: str | None = None
+) -> TraceContext | None:
+    """The trace a record carries, or None (no header, a malformed one, or several:
+    the recommendation treats repeated ``traceparent`` as invalid)."""
+    values = [v for k, v in headers or () if k == TRACEPARENT]
+    if len(values) != 1:
+        return None
+    parsed = parse_traceparent(values[0])
+    return None if parsed is None else parsed.with_correlation(correlation_id)
+
+
+def continue_or_start(
+    headers: Headers | None, *, correlation_id: str | None = None
+) -> TraceContext:
+    """A child of the record's trace, or a new trace if it carries none: what a
+    receiver binds while it handles the record."""
+    parent = trace_from_headers(headers, correlation_id=correlation_id)
+    if parent is None:
+        return TraceContext.new(correlation_id=correlation_id)
+    return parent.child()
+
+
+def current() -> TraceContext | None:
+    """The context bound by the innermost ``bound`` in this task, if any."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def bound(trace: TraceContext) -> Iterator[TraceContext]:
+    """Put ``trace`` on every structlog event logged inside (this task only:
+    contextvars keep concurrent messages apart)."""
+    token = _current.set(trace)
+    try:
+        with structlog.contextvars.bound_contextvars(**trace.log_fields()):
+            yield trace
+    finally:
+        _current.reset(token)
+
+
+_tracer = otel.get_tracer("accord")
+
+
+@contextlib.contextmanager
+def span(name: str, trace: TraceContext, *, tracer: otel.Tracer | None = None,
+         **attributes: str | int) -> Iterator[TraceContext]:
+    """An OpenTelemetry span named ``name`` as a child of ``trace``, bound for logging.
+
+    The span's own id becomes the logged ``span_id`` when an SDK records it, so a
+    log line and an exported span name the same span; without an SDK the context
+    is ``trace`` unchanged. ``tracer`` defaults to the global provider's.
+    """
+    parent = otel.NonRecordingSpan(otel.SpanContext(
+        trace_id=int(trace.trace_id, 16), span_id=int(trace.span_id, 16), is_remote=True,
+        trace_flags=otel.TraceFlags(_SAMPLED if trace.sampled else 0),
+    ))
+    context = otel.set_span_in_context(parent)
+    use = tracer if tracer is not None else _tracer
+    with use.start_as_current_span(name, context=context, attributes=attributes) as s:
+        ctx = s.get_span_context()
+        inner = trace
+        if ctx.is_valid and ctx.span_id != parent.get_span_context().span_id:
+            inner = replace(trace, span_id=f"{ctx.span_id:016x}")
+        if trace.correlation_id is not None:
+            s.set_attribute("accord.correlation_id", trace.correlation_id)
+        with bound(inner):
+            yield inner
