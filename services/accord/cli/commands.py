@@ -14,6 +14,7 @@ from accord.cli.exchange import (
     receive_command,
     release_command,
 )
+from accord.cli.node import api_group, node_command
 from accord.cli.pki import pki as pki_group
 from accord.cli.plan import plan_group
 from accord.cli.schemas import schemas as schemas_group
@@ -26,6 +27,8 @@ ALL: list[click.Command] = [
     receive_command,
     monitor_command,
     inbox_command,
+    node_command,
+    api_group,
     # set-up
     broker_group,
     pki_group,

@@ -331,6 +331,10 @@ class Publisher:
             causation_id=original.header.message_id,
         )
 
+    def sent_envelope(self, message_id: str) -> bytes | None:
+        """The sealed envelope of one of this node's own publishes, or None."""
+        return self._state.sent_envelope(message_id)
+
     # -- internals ---------------------------------------------------------
 
     def _require_producer(self) -> AIOKafkaProducer:
