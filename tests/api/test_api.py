@@ -13,12 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import report
 from jwcrypto import jwk, jws
 
 from accord.kafka import close_producer, new_producer, start_producer
 from accord.testing import AccordExchange, NodeProcess
 from accord.trust.pki import PkiDirectory
+from conftest import report
 
 PROBLEM = "application/problem+json"
 
@@ -31,7 +31,8 @@ def test_a_message_published_through_one_node_lands_in_the_others_inbox(
     assert sent.json["topic"].endswith(".bilateral.counter-proliferation")
 
     landed = mofa.wait_for_message(sent.json["message_id"])
-    assert landed["sender"] == "AUS.DFAT" and landed["status"] == "current"
+    assert landed["sender"] == "AUS.DFAT"
+    assert landed["status"] == "current"
 
     full = mofa.get(f"/v1/inbox/{sent.json['message_id']}")
     assert full.status == 200
@@ -97,7 +98,8 @@ def test_release_supersede_and_retract_through_the_api(
 
     # Only the originator may: MOFA never published it.
     foreign = mofa.post(f"/v1/messages/{original}/retract", {"reason": "Not mine."})
-    assert foreign.status == 403 and foreign.json["code"] == "not-originator"
+    assert foreign.status == 403
+    assert foreign.json["code"] == "not-originator"
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,8 @@ def test_refusals_are_problem_details_with_accords_reason_codes(
     assert (answer.status, answer.json["code"]) == (status, code)
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json["type"] == f"urn:accord:problem:{code}"
-    assert answer.json["status"] == status and answer.json["detail"]
+    assert answer.json["status"] == status
+    assert answer.json["detail"]
 
 
 def test_malformed_json_unknown_ids_and_bad_cursors_are_problems(dfat: NodeProcess) -> None:
@@ -188,13 +191,16 @@ async def test_a_refused_record_is_listed_in_quarantine_with_its_reason(
         await asyncio.sleep(0.2)
     assert found, "the malformed record never reached the quarantine listing"
     assert found[0]["reason"] == "malformed"
-    assert found[0]["source_topic"] == topic and found[0]["claimed_sender"] == "AUS.DFAT"
+    assert found[0]["source_topic"] == topic
+    assert found[0]["claimed_sender"] == "AUS.DFAT"
     assert mofa.get(f"/v1/quarantine?after={found[0]['cursor']}").status == 200
 
 
 def test_status_says_who_and_what(mofa: NodeProcess) -> None:
     status = mofa.get("/v1/status").json
-    assert status["agency"] == "JPN.MOFA" and status["ready"] and status["healthy"]
+    assert status["agency"] == "JPN.MOFA"
+    assert status["ready"]
+    assert status["healthy"]
     assert any(t.endswith(".bilateral.counter-proliferation") for t in status["receive_topics"])
 
 
@@ -214,6 +220,7 @@ def test_api_token_stores_only_the_digest(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "accord", "api", "token", "case-system",
                              "--file", str(tokens)], capture_output=True, text=True, check=True)
     token = result.stdout.strip()
-    assert token.startswith("acc_") and token not in tokens.read_text()
+    assert token.startswith("acc_")
+    assert token not in tokens.read_text()
     assert "case-system: sha256:" in tokens.read_text()
     assert oct(tokens.stat().st_mode & 0o777) == "0o600"
