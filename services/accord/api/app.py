@@ -13,8 +13,10 @@ import json
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,7 +69,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app = FastAPI(
         title="accord node API", version=__version__, description=DESCRIPTION,
         openapi_url=None, docs_url=None, redoc_url=None,
-        responses=responses(401, 500),
+        responses=responses(400, 401, 500), dependencies=[Depends(_known_query)],
     )
     _install_errors(app)
     app.add_middleware(_BoundedBody)
@@ -236,6 +238,27 @@ def create_app(gateway: Gateway) -> FastAPI:
         )
 
     return app
+
+
+def _known_query(request: Request) -> None:
+    """Refuse query parameters an operation does not declare: a misspelt ``after`` must
+    not silently list from the start."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise ApiProblem(400, "unknown-parameter",
+                         f"unknown query parameter {unknown[0][:40]!r}",
+                         hint="see GET /v1/openapi.json for the parameters of each operation")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def _install_errors(app: FastAPI) -> None:
