@@ -224,3 +224,22 @@ def test_api_token_stores_only_the_digest(tmp_path: Path) -> None:
     assert token not in tokens.read_text()
     assert "case-system: sha256:" in tokens.read_text()
     assert oct(tokens.stat().st_mode & 0o777) == "0o600"
+
+
+def test_with_mutual_tls_a_client_without_a_certificate_is_refused(
+    accord_exchange: AccordExchange,
+) -> None:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    node = accord_exchange.start_node("JPN.NPA", mtls=True)
+    try:
+        assert node.url.startswith("https://")
+        assert node.get("/v1/status").json["agency"] == "JPN.NPA"  # certificate and token
+        no_cert = ssl.create_default_context(cafile=str(accord_exchange.directory / "api-tls"
+                                                        / "ca.crt"))
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(node.url + "/v1/status", context=no_cert, timeout=10)
+    finally:
+        node.stop()

@@ -138,7 +138,8 @@ def api_check(directory: Path) -> None:
 
 @api_group.command("asyncapi")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-              envvar="ACCORD_PLAN", help="Exchange plan (default: $ACCORD_PLAN or deploy/plan.yaml).")
+              envvar="ACCORD_PLAN",
+              help="Exchange plan (default: $ACCORD_PLAN or deploy/plan.yaml).")
 def api_asyncapi(plan_path: Path | None) -> None:
     """Print the AsyncAPI 3.0 document of a plan's Kafka interface."""
     from accord.api.asyncapi import asyncapi_document, render

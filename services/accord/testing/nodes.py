@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.api.auth import add_client
+from accord.broker.tls import LocalCa
 from accord.config import KafkaConnection
 from accord.errors import BrokerError
 from accord.kafka.clients import new_control_admin
@@ -58,6 +60,8 @@ class NodeProcess:
     data_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    ssl_context: ssl.SSLContext | None = None
+    """For a node serving mutual TLS: trusts its CA and presents the test client's cert."""
 
     def request(self, method: str, path: str, body: Any = None, *,
                 headers: dict[str, str] | None = None, token: str | None = None,
@@ -71,11 +75,12 @@ class NodeProcess:
         bearer = self.token if token is None else token
         if bearer:
             sent["Authorization"] = f"Bearer {bearer}"
-        # self.url is the http://127.0.0.1 address this module gave the node.
+        # self.url is the http(s)://127.0.0.1 address this module gave the node.
         req = urllib.request.Request(self.url + path, data=data, headers=sent,  # noqa: S310
                                      method=method)
         try:
-            with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=timeout_s,  # noqa: S310
+                                        context=self.ssl_context) as resp:
                 return _answer(resp.status, dict(resp.headers), resp.read())
         except urllib.error.HTTPError as err:
             return _answer(err.code, dict(err.headers), err.read())
@@ -166,12 +171,25 @@ class AccordExchange:
             "ACCORD_API_TOKENS": str(self.tokens_file),
         }
 
-    def start_node(self, agency: str, *, options: tuple[str, ...] = (),
+    def start_node(self, agency: str, *, options: tuple[str, ...] = (), mtls: bool = False,
                    ready_within_s: float = 90.0) -> NodeProcess:
-        """``accord node --agency AGENCY`` as a process; returns once its API says ready."""
+        """``accord node --agency AGENCY`` as a process; returns once its API says ready.
+
+        With ``mtls`` the API serves HTTPS and demands a client certificate (a
+        throw-away CA of this exchange issues both), as well as the token.
+        """
         if agency in self.nodes and self.nodes[agency].process.poll() is None:
             return self.nodes[agency]
         port = free_port()
+        context: ssl.SSLContext | None = None
+        if mtls:
+            ca = LocalCa.ensure(self.directory / "api-tls")
+            server = ca.issue_broker()  # a server certificate for 127.0.0.1
+            client = ca.issue_client(TEST_CLIENT)
+            options = (*options, "--tls-cert", str(server), "--tls-key", str(server),
+                       "--client-ca", str(ca.cafile))
+            context = ssl.create_default_context(cafile=str(ca.cafile))
+            context.load_cert_chain(str(client.certfile), str(client.keyfile))
         log_path = self.directory / f"node-{agency.lower()}.log"
         self.data_dir(agency).mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as out:
@@ -181,8 +199,9 @@ class AccordExchange:
                 env={**os.environ, **self.node_env(agency)}, stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        node = NodeProcess(agency, f"http://127.0.0.1:{port}", self.token,
-                           self.data_dir(agency), log_path, process)
+        scheme = "https" if mtls else "http"
+        node = NodeProcess(agency, f"{scheme}://127.0.0.1:{port}", self.token,
+                           self.data_dir(agency), log_path, process, context)
         self.nodes[agency] = node
         deadline = time.monotonic() + ready_within_s
         while time.monotonic() < deadline:
