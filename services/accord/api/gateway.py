@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -145,12 +146,18 @@ class Gateway:
     async def start(self) -> None:
         from accord.api.app import create_app  # the app needs this module's types
 
+        # Bound here, before anything starts, so a taken port is a clean error (uvicorn
+        # would exit the process from inside its task).
+        sock = _bind(self.api.host, self.api.port)
+        if self.api.port == 0:
+            self.api = replace(self.api, port=int(sock.getsockname()[1]))
         await self.publisher.start()
         await self.receiver.start()
         await self.quarantine.start()
         config = uvicorn.Config(
             create_app(self), host=self.api.host, port=self.api.port, log_config=None,
             access_log=False, lifespan="off", server_header=False,
+            timeout_graceful_shutdown=5,  # long-polls end with the node
             ssl_certfile=self.api.tls_certfile, ssl_keyfile=self.api.tls_keyfile,
             ssl_ca_certs=str(self.api.client_ca) if self.api.client_ca else None,
             ssl_cert_reqs=ssl.CERT_REQUIRED if self.api.client_ca else ssl.CERT_NONE,
@@ -158,7 +165,7 @@ class Gateway:
         self._server = _InLoopServer(config)
         self._tasks = [
             asyncio.create_task(self.receiver.run(), name=f"receiver-{self.agency}"),
-            asyncio.create_task(self._server.serve(), name=f"api-{self.agency}"),
+            asyncio.create_task(self._server.serve(sockets=[sock]), name=f"api-{self.agency}"),
         ]
         while not self._server.started:
             if any(t.done() for t in self._tasks):
@@ -273,6 +280,20 @@ def _published(result: PublishResult) -> bytes:
     return Published(message_id=result.message_id, topic=result.topic,
                      partition=result.partition, offset=result.offset,
                      sequence=result.sequence).model_dump_json().encode()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                          hint="pick a free port with --listen HOST:PORT") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 class _InLoopServer(uvicorn.Server):
