@@ -94,3 +94,23 @@ def test_the_asyncapi_document_has_a_channel_per_topic_with_the_plans_entitlemen
     assert envelope["payload"]["schema"] == {"$ref": "../v1/accord.jws.v1.schema.json"}
     assert envelope["bindings"]["kafka"]["key"]["type"] == "string"
     assert render(doc) == render(asyncapi_document(plan))  # deterministic, so drift-checkable
+
+
+def test_answered_idempotency_keys_are_pruned_but_unanswered_sealed_ones_kept(
+    tmp_path: Path,
+) -> None:
+    from datetime import timedelta
+
+    from accord.api.idempotency import IdempotencyStore
+
+    store = IdempotencyStore(tmp_path / "api.sqlite")
+    store.begin("c", "answered", "d1")
+    store.done("c", "answered", 201, b"{}")
+    store.begin("c", "sealed", "d2")
+    store.sealed("c", "sealed", "{}", b"envelope")
+    assert store.prune(timedelta(seconds=-1)) == 1
+    assert store.get("c", "answered") is None
+    kept = store.get("c", "sealed")
+    assert kept is not None
+    assert kept.envelope == b"envelope"
+    store.close()

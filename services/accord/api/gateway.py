@@ -126,6 +126,7 @@ class Gateway:
         self.quarantine = QuarantineView(node.settings.kafka,
                                          node.plan.quarantine_topic(node.agency))
         self.idempotency = IdempotencyStore(node.settings.data_dir / "api.sqlite")
+        self.idempotency.prune()
         self._in_flight: set[tuple[str, str]] = set()
         self._server: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []

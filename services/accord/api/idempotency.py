@@ -19,8 +19,11 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+KEEP_KEYS = timedelta(days=7)
+"""How long an answered key is remembered: far longer than any client retries."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -89,6 +92,14 @@ class IdempotencyStore:
             "UPDATE idempotency SET status = ?, response = ? WHERE client = ? AND key = ?",
             (status, response, client, key),
         )
+
+    def prune(self, older_than: timedelta = KEEP_KEYS) -> int:
+        """Forget answered keys older than ``older_than``; never a sealed, unanswered one
+        (its retry must still re-send the same envelope)."""
+        cutoff = (datetime.now(UTC) - older_than).isoformat()
+        cur = self._db.execute(
+            "DELETE FROM idempotency WHERE created_at < ? AND response IS NOT NULL", (cutoff,))
+        return int(cur.rowcount)
 
     def forget(self, client: str, key: str) -> None:
         """Drop a key whose request was refused before anything was sealed."""
