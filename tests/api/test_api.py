@@ -243,3 +243,22 @@ def test_with_mutual_tls_a_client_without_a_certificate_is_refused(
             urllib.request.urlopen(node.url + "/v1/status", context=no_cert, timeout=10)
     finally:
         node.stop()
+
+
+def test_an_idempotency_key_is_honoured_across_a_node_restart(
+    accord_exchange: AccordExchange, mofa: NodeProcess
+) -> None:
+    key = str(uuid.uuid4())
+    defence = accord_exchange.start_node("AUS.DEFENCE")
+    first = defence.post("/v1/messages", report("Before the restart"), idempotency_key=key)
+    assert first.status == 201
+    defence.stop()
+
+    restarted = accord_exchange.start_node("AUS.DEFENCE")
+    try:
+        again = restarted.post("/v1/messages", report("Before the restart"), idempotency_key=key)
+        assert again.json == first.json
+        assert again.headers.get("idempotent-replayed") == "true"
+        mofa.wait_for_message(first.json["message_id"])
+    finally:
+        restarted.stop()
