@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint jars bench soak clean
+.PHONY: demo test lint asyncapi jars bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/accord schemas check
 	$(BIN)/accord conformance --verifier '$(BIN)/python -m accord.conformance.reference'
+	$(BIN)/accord api check
+	$(MAKE) asyncapi
+
+# The AsyncAPI document, validated by the AsyncAPI initiative's own parser (npm).
+asyncapi:
+	cd schemas/asyncapi/validate && npm ci --no-audit --no-fund --silent \
+		&& node validate.mjs ../accord.asyncapi.json
 
 test: lint jars
 	$(BIN)/pytest

@@ -35,7 +35,9 @@ SCOPE_MEMBERS: dict[Scope, frozenset[Country]] = {
     Scope.TRILATERAL: frozenset({Country.JPN, Country.AUS, Country.USA}),
 }
 
-_AGENCY_RE = re.compile(r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$")
+AGENCY_PATTERN = r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$"
+"""An agency id, ``COUNTRY.AGENCY`` (SPEC.md section 2)."""
+_AGENCY_RE = re.compile(AGENCY_PATTERN)
 
 
 def _check_agency(value: str) -> str:

@@ -17,6 +17,7 @@ from accord.cli.exchange import (
 )
 from accord.cli.handover import handover_group
 from accord.cli.keys import keys as keys_group
+from accord.cli.node import api_group, node_command
 from accord.cli.pki import pki as pki_group
 from accord.cli.plan import plan_group
 from accord.cli.quarantine import quarantine_group
@@ -34,6 +35,8 @@ ALL: list[click.Command] = [
     handover_group,
     quarantine_group,
     status_command,
+    node_command,
+    api_group,
     # set-up
     broker_group,
     pki_group,

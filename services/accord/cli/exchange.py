@@ -72,6 +72,46 @@ def node_options(f: Any) -> Any:
     return f
 
 
+_receiving_options = [
+    click.option("--metrics-port", type=int, default=None,
+                 help="Serve /metrics, /healthz, /readyz on this port "
+                 "(default: $ACCORD_METRICS_PORT; none if unset)."),
+    click.option("--metrics-host", default=None,
+                 help="Address to serve them on (default: $ACCORD_METRICS_HOST or 127.0.0.1; "
+                 "0.0.0.0 in a container)."),
+    click.option("--webhook", default=None,
+                 help="Hand each landed message over to this URL: signed (Standard Webhooks), "
+                 "retried until taken; see docs/handover.md."),
+    click.option("--webhook-secret-env", default=None, metavar="VAR",
+                 help="Environment variable holding the webhook's whsec_ secret."),
+    click.option("--webhook-timeout", type=click.FloatRange(0.1, 300), default=5.0,
+                 show_default=True, help="Seconds one handover request may take."),
+    click.option("--handover-dead-after", type=click.FloatRange(1), default=86_400.0,
+                 show_default=True, help="Seconds of failed retries before a handover is "
+                 "parked as dead (`accord handover retry` revives it)."),
+    click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=None,
+                 help="How long the broker may hold a fetch to fill a batch: larger batches "
+                 "under load, at most this much added latency; 0 for none "
+                 "(default: $ACCORD_FETCH_WAIT_MS or 10)."),
+]
+
+
+def receiving_options(f: Any) -> Any:
+    """The options of every command that runs a receiving node (receive, node)."""
+    for option in reversed(_receiving_options):
+        f = option(f)
+    return f
+
+
+def handover_endpoint(webhook: str | None, secret_env: str | None, *, timeout_s: float,
+                      dead_after_s: float) -> Endpoint | None:
+    """The handover endpoint the receiving options describe, or None without --webhook."""
+    if webhook is None:
+        return None
+    return load_endpoint(webhook, secret_env,
+                         policy=HandoverPolicy(timeout_s=timeout_s, dead_after_s=dead_after_s))
+
+
 def _settings(agency: str, plan_path: Path | None, pki_dir: Path | None,
               data_dir: Path | None, bootstrap: str | None,
               metrics_port: int | None = None, fetch_wait_ms: int | None = None,
@@ -308,26 +348,7 @@ def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
 
 @click.command("receive")
 @node_options
-@click.option("--metrics-port", type=int, default=None,
-              help="Serve /metrics, /healthz, /readyz on this port "
-              "(default: $ACCORD_METRICS_PORT; none if unset).")
-@click.option("--metrics-host", default=None,
-              help="Address to serve them on (default: $ACCORD_METRICS_HOST or 127.0.0.1; "
-              "0.0.0.0 in a container).")
-@click.option("--webhook", default=None,
-              help="Hand each landed message over to this URL: signed (Standard Webhooks), "
-              "retried until taken; see docs/handover.md.")
-@click.option("--webhook-secret-env", default=None, metavar="VAR",
-              help="Environment variable holding the webhook's whsec_ secret.")
-@click.option("--webhook-timeout", type=click.FloatRange(0.1, 300), default=5.0,
-              show_default=True, help="Seconds one handover request may take.")
-@click.option("--handover-dead-after", type=click.FloatRange(1), default=86_400.0,
-              show_default=True, help="Seconds of failed retries before a handover is "
-              "parked as dead (`accord handover retry` revives it).")
-@click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=None,
-              help="How long the broker may hold a fetch to fill a batch: larger batches "
-              "under load, at most this much added latency; 0 for none "
-              "(default: $ACCORD_FETCH_WAIT_MS or 10).")
+@receiving_options
 def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
                     data_dir: Path | None, bootstrap: str | None, metrics_port: int | None,
                     metrics_host: str | None, webhook: str | None,
@@ -337,10 +358,8 @@ def receive_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
     """Run this agency's receiving node until SIGTERM or Ctrl-C."""
     settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap, metrics_port,
                          fetch_wait_ms, metrics_host)
-    handover = None if webhook is None else load_endpoint(
-        webhook, webhook_secret_env,
-        policy=HandoverPolicy(timeout_s=webhook_timeout, dead_after_s=handover_dead_after),
-    )
+    handover = handover_endpoint(webhook, webhook_secret_env, timeout_s=webhook_timeout,
+                                 dead_after_s=handover_dead_after)
     node = open_node(settings)
     with node_errors(settings.kafka, doing="read", resource=", ".join(
             node.plan.receive_topics(agency)) or None):

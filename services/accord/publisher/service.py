@@ -378,6 +378,10 @@ class Publisher:
         return PublishResult(release_id, sent.topic, sent.partition, sent.offset,
                              verdict.header.sequence, sent.envelope)
 
+    def sent_envelope(self, message_id: str) -> bytes | None:
+        """The sealed envelope of one of this node's own publishes, or None."""
+        return self._state.sent_envelope(message_id)
+
     # -- internals ---------------------------------------------------------
 
     def _require_producer(self) -> AIOKafkaProducer:
