@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from accord.cli.exchange import build_message
 from accord.cli.main import _register, cli
 from accord.errors import ConfigError, ReasonCode, Refused
 from accord.models import StrategicAssessment
 from accord.parties import Country, Scope
+from accord.publisher.document import build_message
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "assessment.yaml"
 

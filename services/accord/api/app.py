@@ -116,7 +116,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def publish(req: PublishRequest, request: Request, client: Client,
                       key: IdempotencyKey = None) -> Response:
         """Sign and publish a message as this node's agency; answers once the broker acked."""
-        from accord.cli.exchange import build_message
+        from accord.publisher.document import build_message
 
         def seal() -> Any:
             body, scope, area, label = build_message(
@@ -135,7 +135,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     def targeted(message_id: str, type_name: str, fields: dict[str, Any],
                  label: dict[str, Any] | None) -> Any:
-        from accord.cli.exchange import build_message
+        from accord.publisher.document import build_message
 
         original = gateway.original(message_id)
         doc = {"type": type_name, "scope": original.header.scope,

@@ -19,16 +19,14 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 from aiokafka import errors as kafka_errors
-from pydantic import ValidationError
 
-from accord.areas import Area
 from accord.config import (
     BUNDLE_FILE,
     KafkaConnection,
@@ -41,13 +39,11 @@ from accord.config import (
 )
 from accord.errors import AccordError, BrokerError, ConfigError, ReasonCode, Refused
 from accord.handover import Endpoint, HandoverPolicy, load_endpoint, read_states
-from accord.labels import Caveat, Classification, Label, Policy
-from accord.models import MESSAGE_TYPES, MessageBody
 from accord.node import NodeContext, open_node
 from accord.observability.http import OpsServer
-from accord.parties import Scope
 from accord.plan import load_plan
 from accord.publisher import Publisher
+from accord.publisher.document import build_message
 from accord.receiver import Receiver
 from accord.receiver.inbox import Inbox
 
@@ -241,62 +237,6 @@ def _read_document(source: str) -> dict[str, Any]:
         raise ConfigError(f"{source} must hold one mapping with type, scope, area, label, body",
                           hint="see docs/exchange.md for the message file format")
     return doc
-
-
-def _json_ready(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def build_message(doc: dict[str, Any], agency: str) -> tuple[MessageBody, Scope, Area, Label]:
-    """Turn a message document into a body, scope, area and label; clear errors."""
-    unknown = set(doc) - {"type", "scope", "area", "label", "body"}
-    if unknown:
-        raise ConfigError(f"unknown keys in message file: {', '.join(sorted(unknown))}",
-                          hint="allowed: type, scope, area, label, body")
-    type_name = doc.get("type")
-    model = MESSAGE_TYPES.get(str(type_name))
-    if model is None:
-        raise Refused(ReasonCode.SCHEMA_INVALID, f"unknown message type {type_name!r}",
-                      hint="one of: " + ", ".join(sorted(MESSAGE_TYPES)))
-    try:
-        scope = Scope(str(doc.get("scope")))
-        area = Area(str(doc.get("area")))
-    except ValueError as exc:
-        raise Refused(ReasonCode.SCHEMA_INVALID, str(exc),
-                      hint="scope: bilateral|trilateral; area: see `accord plan show`") from None
-    now = datetime.now(UTC)
-    label_doc = {
-        "policy": Policy.ACCORD_JPN_AUS_2007.value,
-        "classification": Classification.RESTRICTED.value,
-        "releasable_to": sorted(c.value for c in scope.members),
-        "caveats": [Caveat.ORCON.value],
-        "originator": agency,
-        "created_at": now.isoformat(),
-        "review_on": (now + timedelta(days=365)).date().isoformat(),
-        "legal_basis": "Released under the originator's national laws and regulations.",
-        **_json_ready(doc.get("label") or {}),
-    }
-    try:
-        label = Label.model_validate_json(json.dumps(label_doc))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        # The same distinction verification makes: a value the label scale does
-        # not know is its own reason, not a broken document.
-        reason = (ReasonCode.UNKNOWN_LABEL_VALUE if first["type"] in {"enum", "literal_error"}
-                  else ReasonCode.SCHEMA_INVALID)
-        raise Refused(reason, f"label.{_where(first['loc'])}: {first['msg']}",
-                      hint="see schemas/v1/accord.label.v1.schema.json") from None
-    try:
-        body = model.model_validate_json(json.dumps(_json_ready(doc.get("body") or {})))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise Refused(ReasonCode.SCHEMA_INVALID, f"body.{_where(first['loc'])}: {first['msg']}",
-                      hint=f"see schemas/v1/{type_name}.schema.json") from None
-    return body, scope, area, label
-
-
-def _where(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc)
 
 
 @click.command("publish")

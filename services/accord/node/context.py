@@ -28,6 +28,7 @@ class NodeContext:
 
 
 def open_node(settings: NodeSettings) -> NodeContext:
+    """Open a node's plan, trust store (pinned roots) and signing key from its settings."""
     plan = load_plan(settings.plan_path)
     plan.agency(settings.agency)
     pki = PkiDirectory(settings.pki_dir)

@@ -98,6 +98,14 @@ class _SeekToInbox(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class Receiver:
+    """One agency's receiving node: lands what it is entitled to, exactly once.
+
+    ``start()``, then ``run()`` until ``request_stop()``, then ``stop()`` (or
+    ``async with``). ``handler`` is called once per newly landed message with its
+    :class:`accord.envelope.Verified`; ``handover`` hands each landed message to an
+    agency system's webhook, signed and retried (accord.handover).
+    """
+
     def __init__(
         self,
         *,
