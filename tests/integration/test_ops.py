@@ -8,13 +8,12 @@ from typing import Any
 import aiohttp
 import pytest
 from _exchange import label_for, report
-from aiohttp import web
 
 from accord.areas import Area
+from accord.envelope import Verified
 from accord.exchange import LocalExchange
 from accord.observability.http import OpsServer
 from accord.parties import Scope
-from accord.receiver.webhook import webhook_handler
 
 pytestmark = pytest.mark.kafka
 
@@ -56,34 +55,27 @@ async def test_metrics_and_probes_are_served(exchange: LocalExchange) -> None:
         await ops.stop()
 
 
-async def test_webhook_handler_posts_each_delivered_message(exchange: LocalExchange) -> None:
+async def test_the_handler_gets_each_delivered_message_once_in_order(
+    exchange: LocalExchange,
+) -> None:
+    # The in-process hook (accord.Node(handler=...)); the signed, retried webhook
+    # to an agency system is the handover outbox (tests/integration/test_handover.py).
     posted: list[dict[str, Any]] = []
 
-    async def take(request: web.Request) -> web.Response:
-        posted.append(await request.json())
-        return web.Response(status=204)
+    async def take(v: Verified) -> None:
+        posted.append({"header": v.header.model_dump(mode="json"),
+                       "label": v.label.model_dump(mode="json"),
+                       "body": v.body.model_dump(mode="json"), "signers": list(v.signers)})
 
-    app = web.Application()
-    app.router.add_post("/inbound", take)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        await exchange.start_receiver(
-            "JPN.NPA", handler=webhook_handler(f"http://127.0.0.1:{port}/inbound")
-        )
-        pub = await exchange.publisher("AUS.AFP")
-        sent = [
-            (await pub.publish(report(i), scope=BI, area=CT,
-                               label=label_for("AUS.AFP", BI))).message_id
-            for i in range(2)
-        ]
-        assert await exchange.settle({"JPN.NPA": 2}, within_s=30)
-        await exchange.quiesce(idle_s=1.0)
-    finally:
-        await runner.cleanup()
+    await exchange.start_receiver("JPN.NPA", handler=take)
+    pub = await exchange.publisher("AUS.AFP")
+    sent = [
+        (await pub.publish(report(i), scope=BI, area=CT,
+                           label=label_for("AUS.AFP", BI))).message_id
+        for i in range(2)
+    ]
+    assert await exchange.settle({"JPN.NPA": 2}, within_s=30)
+    await exchange.quiesce(idle_s=1.0)
     assert [p["header"]["message_id"] for p in posted] == sent
     assert posted[0]["header"]["sender"] == "AUS.AFP"
     assert posted[0]["label"]["releasable_to"] == ["AUS", "JPN"]
