@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import signal
-import socket
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
-from aiokafka import errors as kafka_errors
 
 from accord.config import (
     BUNDLE_FILE,
-    KafkaConnection,
     NodeSettings,
     default_pki_dir,
     load_connection,
@@ -37,8 +32,9 @@ from accord.config import (
     load_receiver_settings,
     load_trusted_roots,
 )
-from accord.errors import AccordError, BrokerError, ConfigError, ReasonCode, Refused
+from accord.errors import ConfigError
 from accord.handover import Endpoint, HandoverPolicy, load_endpoint, read_states
+from accord.kafka import node_errors
 from accord.node import NodeContext, open_node
 from accord.observability.http import OpsServer
 from accord.plan import load_plan
@@ -117,106 +113,6 @@ def _settings(agency: str, plan_path: Path | None, pki_dir: Path | None,
                               metrics_port=metrics_port, metrics_host=metrics_host,
                               kafka=kafka,
                               receiver=load_receiver_settings(fetch_wait_ms=fetch_wait_ms))
-
-
-# -- Kafka failures, mapped once ----------------------------------------------
-
-_DENIED = (kafka_errors.TopicAuthorizationFailedError,
-           kafka_errors.GroupAuthorizationFailedError,
-           kafka_errors.ClusterAuthorizationFailedError,
-           kafka_errors.TransactionalIdAuthorizationFailed)
-_TOO_LARGE = (kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordListTooLargeError)
-
-
-def _reachable(bootstrap: str) -> bool:
-    """Whether any bootstrap address accepts a TCP connection (loopback, so fast)."""
-    for address in bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
-
-
-def kafka_failure(exc: BaseException, conn: KafkaConnection, *, doing: str,
-                  resource: str | None = None) -> AccordError:
-    """The accord error for a Kafka client failure, naming its real cause.
-
-    ``doing`` is what was refused ("write", "read"), ``resource`` the topic or group.
-    """
-    principal = f"User:{conn.username}" if conn.uses_sasl and conn.username else "ANONYMOUS"
-    where = conn.bootstrap_servers
-    if isinstance(exc, _DENIED):
-        if isinstance(exc, kafka_errors.ClusterAuthorizationFailedError):
-            what = "the cluster (an idempotent producer needs WRITE on some topic)"
-        elif isinstance(exc, kafka_errors.GroupAuthorizationFailedError):
-            what = f"consumer group {resource or '?'} (READ)"
-        else:
-            what = f"topic {resource or '?'} ({doing.upper()})"
-        error = BrokerError(
-            f"the broker's ACLs refuse {principal} on {what}",
-            hint="the plan's ACLs decide this: check the agency's publish/receive areas with "
-            "`accord plan show --access`, log in as that agency's own principal, and have "
-            "the admin run `accord plan apply`",
-        )
-        error.code = "acl-denied"
-        return error
-    if isinstance(exc, _TOO_LARGE):
-        return Refused(ReasonCode.OVERSIZED,
-                       f"the broker refused the message on {resource or 'its topic'} as too large",
-                       hint="make the message smaller (attachments, long texts); the topic's "
-                       "max.message.bytes is the broker's limit")
-    if isinstance(exc, kafka_errors.KafkaConnectionError | kafka_errors.NoBrokersAvailable):
-        if not _reachable(where):
-            error = BrokerError(
-                f"no broker reachable at {where}",
-                hint="check --bootstrap / ACCORD_BOOTSTRAP_SERVERS and that the brokers are "
-                "up (`accord broker status`)",
-            )
-            error.code = "broker-unreachable"
-        elif conn.uses_sasl:
-            error = BrokerError(
-                f"the broker at {where} refused the login of {principal} "
-                f"({conn.sasl_mechanism})",
-                hint="check ACCORD_KAFKA_USERNAME and ACCORD_KAFKA_PASSWORD (the agency's "
-                "SCRAM credentials, set by `accord plan apply`)",
-            )
-            error.code = "auth-failed"
-        else:
-            error = BrokerError(
-                f"connected to {where} but the Kafka handshake failed "
-                f"({conn.security_protocol})",
-                hint="the listener may require a login or TLS: set ACCORD_KAFKA_USERNAME and "
-                "ACCORD_KAFKA_PASSWORD, or ACCORD_SSL_CAFILE",
-            )
-            error.code = "connection-failed"
-        return error
-    if isinstance(exc, kafka_errors.SaslAuthenticationFailed):
-        error = BrokerError(f"the broker at {where} refused the login of {principal}",
-                            hint="check ACCORD_KAFKA_USERNAME and ACCORD_KAFKA_PASSWORD")
-        error.code = "auth-failed"
-        return error
-    target = f" {resource}" if resource else ""
-    return BrokerError(f"Kafka failed while trying to {doing}{target}: "
-                       f"{type(exc).__name__}: {str(exc)[:200]}",
-                       hint="check that the brokers are up (`accord broker status`) and retry")
-
-
-@contextlib.contextmanager
-def node_errors(conn: KafkaConnection, *, doing: str,
-                resource: str | None = None) -> Iterator[None]:
-    """Turn Kafka failures (raised, or the cause of an accord error) into accord errors."""
-    try:
-        yield
-    except AccordError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, kafka_errors.KafkaError) and not isinstance(exc, Refused):
-            raise kafka_failure(cause, conn, doing=doing, resource=resource) from None
-        raise
-    except kafka_errors.KafkaError as exc:
-        raise kafka_failure(exc, conn, doing=doing, resource=resource) from None
 
 
 # -- publish ------------------------------------------------------------------

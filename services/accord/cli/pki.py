@@ -172,8 +172,8 @@ def _publish(pki_dir: PkiDirectory, plan_path: Path | None,
              bootstrap: str | None) -> tuple[int, list[str], str]:
     import asyncio
 
-    from accord.cli.exchange import node_errors
     from accord.config import load_connection
+    from accord.kafka import node_errors
     from accord.plan import load_plan
     from accord.trust.rotation import publish_and_activate
 

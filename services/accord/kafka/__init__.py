@@ -11,6 +11,15 @@ from accord.kafka.clients import (
     start_producer,
     task_failure,
 )
+from accord.kafka.errors import (
+    AclDenied,
+    AuthFailed,
+    BrokerUnreachable,
+    ConnectionFailed,
+    kafka_failure,
+    node_errors,
+)
 
-__all__ = ["broker_errors", "close_consumer", "close_producer", "new_admin", "new_consumer",
-           "new_producer", "start_producer", "task_failure"]
+__all__ = ["AclDenied", "AuthFailed", "BrokerUnreachable", "ConnectionFailed", "broker_errors",
+           "close_consumer", "close_producer", "kafka_failure", "new_admin", "new_consumer",
+           "new_producer", "node_errors", "start_producer", "task_failure"]
