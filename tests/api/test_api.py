@@ -194,6 +194,14 @@ async def test_a_refused_record_is_listed_in_quarantine_with_its_reason(
     assert found[0]["source_topic"] == topic
     assert found[0]["claimed_sender"] == "AUS.DFAT"
     assert mofa.get(f"/v1/quarantine?after={found[0]['cursor']}").status == 200
+    # A way back (issue 13): replay verifies it again with today's trust; it still fails.
+    again = mofa.post(f"/v1/quarantine/0:{found[0]['offset']}/replay", {})
+    assert again.status == 200, again.json
+    assert (again.json["outcome"], again.json["reason"]) == ("still-refused", "malformed")
+    assert again.json["hint"]
+    nowhere = mofa.post("/v1/quarantine/0:999999999/replay", {})
+    assert (nowhere.status, nowhere.json["code"]) == (404, "not-found")
+    assert mofa.post("/v1/quarantine/0:0/replay", {}, token="").status == 401
 
 
 def test_status_says_who_and_what(mofa: NodeProcess) -> None:

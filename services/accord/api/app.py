@@ -33,6 +33,7 @@ from accord.api.models import (
     PublishRequest,
     QuarantineItem,
     QuarantinePage,
+    ReplayOutcome,
     RetractRequest,
     SupersedeRequest,
 )
@@ -229,6 +230,28 @@ def create_app(gateway: Gateway) -> FastAPI:
         rows = await gateway.quarantine.page(decode_cursor("q", after), limit)
         items = [QuarantineItem(cursor=encode_cursor("q", r["offset"]), **r) for r in rows]
         return QuarantinePage(records=items, next_cursor=items[-1].cursor if items else after)
+
+    @app.post("/v1/quarantine/{ref}/replay", response_model=ReplayOutcome,
+              responses=responses(404, 503), tags=["inbox"], operation_id="replayQuarantined")
+    async def replay_quarantined(
+        ref: Annotated[str, Path(pattern=r"^[0-9]{1,9}:[0-9]{1,19}$")], _client: Client
+    ) -> ReplayOutcome:
+        """Verify one quarantined record again with the node's trust as it is now, and
+        land it if it now passes; exactly once (replaying twice lands once)."""
+        from accord.quarantine import QuarantineError, find, replay
+
+        node = gateway.node
+        try:
+            record = await find(node.settings.kafka, node.plan.quarantine_topic(node.agency),
+                                ref)
+        except QuarantineError as exc:
+            raise ApiProblem(404, "not-found", exc.message, hint=exc.hint) from None
+        [result] = replay([record], agency=node.agency, plan=node.plan, trust=node.trust,
+                          inbox=gateway.receiver.inbox)
+        refused = result.outcome == "still-refused"
+        return ReplayOutcome(ref=ref, outcome=result.outcome, message_id=result.message_id,
+                             reason=result.reason, detail=result.detail,
+                             hint=result.hint if refused else None)
 
     @app.get("/v1/openapi.json", include_in_schema=False)
     async def openapi_json(_client: Client) -> Response:

@@ -116,6 +116,15 @@ class QuarantinePage(_Model):
     next_cursor: str | None
 
 
+class ReplayOutcome(_Model):
+    ref: str = Field(description="the record in the quarantine topic, partition:offset")
+    outcome: str = Field(description="landed | already-landed | still-refused")
+    message_id: str | None
+    reason: str | None = Field(description="accord's reason code, when still refused")
+    detail: str | None
+    hint: str | None = Field(description="what would make it pass, when still refused")
+
+
 class NodeStatus(_Model):
     agency: str
     version: str

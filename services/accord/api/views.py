@@ -23,6 +23,7 @@ from aiokafka.structs import TopicPartition
 from accord.api.problems import ApiProblem
 from accord.config import KafkaConnection
 from accord.kafka import close_consumer, new_consumer
+from accord.quarantine.records import parse_record
 
 MAX_PAGE = 500
 
@@ -150,18 +151,17 @@ class QuarantineView:
 
 
 def _quarantined(record: Any) -> dict[str, Any]:
-    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+    q = parse_record(record)  # the one reading of the quarantine's headers
     value: bytes = record.value or b""
     return {
-        "offset": record.offset,
-        "reason": headers.get("accord-reason", "unknown"),
-        "detail": headers.get("accord-detail", ""),
-        "source_topic": headers.get("accord-source-topic"),
-        "source_partition": _int(headers.get("accord-source-partition")),
-        "source_offset": _int(headers.get("accord-source-offset")),
-        "claimed_sender": None if record.key is None
-        else record.key.decode("utf-8", "replace")[:64],
-        "size": int(headers.get("accord-original-size") or len(value)),
+        "offset": q.offset,
+        "reason": q.reason,
+        "detail": q.detail,
+        "source_topic": q.source_topic or None,
+        "source_partition": q.source_partition,
+        "source_offset": q.source_offset,
+        "claimed_sender": None if q.key is None else q.key.decode("utf-8", "replace")[:64],
+        "size": q.original_size or len(value),
         "quarantined_at_ms": record.timestamp,
         "envelope_base64": base64.b64encode(value).decode(),
     }
