@@ -211,3 +211,20 @@ def test_quarantine_against_an_absent_broker_is_one_clear_line() -> None:
     assert "error [broker-error]: could not reach the broker to read " in out
     assert "hint: check that the broker is up" in out
     assert "Traceback" not in out
+
+
+def test_the_api_inbox_listing_shows_each_messages_handover_state(tmp_path: Path) -> None:
+    from accord.api.views import InboxView
+
+    with_outbox, without = tmp_path / "a" / "inbox.sqlite", tmp_path / "b" / "inbox.sqlite"
+    for path, outbox in ((with_outbox, True), (without, False)):
+        inbox = Inbox(path, outbox=outbox)
+        inbox.land([delivery(1), delivery(2)], {("t.x", 0): 3})
+        inbox.close()
+    view = InboxView(with_outbox)
+    assert [r.fields["handover"] for r in view.page(0, 10)] == ["pending", "pending"]
+    assert [r.fields["handover"] for r in view.page(1, 10)] == ["pending"]
+    view.close()
+    view = InboxView(without)
+    assert [r.fields["handover"] for r in view.page(0, 10)] == [None, None]
+    view.close()

@@ -79,6 +79,9 @@ class InboxItem(_Model):
     offset: int
     received_at: datetime
     payload_sha256: str
+    handover: Literal["pending", "delivered", "dead"] | None = Field(
+        default=None, description="handover to the agency system's webhook (accord.handover); "
+        "null when the node hands over nothing")
 
 
 class InboxPage(_Model):

@@ -78,7 +78,21 @@ class InboxView:
             f"SELECT {_SUMMARY} FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?",  # noqa: S608
             (after, limit),
         ).fetchall()
-        return [_summary(r) for r in rows]
+        page = [_summary(r) for r in rows]
+        states = self._handover_states(after, page[-1].rowid if page else after)
+        for row in page:
+            row.fields["handover"] = states.get((row.fields["sender"], row.fields["message_id"]))
+        return page
+
+    def _handover_states(self, after: int, last: int) -> dict[tuple[str, str], str]:
+        """Handover state (accord.handover) of the page's messages; none without an outbox."""
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                            "AND name = 'handover'").fetchone() is None:
+            return {}
+        return {(s, m): st for s, m, st in self._db.execute(
+            "SELECT h.sender, h.message_id, h.state FROM handover h JOIN messages m"
+            " ON m.sender = h.sender AND m.message_id = h.message_id"
+            " WHERE m.rowid > ? AND m.rowid <= ?", (after, last))}
 
     def one(self, message_id: str, sender: str | None = None
             ) -> list[tuple[InboxRow, dict[str, Any], bytes]]:
