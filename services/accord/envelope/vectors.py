@@ -817,6 +817,9 @@ def _suite(pki: _Pki) -> list[_Vector]:
               r=_set("label.review_on", "2026-01-14"))
     edit_case("ENV-29", "type-differs", SI, "header.type names another type than cty",
               t=_set("header.type", "accord.information-report.v1"))
+    edit_case("ENV-27", "header-type-unknown", SI, "header.type names no type of SPEC 6.1 "
+              "(ENV-27, by accord.header.v1; not ENV-29)",
+              t=_set("header.type", "accord.strategic-assessment.v9"))
 
     # ENV-30, ENV-31 time
     ahead = VERIFY_AT + timedelta(seconds=300)

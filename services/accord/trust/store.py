@@ -109,7 +109,7 @@ class TrustStore:
         key = cert.public_key()
         if not isinstance(key, Ed25519PublicKey):
             raise PkiError("root certificate key is not Ed25519")
-        if not is_ca(cert) or cert.issuer != cert.subject:
+        if not is_ca(cert) or cert.issuer.public_bytes() != cert.subject.public_bytes():
             raise PkiError("not a self-signed CA certificate", hint="add agency certificates "
                            "with add_certificate")
         try:
