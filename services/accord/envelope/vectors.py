@@ -596,9 +596,12 @@ def _suite(pki: _Pki) -> list[_Vector]:
     header_case("ENV-09", "alg-lower", {"alg": "eddsa"}, R.UNSUPPORTED_ALG, "alg 'eddsa'")
     header_case("ENV-10", "crit", {"crit": ["b64"], "b64": True}, M,
                 "pitfall: a crit member (Nimbus says 'signature invalid')")
-    header_case("ENV-10", "b64-false", {"crit": ["b64"], "b64": False}, M,
-                "pitfall: RFC 7797 b64 false (go-jose understands it and verifies over the "
-                "unencoded payload)")
+    b64_false = _b64(_protected_json(mofa, SA, {"crit": ["b64"], "b64": False}))
+    reject("ENV-10", "b64-false", _json({"payload": p64, "signatures": [{
+        "protected": b64_false,
+        "signature": _b64(mofa.sign(f"{b64_false}.".encode() + sa_payload))}]}), M,
+        "pitfall: RFC 7797 b64 false, signed over the unencoded payload as RFC 7797 says "
+        "(go-jose verifies it; ENV-23's signing input is not what was signed)")
     header_case("ENV-10", "jku", {"jku": "https://accord.example/keys"}, M, "a jku key pointer")
     header_case("ENV-10", "x5c", {"x5c": ["MIIB"]}, M, "an x5c certificate chain")
     header_case("ENV-10", "jwk", {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA"}}, M,
