@@ -38,6 +38,22 @@ def test_rules_module_is_the_spec_table() -> None:
     assert [r.id for r in rules.RULES] == [f"ENV-{i:02d}" for i in range(1, len(rules.RULES) + 1)]
 
 
+# Pages that name envelope rules. Before SPEC v1.1 rules were numbered R1..R31,
+# "step n" and "row n", each page differently; one numbering (ENV-nn) everywhere.
+_RULE_PAGES = ("README.md", "docs/envelope.md", "docs/partners.md", "schemas/README.md",
+               "schemas/SPEC.md", "schemas/CONFORMANCE.md", "examples/partners/go/README.md")
+_OLD_NUMBERING = re.compile(r"\bR\d{1,2}\b|\b(?:step|row)s? \d{1,2}\b")
+
+
+def test_every_page_names_rules_by_their_spec_id() -> None:
+    old = {page: _OLD_NUMBERING.findall((ROOT / page).read_text())
+           for page in _RULE_PAGES}
+    assert {page: hits for page, hits in old.items() if hits} == {}
+    named = set(re.findall(r"\bENV-\d\d\b", " ".join(
+        (ROOT / page).read_text() for page in _RULE_PAGES)))
+    assert named <= {r.id for r in rules.RULES}
+
+
 def verdicts() -> dict[str, str]:
     # fresh: no cache
     store = TrustStore.from_bundle(VECTORS / MANIFEST["bundle"], roots=MANIFEST["roots"])

@@ -56,6 +56,7 @@ type policy struct {
 
 type schemas struct {
 	payload *jsonschema.Schema
+	header  *jsonschema.Schema
 	body    map[string]*jsonschema.Schema // by message type
 	policy  policy
 }
@@ -91,6 +92,9 @@ func loadSchemas(dir, policyPath string) (*schemas, error) {
 	if s.payload, err = c.Compile(schemaBase + "accord.payload.v1.schema.json"); err != nil {
 		return nil, err
 	}
+	if s.header, err = c.Compile(schemaBase + "accord.header.v1.schema.json"); err != nil {
+		return nil, err
+	}
 	for _, t := range messageTypes {
 		if s.body[t], err = c.Compile(schemaBase + t + ".schema.json"); err != nil {
 			return nil, err
@@ -106,6 +110,31 @@ func loadSchemas(dir, policyPath string) (*schemas, error) {
 	return s, nil
 }
 
+// withType is a shallow copy of the payload whose header.type is cty, so that
+// accord.payload.v1 picks the body schema of cty's type (ENV-27); doc itself is
+// left as sent. Anything but an object with an object header is returned as is.
+func withType(doc any, cty string) any {
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return doc
+	}
+	header, ok := obj["header"].(map[string]any)
+	if !ok {
+		return doc
+	}
+	h := make(map[string]any, len(header))
+	for k, v := range header {
+		h[k] = v
+	}
+	h["type"] = cty
+	o := make(map[string]any, len(obj))
+	for k, v := range obj {
+		o[k] = v
+	}
+	o["header"] = h
+	return o
+}
+
 func contains(list []string, v string) bool {
 	for _, x := range list {
 		if x == v {
@@ -116,19 +145,24 @@ func contains(list []string, v string) bool {
 }
 
 // labelValuesKnown is ENV-26: only values of the right JSON type are looked
-// at; a value of the wrong type is ENV-27's.
+// at; a value of the wrong type is ENV-27's. Levels and caveats belong to a
+// policy: they are judged only when label.policy is a string naming a known
+// policy (SPEC §6.5); with no policy, or a policy that is not a string, there is
+// nothing to judge them against and the label fails ENV-27 (schema-invalid).
 func (s *schemas) labelValuesKnown(doc any) *verdict {
 	obj, _ := doc.(map[string]any)
 	label, _ := obj["label"].(map[string]any)
 	if label == nil {
 		return nil
 	}
-	if p, ok := label["policy"].(string); ok && p != s.policy.Policy {
+	p, hasPolicy := label["policy"].(string)
+	if hasPolicy && p != s.policy.Policy {
 		if v := reject("ENV-26", "unknown-label-value", "unknown policy %q", p); v != nil {
 			return v
 		}
 	}
-	if c, ok := label["classification"].(string); ok {
+	policyKnown := hasPolicy && p == s.policy.Policy
+	if c, ok := label["classification"].(string); ok && policyKnown {
 		known := false
 		for _, l := range s.policy.Levels {
 			known = known || l.Name == c
@@ -149,7 +183,7 @@ func (s *schemas) labelValuesKnown(doc any) *verdict {
 	}
 	cav, _ := label["caveats"].([]any)
 	for _, e := range cav {
-		if c, ok := e.(string); ok {
+		if c, ok := e.(string); ok && policyKnown {
 			known := false
 			for _, k := range s.policy.Caveats {
 				known = known || k.Name == c
@@ -196,17 +230,20 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 	if v := sc.labelValuesKnown(doc.value); v != nil {
 		return v
 	}
-	// ENV-27: the payload schema, the body against the schema cty names, and
-	// integer literals only (no schema of v1 has a non-integer number, and JSON
-	// Schema cannot see `1.0` or `1e0`, which it calls integers).
-	if err := sc.payload.Validate(doc.value); err != nil {
+	// ENV-27: accord.payload.v1 with its allOf branch chosen by cty, not by
+	// header.type (SPEC ENV-27): the payload is validated with header.type read
+	// as cty, and the header as sent against accord.header.v1 (so header.type is
+	// a known type). A header.type that is another known type passes here and
+	// fails ENV-29. Integer literals only (no schema of v1 has a non-integer
+	// number, and JSON Schema cannot see `1.0` or `1e0`, which it calls integers).
+	if err := sc.payload.Validate(withType(doc.value, cty)); err != nil {
 		if v := reject("ENV-27", "schema-invalid", "payload: %v", oneLine(err)); v != nil {
 			return v
 		}
 	}
 	p := doc.value.(map[string]any)
-	if err := sc.body[cty].Validate(p["body"]); err != nil {
-		if v := reject("ENV-27", "schema-invalid", "body (%s): %v", cty, oneLine(err)); v != nil {
+	if err := sc.header.Validate(p["header"]); err != nil {
+		if v := reject("ENV-27", "schema-invalid", "header: %v", oneLine(err)); v != nil {
 			return v
 		}
 	}

@@ -19,6 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from accord.envelope.header import Header
@@ -65,9 +66,10 @@ class _Pki:
 
 def _custom_cert(
     agency: str, root: tuple[Ed25519PrivateKey, x509.Certificate], name: str, *,
-    country_code: str, digital_signature: bool,
+    country_code: str, digital_signature: bool, issuer: x509.Name | None = None,
 ) -> Signer:
-    """A certificate off the profile: another subject C, or no digitalSignature usage."""
+    """A certificate off the profile: another subject C, no digitalSignature usage, or
+    an issuer Name other than the root's subject DER."""
     key = _key(name)
     public = key.public_key()
     cert = (
@@ -77,7 +79,7 @@ def _custom_cert(
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "accord"),
             x509.NameAttribute(NameOID.COMMON_NAME, agency),
         ]))
-        .issuer_name(root[1].subject)
+        .issuer_name(issuer or root[1].subject)
         .public_key(public)
         .serial_number(_serial(name))
         .not_valid_before(PKI_FROM)
@@ -146,6 +148,15 @@ def _build_pki() -> _Pki:
     # Subject C says AU, the SAN says a JPN agency: the country is read from the SAN.
     signers["c-mismatch"] = _custom_cert("JPN.CMIS", roots[Country.JPN], "c-mismatch",
                                          country_code="AU", digital_signature=True)
+    # Issued and signed by the JPN root, but its issuer Name spells the root's subject
+    # with PrintableString where the root has UTF8String: equal under RFC 5280 7.1
+    # matching, not byte-identical DER (SPEC 4.1 requires byte-identical).
+    jpn_subject = roots[Country.JPN][1].subject
+    signers["issuer-spelling"] = _custom_cert(
+        "JPN.SPELL", roots[Country.JPN], "issuer-spelling", country_code="JP",
+        digital_signature=True, issuer=x509.Name([
+            x509.NameAttribute(a.oid, str(a.value), _type=_ASN1Type.PrintableString)
+            for a in jpn_subject]))
     signers["old-revoked"] = _issue(
         "JPN.OLD", roots[Country.JPN], name="old-revoked",
         start=datetime(2024, 1, 1, tzinfo=UTC), until=datetime(2025, 1, 1, tzinfo=UTC),
@@ -464,6 +475,11 @@ def _suite(pki: _Pki) -> list[_Vector]:
           "inclusive)", max_bytes=len(good))
     reject("ENV-01", "one-byte-over", good, R.OVERSIZED, "max_bytes one less than the length",
            max_bytes=len(good) - 1)
+    at_limit = _of_length(sa_payload, mofa, MAX_BYTES)
+    valid("size-1mib", at_limit, f"a record of exactly {MAX_BYTES} bytes (the default "
+          "max_bytes; the payload and the record padded with JSON whitespace)")
+    reject("ENV-01", "1mib-plus-one", at_limit[:1] + b" " + at_limit[1:], R.OVERSIZED,
+           f"the same record with one more space: {MAX_BYTES + 1} bytes, default max_bytes")
 
     # ENV-02 strict JSON (record)
     decoy = _b64(b'{"decoy":true}')
@@ -475,6 +491,9 @@ def _suite(pki: _Pki) -> list[_Vector]:
     reject("ENV-02", "compact", f"{sig0['protected']}.{p64}.{sig0['signature']}".encode(), M,
            "pitfall: the compact serialization")
     reject("ENV-02", "deep", b"[" * 4096 + b"]" * 4096, M, "4096 nested arrays (bounded work)")
+    reject("ENV-02", "thirteen-signatures",
+           _json({"payload": p64, "signatures": [sig0] * 13}), M,
+           "13 signatures: 69 of the bytes { [ : , (the bound is 64), refused before the parse")
     reject("ENV-02", "lone-surrogate-name",
            good[:-1] + b',"\\udc00":"x"}', M, "a member name with a lone low surrogate escape")
     reject("ENV-02", "invalid-utf8", good[:-1] + b',"\xff":"x"}', M,
@@ -505,6 +524,9 @@ def _suite(pki: _Pki) -> list[_Vector]:
            M, "9 valid signatures of 9 agencies", topic=tri_topic)
     reject("ENV-04", "no-signature", _json({"payload": p64, "signatures": []}), M,
            "an empty signatures array")
+    reject("ENV-04", "twelve-signatures",
+           _json({"payload": p64, "signatures": [sig0] * 12}), M,
+           "12 signatures: 64 of the bytes { [ : , (within ENV-02's bound), so ENV-04")
 
     # ENV-05 signature members
     reject("ENV-05", "unprotected-header",
@@ -532,6 +554,17 @@ def _suite(pki: _Pki) -> list[_Vector]:
         reject("ENV-06", "standard-alphabet",
                _json({"payload": p64, "signatures": [{**sig0, "signature": plus}]}), M,
                "the signature in the standard base64 alphabet")
+    def escape_first(record: bytes, text: str) -> bytes:
+        """``record`` with the first character of ``text`` written as a \\u escape."""
+        return _replace(record, f'"{text}"', f'"\\u{ord(text[0]):04x}{text[1:]}"')
+
+    reject("ENV-06", "escaped-payload", escape_first(good, p64), M,
+           "pitfall: the payload's first character written as a \\u escape (a JSON parser "
+           "unescapes it and the signature verifies over the unescaped text)")
+    reject("ENV-06", "escaped-signature", escape_first(good, sig0["signature"]), M,
+           "the signature's first character written as a \\u escape")
+    reject("ENV-06", "escaped-member-name", _replace(good, '"payload"', '"\\u0070ayload"'), M,
+           "the member name payload written with a \\u escape")
 
     # ENV-07 protected header is a bounded strict JSON object
     dup = _protected_json(mofa, SA).replace(b'"alg":"EdDSA"', b'"alg":"EdDSA","alg":"EdDSA"')
@@ -563,6 +596,12 @@ def _suite(pki: _Pki) -> list[_Vector]:
     header_case("ENV-09", "alg-lower", {"alg": "eddsa"}, R.UNSUPPORTED_ALG, "alg 'eddsa'")
     header_case("ENV-10", "crit", {"crit": ["b64"], "b64": True}, M,
                 "pitfall: a crit member (Nimbus says 'signature invalid')")
+    b64_false = _b64(_protected_json(mofa, SA, {"crit": ["b64"], "b64": False}))
+    reject("ENV-10", "b64-false", _json({"payload": p64, "signatures": [{
+        "protected": b64_false,
+        "signature": _b64(mofa.sign(f"{b64_false}.".encode() + sa_payload))}]}), M,
+        "pitfall: RFC 7797 b64 false, signed over the unencoded payload as RFC 7797 says "
+        "(go-jose verifies it; ENV-23's signing input is not what was signed)")
     header_case("ENV-10", "jku", {"jku": "https://accord.example/keys"}, M, "a jku key pointer")
     header_case("ENV-10", "x5c", {"x5c": ["MIIB"]}, M, "an x5c certificate chain")
     header_case("ENV-10", "jwk", {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA"}}, M,
@@ -610,6 +649,9 @@ def _suite(pki: _Pki) -> list[_Vector]:
     reject("ENV-18", "unpinned-ca", signed_as(s["unpinned"], "JPN.UNPIN"), R.UNTRUSTED_ISSUER,
            "pitfall: issued by a CA in the bundle that is not pinned (same name as the JPN "
            "root)")
+    reject("ENV-18", "issuer-name-spelling", signed_as(s["issuer-spelling"], "JPN.SPELL"),
+           R.UNTRUSTED_ISSUER, "signed by the JPN root, issuer Name in PrintableString where "
+           "the root's subject has UTF8String: RFC 5280 matching says equal, the DER differs")
     reject("ENV-19", "no-digital-signature", signed_as(s["no-usage"], "JPN.NOKU"),
            R.UNTRUSTED_ISSUER, "pitfall: keyUsage without digitalSignature (keyAgreement only)")
     valid("country-from-san", signed_as(s["c-mismatch"], "JPN.CMIS"),
@@ -632,6 +674,12 @@ def _suite(pki: _Pki) -> list[_Vector]:
           "notBefore (inclusive)", now=psia_from)
     reject("ENV-21", "one-second-late", psia_at(mid), R.EXPIRED_CERT,
            "verified one second after notAfter", now=psia_until + timedelta(seconds=1))
+    reject("ENV-21", "half-second-late", psia_at(mid), R.EXPIRED_CERT,
+           "verified half a second after notAfter (times compare exactly, fractions included)",
+           now=psia_until + timedelta(milliseconds=500))
+    reject("ENV-31", "issued-microsecond-after-cert", psia_at(psia_until + timedelta(
+        microseconds=1)), R.EXPIRED_CERT, "issued_at one microsecond after notAfter, verified "
+        "at notAfter", now=psia_until)
     def short_at(at: datetime) -> bytes:
         return _env(payload_bytes(
             _with(sample_header(sa), sender="JPN.SHORT", issued_at=at),
@@ -705,6 +753,16 @@ def _suite(pki: _Pki) -> list[_Vector]:
     edit_case("ENV-26", "before-schema", UL, "order: an unknown caveat (ENV-26) and an unknown "
               "body member (ENV-27)", c=_set("label.caveats", ["NOFORN"]),
               x=_set("body.annex", "x"))
+    edit_case("ENV-27", "no-policy-unknown-classification", R.SCHEMA_INVALID,
+              "no label.policy and classification TOP SECRET: a level is judged only "
+              "against a named policy (ENV-26), so the missing policy fails ENV-27",
+              p=_drop("label.policy"), c=_set("label.classification", "TOP SECRET"))
+    edit_case("ENV-27", "policy-number-unknown-classification", R.SCHEMA_INVALID,
+              "label.policy 5 and classification TOP SECRET", p=_set("label.policy", 5),
+              c=_set("label.classification", "TOP SECRET"))
+    edit_case("ENV-27", "no-policy-unknown-caveat", R.SCHEMA_INVALID,
+              "no label.policy and caveat NOFORN", p=_drop("label.policy"),
+              c=_set("label.caveats", ["NOFORN"]))
     SI = R.SCHEMA_INVALID
     edit_case("ENV-27", "caveat-number", SI, "a caveat of the wrong JSON type",
               c=_set("label.caveats", [5]))
@@ -762,6 +820,9 @@ def _suite(pki: _Pki) -> list[_Vector]:
               r=_set("label.review_on", "2026-01-14"))
     edit_case("ENV-29", "type-differs", SI, "header.type names another type than cty",
               t=_set("header.type", "accord.information-report.v1"))
+    edit_case("ENV-27", "header-type-unknown", SI, "header.type names no type of SPEC 6.1 "
+              "(ENV-27, by accord.header.v1; not ENV-29)",
+              t=_set("header.type", "accord.strategic-assessment.v9"))
 
     # ENV-30, ENV-31 time
     ahead = VERIFY_AT + timedelta(seconds=300)
@@ -773,6 +834,11 @@ def _suite(pki: _Pki) -> list[_Vector]:
            _env(_payload(sa, i=_set("header.issued_at", _iso(late)),
                          c=_set("label.created_at", _iso(late))), SA, [mofa]),
            R.FUTURE_DATED, "issued_at 301 s after now")
+    over = ahead + timedelta(microseconds=1)
+    reject("ENV-30", "issued-300.000001s-ahead",
+           _env(_payload(sa, i=_set("header.issued_at", _iso(over)),
+                         c=_set("label.created_at", _iso(over))), SA, [mofa]),
+           R.FUTURE_DATED, "issued_at 300.000001 s after now (fractions count)")
     far = datetime(2050, 1, 1, tzinfo=UTC)
     reject("ENV-30", "future-and-after-cert",
            _env(_payload(sa, i=_set("header.issued_at", _iso(far)),
@@ -893,3 +959,13 @@ def _suite(pki: _Pki) -> list[_Vector]:
 
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
+
+
+def _of_length(payload: bytes, signer: Signer, length: int) -> bytes:
+    """A valid envelope of exactly ``length`` bytes: JSON whitespace after the payload's
+    first ``{`` brings it close, spaces after the record's first ``{`` the rest."""
+    base = len(_env(payload, StrategicAssessment.TYPE, [signer]))
+    pad = max(0, (length - base) * 3 // 4 - 4)
+    record = _env(payload[:1] + b" " * pad + payload[1:], StrategicAssessment.TYPE, [signer])
+    assert len(record) <= length, (len(record), length)
+    return record[:1] + b" " * (length - len(record)) + record[1:]

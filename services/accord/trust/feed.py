@@ -55,7 +55,9 @@ def crl_key(crl: x509.CertificateRevocationList, roots: TrustStore) -> str:
     """
     for _, root in roots.roots():
         key = root.public_key()
-        if root.subject == crl.issuer and crl.is_signature_valid(key):  # type: ignore[arg-type]
+        # Names as DER bytes (SPEC 4.1), as the trust store applies CRLs.
+        if (root.subject.public_bytes() == crl.issuer.public_bytes()
+                and crl.is_signature_valid(key)):  # type: ignore[arg-type]
             return f"crl:{kid_of(root)}"
     raise PkiError(f"CRL of {crl.issuer.rfc4514_string()[:100]} is not signed by a known root",
                    hint="issue CRLs with `accord pki revoke` in the PKI directory of that root")

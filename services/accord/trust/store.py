@@ -109,7 +109,7 @@ class TrustStore:
         key = cert.public_key()
         if not isinstance(key, Ed25519PublicKey):
             raise PkiError("root certificate key is not Ed25519")
-        if not is_ca(cert) or cert.issuer != cert.subject:
+        if not is_ca(cert) or cert.issuer.public_bytes() != cert.subject.public_bytes():
             raise PkiError("not a self-signed CA certificate", hint="add agency certificates "
                            "with add_certificate")
         try:
@@ -144,8 +144,8 @@ class TrustStore:
         (for example from the trust topic) cannot bring a revoked key back.
         """
         for root in self._roots.values():
-            if root.certificate.subject == crl.issuer and crl.is_signature_valid(
-                root.public_key
+            if root.certificate.subject.public_bytes() == crl.issuer.public_bytes() and (
+                crl.is_signature_valid(root.public_key)
             ):
                 break
         else:
@@ -303,8 +303,11 @@ class TrustStore:
         assert isinstance(key, Ed25519PublicKey)  # add_certificate admits nothing else
         issuer: _Root | None = None
         check_issuer = rules.enabled("ENV-18")
+        # SPEC 4.1: the issuer Name's DER is byte-identical to the root's subject DER
+        # (no RFC 5280 7.1 matching: Name equality here would ignore string types).
+        issuer_der = cert.issuer.public_bytes()
         for root in self._roots.values():
-            if root.certificate.subject != cert.issuer:
+            if root.certificate.subject.public_bytes() != issuer_der:
                 continue
             if check_issuer:
                 if root.country is not country:
