@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from accord.config import PUBLISHER_STATE_FILE, KafkaConnection, inbox_path
+from accord.handover import Endpoint
 from accord.observability.logs import get_logger
 from accord.plan import Plan
 from accord.plan.reconcile import apply_plan
@@ -62,11 +63,12 @@ class LocalExchange:
     # -- receivers -----------------------------------------------------------
 
     async def start_receiver(
-        self, agency: str, *, handler: Handler | None = None, **options: Any
+        self, agency: str, *, handler: Handler | None = None,
+        handover: Endpoint | None = None, **options: Any,
     ) -> Receiver:
-        """Start and run one agency's receiver; ``options`` are ``ReceiverSettings``
-        fields (``follow_trust`` defaults to off: one shared store, see
-        ``start_trust_feed``)."""
+        """Start and run one agency's receiver, handing over to ``handover`` if
+        given; ``options`` are ``ReceiverSettings`` fields (``follow_trust`` defaults
+        to off: one shared store, see ``start_trust_feed``)."""
         options.setdefault("follow_trust", False)
         receiver = Receiver(
             agency=agency,
@@ -76,6 +78,7 @@ class LocalExchange:
             signer=self.pki.signer(agency),
             inbox_path=self.inbox_path(agency),
             handler=handler,
+            handover=handover,
             settings=ReceiverSettings(**options),
         )
         await receiver.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -64,8 +64,10 @@ class PublishResult:
     offset: int
     sequence: int
     envelope: bytes
-    trace_id: str | None = None
-    """The W3C trace the record was sent in (its ``traceparent`` header)."""
+    trace_id: str | None = field(default=None, compare=False)
+    """The W3C trace the record was sent in (its ``traceparent`` header); None when
+    nothing was sent (an earlier, acknowledged release returned again). Not part of
+    the result's identity."""
 
 
 def routing_headers(header: Header) -> list[tuple[str, bytes]]:
