@@ -17,19 +17,23 @@ import re
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from _agency_endpoint import AgencyEndpoint
 from _exchange import label_for, report
+from click.testing import CliRunner
 
 from accord.areas import Area
+from accord.cli.main import _register, cli
 from accord.exchange import LocalExchange
 from accord.handover import Endpoint, HandoverPolicy, new_secret, parse_secret
 from accord.kafka import close_consumer, close_producer, new_consumer, new_producer, start_producer
 from accord.observability.logs import configure_logging
 from accord.observability.trace import TRACEPARENT, TraceContext, parse_traceparent
 from accord.parties import Scope
+from accord.plan import dump_plan
 from accord.publisher import routing_headers
 from accord.status import read_status
 
@@ -38,6 +42,9 @@ CT = Area.COUNTER_TERRORISM
 FAST = HandoverPolicy(concurrency=2, timeout_s=2.0, backoff_initial_s=0.1, backoff_max_s=0.4,
                       poll_s=0.2)
 SENDER, NODE = "AUS.AFP", "JPN.NPA"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "assessment.yaml"
+
+_register()
 
 
 @pytest.fixture
@@ -100,6 +107,7 @@ async def test_one_trace_joins_publish_receive_receipt_and_handover(
                                    correlation_id=cid)
         assert await endpoint.wait_for({result.message_id})
         on_receipt = await receipt_trace(exchange, NODE)
+        on_announcement = await receipt_trace(exchange, SENDER)  # the publisher's "published"
         assert await until(lambda: bool(events(log_lines, "handed-over", result.message_id)))
         # Trust health is exported by the node itself, read at scrape time.
         feed_polled = receiver.metrics.registry.get_sample_value(
@@ -113,7 +121,8 @@ async def test_one_trace_joins_publish_receive_receipt_and_handover(
     on_handover = parse_traceparent(endpoint.traceparents[result.message_id])
     assert on_receipt is not None
     assert on_handover is not None
-    assert on_receipt.trace_id == on_handover.trace_id == trace_id
+    assert on_announcement is not None
+    assert on_receipt.trace_id == on_handover.trace_id == on_announcement.trace_id == trace_id
     seen = {}
     for name, agency in (("published", None), ("delivered", NODE), ("receipt-sent", NODE),
                          ("handed-over", NODE)):
@@ -158,3 +167,32 @@ async def test_a_malformed_traceparent_still_lands_the_message_in_a_fresh_trace(
     assert re.fullmatch(r"[0-9a-f]{32}", delivered["trace_id"])
     assert delivered["trace_id"] != bad.decode().split("-")[1].lower()
     assert "correlation_id" not in delivered  # the signed header carries none
+
+
+@pytest.mark.kafka
+async def test_the_cli_publishes_with_a_correlation_id_that_the_receiver_logs(
+    exchange: LocalExchange, tmp_path: Path,
+) -> None:
+    env = {"ACCORD_BOOTSTRAP_SERVERS": exchange.connection.bootstrap_servers,
+           "ACCORD_PLAN": str(dump_plan(exchange.plan, tmp_path / "plan.yaml")),
+           "ACCORD_PKI_DIR": str(exchange.pki.bundle_path.parent),
+           "ACCORD_SECURITY_PROTOCOL": "", "ACCORD_KAFKA_USERNAME": "",
+           "ACCORD_KAFKA_PASSWORD": ""}
+    cid = uuid.uuid4()
+    # JPN.MOFA, bilateral strategic assessments: AUS.DFAT receives it.
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["--log-level", "CRITICAL", "publish", "--agency", "JPN.MOFA",
+                                  "--data-dir", str(tmp_path / "pub"), "--correlation-id",
+                                  str(cid), str(EXAMPLE)], env=env)
+    assert result.exit_code == 0, result.output
+    published = json.loads(result.output.splitlines()[-1])
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    try:
+        await exchange.start_receiver("AUS.DFAT")
+        assert await exchange.settle({"AUS.DFAT": 1}, within_s=60)
+    finally:
+        configure_logging("INFO", stream=sys.stderr)
+    (delivered,) = events(out, "delivered", published["message_id"])
+    assert delivered["correlation_id"] == str(cid)
+    assert delivered["trace_id"] == published["trace_id"]

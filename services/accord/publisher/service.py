@@ -10,6 +10,7 @@ retry can never make a second, different message.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +113,7 @@ class Publisher:
         self._owns_producer = producer is None
         self._announce = announce
         self._announcements: list[tuple[Header, str]] = []
+        self._announce_traces: dict[tuple[str, str], TraceContext] = {}
         self._announcer: asyncio.Task[None] | None = None
         # Bounded like stop(): an announcement must not outlive the brokers.
         self._announcer_sender = ReceiptSender(
@@ -274,7 +276,7 @@ class Publisher:
         self._state.acknowledged(message_id, partition=meta.partition, offset=meta.offset)
         self._metrics.published.labels(self.agency, header.topic).inc()
         if self._announce:
-            self._announce_published(header, envelope)
+            self._announce_published(header, envelope, trace)
         log.info(
             "published", message_id=message_id, sender=self.agency, topic=header.topic,
             partition=meta.partition, offset=meta.offset, sequence=header.sequence,
@@ -285,7 +287,8 @@ class Publisher:
             trace.trace_id,
         )
 
-    def _announce_published(self, header: Header, envelope: bytes) -> None:
+    def _announce_published(self, header: Header, envelope: bytes,
+                            trace: TraceContext) -> None:
         """Queue a ``published`` acknowledgement of our own message for the monitor.
 
         Announcements are batched (one signed receipt per scope and area per
@@ -295,6 +298,7 @@ class Publisher:
         monitor learns of the message from its first delivery receipt.
         """
         self._announcements.append((header, envelope_payload_sha256(envelope)))
+        self._announce_traces[header.sender, str(header.message_id)] = trace
         if len(self._announcements) >= _ANNOUNCE_BATCH:
             self._flush_soon(0.0)
         else:
@@ -302,18 +306,22 @@ class Publisher:
 
     def _flush_soon(self, delay: float) -> None:
         if self._announcer is None or self._announcer.done():
-            self._announcer = asyncio.create_task(self._flush_announcements(delay))
+            # A context of its own: the batch is no one message's, so no trace is bound.
+            self._announcer = asyncio.create_task(self._flush_announcements(delay),
+                                                  context=contextvars.Context())
 
     async def _flush_announcements(self, delay: float = 0.0) -> None:
         if delay:
             await asyncio.sleep(delay)
         while self._announcements:
             pending, self._announcements = self._announcements, []
+            traces, self._announce_traces = self._announce_traces, {}
             producer = self._require_producer()
             try:
                 await self._announcer_sender.send(
                     producer, pending,
                     lambda: self._state.next_sequence(self._plan.receipts_topic),
+                    traces=traces,
                 )
             except BrokerError as exc:
                 log.warning("announce-failed", messages=len(pending), error=str(exc))
