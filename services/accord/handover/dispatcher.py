@@ -29,7 +29,7 @@ from accord.handover.outbox import Outbox, Row
 from accord.handover.signing import signed_headers
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
-from accord.observability.trace import TRACEPARENT, TraceContext, bound, parse_traceparent
+from accord.observability.trace import TRACEPARENT, TraceContext, parse_traceparent, span
 
 log = get_logger(__name__)
 
@@ -162,7 +162,8 @@ class Dispatcher:
         found = self._outbox.message(row.sender, row.message_id)
         # Trace: a child of the receiver's trace of this message, on the request's
         # ``traceparent`` header and on every event below.
-        with bound(self._trace(row, found)) as trace:
+        with span("accord.handover", self._trace(row, found),
+                  message_id=row.message_id) as trace:
             await self._try_traced(row, found, trace)
 
     def _trace(self, row: Row, found: tuple[bytes, bytes, str, str] | None) -> TraceContext:

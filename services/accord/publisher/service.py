@@ -29,7 +29,7 @@ from accord.labels import Label, check_label
 from accord.models import MessageBody
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
-from accord.observability.trace import TRACEPARENT, TraceContext, bound, headers_with_trace
+from accord.observability.trace import TRACEPARENT, TraceContext, headers_with_trace, span
 from accord.observability.trace import current as current_trace
 from accord.parties import Scope
 from accord.plan import Plan
@@ -234,8 +234,10 @@ class Publisher:
         """Send a sealed envelope, retrying transient failures with the same bytes."""
         # Trace: a child of the caller's trace (an API request's), else a new one;
         # the traceparent header travels beside the signed bytes, never inside them.
-        trace = _trace_for(header)
-        with bound(trace):
+        # An OpenTelemetry span from send to the broker's ack (non-recording, and
+        # free, unless an SDK is configured); the record carries the span's context.
+        with span("accord.publish", _trace_for(header), topic=header.topic,
+                  message_id=str(header.message_id)) as trace:
             return await self._send(header, envelope, trace)
 
     async def _send(self, header: Header, envelope: bytes, trace: TraceContext) -> PublishResult:
