@@ -15,7 +15,6 @@ partition strictly in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -444,10 +443,10 @@ class Receiver:
             self._latency.observe(max(latency, 0.0))
             self._count("delivered", "")
             self.stats.delivered += 1
-            with bound(traces[key]):
-                self._log.info("delivered", message_id=key[1], sender=v.header.sender,
-                               topic=v.header.topic, latency_ms=round(latency * 1000, 2),
-                               type=v.header.type)
+            # The trace's fields passed, not bound: a third of the cost, on the hot path.
+            self._log.info("delivered", message_id=key[1], sender=v.header.sender,
+                           topic=v.header.topic, latency_ms=round(latency * 1000, 2),
+                           type=v.header.type, **traces[key].log_fields())
         if self._handler is not None and landed:
             where = {(d.sender, d.message_id): (d.topic, d.partition) for d in out.deliveries}
             await self._hand_over(landed, out.accepted, where, traces)
@@ -461,9 +460,8 @@ class Receiver:
         for record in out.duplicates:
             self._count("duplicate", "")
             self.stats.duplicates += 1
-            with bound(continue_or_start(record.headers)):
-                self._log.info("duplicate", topic=record.topic, partition=record.partition,
-                               offset=record.offset)
+            self._log.info("duplicate", topic=record.topic, partition=record.partition,
+                           offset=record.offset, **continue_or_start(record.headers).log_fields())
         for gap in out.gaps:
             self.stats.gaps += gap.missing
             self.metrics.gaps.labels(self.agency, gap.sender, gap.topic).inc(gap.missing)
@@ -475,10 +473,10 @@ class Receiver:
             self.stats.rejected[refusal.reason.value] = (
                 self.stats.rejected.get(refusal.reason.value, 0) + 1
             )
-            with bound(continue_or_start(record.headers)):
-                self._log.warning("rejected", reason=refusal.reason.value,
-                                  detail=refusal.detail[:200], topic=record.topic,
-                                  partition=record.partition, offset=record.offset)
+            self._log.warning("rejected", reason=refusal.reason.value,
+                              detail=refusal.detail[:200], topic=record.topic,
+                              partition=record.partition, offset=record.offset,
+                              **continue_or_start(record.headers).log_fields())
 
     def _commit_soon(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit offsets in the background, one commit in flight at a time."""
@@ -553,9 +551,9 @@ class Receiver:
         self.stats.receipts += len(keys)
         self.metrics.receipts.labels(self.agency).inc(len(keys))
         one = traces.get(keys[0]) if traces and len(keys) == 1 else None
-        with bound(one) if one is not None else contextlib.nullcontext():
-            self._log.info("receipt-sent", messages=len(keys), receipts=sent.receipts,
-                           message_id=keys[0][1] if len(keys) == 1 else None)
+        self._log.info("receipt-sent", messages=len(keys), receipts=sent.receipts,
+                       message_id=keys[0][1] if len(keys) == 1 else None,
+                       **(one.log_fields() if one is not None else {}))
 
     async def _flush_pending_receipts(self) -> None:
         """Receipts a crash left unsent: re-verify from the raw bytes and send."""
