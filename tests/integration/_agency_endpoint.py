@@ -27,6 +27,8 @@ class AgencyEndpoint:
         self.taken: list[tuple[str, dict[str, Any]]] = []
         """(webhook-id, data) of every request the endpoint accepted."""
         self.answers: list[str] = []
+        self.traceparents: dict[str, str] = {}
+        """message_id -> the ``traceparent`` header of the request that took it."""
         self.bad_signatures = 0
         self.redirect_followed = 0
         self.port = 0
@@ -65,7 +67,9 @@ class AgencyEndpoint:
             return web.Response(status=500)
         if action == "redirect":
             raise web.HTTPTemporaryRedirect("/elsewhere")
-        self.taken.append((request.headers["webhook-id"], json.loads(body)["data"]))
+        data = json.loads(body)["data"]
+        self.taken.append((request.headers["webhook-id"], data))
+        self.traceparents[data["message_id"]] = request.headers.get("traceparent", "")
         if action == "slow":
             await asyncio.sleep(self.slow_s)
         return web.Response(status=204)

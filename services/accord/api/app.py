@@ -9,6 +9,7 @@ accord's stable code. Bodies are bounded before they are read.
 
 import asyncio
 import base64
+import contextlib
 import json
 from typing import Annotated, Any, cast
 
@@ -49,6 +50,7 @@ from accord.api.problems import describe as _describe
 from accord.api.views import MAX_PAGE, decode_cursor, encode_cursor
 from accord.errors import AccordError
 from accord.observability.logs import get_logger
+from accord.observability.trace import TRACEPARENT, bound, parse_traceparent
 from accord.parties import AGENCY_PATTERN
 
 log = get_logger(__name__)
@@ -104,8 +106,11 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     async def answer(request: Request, client: str, key: str | None, **how: Any) -> Response:
         body = await request.body()
-        status, payload, replayed = await gateway.publish_once(
-            client, key, request_digest(request.method, request.url.path, body), **how)
+        # Trace: a caller's valid `traceparent` is continued, anything else ignored.
+        caller = parse_traceparent(request.headers.get(TRACEPARENT))
+        with bound(caller) if caller is not None else contextlib.nullcontext():
+            status, payload, replayed = await gateway.publish_once(
+                client, key, request_digest(request.method, request.url.path, body), **how)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return Response(payload, status_code=status, media_type="application/json",
                         headers=headers)
@@ -121,8 +126,10 @@ def create_app(gateway: Gateway) -> FastAPI:
 
         def seal() -> Any:
             body, scope, area, label = build_message(
-                req.model_dump(mode="json", exclude_none=True), gateway.agency)
-            return gateway.publisher.seal(body, scope=scope, area=area, label=label)
+                req.model_dump(mode="json", exclude_none=True, exclude={"correlation_id"}),
+                gateway.agency)
+            return gateway.publisher.seal(body, scope=scope, area=area, label=label,
+                                          correlation_id=req.correlation_id)
 
         return await answer(request, client, key, seal=seal)
 

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from accord import __version__
+from accord.observability.trace import TRACEPARENT
 from accord.parties import Scope
 from accord.plan import Plan
 from accord.plan.model import TopicSpec
@@ -54,9 +55,15 @@ def _envelope_message(name: str, title: str, summary: str) -> dict[str, Any]:
             "(header-mismatch).",
             "required": list(MIRRORED_HEADERS),
             "properties": {
-                h: {"type": "string", "description": _HEADER_DOC[h][0],
-                    **({"format": _HEADER_DOC[h][1]} if _HEADER_DOC[h][1] else {})}
-                for h in MIRRORED_HEADERS
+                **{h: {"type": "string", "description": _HEADER_DOC[h][0],
+                       **({"format": _HEADER_DOC[h][1]} if _HEADER_DOC[h][1] else {})}
+                   for h in MIRRORED_HEADERS},
+                # Trace: optional, unsigned; a bad one only means a fresh trace.
+                TRACEPARENT: {"type": "string",
+                              "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                              "description": "W3C Trace Context (version 00), outside the "
+                              "signature: joins the logs of publish, receive, receipt and "
+                              "handover; a malformed one is replaced by a fresh trace"},
             },
         },
         "payload": {

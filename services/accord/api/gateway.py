@@ -282,7 +282,8 @@ def _published(result: PublishResult) -> bytes:
 
     return Published(message_id=result.message_id, topic=result.topic,
                      partition=result.partition, offset=result.offset,
-                     sequence=result.sequence).model_dump_json().encode()
+                     sequence=result.sequence,
+                     trace_id=result.trace_id).model_dump_json().encode()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -41,6 +41,9 @@ class PublishRequest(_Model):
         f"({_SCHEMA_BASE}accord.label.v1.schema.json); originator is always this agency")
     body: dict[str, Any] = Field(description=f"the message body, per {_SCHEMA_BASE}<type>"
                                  ".schema.json")
+    correlation_id: UUID | None = Field(
+        default=None, description="the signed header's correlation_id: ties related "
+        "messages together; logged on every event of the message, on every node")
 
 
 class SupersedeRequest(_Model):
@@ -63,6 +66,8 @@ class Published(_Model):
     partition: int
     offset: int
     sequence: int
+    trace_id: str | None = Field(default=None, description="the W3C trace the message was "
+                                 "sent in (a `traceparent` request header is continued)")
 
 
 class InboxItem(_Model):

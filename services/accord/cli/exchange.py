@@ -19,6 +19,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import click
 import yaml
@@ -135,11 +136,19 @@ def _read_document(source: str) -> dict[str, Any]:
     return doc
 
 
+_correlation_option = click.option(
+    "--correlation-id", type=click.UUID, default=None, metavar="UUID",
+    help="The signed header's correlation_id: ties related messages together; "
+    "logged on every event of the message, on every node.")
+
+
 @click.command("publish")
 @node_options
+@_correlation_option
 @click.argument("source", default="-")
 def publish_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
-                    data_dir: Path | None, bootstrap: str | None, source: str) -> None:
+                    data_dir: Path | None, bootstrap: str | None, source: str,
+                    correlation_id: UUID | None = None) -> None:
     """Sign and publish the message in SOURCE (a JSON/YAML file, or - for stdin)."""
     settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap)
     node = open_node(settings)
@@ -147,10 +156,11 @@ def publish_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
 
     async def run() -> None:
         async with _publisher(node) as pub:
-            result = await pub.publish(body, scope=scope, area=area, label=label)
+            result = await pub.publish(body, scope=scope, area=area, label=label,
+                                       correlation_id=correlation_id)
         click.echo(json.dumps({"message_id": result.message_id, "topic": result.topic,
                                "partition": result.partition, "offset": result.offset,
-                               "sequence": result.sequence}))
+                               "sequence": result.sequence, "trace_id": result.trace_id}))
 
     with node_errors(settings.kafka, doing="write", resource=node.plan.exchange_topic(scope, area)):
         asyncio.run(run())
@@ -163,17 +173,21 @@ def _publisher(node: NodeContext) -> Publisher:
 
 @click.command("release")
 @node_options
+@_correlation_option
 @click.argument("message_id")
 def release_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
-                    data_dir: Path | None, bootstrap: str | None, message_id: str) -> None:
-    """Release one of this agency's bilateral messages to the trilateral scope."""
+                    data_dir: Path | None, bootstrap: str | None, message_id: str,
+                    correlation_id: UUID | None = None) -> None:
+    """Release one of this agency's bilateral messages to the trilateral scope
+    (correlated with the original unless --correlation-id says otherwise)."""
     node = open_node(_settings(agency, plan_path, pki_dir, data_dir, bootstrap))
 
     async def run() -> None:
         async with _publisher(node) as pub:
-            result = await pub.release_trilateral(message_id, node.trust)
+            result = await pub.release_trilateral(message_id, node.trust,
+                                                  correlation_id=correlation_id)
         click.echo(json.dumps({"message_id": result.message_id, "topic": result.topic,
-                               "releases": message_id}))
+                               "releases": message_id, "trace_id": result.trace_id}))
 
     with node_errors(node.settings.kafka, doing="write", resource="the trilateral topic"):
         asyncio.run(run())
@@ -215,7 +229,6 @@ async def _receive(node: NodeContext, handover: Endpoint | None) -> None:
     await receiver.start()
     try:
         if node.settings.metrics_port is not None:
-            receiver.metrics.watch_trust(node.trust, agency=node.agency)
             receiver.metrics.watch_ready(lambda: receiver.ready, agency=node.agency)
             ops = OpsServer(receiver.metrics, healthy=lambda: receiver.healthy,
                             ready=lambda: receiver.ready, host=node.settings.metrics_host,

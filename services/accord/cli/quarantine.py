@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -91,12 +92,14 @@ def show_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
         "source": record.source, "bytes": len(record.value or b""),
         "original_size": record.original_size,
     }, indent=2))
-    # What replay would do, judged without touching the inbox: a scratch one in memory.
-    scratch = Inbox(Path(":memory:"))
-    try:
-        [outcome] = replay([record], agency=agency, plan=plan, trust=trust, inbox=scratch)
-    finally:
-        scratch.close()
+    # What replay would do, judged without touching the inbox: a scratch one, private
+    # and thrown away.
+    with tempfile.TemporaryDirectory(prefix="accord-quarantine-") as scratch_dir:
+        scratch = Inbox(Path(scratch_dir) / "scratch.sqlite")
+        try:
+            [outcome] = replay([record], agency=agency, plan=plan, trust=trust, inbox=scratch)
+        finally:
+            scratch.close()
     if outcome.outcome == "still-refused":
         click.echo(f"now: still refused [{outcome.reason}]: {outcome.detail}")
         click.echo(f"hint: {outcome.hint}")

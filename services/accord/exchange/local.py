@@ -64,11 +64,11 @@ class LocalExchange:
 
     async def start_receiver(
         self, agency: str, *, handler: Handler | None = None,
-        handover: Endpoint | None = None, **options: Any
+        handover: Endpoint | None = None, **options: Any,
     ) -> Receiver:
-        """Start and run one agency's receiver; ``options`` are ``ReceiverSettings``
-        fields (``follow_trust`` defaults to off: one shared store, see
-        ``start_trust_feed``)."""
+        """Start and run one agency's receiver, handing over to ``handover`` if
+        given; ``options`` are ``ReceiverSettings`` fields (``follow_trust`` defaults
+        to off: one shared store, see ``start_trust_feed``)."""
         options.setdefault("follow_trust", False)
         receiver = Receiver(
             agency=agency,

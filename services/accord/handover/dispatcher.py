@@ -29,6 +29,7 @@ from accord.handover.outbox import Outbox, Row
 from accord.handover.signing import signed_headers
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
+from accord.observability.trace import TRACEPARENT, TraceContext, parse_traceparent, span
 
 log = get_logger(__name__)
 
@@ -159,6 +160,22 @@ class Dispatcher:
 
     async def _try(self, row: Row) -> None:
         found = self._outbox.message(row.sender, row.message_id)
+        # Trace: a child of the receiver's trace of this message, on the request's
+        # ``traceparent`` header and on every event below.
+        with span("accord.handover", self._trace(row, found),
+                  message_id=row.message_id) as trace:
+            await self._try_traced(row, found, trace)
+
+    def _trace(self, row: Row, found: tuple[bytes, bytes, str, str] | None) -> TraceContext:
+        stored = parse_traceparent(self._outbox.traceparent(row.key))
+        trace = TraceContext.new() if stored is None else stored.child()
+        if found is None:
+            return trace
+        correlation = json.loads(found[1])["header"].get("correlation_id")
+        return trace.with_correlation(None if correlation is None else str(correlation))
+
+    async def _try_traced(self, row: Row, found: tuple[bytes, bytes, str, str] | None,
+                          trace: TraceContext) -> None:
         if found is None:  # cannot happen with the landing transaction; never loop on it
             self._outbox.dead(row.key, "message missing from the inbox")
             self._dead.inc()
@@ -173,6 +190,7 @@ class Dispatcher:
         timestamp = int(time.time())
         body = request_body(row, raw, payload, topic, digest, timestamp)
         headers = signed_headers(self._endpoint.key, row.webhook_id, timestamp, body)
+        headers[TRACEPARENT] = trace.traceparent  # outside the signature, as on Kafka
         started = time.monotonic()
         error = await self._post(body, headers)
         elapsed = time.monotonic() - started

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS handover (
     last_error      TEXT,
     delivered_at    REAL,
     force           INTEGER NOT NULL DEFAULT 0,
+    traceparent     TEXT,
     PRIMARY KEY (sender, message_id)
 );
 CREATE INDEX IF NOT EXISTS handover_due ON handover(next_attempt_at)
@@ -44,16 +45,24 @@ CREATE INDEX IF NOT EXISTS handover_due ON handover(next_attempt_at)
 
 def ensure_schema(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
+    # An outbox made before traces were kept gains the column (NULL: a fresh trace).
+    columns = {str(r[1]) for r in db.execute("PRAGMA table_info(handover)")}
+    if "traceparent" not in columns:
+        db.execute("ALTER TABLE handover ADD COLUMN traceparent TEXT")
 
 
 def enqueue(cur: sqlite3.Cursor, messages: Iterable[tuple[str, str]],
-            now: float | None = None) -> None:
-    """Record (sender, message_id) pairs for handover, in the caller's transaction."""
+            now: float | None = None,
+            traces: Mapping[tuple[str, str], str] | None = None) -> None:
+    """Record (sender, message_id) pairs for handover, in the caller's transaction;
+    ``traces`` gives each message's ``traceparent`` (the receiver's trace), so the
+    handover request continues the trace even after a restart."""
     at = time.time() if now is None else now
+    found = traces or {}
     cur.executemany(
         "INSERT OR IGNORE INTO handover (sender, message_id, webhook_id, enqueued_at,"
-        " next_attempt_at) VALUES (?,?,?,?,?)",
-        [(s, m, webhook_id(s, m), at, at) for s, m in messages],
+        " next_attempt_at, traceparent) VALUES (?,?,?,?,?,?)",
+        [(s, m, webhook_id(s, m), at, at, found.get((s, m))) for s, m in messages],
     )
 
 
@@ -154,6 +163,14 @@ class Outbox:
             query = (f"SELECT {_COLUMNS} FROM handover WHERE state = ?"  # noqa: S608
                      " ORDER BY enqueued_at")
             yield from map(_row, self._db.execute(query, (state,)))
+
+    def traceparent(self, key: tuple[str, str]) -> str | None:
+        """The trace the receiver handled this message in, as it stored it (the
+        caller parses it: it came from a record header)."""
+        r = self._db.execute(
+            "SELECT traceparent FROM handover WHERE sender = ? AND message_id = ?", key,
+        ).fetchone()
+        return None if r is None or r[0] is None else str(r[0])
 
     def message(self, sender: str, message_id: str) -> tuple[bytes, bytes, str, str] | None:
         """(raw envelope, verified payload JSON, topic, payload_sha256) from the inbox."""

@@ -132,7 +132,9 @@ def trace_from_headers(
     if len(values) != 1:
         return None
     parsed = parse_traceparent(values[0])
-    return None if parsed is None else parsed.with_correlation(correlation_id)
+    if parsed is None or correlation_id is None:
+        return parsed
+    return parsed.with_correlation(correlation_id)
 
 
 def continue_or_start(
@@ -140,10 +142,12 @@ def continue_or_start(
 ) -> TraceContext:
     """A child of the record's trace, or a new trace if it carries none: what a
     receiver binds while it handles the record."""
-    parent = trace_from_headers(headers, correlation_id=correlation_id)
+    parent = trace_from_headers(headers)
     if parent is None:
         return TraceContext.new(correlation_id=correlation_id)
-    return parent.child()
+    # Built at once rather than by two ``replace`` calls: this runs per record.
+    return TraceContext(parent.trace_id, _random_hex(8, _ZERO_SPAN), parent.sampled,
+                        correlation_id)
 
 
 def current() -> TraceContext | None:

@@ -10,8 +10,9 @@ retry can never make a second, different message.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -28,6 +29,8 @@ from accord.labels import Label, check_label
 from accord.models import MessageBody
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
+from accord.observability.trace import TRACEPARENT, TraceContext, headers_with_trace, span
+from accord.observability.trace import current as current_trace
 from accord.parties import Scope
 from accord.plan import Plan
 from accord.publisher.state import PublisherState
@@ -46,6 +49,8 @@ MAX_RECORD_BYTES = 1_048_576
 under the broker's ``message.max.bytes`` default, and the receivers' envelope limit."""
 _RECORD_OVERHEAD = 128
 """Bytes a record adds to its value, key and headers (batch and record framing), rounded up."""
+_TRACE_HEADER_BYTES = len(TRACEPARENT) + 55
+"""The ``traceparent`` header every record carries (name + version-00 value)."""
 
 MIRRORED_HEADERS = (
     "accord-message-id", "accord-type", "accord-sender", "accord-scope", "accord-area",
@@ -60,6 +65,10 @@ class PublishResult:
     offset: int
     sequence: int
     envelope: bytes
+    trace_id: str | None = field(default=None, compare=False)
+    """The W3C trace the record was sent in (its ``traceparent`` header); None when
+    nothing was sent (an earlier, acknowledged release returned again). Not part of
+    the result's identity."""
 
 
 def routing_headers(header: Header) -> list[tuple[str, bytes]]:
@@ -104,6 +113,7 @@ class Publisher:
         self._owns_producer = producer is None
         self._announce = announce
         self._announcements: list[tuple[Header, str]] = []
+        self._announce_traces: dict[tuple[str, str], TraceContext] = {}
         self._announcer: asyncio.Task[None] | None = None
         # Bounded like stop(): an announcement must not outlive the brokers.
         self._announcer_sender = ReceiptSender(
@@ -190,7 +200,7 @@ class Publisher:
 
     def _check_size(self, header: Header, envelope: bytes) -> None:
         """Refuse, before anything is sent or numbered, a record the broker would refuse."""
-        size = (len(envelope) + len(header.sender) + _RECORD_OVERHEAD
+        size = (len(envelope) + len(header.sender) + _RECORD_OVERHEAD + _TRACE_HEADER_BYTES
                 + sum(len(k) + len(v) for k, v in routing_headers(header)))
         if size > MAX_RECORD_BYTES:
             self._refused(ReasonCode.OVERSIZED)
@@ -222,6 +232,15 @@ class Publisher:
 
     async def send(self, header: Header, envelope: bytes) -> PublishResult:
         """Send a sealed envelope, retrying transient failures with the same bytes."""
+        # Trace: a child of the caller's trace (an API request's), else a new one;
+        # the traceparent header travels beside the signed bytes, never inside them.
+        # An OpenTelemetry span from send to the broker's ack (non-recording, and
+        # free, unless an SDK is configured); the record carries the span's context.
+        with span("accord.publish", _trace_for(header), topic=header.topic,
+                  message_id=str(header.message_id)) as trace:
+            return await self._send(header, envelope, trace)
+
+    async def _send(self, header: Header, envelope: bytes, trace: TraceContext) -> PublishResult:
         producer = self._require_producer()
         message_id = str(header.message_id)
         self._check_size(header, envelope)
@@ -236,7 +255,7 @@ class Publisher:
                         header.topic,
                         value=envelope,
                         key=header.sender.encode(),
-                        headers=routing_headers(header),
+                        headers=headers_with_trace(routing_headers(header), trace),
                     )
                 # aiokafka retries some errors (e.g. RequestTimedOut while too few
                 # replicas are in sync) forever inside the producer: bound the wait by
@@ -259,17 +278,19 @@ class Publisher:
         self._state.acknowledged(message_id, partition=meta.partition, offset=meta.offset)
         self._metrics.published.labels(self.agency, header.topic).inc()
         if self._announce:
-            self._announce_published(header, envelope)
+            self._announce_published(header, envelope, trace)
         log.info(
             "published", message_id=message_id, sender=self.agency, topic=header.topic,
             partition=meta.partition, offset=meta.offset, sequence=header.sequence,
             type=header.type,
         )
         return PublishResult(
-            message_id, header.topic, meta.partition, meta.offset, header.sequence, envelope
+            message_id, header.topic, meta.partition, meta.offset, header.sequence, envelope,
+            trace.trace_id,
         )
 
-    def _announce_published(self, header: Header, envelope: bytes) -> None:
+    def _announce_published(self, header: Header, envelope: bytes,
+                            trace: TraceContext) -> None:
         """Queue a ``published`` acknowledgement of our own message for the monitor.
 
         Announcements are batched (one signed receipt per scope and area per
@@ -279,6 +300,7 @@ class Publisher:
         monitor learns of the message from its first delivery receipt.
         """
         self._announcements.append((header, envelope_payload_sha256(envelope)))
+        self._announce_traces[header.sender, str(header.message_id)] = trace
         if len(self._announcements) >= _ANNOUNCE_BATCH:
             self._flush_soon(0.0)
         else:
@@ -286,18 +308,22 @@ class Publisher:
 
     def _flush_soon(self, delay: float) -> None:
         if self._announcer is None or self._announcer.done():
-            self._announcer = asyncio.create_task(self._flush_announcements(delay))
+            # A context of its own: the batch is no one message's, so no trace is bound.
+            self._announcer = asyncio.create_task(self._flush_announcements(delay),
+                                                  context=contextvars.Context())
 
     async def _flush_announcements(self, delay: float = 0.0) -> None:
         if delay:
             await asyncio.sleep(delay)
         while self._announcements:
             pending, self._announcements = self._announcements, []
+            traces, self._announce_traces = self._announce_traces, {}
             producer = self._require_producer()
             try:
                 await self._announcer_sender.send(
                     producer, pending,
                     lambda: self._state.next_sequence(self._plan.receipts_topic),
+                    traces=traces,
                 )
             except BrokerError as exc:
                 log.warning("announce-failed", messages=len(pending), error=str(exc))
@@ -305,7 +331,8 @@ class Publisher:
     # -- trilateral release ------------------------------------------------
 
     async def release_trilateral(
-        self, original_id: str, trust: TrustStore, *, label: Label | None = None
+        self, original_id: str, trust: TrustStore, *, label: Label | None = None,
+        correlation_id: UUID | None = None,
     ) -> PublishResult:
         """Release one of this agency's bilateral messages to the trilateral scope.
 
@@ -315,7 +342,8 @@ class Publisher:
         sent log and only its certificate can sign as the sender. Idempotent per
         original: a second release returns the first copy (sending it again, same
         bytes, if the broker never acknowledged it). Only a message the broker
-        acknowledged can be released.
+        acknowledged can be released. The release's correlation id is
+        ``correlation_id``, else the original's, else the original's message id.
         """
         earlier = self._state.release_of(original_id)
         if earlier is not None:
@@ -357,7 +385,8 @@ class Publisher:
             scope=Scope.TRILATERAL,
             area=Area(original.header.area),
             label=released_label,
-            correlation_id=original.header.correlation_id or original.header.message_id,
+            correlation_id=(correlation_id or original.header.correlation_id
+                            or original.header.message_id),
             causation_id=original.header.message_id,
         )
         # Recorded before the send, with nothing awaited since the check above: a
@@ -408,3 +437,12 @@ class Publisher:
             hint="check that the brokers are up and that enough replicas are in sync "
             "(min.insync.replicas); the publish can be retried safely",
         )
+
+
+def _trace_for(header: Header) -> TraceContext:
+    """The trace a send goes out in, carrying the signed header's correlation id."""
+    correlation = None if header.correlation_id is None else str(header.correlation_id)
+    outer = current_trace()
+    if outer is None:
+        return TraceContext.new(correlation_id=correlation)
+    return outer.child().with_correlation(correlation or outer.correlation_id)

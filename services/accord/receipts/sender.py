@@ -12,7 +12,7 @@ aiokafka's ``send`` (tests pass an in-memory one). Failures leave as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from accord.envelope import Header
 from accord.kafka import broker_errors
 from accord.models import Acknowledgement
+from accord.observability.trace import TraceContext, headers_with_trace
 from accord.receipts.build import ReceiptStatus, build_receipt, chunks, group_for_receipts
 from accord.trust import Signer
 
@@ -78,12 +79,18 @@ class ReceiptSender:
         producer: RecordSink,
         items: Iterable[tuple[Header, str]],
         next_sequence: Callable[[], int],
+        traces: Mapping[tuple[str, str], TraceContext] | None = None,
     ) -> Sent:
         """Sign and send receipts for (header, payload digest) pairs; wait for the acks.
 
         ``next_sequence`` numbers each receipt (a durable counter: a number is never
         reused, even when a send fails). Raises ``BrokerError`` when the broker
         refuses or does not acknowledge within the timeout.
+
+        ``traces`` maps (sender, message_id) to the trace each message was handled
+        in: a receipt's record carries a ``traceparent`` in the trace of the first
+        message it acknowledges that has one (a receipt of one message: that
+        message's trace).
         """
         acknowledged: list[Acknowledgement] = []
         futures = []
@@ -100,6 +107,9 @@ class ReceiptSender:
                         status=self._status,
                     )
                     headers = self._mirror(header) if self._mirror is not None else None
+                    trace = _first_trace(chunk, traces)
+                    if trace is not None:
+                        headers = headers_with_trace(headers, trace.child())
                     async with self._enqueue():
                         futures.append(
                             await producer.send(
@@ -114,3 +124,15 @@ class ReceiptSender:
                 # Bounded: the brokers may be gone, and a node must go on (or stop).
                 await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout_s)
         return Sent(acknowledged, len(futures))
+
+
+def _first_trace(
+    acks: Iterable[Acknowledgement], traces: Mapping[tuple[str, str], TraceContext] | None
+) -> TraceContext | None:
+    if not traces:
+        return None
+    for ack in acks:
+        found = traces.get((ack.sender, str(ack.message_id)))
+        if found is not None:
+            return found
+    return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,6 +251,7 @@ class Inbox:
         *,
         receipt_stream: str | None = None,
         receipt_count: int = 0,
+        traces: Mapping[tuple[str, str], str] | None = None,
     ) -> tuple[list[tuple[str, str]], int]:
         """Write deliveries and next offsets atomically; return the (sender, id) keys
         newly landed and, with ``receipt_stream``, the first of ``receipt_count``
@@ -258,7 +259,8 @@ class Inbox:
 
         A delivery whose (sender, id) is already present is a duplicate and is
         ignored (its offset still advances). A status change touches only the row
-        of its own sender.
+        of its own sender. ``traces`` (sender, id) -> ``traceparent`` go with the
+        handover rows.
         """
         now = datetime.now(UTC).isoformat()
         landed: list[tuple[str, str]] = []
@@ -285,7 +287,7 @@ class Inbox:
                         (d.sender, d.topic, d.sequence),
                     )
             if self._outbox and landed:  # handover: same transaction as the landing
-                handover_outbox.enqueue(cur, landed)
+                handover_outbox.enqueue(cur, landed, traces=traces)  # + traceparents
             for change in status_changes:
                 cur.execute(
                     "UPDATE messages SET status = ? WHERE sender = ? AND message_id = ?",

@@ -41,13 +41,15 @@ from accord.kafka import (
 )
 from accord.observability.logs import get_logger
 from accord.observability.metrics import NodeMetrics
+from accord.observability.trace import TraceContext, bound, continue_or_start
 from accord.parties import country_of
 from accord.plan import Plan
 from accord.receipts import ReceiptSender, receipt_count
 from accord.receiver.inbox import Inbox
 from accord.receiver.quarantine import QuarantineWriter
 from accord.receiver.settings import ReceiverSettings
-from accord.receiver.step import Context, Outcome, step
+from accord.receiver.step import Context, Outcome, Record, step
+from accord.status import commit_metadata
 from accord.trust import Signer, TrustStore
 from accord.trust.feed import TrustFeed
 
@@ -162,6 +164,8 @@ class Receiver:
             TrustFeed(connection, plan.trust_topic, trust, metrics=self.metrics, agency=agency)
             if settings.follow_trust else None
         )
+        # Trust health on /metrics: CRL dates, and the feed's last poll and record.
+        self.metrics.watch_trust(trust, feed=self._trust_feed, agency=agency)
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._recovering = False
@@ -429,11 +433,13 @@ class Receiver:
         except BrokerError as exc:
             raise _ProducerStuck(str(exc)) from exc
         self._account(out)
+        traces = _delivery_traces(batch, out)  # trace: one per delivered message
         items = out.receipt_items() if self._settings.send_receipts else []
         landed, first_receipt = self.inbox.land(
             out.deliveries, out.offsets, out.status_changes,
             receipt_stream=self._receipts.topic if items else None,
             receipt_count=receipt_count(items),
+            traces={k: t.traceparent for k, t in traces.items()} if self.dispatcher else None,
         )
         landed_at = datetime.now(UTC)
         if landed and self.dispatcher is not None:  # handover
@@ -445,16 +451,17 @@ class Receiver:
             self._latency.observe(max(latency, 0.0))
             self._count("delivered", "")
             self.stats.delivered += 1
+            # The trace's fields passed, not bound: a third of the cost, on the hot path.
             self._log.info("delivered", message_id=key[1], sender=v.header.sender,
-                     topic=v.header.topic, latency_ms=round(latency * 1000, 2),
-                     type=v.header.type)
+                           topic=v.header.topic, latency_ms=round(latency * 1000, 2),
+                           type=v.header.type, **traces[key].log_fields())
         if self._handler is not None and landed:
             where = {(d.sender, d.message_id): (d.topic, d.partition) for d in out.deliveries}
-            await self._hand_over(landed, out.accepted, where)
+            await self._hand_over(landed, out.accepted, where, traces)
         if landed and items:
             # One writer, and duplicates were filtered before the write: what landed
             # is exactly what the receipts were grouped from.
-            await self._receipts_soon(items, first_receipt)
+            await self._receipts_soon(items, first_receipt, traces)
 
     def _account(self, out: Outcome) -> None:
         """Stats, metrics and log lines for what the step decided (and was quarantined)."""
@@ -462,7 +469,7 @@ class Receiver:
             self._count("duplicate", "")
             self.stats.duplicates += 1
             self._log.info("duplicate", topic=record.topic, partition=record.partition,
-                           offset=record.offset)
+                           offset=record.offset, **continue_or_start(record.headers).log_fields())
         for gap in out.gaps:
             self.stats.gaps += gap.missing
             self.metrics.gaps.labels(self.agency, gap.sender, gap.topic).inc(gap.missing)
@@ -475,8 +482,9 @@ class Receiver:
                 self.stats.rejected.get(refusal.reason.value, 0) + 1
             )
             self._log.warning("rejected", reason=refusal.reason.value,
-                        detail=refusal.detail[:200], topic=record.topic,
-                        partition=record.partition, offset=record.offset)
+                              detail=refusal.detail[:200], topic=record.topic,
+                              partition=record.partition, offset=record.offset,
+                              **continue_or_start(record.headers).log_fields())
 
     def _commit_soon(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit offsets in the background, one commit in flight at a time."""
@@ -491,7 +499,9 @@ class Receiver:
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
             with broker_errors("offset commit failed"):
-                await consumer.commit(offsets)
+                # The commit's metadata carries its time, for `accord status`.
+                at = commit_metadata()
+                await consumer.commit({tp: (o, at) for tp, o in offsets.items()})
         except BrokerError as exc:
             # Safe to lose: the inbox holds the offsets this node resumes from.
             self._log.warning("commit-failed", error=str(exc))
@@ -504,19 +514,22 @@ class Receiver:
     async def _hand_over(
         self, landed: list[tuple[str, str]], accepted: dict[tuple[str, str], Verified],
         where: dict[tuple[str, str], tuple[str, int]],
+        traces: dict[tuple[str, str], TraceContext],
     ) -> None:
         """Call the handler in order within each partition, partitions concurrently."""
-        by_partition: dict[tuple[str, int], list[Verified]] = {}
+        by_partition: dict[tuple[str, int], list[tuple[Verified, TraceContext]]] = {}
         for key in landed:
-            by_partition.setdefault(where[key], []).append(accepted[key])
+            by_partition.setdefault(where[key], []).append((accepted[key], traces[key]))
 
-        async def in_order(items: list[Verified]) -> None:
-            for v in items:
-                await self._call_handler(v)
+        async def in_order(items: list[tuple[Verified, TraceContext]]) -> None:
+            for v, trace in items:
+                with bound(trace):  # the handler's own log events join the trace
+                    await self._call_handler(v)
 
         await asyncio.gather(*(in_order(items) for items in by_partition.values()))
 
-    async def _receipts_soon(self, items: list[tuple[Header, str]], first_sequence: int) -> None:
+    async def _receipts_soon(self, items: list[tuple[Header, str]], first_sequence: int,
+                             traces: dict[tuple[str, str], TraceContext] | None = None) -> None:
         """Sign and send receipts in the background; at most a few batches in flight."""
         self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         if len(self._receipt_tasks) >= _MAX_RECEIPT_BATCHES_IN_FLIGHT:
@@ -524,16 +537,18 @@ class Receiver:
             await asyncio.wait(self._receipt_tasks, return_when=asyncio.FIRST_COMPLETED)
             self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         self._receipt_tasks.append(
-            asyncio.create_task(self._send_receipts(items, first_sequence))
+            asyncio.create_task(self._send_receipts(items, first_sequence, traces))
         )
 
-    async def _send_receipts(self, items: list[tuple[Header, str]], first_sequence: int) -> None:
+    async def _send_receipts(self, items: list[tuple[Header, str]], first_sequence: int,
+                             traces: dict[tuple[str, str], TraceContext] | None = None) -> None:
         producer = self._producer
         if producer is None:
             return
         numbers = itertools.count(first_sequence)
         try:
-            sent = await self._receipts.send(producer, items, lambda: next(numbers))
+            sent = await self._receipts.send(producer, items, lambda: next(numbers),
+                                             traces=traces)
         except BrokerError as exc:
             # The rows stay receipt_pending: resent once the producer is healthy.
             self._log.warning("receipts-failed", error=str(exc), count=len(items))
@@ -543,8 +558,10 @@ class Receiver:
         self.inbox.receipts_sent(keys)
         self.stats.receipts += len(keys)
         self.metrics.receipts.labels(self.agency).inc(len(keys))
+        one = traces.get(keys[0]) if traces and len(keys) == 1 else None
         self._log.info("receipt-sent", messages=len(keys), receipts=sent.receipts,
-                       message_id=keys[0][1] if len(keys) == 1 else None)
+                       message_id=keys[0][1] if len(keys) == 1 else None,
+                       **(one.log_fields() if one is not None else {}))
 
     async def _flush_pending_receipts(self) -> None:
         """Receipts a crash left unsent: re-verify from the raw bytes and send."""
@@ -584,3 +601,22 @@ class Receiver:
                 max(high - position, 0)
             )
 
+
+
+def _delivery_traces(
+    batch: dict[TopicPartition, list[ConsumerRecord]], out: Outcome
+) -> dict[tuple[str, str], TraceContext]:
+    """Each delivery's trace: a child of its record's ``traceparent``, or a fresh
+    trace when the header is missing or malformed (never a reason to refuse: it is
+    outside the signature), with the signed header's correlation id."""
+    records: dict[tuple[str, int, int], Record] = {
+        (r.topic, r.partition, r.offset): r for rs in batch.values() for r in rs
+    }
+    traces = {}
+    for d in out.deliveries:
+        correlation = out.accepted[d.sender, d.message_id].header.correlation_id
+        traces[d.sender, d.message_id] = continue_or_start(
+            records[d.topic, d.partition, d.offset].headers,
+            correlation_id=None if correlation is None else str(correlation),
+        )
+    return traces
