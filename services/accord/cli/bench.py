@@ -164,7 +164,10 @@ def bench_command(
     def progress(text: str) -> None:
         click.echo(f"... {text}", err=True)
 
+    # Other work on the machine moves every figure: the load average says how much.
+    load_before = os.getloadavg()[0]
     runs = asyncio.run(bench(options, progress))
+    load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     figures = medians(runs)
     if as_json:
         click.echo(json.dumps({
@@ -174,7 +177,9 @@ def bench_command(
             "targets": targets(figures),
             "target_margins": {t.key: t.margin(figures) for t in TARGETS},
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load": load,
                         "platform": platform.platform()},
         }, indent=2))
     else:
         click.echo(_table(figures, options, repeat))
+        click.echo(load)
