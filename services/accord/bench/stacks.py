@@ -28,7 +28,7 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("base64", r"base64|binascii"),
         ("JSON", r"json"),
         ("pydantic validate / serialize", r"pydantic|fast_depends"),
-        ("hashing (SHA-256)", r"hashlib|sha256"),
+        ("hashing (SHA-256)", r"hashlib|sha256|_hashopenssl"),
         ("aiokafka produce / fetch", r"aiokafka|kafka/"),
         ("asyncio machinery", r"asyncio|selectors|uvloop"),
         ("accord checks (labels, scope, plan, trust)",
