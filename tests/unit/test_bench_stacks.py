@@ -17,6 +17,8 @@ def test_the_innermost_matching_frame_decides() -> None:
     assert categorize(["model_validate_json (pydantic/main.py:1)",
                        "decode (json/decoder.py:1)"]) == "JSON"
     assert categorize(["run (accord/receiver/service.py:1)"]) == OTHER
+    # A process frame is a command line, not code: "landings.json" is not JSON work.
+    assert categorize([f"{NODE} landings.json", "run (accord/receiver/service.py:1)"]) == OTHER
 
 
 def test_samples_are_told_apart_by_process_and_converted_per_message() -> None:

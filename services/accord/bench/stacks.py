@@ -10,6 +10,10 @@ other category claims). ``--messages`` converts shares into µs per message, usi
 the process's own CPU figure from the same run (``--cpu-us``) when given, else the
 sampling interval. Processes are told apart by their command line: the deployed
 node (``accord.bench.probed_node``), the peer's subscriber (``accord.bench.peer``).
+
+Limitation: py-spy samples a process's whole life, start-up and imports included,
+while the bench's CPU figures cover the timed run only; with small ``--messages``
+the start-up dominates the shares. Profile with large counts.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ def _process(frame: str) -> str | None:
 
 def categorize(frames: Sequence[str]) -> str:
     for frame in reversed(frames):
+        if frame.startswith("process "):  # a command line, not code
+            continue
         for name, pattern in CATEGORIES:
             if pattern.search(frame):
                 return name
@@ -65,7 +71,10 @@ def tally(lines: Iterable[str]) -> dict[str, Counter[str]]:
         if not stack or not count.isdigit():
             continue
         frames = stack.split(";")
-        process = _process(frames[0]) or "process"
+        # With --subprocesses each stack starts with the chain of processes from
+        # the one py-spy started; the innermost names the process sampled.
+        names = [p for p in map(_process, frames) if p is not None]
+        process = names[-1] if names else "process"
         result[process][categorize(frames)] += int(count)
     return result
 
