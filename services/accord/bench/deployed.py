@@ -7,9 +7,11 @@ and the publishing node stays in this one, beside the same broker:
 
     this process: Publisher  ->  Kafka (JVM)  ->  `accord receive` process: inbox
 
-Throughput: first seal to the last message's landing. Latency per message:
-``received_at - issued_at`` read back from the inbox (``received_at`` is stamped as
-the landing transaction begins; both stamps come from this machine's clock).
+The node is ``accord receive`` run through ``accord.bench.probed_node``, which adds
+(b)'s landing probe, at the bench's log level: so the deployed figures and (b) end
+at the same point (the inbox transaction has committed) with the same logging.
+Throughput: first seal to the last message's landing. Latency per message: its
+``issued_at`` to that landing (both stamps from this machine's clock).
 
 CPU: the user+system seconds each of the three processes used during the timed
 run, divided by the messages. Their sum is what one message costs this machine;
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,12 +42,13 @@ from accord.bench.pipeline import (
     bench_plan,
     publish_many,
 )
+from accord.bench.probed_node import read_landings
 from accord.config import KafkaConnection, inbox_path
 from accord.envelope import Header
 from accord.exchange import LocalExchange
-from accord.node.process import cpu_seconds, start_receiver_process, stop_process
-from accord.plan import dump_plan
-from accord.receiver.inbox import count_messages, read_landing_times
+from accord.node.process import cpu_seconds, stop_process
+from accord.plan import Plan, dump_plan
+from accord.receiver.inbox import count_messages
 from accord.trust.pki import Pki
 
 
@@ -67,7 +72,8 @@ class DeployedRun:
             parts["broker"] = self.cpu_broker_s
         return {k: v / self.count * 1e6 for k, v in parts.items()}
 
-    def figures(self) -> dict[str, float]:
+    def figures(self, prefix: str = "") -> dict[str, float]:
+        """Every figure, each key prefixed with ``prefix`` (a pipeline variant's)."""
         cpu = self.cpu_us_per_message()
         total = sum(cpu.values())
         cores = float(os.cpu_count() or 1)
@@ -82,7 +88,7 @@ class DeployedRun:
             "cpu_ceiling_msgs_per_s": cores * 1e6 / total if total else 0.0,
         }
         figures.update({f"cpu_us_per_msg_{k}": v for k, v in cpu.items()})
-        return figures
+        return {prefix + k: v for k, v in figures.items()}
 
 
 async def _until(predicate: Callable[[], bool], within_s: float) -> bool:
@@ -94,21 +100,51 @@ async def _until(predicate: Callable[[], bool], within_s: float) -> bool:
     return bool(predicate())
 
 
+def start_probed_node(
+    *, agency: str, connection: KafkaConnection, plan_file: Path, pki_dir: Path,
+    data_dir: Path, log: Path, landings: Path, log_level: str, fetch_wait_ms: int,
+) -> subprocess.Popen[bytes]:
+    """``accord --log-level L --log-json receive --agency A`` through the landing probe;
+    the environment as ``accord.node.process.start_receiver_process`` sets it."""
+    env = {
+        **os.environ,
+        "ACCORD_BOOTSTRAP_SERVERS": connection.bootstrap_servers,
+        "ACCORD_PLAN": str(plan_file),
+        "ACCORD_PKI_DIR": str(pki_dir),
+        "ACCORD_DATA_DIR": str(data_dir),
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "accord.bench.probed_node", str(landings), "--",
+             "--log-level", log_level, "--log-json", "receive", "--agency", agency,
+             "--fetch-wait-ms", str(fetch_wait_ms)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+
+
+def _same(plan: Plan) -> Plan:
+    return plan
+
+
 async def deployed_run(
     conn: KafkaConnection, directory: Path, pki: Pki, count: int, *,
     body_size: int = 1024, warmup: int = 500, broker_pid: int | None = None,
-    fetch_wait_ms: int = 10, within_s: float = 600.0,
+    fetch_wait_ms: int = 10, log_level: str = "WARNING",
+    plan_of: Callable[[Plan], Plan] = _same, within_s: float = 600.0,
 ) -> DeployedRun:
-    """``count`` messages from this process to a receiving node in its own process."""
-    ex = LocalExchange(plan=bench_plan(), connection=conn, directory=directory, pki=pki)
+    """``count`` messages from this process to a receiving node in its own process;
+    ``plan_of`` turns the bench plan into a pipeline variant's (see ``run.VARIANTS``)."""
+    ex = LocalExchange(plan=plan_of(bench_plan()), connection=conn, directory=directory,
+                       pki=pki)
     await asyncio.to_thread(ex.apply)
     agency = RECEIVERS[0]
     data_dir = directory / "receiver"
     inbox = inbox_path(data_dir)
-    node = start_receiver_process(
+    landings = directory / "landings.json"
+    node = start_probed_node(
         agency=agency, connection=conn, plan_file=dump_plan(ex.plan, directory / "plan.yaml"),
         pki_dir=ex.pki.bundle_path.parent, data_dir=data_dir, log=directory / "receiver.log",
-        options=("--fetch-wait-ms", str(fetch_wait_ms)),
+        landings=landings, log_level=log_level, fetch_wait_ms=fetch_wait_ms,
     )
     try:
         publisher = await ex.publisher(SENDER)
@@ -136,7 +172,9 @@ async def deployed_run(
         stop_process(node)
         await ex.stop()
 
-    timed = [(i, r) for i, r in read_landing_times(inbox) if i >= started]
+    if node.returncode != 0:
+        raise RuntimeError(f"the receiving node exited with {node.returncode}; see {directory}")
+    timed = [(i, r) for i, r in read_landings(landings) if i >= started]
     last = max(r for _i, r in timed)
     broker_cpu = (cpu1[2] - cpu0[2]) if cpu0[2] is not None and cpu1[2] is not None else None
     return DeployedRun(

@@ -1,5 +1,8 @@
-"""One ``accord bench`` run: (a) raw Kafka, (b) the signed pipeline, (c) bare Ed25519,
-and the paced latency run, on the same broker; figures as a flat dict of numbers.
+"""One ``accord bench`` run, on one broker: (a) raw Kafka, (b) the signed pipeline in
+one process, (b) deployed (the receiving node in its own process, per pipeline
+variant), the FastStream peer in one and in two processes, (c) bare Ed25519, and
+the paced latency run; figures as a flat dict of numbers, the targets of issue 16
+judged on them.
 
 See docs/bench.md for what each figure means.
 """
@@ -22,11 +25,54 @@ from accord.bench.raw_kafka import ensure_topic, raw_roundtrip
 from accord.bench.split import split_rates
 from accord.config import KafkaConnection
 from accord.node.process import cpu_seconds
-from accord.plan import load_plan
+from accord.plan import Plan, load_plan
 from accord.trust.pki import Pki, provision
 
-TARGET_B_OVER_C = 0.5
-TARGET_P99_MS = 50.0
+
+def _signed(plan: Plan) -> Plan:
+    return plan
+
+
+VARIANTS: dict[str, Callable[[Plan], Plan]] = {
+    # name -> how the bench plan becomes this variant's plan. "signed" is the
+    # protection the peer has (each message signed, bodies in clear) and the one the
+    # targets judge; a new pipeline (signed+encrypted, batch-signed) is one line here.
+    "signed": _signed,
+}
+"""Pipeline variants, each run as deployed; the first is the one the targets judge."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of issue 16's targets: ``key`` compared with ``goal``."""
+
+    name: str
+    key: str
+    goal: float
+    at_least: bool
+    unit: str = "x"
+
+    def met(self, figures: Figures) -> bool:
+        value = figures[self.key]
+        return value >= self.goal if self.at_least else value <= self.goal
+
+    def margin(self, figures: Figures) -> float:
+        """How far past (positive) or short of (negative) the goal, as a fraction of it."""
+        value = figures[self.key]
+        return (value - self.goal) / self.goal * (1 if self.at_least else -1)
+
+
+TARGETS = (
+    Target("deployed throughput >= 1.0 x two-process peer", "ratio_deployed_peer2",
+           1.0, at_least=True),
+    Target("publisher CPU per message <= 1.0 x peer's", "ratio_cpu_publisher_peer2",
+           1.0, at_least=False),
+    Target("receiver CPU per message <= 1.0 x peer's", "ratio_cpu_receiver_peer2",
+           1.0, at_least=False),
+    Target("receiver >= 5000 msgs/s per core", "receiver_msgs_per_core", 5000.0,
+           at_least=True, unit=" msgs/s"),
+    Target("paced p99 <= 30 ms", "paced_p99_ms", 30.0, at_least=False, unit=" ms"),
+)
 
 Figures = dict[str, float]
 
@@ -43,6 +89,9 @@ class BenchOptions:
     warmup: int = 500
     fetch_wait_ms: int = 10
     bootstrap: str | None = None
+    log_level: str = "WARNING"
+    """The level (b) runs at, and the deployed node is started with."""
+    variants: tuple[str, ...] = tuple(VARIANTS)
 
 
 def _ms(seconds: list[float], q: float) -> float:
@@ -66,8 +115,13 @@ def _pipeline_figures(prefix: str, run: PipelineRun) -> Figures:
 async def run_once(
     conn: KafkaConnection, directory: Path, options: BenchOptions, pki: Pki,
     progress: Callable[[str], None] = lambda _: None, broker_pid: int | None = None,
+    peer_first: bool = False,
 ) -> Figures:
-    """Every figure of one repeat. A fresh namespace (topics, groups, inboxes) each time."""
+    """Every figure of one repeat. A fresh namespace (topics, groups, inboxes) each time.
+
+    ``peer_first`` runs the peer before accord's deployed runs: ``bench`` alternates it
+    between repeats, so a drift in the machine's load favours neither side.
+    """
     figures: Figures = {"receivers": float(options.receivers)}
     pipeline = Pipeline(conn, directory, receivers=options.receivers, pki=pki,
                         body_size=options.body_size, fetch_wait_ms=options.fetch_wait_ms)
@@ -127,12 +181,33 @@ async def run_once(
     figures["publish_only_msgs_per_s"] = publish.per_second
     figures["receive_only_msgs_per_s"] = receive.per_second
 
-    # (b) as deployed: the receiving node in a process of its own; CPU per process.
-    progress(f"(b) deployed: receiving node as its own process, {options.messages} messages")
-    deployed = await deployed_run(conn, directory / "deployed", pki, options.messages,
-                                  body_size=options.body_size, warmup=options.warmup,
-                                  broker_pid=broker_pid, fetch_wait_ms=options.fetch_wait_ms)
-    figures.update(deployed.figures())
+    async def deployed() -> None:
+        # (b) as deployed: the receiving node in a process of its own; CPU per process.
+        for n, name in enumerate(options.variants):
+            progress(f"(b) deployed, {name}: receiving node as its own process, "
+                     f"{options.messages} messages")
+            run = await deployed_run(
+                conn, directory / f"deployed-{name}", pki, options.messages,
+                body_size=options.body_size, warmup=options.warmup, broker_pid=broker_pid,
+                fetch_wait_ms=options.fetch_wait_ms, log_level=options.log_level,
+                plan_of=VARIANTS[name])
+            # The judged variant keeps the plain "deployed_" names; others are prefixed.
+            figures.update(run.figures("" if n == 0 else f"{name}_"))
+
+    async def peer() -> None:
+        from accord.bench.peer import peer_run
+
+        for processes in (1, 2):
+            progress(f"peer (FastStream), {processes} process(es), {options.messages} messages")
+            run = await peer_run(
+                conn.bootstrap_servers, directory / f"peer{processes}", options.messages,
+                processes=1 if processes == 1 else 2, body_size=options.body_size,
+                warmup=options.warmup, fetch_wait_ms=options.fetch_wait_ms,
+                broker_pid=broker_pid)
+            figures.update(run.figures(f"peer{processes}"))
+
+    for step in (peer, deployed) if peer_first else (deployed, peer):
+        await step()
 
     # (c) the ceiling: bare Ed25519 over an input as large as the signed one.
     progress(f"(c) bare Ed25519, {options.ed25519_loops} signs and verifies")
@@ -140,23 +215,44 @@ async def run_once(
     figures["sign_per_s"] = sign.per_second
     figures["verify_per_s"] = verify.per_second
 
-    figures["ratio_b_a"] = figures["pipeline_msgs_per_s"] / figures["raw_msgs_per_s"]
-    figures["ratio_b_c"] = figures["pipeline_msgs_per_s"] / figures["verify_per_s"]
-    figures["ratio_deployed_c"] = figures["deployed_msgs_per_s"] / figures["verify_per_s"]
-    figures["ratio_ceiling_c"] = figures["cpu_ceiling_msgs_per_s"] / figures["verify_per_s"]
+    figures.update(ratios(figures))
     figures["peak_rss_mib"] = peak_rss_mib()
     return figures
 
 
+def ratios(f: Figures) -> Figures:
+    """accord over the peer, and the per-node rates (msgs/s one busy core carries)."""
+    r = {
+        "ratio_b_a": f["pipeline_msgs_per_s"] / f["raw_msgs_per_s"],
+        "ratio_b_peer1": f["pipeline_msgs_per_s"] / f["peer1_msgs_per_s"],
+        "ratio_deployed_peer2": f["deployed_msgs_per_s"] / f["peer2_msgs_per_s"],
+        "ratio_cpu_b_peer1": f["pipeline_cpu_us_per_msg_process"]
+        / f["peer1_cpu_us_per_msg_process"],
+        "ratio_cpu_publisher_peer2": f["cpu_us_per_msg_publisher"]
+        / f["peer2_cpu_us_per_msg_publisher"],
+        "ratio_cpu_receiver_peer2": f["cpu_us_per_msg_receiver"]
+        / f["peer2_cpu_us_per_msg_subscriber"],
+        "publisher_msgs_per_core": 1e6 / f["cpu_us_per_msg_publisher"],
+        "receiver_msgs_per_core": 1e6 / f["cpu_us_per_msg_receiver"],
+        "peer_publisher_msgs_per_core": 1e6 / f["peer2_cpu_us_per_msg_publisher"],
+        "peer_subscriber_msgs_per_core": 1e6 / f["peer2_cpu_us_per_msg_subscriber"],
+    }
+    if "cpu_us_per_msg_broker" in f and "peer2_cpu_us_per_msg_broker" in f:
+        r["ratio_cpu_broker_peer2"] = (f["cpu_us_per_msg_broker"]
+                                       / f["peer2_cpu_us_per_msg_broker"])
+    return r
+
+
 def medians(runs: list[Figures]) -> Figures:
-    return {key: median([r[key] for r in runs]) for key in runs[0]}
+    """Each figure's median over the runs; the ratios are then taken of the medians
+    (a median of ratios would pair figures from different rounds inconsistently)."""
+    figures = {key: median([r[key] for r in runs]) for key in runs[0]}
+    figures.update(ratios(figures))
+    return figures
 
 
 def targets(figures: Figures) -> dict[str, bool]:
-    return {
-        "b_over_c_at_least_0.5": figures["ratio_b_c"] >= TARGET_B_OVER_C,
-        "paced_p99_under_50ms": figures["paced_p99_ms"] < TARGET_P99_MS,
-    }
+    return {t.key: t.met(figures) for t in TARGETS}
 
 
 async def bench(
@@ -181,7 +277,8 @@ async def bench(
             for i in range(options.repeat):
                 progress(f"repeat {i + 1}/{options.repeat}")
                 runs.append(await run_once(conn, root / f"run{i}", options, pki, progress,
-                                           broker_pid=broker.pid if broker else None))
+                                           broker_pid=broker.pid if broker else None,
+                                           peer_first=i % 2 == 1))
             return runs
         finally:
             if broker is not None:

@@ -68,7 +68,7 @@ ProducerFactory = Callable[..., AIOKafkaProducer]
 
 _MAX_RECEIPT_BATCHES_IN_FLIGHT = 4
 _PENDING_RECEIPTS_EVERY_S = 10.0
-_FETCH_MIN_BYTES = 256 * 1024
+FETCH_MIN_BYTES = 256 * 1024
 """What a fetch waits (at most ``fetch_wait_ms``) to fill: ~100 signed 1 KiB messages."""
 
 
@@ -324,7 +324,7 @@ class Receiver:
             group_id=self._group_id,
             client_id=f"accord-{self.agency}",
             max_partition_fetch_bytes=self._settings.max_record_bytes * 2,
-            fetch_min_bytes=_FETCH_MIN_BYTES if wait_ms else 1,
+            fetch_min_bytes=FETCH_MIN_BYTES if wait_ms else 1,
             fetch_max_wait_ms=wait_ms,
         )
         consumer.subscribe(self._topics, listener=_SeekToInbox(self))

@@ -1,0 +1,196 @@
+"""RFC 9162 (Certificate Transparency v2) Merkle tree hashing and inclusion proofs.
+
+The building block of batch signatures: a publisher signs one tree root per batch,
+and each record carries that signed root and its own inclusion proof, so any single
+record (in quarantine, on replay, handed to an agency system) stays verifiable alone.
+
+Hashing is RFC 9162 §2.1.1 with SHA-256, with the leaf/node domain separation that
+stops a leaf from being passed off as an inner node::
+
+    leaf hash  = SHA-256(0x00 || data)
+    node hash  = SHA-256(0x01 || left || right)
+    MTH({})    = SHA-256()
+    MTH(D[n])  = node(MTH(D[0:k]), MTH(D[k:n])), k the largest power of two < n
+
+The tree is built bottom up, a level at a time, with the last node of an odd level
+carried up unchanged: that is the same tree as the RFC's split at the largest power
+of two (tests/unit/test_merkle.py checks both against each other and against the
+published CT vectors), without recursion. Proofs are checked with the RFC's own
+algorithm (§2.1.3.2), which walks the path once and needs no tree.
+
+A proof does not bind the tree size (a leaf in the full left part of a tree has the
+same path in a larger one): whoever signs a root signs its size with it.
+
+Verification bounds its work before hashing anything: a tree size of at most
+``2**64 - 1`` (the RFC's uint64), at most ``MAX_PROOF_LENGTH`` path elements, each
+exactly ``HASH_SIZE`` bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from accord.errors import AccordError
+
+HASH_SIZE = 32
+"""Bytes of a SHA-256 hash: every leaf hash, node hash, root and path element."""
+MAX_TREE_SIZE = 2**64 - 1
+"""RFC 9162 tree sizes are uint64."""
+MAX_PROOF_LENGTH = 64
+"""A tree of at most ``2**64 - 1`` leaves is at most 64 levels deep."""
+
+_LEAF_PREFIX = b"\x00"
+_NODE_PREFIX = b"\x01"
+
+
+class InvalidProof(AccordError):
+    """An inclusion proof that does not lead to a root (wrong length, size or index)."""
+
+    code = "invalid-inclusion-proof"
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """RFC 9162 §2.1.1: SHA-256(0x00 || data)."""
+    return hashlib.sha256(_LEAF_PREFIX + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 §2.1.1: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+"""MTH of the empty list (RFC 9162 §2.1.1)."""
+
+
+class MerkleTree:
+    """A tree over a batch of leaves, built once: its root and every leaf's proof.
+
+    ``MerkleTree(leaves)`` hashes each leaf's data; ``MerkleTree.from_leaf_hashes``
+    takes leaf hashes already computed. Building costs ``n - 1`` node hashes and keeps
+    every level (about ``2n`` hashes of memory); a proof is then a lookup per level.
+    """
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self._levels = _build([leaf_hash(d) for d in leaves])
+
+    @classmethod
+    def from_leaf_hashes(cls, hashes: Sequence[bytes]) -> MerkleTree:
+        if any(len(h) != HASH_SIZE for h in hashes):
+            raise ValueError(f"a leaf hash is {HASH_SIZE} bytes")
+        tree = cls.__new__(cls)
+        tree._levels = _build(list(hashes))
+        return tree
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0])
+
+    @property
+    def root(self) -> bytes:
+        top = self._levels[-1]
+        return top[0] if top else EMPTY_ROOT
+
+    def leaf_hash(self, index: int) -> bytes:
+        self._check_index(index)
+        return self._levels[0][index]
+
+    def inclusion_proof(self, index: int) -> tuple[bytes, ...]:
+        """PATH(index, D[size]) of RFC 9162 §2.1.3.1, leaf side first."""
+        self._check_index(index)
+        path = []
+        for level in self._levels[:-1]:
+            sibling = index ^ 1
+            # No sibling: this node is the odd one out, carried up unchanged, and
+            # the RFC's path has no element for this level.
+            if sibling < len(level):
+                path.append(level[sibling])
+            index >>= 1
+        return tuple(path)
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < self.size:
+            raise IndexError(f"leaf {index} is not in a tree of {self.size}")
+
+
+def _build(hashes: list[bytes]) -> list[list[bytes]]:
+    levels = [hashes]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+        if len(below) % 2:
+            above.append(below[-1])
+        levels.append(above)
+    return levels
+
+
+def root_hash(leaves: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) of the leaves' data."""
+    return MerkleTree(leaves).root
+
+
+def root_from_inclusion_proof(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes]
+) -> bytes:
+    """The root that ``proof`` leads to from leaf hash ``leaf`` at ``index`` in a tree
+    of ``size`` leaves: RFC 9162 §2.1.3.2, steps 1 to 4 and the length check of 5.
+
+    Raises :class:`InvalidProof` when the proof cannot be one for that position
+    (index outside the tree, too long, too short, a malformed element). The caller
+    compares the result with a root it trusts; :func:`verify_inclusion` does both.
+    """
+    if not 0 < size <= MAX_TREE_SIZE:
+        raise InvalidProof(f"tree size {size} is out of range")
+    if not 0 <= index < size:
+        raise InvalidProof(f"leaf index {index} is not in a tree of {size}")
+    if len(proof) > MAX_PROOF_LENGTH:
+        raise InvalidProof(f"inclusion proof of {len(proof)} hashes exceeds {MAX_PROOF_LENGTH}")
+    if len(leaf) != HASH_SIZE or any(len(p) != HASH_SIZE for p in proof):
+        raise InvalidProof(f"every hash in an inclusion proof is {HASH_SIZE} bytes")
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            raise InvalidProof("inclusion proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise InvalidProof("inclusion proof is shorter than the tree is deep")
+    return r
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """True when ``proof`` shows leaf hash ``leaf`` at ``index`` in the tree of ``size``
+    leaves whose root is ``root`` (RFC 9162 §2.1.3.2); False for any other proof."""
+    try:
+        computed = root_from_inclusion_proof(leaf, index, size, proof)
+    except InvalidProof:
+        return False
+    return hmac.compare_digest(computed, root)
+
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "MAX_PROOF_LENGTH",
+    "MAX_TREE_SIZE",
+    "InvalidProof",
+    "MerkleTree",
+    "leaf_hash",
+    "node_hash",
+    "root_from_inclusion_proof",
+    "root_hash",
+    "verify_inclusion",
+]
