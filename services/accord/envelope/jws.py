@@ -72,6 +72,10 @@ class Verified:
     """Agency ids of the signers, in order; ``signers[0]`` is the sender."""
     payload: bytes
     """The exact signed payload bytes."""
+    plaintext: bytes | None = None
+    """Envelope v2 only: ``{"header":H,"label":L,"body":B}`` with the exact header and
+    label bytes and the decrypted body, what the inbox stores (the signed payload
+    holds the ciphertext)."""
 
     @property
     def payload_sha256(self) -> str:

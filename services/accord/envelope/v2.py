@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from accord.confidentiality.body import encrypt_body
+from accord.confidentiality.errors import UnknownCwk
 from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.wrap import Cwk
 from accord.conformance import rules
@@ -162,6 +163,8 @@ def open_sealed(
             ReasonCode.NOT_A_RECIPIENT: "ENC-05",
             ReasonCode.RELEASABILITY_VIOLATION: "ENC-06",
         }.get(refused.reason, "ENC-07")
+        if isinstance(refused, UnknownCwk):
+            rule = "ENC-05"  # no announcement opened for it (yet)
         if refused.rule is None:
             refused.rule = rule
         raise
@@ -175,4 +178,6 @@ def open_sealed(
         ) from None
     if rules.enabled("ENC-08"):
         body.check_context(sender=header.sender, scope=header.scope, area=header.area)
-    return Verified(header, sealed.label, body, sealed.signers, sealed.payload)
+    plain = b"".join((b'{"header":', sealed.header_bytes, b',"label":', sealed.label_bytes,
+                      b',"body":', plaintext, b"}"))
+    return Verified(header, sealed.label, body, sealed.signers, sealed.payload, plain)
