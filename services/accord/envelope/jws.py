@@ -693,11 +693,14 @@ _ENC_MIN = 45  # 0x01 || cwk_id (16) || nonce (12) || tag (16)
 _ENC_MAX = MAX_BYTES + _ENC_MIN
 
 
-def _v2_layout(payload: str) -> tuple[str, str, bytes]:
-    """ENC-03: ``{"header":H,"label":L,"enc":"E"}`` exactly; the exact H and L text."""
+def _v2_layout(payload: str) -> tuple[str, str, Any, bytes]:
+    """ENC-03: ``{"header":H,"label":L,"enc":"E"}`` exactly; the exact H and L text, and
+    the label as parsed (for ENV-26)."""
     strict = rules.enabled("ENC-03")
+    if _depth(payload) > _MAX_DEPTH:
+        _refuse(ReasonCode.MALFORMED, f"payload nesting deeper than {_MAX_DEPTH}", "ENV-24")
 
-    def part(start: int, prefix: str) -> tuple[str, int]:
+    def part(start: int, prefix: str) -> tuple[str, Any, int]:
         if not payload.startswith(prefix, start):
             _refuse(ReasonCode.MALFORMED, f"envelope v2 payload: expected {prefix!r} at "
                     f"{start}", "ENC-03")
@@ -705,13 +708,13 @@ def _v2_layout(payload: str) -> tuple[str, str, bytes]:
         try:
             # One strict parse per part from where the previous part ended: the AAD
             # then binds exactly the transmitted bytes, nothing re-serialised.
-            _value, end = _DECODER.raw_decode(payload, begin)
+            value, end = _DECODER.raw_decode(payload, begin)
         except (ValueError, RecursionError) as exc:
             _refuse(ReasonCode.MALFORMED, f"envelope v2 payload: {exc}"[:300], "ENC-03")
-        return payload[begin:end], end
+        return payload[begin:end], value, end
 
-    header, end = part(0, '{"header":')
-    label, end = part(end, ',"label":')
+    header, _, end = part(0, '{"header":')
+    label, label_doc, end = part(end, ',"label":')
     tail = payload[end:]
     if not (tail.startswith(',"enc":"') and tail.endswith('"}')) and strict:
         _refuse(ReasonCode.MALFORMED, 'envelope v2 payload must end with ,"enc":"…"}', "ENC-03")
@@ -723,7 +726,7 @@ def _v2_layout(payload: str) -> tuple[str, str, bytes]:
     enc = _b64d(enc_text, "enc", "ENC-03")
     if enc[:1] != b"\x01" and strict:
         _refuse(ReasonCode.MALFORMED, "unknown encrypted body version", "ENC-03")
-    return header, label, enc
+    return header, label, label_doc, enc
 
 
 def _verify_v2(
@@ -731,14 +734,13 @@ def _verify_v2(
     topic: str | None, now: datetime,
 ) -> Sealed:
     """ENC-03, then ENV-24..ENV-33 and ENV-41..ENV-44 with no body (SPEC 11)."""
-    header_text, label_text, enc = _v2_layout(payload_text)
+    # ENC-03 parses H and L strictly (ENV-24's parse, done part by part)
+    header_text, label_text, label_doc, enc = _v2_layout(payload_text)
     header_bytes, label_bytes = header_text.encode("utf-8"), label_text.encode("utf-8")
-    doc = _strict_json(b'{"header":' + header_bytes + b',"label":' + label_bytes + b"}",
-                       "payload", "ENV-24")
     if cty not in MESSAGE_TYPES and rules.enabled("ENV-25"):
         _refuse(ReasonCode.SCHEMA_INVALID, f"unknown message type {cty[:100]!r}", "ENV-25")
-    if rules.enabled("ENV-26") and isinstance(doc, dict):
-        unknown = unknown_label_values(doc.get("label"))
+    if rules.enabled("ENV-26"):
+        unknown = unknown_label_values(label_doc)
         if unknown is not None:
             _refuse(ReasonCode.UNKNOWN_LABEL_VALUE, unknown, "ENV-26")
     try:
