@@ -834,7 +834,10 @@ def envelope_payload_sha256(envelope: bytes) -> str:
     ``Verified.payload_sha256`` after ``verify``.
     """
     outer = json.loads(envelope)
-    return hashlib.sha256(_b64d(outer["payload"], "payload")).hexdigest()
+    payload: str = outer["payload"]
+    if payload[:1] == "{":  # envelope v2: the unencoded payload (SPEC 11.1)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_b64d(payload, "payload")).hexdigest()
 
 
 rules.on_change(_header_of.cache_clear)
