@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 
 from accord.areas import Area
 from accord.confidentiality import SenderEncryption, recipient_agencies, resolve_recipients
+from accord.confidentiality.feed import announcement_key
 from accord.config import KafkaConnection
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal
 from accord.envelope.jws import Sealed
@@ -113,7 +114,7 @@ class Publisher:
         self._encryption = encryption
         # CWK announcements not yet acknowledged: sent, and acked, before the next
         # message (the one that uses the CWK) is sent (SPEC 11.3).
-        self._key_announcements: list[bytes] = []
+        self._key_announcements: list[tuple[bytes, bytes]] = []  # (record key, value)
         self._announcements: list[tuple[Header, str]] = []
         self._announcer: asyncio.Task[None] | None = None
         # Bounded like stop(): an announcement must not outlive the brokers.
@@ -220,17 +221,18 @@ class Publisher:
         cwk, announcement = e.encryptor.cwk_for(recipients, now=now)
         if announcement is not None:
             e.keyring.open(announcement, e.directory.trust, now=now)  # to read our own
-            self._key_announcements.append(announcement)
+            self._key_announcements.append(
+                (announcement_key(self.agency, cwk.cwk_id), announcement))
         return seal_encrypted(header, label, body, self._signer, cwk)
 
     async def _send_key_announcements(self) -> None:
         """Send pending CWK announcements and wait for the broker's ack."""
         while self._key_announcements:
-            announcement = self._key_announcements[0]
+            key, announcement = self._key_announcements[0]
             producer = self._require_producer()
             try:
                 queued = await producer.send(self._plan.trust_topic, value=announcement,
-                                             key=self.agency.encode())
+                                             key=key)
                 await asyncio.wait_for(asyncio.shield(queued), timeout=self._retry_deadline_s)
             except (KafkaError, TimeoutError) as exc:
                 raise PublishError(
