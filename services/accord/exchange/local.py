@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from accord.confidentiality.feed import NodeKeys
 from accord.config import PUBLISHER_STATE_FILE, KafkaConnection, inbox_path
 from accord.observability.logs import get_logger
 from accord.plan import Plan
@@ -62,7 +63,8 @@ class LocalExchange:
     # -- receivers -----------------------------------------------------------
 
     async def start_receiver(
-        self, agency: str, *, handler: Handler | None = None, **options: Any
+        self, agency: str, *, handler: Handler | None = None, keys: NodeKeys | None = None,
+        **options: Any,
     ) -> Receiver:
         """Start and run one agency's receiver; ``options`` are ``ReceiverSettings``
         fields (``follow_trust`` defaults to off: one shared store, see
@@ -77,6 +79,7 @@ class LocalExchange:
             inbox_path=self.inbox_path(agency),
             handler=handler,
             settings=ReceiverSettings(**options),
+            keys=keys,
         )
         await receiver.start()
         self.receivers[agency] = receiver
