@@ -36,6 +36,8 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{f['raw_p50_ms']:>10.1f}{f['raw_p99_ms']:>10.1f}",
         f"{'(b) signed pipeline, to inbox':34}{f['pipeline_msgs_per_s']:>10.0f}"
         f"{f['pipeline_p50_ms']:>10.1f}{f['pipeline_p99_ms']:>10.1f}",
+        f"{'(b) signed + encrypted (v2)':34}{f['encrypted_msgs_per_s']:>10.0f}"
+        f"{f['encrypted_p50_ms']:>10.1f}{f['encrypted_p99_ms']:>10.1f}",
         f"{'    (b) publisher alone':34}{f['publish_only_msgs_per_s']:>10.0f}",
         f"{'    (b) receiver alone, drain':34}{f['receive_only_msgs_per_s']:>10.0f}",
         f"{'(b) deployed: receiver own process':34}{f['deployed_msgs_per_s']:>10.0f}"
@@ -54,6 +56,7 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"ratio b/a = {f['ratio_b_a']:.3f}   ratio b/c (c = bare verify) = {f['ratio_b_c']:.3f}"
         f"   deployed/c = {f['ratio_deployed_c']:.3f}",
         _cpu_line(f),
+        encryption_line(f),
         f"peak RSS: {f['peak_rss_mib']:.0f} MiB (after a: {f['peak_rss_mib_after_a']:.0f},"
         f" after b: {f['peak_rss_mib_after_b']:.0f})",
         "",
@@ -63,6 +66,19 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f" ({f['paced_p99_ms']:.1f} ms)",
     ]
     return "\n".join(lines)
+
+
+def encryption_line(f: Figures) -> str:
+    """Signed-only against signed + encrypted, one line (the demo prints it too)."""
+    ratio = f["ratio_encrypted_signed"]
+    return (
+        f"signed-only vs signed+encrypted: {f['pipeline_msgs_per_s']:.0f} vs "
+        f"{f['encrypted_msgs_per_s']:.0f} msgs/s ({ratio:.2f}x, target >= 0.7: "
+        f"{'met' if ratio >= 0.7 else 'NOT met'}); CPU per message, one process "
+        f"{f['pipeline_cpu_us_per_msg_process']:.0f} vs "
+        f"{f['encrypted_cpu_us_per_msg_process']:.0f} µs; bytes per record "
+        f"{f['envelope_bytes']:.0f} vs {f['encrypted_record_bytes']:.0f}"
+    )
 
 
 def _cpu_line(f: Figures) -> str:
