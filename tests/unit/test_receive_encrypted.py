@@ -28,12 +28,14 @@ from accord.envelope import Header
 from accord.envelope.samples import SAMPLES
 from accord.envelope.v2 import seal_encrypted
 from accord.labels import scope_label
+from accord.models import MessageBody, Retract, Supersede
 from accord.plan import Plan
 from accord.receiver.inbox import Inbox
 from accord.receiver.step import Context, Outcome, step
 
 SENDER = "AUS.DFAT"
 SECRET = "Only the entitled agencies read this sentence."
+ANNOUNCEMENTS: dict[bytes, bytes] = {}
 
 
 @functools.cache
@@ -55,17 +57,22 @@ def encryptor() -> ContentEncryptor:
 
 
 def encrypted(
-    sequence: int, *, to: tuple[str, ...] | None = None, keyring: Keyring | None = None
+    sequence: int, *, to: tuple[str, ...] | None = None, keyring: Keyring | None = None,
+    body: MessageBody | None = None,
 ) -> tuple[Header, bytes]:
     """A v2 envelope from SENDER; its key announcement is opened by ``keyring``."""
-    body = SAMPLES["accord.strategic-assessment.v1"].body.model_copy(update={"summary": SECRET})
+    body = body or SAMPLES["accord.strategic-assessment.v1"].body.model_copy(
+        update={"summary": SECRET})
     header = Header.create(body.TYPE, sender=SENDER, scope=BI, area=SA, sequence=sequence,
                            namespace=plan().namespace)
     label = scope_label(SENDER, BI, legal_basis="Test message under the originator's laws.")
     agencies = to or recipient_agencies(plan(), sender=SENDER, scope=BI, area=SA)
     recipients = resolve_recipients(agencies, directory(), now=datetime.now(UTC))
     cwk, announcement = encryptor().cwk_for(recipients)
-    if announcement is not None and keyring is not None:
+    # The module shares one encryptor: each test's fresh keyring reads the CWK's
+    # announcement even when an earlier test made it (as a node reads the trust topic).
+    announcement = ANNOUNCEMENTS.setdefault(cwk.cwk_id, announcement or b"")
+    if announcement and keyring is not None:
         # not-a-recipient: the keyring remembers it, so its bodies get that code
         with contextlib.suppress(NotARecipient):
             keyring.open(announcement, pki().trust_store(), now=datetime.now(UTC))
@@ -168,3 +175,21 @@ def test_rotating_the_receivers_key_mid_stream_loses_nothing(inbox: Inbox) -> No
     assert len(out.deliveries) == 2
     # restore the module's key for the other tests
     d.add(sign_key_statement(pki().signer(NODE), keys()[NODE].public), now=datetime.now(UTC))
+
+
+def test_an_encrypted_supersede_and_retract_change_the_original(inbox: Inbox) -> None:
+    keyring = Keyring(NODE, [keys()[NODE]])
+    first = encrypted(1, keyring=keyring)
+    second = encrypted(2, keyring=keyring)
+    out = run(records(first, second), inbox, with_keyring(keyring))
+    inbox.land(out.deliveries, out.offsets, out.status_changes)
+    supersede = Supersede(target_message_id=first[0].message_id, target_sender=SENDER,
+                          reason="Revised.", replacement_summary="A revised assessment.")
+    retract = Retract(target_message_id=second[0].message_id, target_sender=SENDER,
+                      reason="Withdrawn.")
+    changes = run(records(encrypted(3, keyring=keyring, body=supersede),
+                          encrypted(4, keyring=keyring, body=retract), start=2),
+                  inbox, with_keyring(keyring))
+    assert reasons(changes) == []
+    assert sorted((c.message_id, c.status) for c in changes.status_changes) == sorted([
+        (str(first[0].message_id), "superseded"), (str(second[0].message_id), "retracted")])
