@@ -115,6 +115,7 @@ class Publisher:
         # CWK announcements not yet acknowledged: sent, and acked, before the next
         # message (the one that uses the CWK) is sent (SPEC 11.3).
         self._key_announcements: list[tuple[bytes, bytes]] = []  # (record key, value)
+        self._key_lock = asyncio.Lock()
         self._announcements: list[tuple[Header, str]] = []
         self._announcer: asyncio.Task[None] | None = None
         # Bounded like stop(): an announcement must not outlive the brokers.
@@ -226,7 +227,17 @@ class Publisher:
         return seal_encrypted(header, label, body, self._signer, cwk)
 
     async def _send_key_announcements(self) -> None:
-        """Send pending CWK announcements and wait for the broker's ack."""
+        """Send pending CWK announcements and wait for the broker's ack.
+
+        An announcement leaves the list only once acknowledged, so an empty list means
+        every CWK in use is on the broker; concurrent sends wait on the lock until the
+        one sending it has its ack (and never send it twice)."""
+        if not self._key_announcements:
+            return
+        async with self._key_lock:
+            await self._drain_key_announcements()
+
+    async def _drain_key_announcements(self) -> None:
         while self._key_announcements:
             key, announcement = self._key_announcements[0]
             producer = self._require_producer()
