@@ -255,3 +255,41 @@ def test_size_overhead_against_signed_only(world: World) -> None:
     label = sample_label(sample.sender, sample.scope, at=header.issued_at)
     plain = seal(header, label, sample.body, world.pki.signer(sample.sender))
     assert len(record) - len(plain) <= 512
+
+
+def _cases(world: World) -> dict[str, tuple[bytes, str]]:
+    """In-memory v2 vectors: (record, expected verdict) by name."""
+    from accord.envelope.v2 import _protected
+
+    record, _, sample = _sealed(world)
+    payload = json.loads(record)["payload"]
+    kid = world.pki.signer(sample.sender).kid
+    header = base64.urlsafe_b64decode(_protected(kid, TYPE) + "==").decode()
+    outer = json.loads(record)
+    outer["signatures"][0]["protected"] = base64.urlsafe_b64encode(
+        header.replace('"b64":false', '"b64":true').encode()).rstrip(b"=").decode()
+    return {
+        "valid": (record, "valid"),
+        "ENC-02-b64-true": (json.dumps(outer, separators=(",", ":")).encode(), "malformed"),
+        "ENC-03-space": (_resign(world, payload.replace('{"header":', '{"header" :', 1),
+                                 sample.sender), "malformed"),
+    }
+
+
+@pytest.mark.parametrize("rule_id", ["ENC-01", "ENC-02", "ENC-03"])
+def test_removing_a_v2_rule_changes_a_verdict(world: World, rule_id: str) -> None:
+    from accord.conformance import rules
+
+    def verdicts() -> dict[str, str]:
+        out = {}
+        for name, (record, _) in cases.items():
+            verdict = verify_sealed(record, world.trust)
+            out[name] = "valid" if isinstance(verdict, Sealed) else verdict.reason.value \
+                if isinstance(verdict, Rejected) else "v1"
+        return out
+
+    cases = _cases(world)
+    assert verdicts() == {name: expected for name, (_, expected) in cases.items()}
+    with rules.disabled(rule_id):
+        mutated = verdicts()
+    assert mutated != {name: expected for name, (_, expected) in cases.items()}, rule_id

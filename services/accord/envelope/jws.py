@@ -697,6 +697,13 @@ def _v2_layout(payload: str) -> tuple[str, str, Any, bytes]:
     """ENC-03: ``{"header":H,"label":L,"enc":"E"}`` exactly; the exact H and L text, and
     the label as parsed (for ENV-26)."""
     strict = rules.enabled("ENC-03")
+    if not strict:
+        # ENC-03 switched off (mutation test only): read the payload as a lax partner
+        # would, any layout, header and label re-serialised.
+        doc = _LENIENT.decode(payload)
+        return (json.dumps(doc["header"], separators=(",", ":")),
+                json.dumps(doc["label"], separators=(",", ":")), doc["label"],
+                _b64d(doc["enc"], "enc", "ENC-03"))
     if _depth(payload) > _MAX_DEPTH:
         _refuse(ReasonCode.MALFORMED, f"payload nesting deeper than {_MAX_DEPTH}", "ENV-24")
 
