@@ -56,8 +56,12 @@ def _required(plan: Plan) -> Plan:
 
 def report(n: int) -> InformationReport:
     return InformationReport(
-        title=f"Report {n}", priority=Priority.PRIORITY, details=f"{SECRET} ({n})",
-        subjects=(Subject.TERRORISM,), region="South-East Asia", observed_at=datetime.now(UTC),
+        title=f"Report {n}",
+        priority=Priority.PRIORITY,
+        details=f"{SECRET} ({n})",
+        subjects=(Subject.TERRORISM,),
+        region="South-East Asia",
+        observed_at=datetime.now(UTC),
     )
 
 
@@ -67,16 +71,20 @@ class World:
     keys: dict[str, EncryptionKeyPair]
 
     def node_keys(self, agency: str, *extra: EncryptionKeyPair) -> NodeKeys:
-        return NodeKeys(KeyDirectory(self.exchange.trust),
-                        Keyring(agency, [*extra, self.keys[agency]]))
+        return NodeKeys(
+            KeyDirectory(self.exchange.trust), Keyring(agency, [*extra, self.keys[agency]])
+        )
 
     async def publish_statement(self, agency: str, key: EncryptionKeyPair) -> bytes:
         statement = sign_key_statement(self.exchange.pki.signer(agency), key.public)
         producer = new_producer(self.exchange.connection)
         await producer.start()
         try:
-            await producer.send_and_wait(self.exchange.plan.trust_topic, value=statement,
-                                         key=statement_key(agency, key.public.ekid))
+            await producer.send_and_wait(
+                self.exchange.plan.trust_topic,
+                value=statement,
+                key=statement_key(agency, key.public.ekid),
+            )
         finally:
             await producer.stop()
         return statement
@@ -84,8 +92,12 @@ class World:
 
 @pytest.fixture
 async def world(kafka: LocalBroker, session_pki: Pki, tmp_path: Path) -> AsyncIterator[World]:
-    ex = LocalExchange(plan=_required(fresh_plan()), connection=kafka.connection(),
-                       directory=tmp_path, pki=session_pki)
+    ex = LocalExchange(
+        plan=_required(fresh_plan()),
+        connection=kafka.connection(),
+        directory=tmp_path,
+        pki=session_pki,
+    )
     ex.apply()
     w = World(ex, {a: EncryptionKeyPair.generate() for a in ex.plan.agencies})
     for agency, key in w.keys.items():  # `accord keys issue` for every agency
@@ -99,11 +111,15 @@ async def world(kafka: LocalBroker, session_pki: Pki, tmp_path: Path) -> AsyncIt
 
 async def _publisher(w: World) -> SenderEncryption:
     directory = KeyDirectory(w.exchange.trust)
-    for record in await read_topic(w.exchange.connection, w.exchange.plan.trust_topic,
-                                   expect=len(w.keys)):
+    for record in await read_topic(
+        w.exchange.connection, w.exchange.plan.trust_topic, expect=len(w.keys)
+    ):
         apply_key_record(NodeKeys(directory), record.key, record.value)
-    encryption = SenderEncryption(directory, ContentEncryptor(w.exchange.pki.signer(SENDER)),
-                                  Keyring(SENDER, [w.keys[SENDER]]))
+    encryption = SenderEncryption(
+        directory,
+        ContentEncryptor(w.exchange.pki.signer(SENDER)),
+        Keyring(SENDER, [w.keys[SENDER]]),
+    )
     await w.exchange.publisher(SENDER, encryption=encryption)
     return encryption
 
@@ -123,14 +139,18 @@ async def test_the_broker_holds_no_plaintext_and_the_recipient_reads_it(world: W
     await ex.quiesce(idle_s=1.0)
     # The admin's view: every topic of the namespace, raw, from the beginning.
     admin = new_control_admin(ex.connection)
-    topics = [t for t in admin.list_topics(timeout=10).topics
-              if t.startswith(f"{ex.plan.namespace}.")]
+    topics = [
+        t for t in admin.list_topics(timeout=10).topics if t.startswith(f"{ex.plan.namespace}.")
+    ]
     seen = 0
     for topic in topics:
         for record in await read_topic(ex.connection, topic, expect=1, within_s=3):
             seen += 1
-            for part in (record.value or b"", record.key or b"",
-                         *(v for _, v in record.headers or ())):
+            for part in (
+                record.value or b"",
+                record.key or b"",
+                *(v for _, v in record.headers or ()),
+            ):
                 assert b"Plaintext-canary-7f3a" not in part, topic
     assert seen >= 3 + 1 + len(world.keys)  # messages, an announcement, the statements
 
@@ -145,18 +165,27 @@ async def test_an_agency_outside_the_recipients_cannot_read_a_bilateral_body(
     # USA.STATE, ACLs "forced open" (a plain broker has none): it reads the bilateral
     # topic and the trust topic, announcements included.
     usa = world.node_keys("USA.STATE")
-    for record in await read_topic(ex.connection, ex.plan.trust_topic, expect=len(world.keys)
-                                   + 1):
+    for record in await read_topic(ex.connection, ex.plan.trust_topic, expect=len(world.keys) + 1):
         apply_key_record(usa, record.key, record.value)
     records = await read_topic(ex.connection, ex.plan.exchange_topic(BI, CT), expect=1)
     sealed = verify_sealed(records[0].value or b"", ex.trust)
     assert isinstance(sealed, Sealed)  # it verifies origin, and cannot decrypt
     assert usa.keyring is not None
     with pytest.raises(NotARecipient):
-        usa.keyring.decrypt(sealed.header.message_id, sender=SENDER, header=sealed.header_bytes,
-                            label=sealed.label_bytes, body=sealed.enc)
-    context = Context(trust=ex.trust, plan=ex.plan, country=country_of("USA.STATE"),
-                      max_bytes=1_048_576, keyring=usa.keyring)
+        usa.keyring.decrypt(
+            sealed.header.message_id,
+            sender=SENDER,
+            header=sealed.header_bytes,
+            label=sealed.label_bytes,
+            body=sealed.enc,
+        )
+    context = Context(
+        trust=ex.trust,
+        plan=ex.plan,
+        country=country_of("USA.STATE"),
+        max_bytes=1_048_576,
+        keyring=usa.keyring,
+    )
 
     class _Empty:
         def payload_digests(self, keys: object) -> dict[tuple[str, str], str]:
@@ -171,7 +200,9 @@ async def test_an_agency_outside_the_recipients_cannot_read_a_bilateral_body(
     out = step([records], _Empty(), context, now=datetime.now(UTC))
     assert out.deliveries == []
     assert [r.reason.value for _, r in out.quarantined] in (
-        ["releasability-violation"], ["not-a-recipient"])
+        ["releasability-violation"],
+        ["not-a-recipient"],
+    )
 
 
 async def test_rotating_the_receivers_key_mid_stream_loses_nothing(world: World) -> None:

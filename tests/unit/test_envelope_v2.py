@@ -266,13 +266,18 @@ def _cases(world: World) -> dict[str, tuple[bytes, str]]:
     kid = world.pki.signer(sample.sender).kid
     header = base64.urlsafe_b64decode(_protected(kid, TYPE) + "==").decode()
     outer = json.loads(record)
-    outer["signatures"][0]["protected"] = base64.urlsafe_b64encode(
-        header.replace('"b64":false', '"b64":true').encode()).rstrip(b"=").decode()
+    outer["signatures"][0]["protected"] = (
+        base64.urlsafe_b64encode(header.replace('"b64":false', '"b64":true').encode())
+        .rstrip(b"=")
+        .decode()
+    )
     return {
         "valid": (record, "valid"),
         "ENC-02-b64-true": (json.dumps(outer, separators=(",", ":")).encode(), "malformed"),
-        "ENC-03-space": (_resign(world, payload.replace('{"header":', '{"header" :', 1),
-                                 sample.sender), "malformed"),
+        "ENC-03-space": (
+            _resign(world, payload.replace('{"header":', '{"header" :', 1), sample.sender),
+            "malformed",
+        ),
     }
 
 
@@ -284,8 +289,13 @@ def test_removing_a_v2_rule_changes_a_verdict(world: World, rule_id: str) -> Non
         out = {}
         for name, (record, _) in cases.items():
             verdict = verify_sealed(record, world.trust)
-            out[name] = "valid" if isinstance(verdict, Sealed) else verdict.reason.value \
-                if isinstance(verdict, Rejected) else "v1"
+            out[name] = (
+                "valid"
+                if isinstance(verdict, Sealed)
+                else verdict.reason.value
+                if isinstance(verdict, Rejected)
+                else "v1"
+            )
         return out
 
     cases = _cases(world)

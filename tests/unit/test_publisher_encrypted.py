@@ -58,20 +58,31 @@ def requiring(mode: str) -> Plan:
     return p.model_copy(update={"scopes": scopes})
 
 
-def make(tmp_path: Path, producer: MemoryProducer, *, encryption: SenderEncryption | None,
-         mode: str = "required") -> Publisher:
+def make(
+    tmp_path: Path,
+    producer: MemoryProducer,
+    *,
+    encryption: SenderEncryption | None,
+    mode: str = "required",
+) -> Publisher:
     return Publisher(
-        agency=SENDER, connection=KafkaConnection(), plan=requiring(mode),
-        signer=pki().signer(SENDER), state_path=tmp_path / "publisher.sqlite",
-        producer=producer, announce=False, retry_deadline_s=0.3,  # type: ignore[arg-type]
+        agency=SENDER,
+        connection=KafkaConnection(),
+        plan=requiring(mode),
+        signer=pki().signer(SENDER),
+        state_path=tmp_path / "publisher.sqlite",
+        producer=producer,
+        announce=False,
+        retry_deadline_s=0.3,  # type: ignore[arg-type]
         encryption=encryption,
     )
 
 
 @pytest.fixture
 def encryption() -> SenderEncryption:
-    return SenderEncryption(directory(), ContentEncryptor(pki().signer(SENDER)),
-                            Keyring(SENDER, [keys()[SENDER]]))
+    return SenderEncryption(
+        directory(), ContentEncryptor(pki().signer(SENDER)), Keyring(SENDER, [keys()[SENDER]])
+    )
 
 
 @pytest.fixture
@@ -99,8 +110,11 @@ async def test_the_announcement_goes_first_and_the_body_is_ciphertext(
     await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
     await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
     topics = [topic for topic, *_ in producer.sent]
-    assert topics == [plan().trust_topic, plan().exchange_topic(BI, SA),
-                      plan().exchange_topic(BI, SA)]  # one CWK for both messages
+    assert topics == [
+        plan().trust_topic,
+        plan().exchange_topic(BI, SA),
+        plan().exchange_topic(BI, SA),
+    ]  # one CWK for both messages
     assert _typ(producer.sent[0][1]) == ANNOUNCEMENT_TYP
     for _, value, *_ in producer.sent:
         assert value is not None
@@ -137,13 +151,15 @@ async def test_a_release_re_encrypts_to_the_trilateral_recipients(
 
 
 async def test_a_rotated_key_stops_being_a_recipient_at_once(
-    publisher: tuple[Publisher, MemoryProducer], encryption: SenderEncryption,
+    publisher: tuple[Publisher, MemoryProducer],
+    encryption: SenderEncryption,
 ) -> None:
     pub, producer = publisher
     await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
     new = EncryptionKeyPair.generate()
-    encryption.directory.add(sign_key_statement(pki().signer("AUS.DFAT"), new.public),
-                             now=datetime.now(UTC))
+    encryption.directory.add(
+        sign_key_statement(pki().signer("AUS.DFAT"), new.public), now=datetime.now(UTC)
+    )
     await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
     announcements = [v or b"" for t, v, *_ in producer.sent if t == plan().trust_topic]
     assert len(announcements) == 2  # a new epoch for the new recipient set
@@ -151,8 +167,7 @@ async def test_a_rotated_key_stops_being_a_recipient_at_once(
     with pytest.raises(Refused) as refused:
         old_only.open(announcements[1], pki().trust_store(), now=datetime.now(UTC))
     assert refused.value.reason is ReasonCode.UNDECRYPTABLE
-    Keyring("AUS.DFAT", [new]).open(announcements[1], pki().trust_store(),
-                                    now=datetime.now(UTC))
+    Keyring("AUS.DFAT", [new]).open(announcements[1], pki().trust_store(), now=datetime.now(UTC))
 
 
 async def test_a_required_scope_without_keys_refuses_and_optional_sends_plaintext(

@@ -57,14 +57,19 @@ def encryptor() -> ContentEncryptor:
 
 
 def encrypted(
-    sequence: int, *, to: tuple[str, ...] | None = None, keyring: Keyring | None = None,
+    sequence: int,
+    *,
+    to: tuple[str, ...] | None = None,
+    keyring: Keyring | None = None,
     body: MessageBody | None = None,
 ) -> tuple[Header, bytes]:
     """A v2 envelope from SENDER; its key announcement is opened by ``keyring``."""
     body = body or SAMPLES["accord.strategic-assessment.v1"].body.model_copy(
-        update={"summary": SECRET})
-    header = Header.create(body.TYPE, sender=SENDER, scope=BI, area=SA, sequence=sequence,
-                           namespace=plan().namespace)
+        update={"summary": SECRET}
+    )
+    header = Header.create(
+        body.TYPE, sender=SENDER, scope=BI, area=SA, sequence=sequence, namespace=plan().namespace
+    )
     label = scope_label(SENDER, BI, legal_basis="Test message under the originator's laws.")
     agencies = to or recipient_agencies(plan(), sender=SENDER, scope=BI, area=SA)
     recipients = resolve_recipients(agencies, directory(), now=datetime.now(UTC))
@@ -115,8 +120,9 @@ def test_a_recipient_lands_the_decrypted_body(inbox: Inbox) -> None:
     assert json.loads(delivery.payload)["body"]["summary"] == SECRET
     assert SECRET.encode() not in delivery.raw
     # receipts acknowledge the signed payload (the ciphertext), which every node can hash
-    assert delivery.payload_sha256 == out.accepted[delivery.sender, delivery.message_id] \
-        .payload_sha256
+    assert (
+        delivery.payload_sha256 == out.accepted[delivery.sender, delivery.message_id].payload_sha256
+    )
     landed, _ = inbox.land(out.deliveries, out.offsets, out.status_changes)
     assert len(landed) == 2
     again = run(batch, inbox, with_keyring(keyring))
@@ -130,8 +136,9 @@ def test_a_node_without_keys_quarantines_v2_undecryptable(inbox: Inbox) -> None:
 
 def test_an_agency_left_off_the_recipients_cannot_decrypt(inbox: Inbox) -> None:
     keyring = Keyring(NODE, [keys()[NODE]])
-    narrowed = encrypted(1, to=(SENDER, "JPN.MOD") if "JPN.MOD" in plan().agencies
-                         else (SENDER,), keyring=keyring)
+    narrowed = encrypted(
+        1, to=(SENDER, "JPN.MOD") if "JPN.MOD" in plan().agencies else (SENDER,), keyring=keyring
+    )
     out = run(records(narrowed), inbox, with_keyring(keyring))
     assert reasons(out) == [("not-a-recipient", "ENC-05")]
 
@@ -140,13 +147,16 @@ def test_a_body_under_an_announcement_never_seen_is_undecryptable(inbox: Inbox) 
     keyring = Keyring(NODE, [keys()[NODE]])
     fresh = ContentEncryptor(pki().signer(SENDER))
     recipients = resolve_recipients(
-        recipient_agencies(plan(), sender=SENDER, scope=BI, area=SA), directory(),
-        now=datetime.now(UTC))
+        recipient_agencies(plan(), sender=SENDER, scope=BI, area=SA),
+        directory(),
+        now=datetime.now(UTC),
+    )
     cwk, _ = fresh.cwk_for(recipients)
     header, _ = sealed(SENDER, 1)
     label = scope_label(SENDER, BI, legal_basis="Test message under the originator's laws.")
-    raw = seal_encrypted(header, label, SAMPLES["accord.strategic-assessment.v1"].body,
-                         pki().signer(SENDER), cwk)
+    raw = seal_encrypted(
+        header, label, SAMPLES["accord.strategic-assessment.v1"].body, pki().signer(SENDER), cwk
+    )
     out = run(records((header, raw)), inbox, with_keyring(keyring))
     assert reasons(out) == [("undecryptable", "ENC-05")]
 
@@ -183,13 +193,25 @@ def test_an_encrypted_supersede_and_retract_change_the_original(inbox: Inbox) ->
     second = encrypted(2, keyring=keyring)
     out = run(records(first, second), inbox, with_keyring(keyring))
     inbox.land(out.deliveries, out.offsets, out.status_changes)
-    supersede = Supersede(target_message_id=first[0].message_id, target_sender=SENDER,
-                          reason="Revised.", replacement_summary="A revised assessment.")
-    retract = Retract(target_message_id=second[0].message_id, target_sender=SENDER,
-                      reason="Withdrawn.")
-    changes = run(records(encrypted(3, keyring=keyring, body=supersede),
-                          encrypted(4, keyring=keyring, body=retract), start=2),
-                  inbox, with_keyring(keyring))
+    supersede = Supersede(
+        target_message_id=first[0].message_id,
+        target_sender=SENDER,
+        reason="Revised.",
+        replacement_summary="A revised assessment.",
+    )
+    retract = Retract(
+        target_message_id=second[0].message_id, target_sender=SENDER, reason="Withdrawn."
+    )
+    changes = run(
+        records(
+            encrypted(3, keyring=keyring, body=supersede),
+            encrypted(4, keyring=keyring, body=retract),
+            start=2,
+        ),
+        inbox,
+        with_keyring(keyring),
+    )
     assert reasons(changes) == []
-    assert sorted((c.message_id, c.status) for c in changes.status_changes) == sorted([
-        (str(first[0].message_id), "superseded"), (str(second[0].message_id), "retracted")])
+    assert sorted((c.message_id, c.status) for c in changes.status_changes) == sorted(
+        [(str(first[0].message_id), "superseded"), (str(second[0].message_id), "retracted")]
+    )

@@ -73,12 +73,10 @@ def apply_key_record(
             return "cwk", None
     except AccordError as exc:
         error = f"{exc.code}: {exc.message[:200]}"
-        log.warning("key-record-rejected", key=key.decode("utf-8", "replace")[:100],
-                    error=error)
+        log.warning("key-record-rejected", key=key.decode("utf-8", "replace")[:100], error=error)
         return "rejected", error
     except Exception as exc:  # untrusted bytes: any failure is a rejection
         error = f"{type(exc).__name__}: {str(exc)[:200]}"
-        log.warning("key-record-rejected", key=key.decode("utf-8", "replace")[:100],
-                    error=error)
+        log.warning("key-record-rejected", key=key.decode("utf-8", "replace")[:100], error=error)
         return "rejected", error
     return "ignored", None

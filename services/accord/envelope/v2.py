@@ -178,6 +178,15 @@ def open_sealed(
         ) from None
     if rules.enabled("ENC-08"):
         body.check_context(sender=header.sender, scope=header.scope, area=header.area)
-    plain = b"".join((b'{"header":', sealed.header_bytes, b',"label":', sealed.label_bytes,
-                      b',"body":', plaintext, b"}"))
+    plain = b"".join(
+        (
+            b'{"header":',
+            sealed.header_bytes,
+            b',"label":',
+            sealed.label_bytes,
+            b',"body":',
+            plaintext,
+            b"}",
+        )
+    )
     return Verified(header, sealed.label, body, sealed.signers, sealed.payload, plain)
