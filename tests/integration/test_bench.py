@@ -69,6 +69,13 @@ async def test_bench_figures_are_complete_and_consistent(
     assert f["cpu_us_per_msg_total"] == pytest.approx(sum(parts))
     assert f["cpu_ceiling_msgs_per_s"] == pytest.approx(f["cores"] * 1e6 / sum(parts))
     assert f["pipeline_cpu_us_per_msg_process"] > 0
+    # signed + encrypted (envelope v2), side by side: all delivered, decrypted, none refused
+    assert f["encrypted_deliveries"] == f["encrypted_deliveries_expected"] == 300
+    assert f["encrypted_rejected"] == 0
+    assert f["ratio_encrypted_signed"] == pytest.approx(
+        f["encrypted_msgs_per_s"] / f["pipeline_msgs_per_s"])
+    assert f["encrypted_cpu_us_per_msg_process"] > 0
+    assert f["encrypted_record_bytes"] > SMALL.body_size
     assert f["raw_cpu_us_per_msg_process"] > 0
     assert f["pipeline_cpu_us_per_msg_broker"] > 0
 

@@ -30,6 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from accord.areas import Area
+from accord.confidentiality import (
+    ContentEncryptor,
+    EncryptionKeyPair,
+    KeyDirectory,
+    Keyring,
+    SenderEncryption,
+    sign_key_statement,
+)
+from accord.confidentiality.feed import NodeKeys
 from accord.config import KafkaConnection
 from accord.envelope import Header
 from accord.exchange import LocalExchange
@@ -167,18 +176,40 @@ class PipelineRun:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
+def _encryption_keys(
+    exchange: LocalExchange,
+) -> tuple[KeyDirectory, dict[str, EncryptionKeyPair]]:
+    """An encryption key per agency and the directory of their statements."""
+    keys = {a: EncryptionKeyPair.generate() for a in exchange.plan.agencies}
+    directory = KeyDirectory(exchange.trust)
+    for agency, key in keys.items():
+        directory.add(sign_key_statement(exchange.pki.signer(agency), key.public),
+                      now=datetime.now(UTC))
+    return directory, keys
+
+
 class Pipeline:
     """A LocalExchange with one publisher and ``receivers`` receivers, ready to publish."""
 
     def __init__(
         self, connection: KafkaConnection, directory: Path, *, receivers: int = 1,
         pki: Pki | None = None, body_size: int = 1024, fetch_wait_ms: int = 10,
+        encrypted: bool = False,
     ) -> None:
+        """``encrypted``: envelope v2 (issue 14): the scope requires encryption, every
+        agency has an encryption key, the publisher encrypts and announces its CWK on
+        the trust topic, each receiver follows it and decrypts."""
         if not 1 <= receivers <= len(RECEIVERS):
             raise ValueError(f"receivers must be 1 to {len(RECEIVERS)}")
+        plan = bench_plan()
+        if encrypted:
+            plan = plan.model_copy(update={"scopes": {
+                s: sp.model_copy(update={"encryption": "required"})
+                for s, sp in plan.scopes.items()}})
         self.exchange = LocalExchange(
-            plan=bench_plan(), connection=connection, directory=directory, pki=pki
+            plan=plan, connection=connection, directory=directory, pki=pki
         )
+        self.encrypted = encrypted
         self.agencies = RECEIVERS[:receivers]
         self.fetch_wait_ms = fetch_wait_ms
         self.probes = {a: LandProbe() for a in self.agencies}
@@ -188,14 +219,25 @@ class Pipeline:
         # signature): building bodies is the application's cost, not the pipeline's.
         self._body = bench_body(0, body_size)
         self._publisher: Publisher | None = None
+        self._keys: tuple[KeyDirectory, dict[str, EncryptionKeyPair]] | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.exchange.apply)
+        keys = self._keys = _encryption_keys(self.exchange) if self.encrypted else None
         for agency in self.agencies:
-            receiver = await self.exchange.start_receiver(agency,
-                                                          fetch_wait_ms=self.fetch_wait_ms)
+            options: dict[str, Any] = {}
+            if keys is not None:
+                options = {"follow_trust": True,
+                           "keys": NodeKeys(keys[0], Keyring(agency, [keys[1][agency]]))}
+            receiver = await self.exchange.start_receiver(
+                agency, fetch_wait_ms=self.fetch_wait_ms, **options)
             self.probes[agency].install(receiver)
-        self._publisher = await self.exchange.publisher(SENDER)
+        if keys is not None:
+            encryption = SenderEncryption(keys[0], ContentEncryptor(
+                self.exchange.pki.signer(SENDER)), Keyring(SENDER, [keys[1][SENDER]]))
+            self._publisher = await self.exchange.publisher(SENDER, encryption=encryption)
+        else:
+            self._publisher = await self.exchange.publisher(SENDER)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         while not all(r.ready for r in self.exchange.receivers.values()):
@@ -216,6 +258,24 @@ class Pipeline:
             namespace=self.exchange.plan.namespace,
         )
         return len(seal(header, self._label, self._body, self.exchange.pki.signer(SENDER)))
+
+    def record_size(self) -> int:
+        """Bytes of one record as this pipeline sends it, v1 or v2 (no state touched)."""
+        if self._keys is None:
+            return self.envelope_size()
+        from accord.confidentiality import recipient_agencies, resolve_recipients
+        from accord.confidentiality.wrap import seal_cwk
+        from accord.envelope.v2 import seal_encrypted
+
+        signer = self.exchange.pki.signer(SENDER)
+        agencies = recipient_agencies(self.exchange.plan, sender=SENDER, scope=SCOPE, area=AREA)
+        cwk, _ = seal_cwk(signer, resolve_recipients(agencies, self._keys[0],
+                                                     now=datetime.now(UTC)))
+        header = Header.create(
+            InformationReport.TYPE, sender=SENDER, scope=SCOPE, area=AREA, sequence=1,
+            namespace=self.exchange.plan.namespace,
+        )
+        return len(seal_encrypted(header, self._label, self._body, signer, cwk))
 
     def _seal(self) -> tuple[Header, bytes]:
         assert self._publisher is not None

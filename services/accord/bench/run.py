@@ -159,6 +159,10 @@ async def run_once(
         if cpu0[1] is not None and cpu1[1] is not None:
             figures["pipeline_cpu_us_per_msg_broker"] = (cpu1[1] - cpu0[1]) / run.count * 1e6
         figures["peak_rss_mib_after_b"] = peak_rss_mib()
+        figures.update(await _encrypted(conn, directory / "encrypted", options, pki, progress,
+                                        broker_pid))
+        figures["ratio_encrypted_signed"] = (figures["encrypted_msgs_per_s"]
+                                             / figures["pipeline_msgs_per_s"])
 
         # paced: (b) at a fixed rate; the latency target is judged here.
         paced_count = max(1, round(options.rate * options.seconds))
@@ -241,6 +245,32 @@ def ratios(f: Figures) -> Figures:
         r["ratio_cpu_broker_peer2"] = (f["cpu_us_per_msg_broker"]
                                        / f["peer2_cpu_us_per_msg_broker"])
     return r
+
+
+async def _encrypted(
+    conn: KafkaConnection, directory: Path, options: BenchOptions, pki: Pki,
+    progress: Callable[[str], None], broker_pid: int | None,
+) -> Figures:
+    """(b) again with envelope v2 (signed + encrypted), in a namespace of its own."""
+    pipeline = Pipeline(conn, directory, receivers=options.receivers, pki=pki,
+                        body_size=options.body_size, fetch_wait_ms=options.fetch_wait_ms,
+                        encrypted=True)
+    await pipeline.start()
+    try:
+        figures: Figures = {"encrypted_record_bytes": float(pipeline.record_size())}
+        if options.warmup:
+            await pipeline.run(options.warmup)
+        progress(f"(b) signed + encrypted pipeline, {options.messages} messages")
+        cpu0 = time.process_time(), cpu_seconds(broker_pid) if broker_pid else None
+        run = await pipeline.run(options.messages)
+        cpu1 = time.process_time(), cpu_seconds(broker_pid) if broker_pid else None
+        figures.update(_pipeline_figures("encrypted", run))
+        figures["encrypted_cpu_us_per_msg_process"] = (cpu1[0] - cpu0[0]) / run.count * 1e6
+        if cpu0[1] is not None and cpu1[1] is not None:
+            figures["encrypted_cpu_us_per_msg_broker"] = (cpu1[1] - cpu0[1]) / run.count * 1e6
+        return figures
+    finally:
+        await pipeline.stop()
 
 
 def medians(runs: list[Figures]) -> Figures:

@@ -52,6 +52,7 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{'':40}{'msgs/s':>10}{'p50 ms':>10}{'p99 ms':>10}",
         _row("(a) raw aiokafka produce+consume", f, "raw"),
         _row("(b) signed pipeline, one process", f, "pipeline"),
+        _row("(b) signed + encrypted (v2)", f, "encrypted"),
         _row("    (b) publisher alone", f, "publish_only", latency=False),
         _row("    (b) receiver alone, drain", f, "receive_only", latency=False),
     ]
@@ -101,6 +102,7 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{f['peer_subscriber_msgs_per_core']:.0f}",
         f"accord / peer throughput: deployed / two-process {f['ratio_deployed_peer2']:.2f}x,"
         f" (b) / one-process {f['ratio_b_peer1']:.2f}x; (b) / raw (a) {f['ratio_b_a']:.3f}",
+        encryption_line(f),
         f"peak RSS: {f['peak_rss_mib']:.0f} MiB (after a: {f['peak_rss_mib_after_a']:.0f},"
         f" after b: {f['peak_rss_mib_after_b']:.0f})",
         "",
@@ -113,6 +115,19 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         lines.append(f"  {t.name:50} {verdict:7} {value:.2f}{t.unit}"
                      f" ({'ahead' if by >= 0 else 'short'} by {abs(by):.0%})")
     return "\n".join(lines)
+
+
+def encryption_line(f: Figures) -> str:
+    """Signed-only against signed + encrypted, one line (the demo prints it too)."""
+    ratio = f["ratio_encrypted_signed"]
+    return (
+        f"signed-only vs signed+encrypted: {f['pipeline_msgs_per_s']:.0f} vs "
+        f"{f['encrypted_msgs_per_s']:.0f} msgs/s ({ratio:.2f}x, target >= 0.7: "
+        f"{'met' if ratio >= 0.7 else 'NOT met'}); CPU per message, one process "
+        f"{f['pipeline_cpu_us_per_msg_process']:.0f} vs "
+        f"{f['encrypted_cpu_us_per_msg_process']:.0f} µs; bytes per record "
+        f"{f['envelope_bytes']:.0f} vs {f['encrypted_record_bytes']:.0f}"
+    )
 
 
 @click.command("bench")

@@ -33,7 +33,7 @@ from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.keys import SUITE_NAME, EncryptionKeyPair, EncryptionPublicKey
 from accord.confidentiality.policy import EncryptionMode, check_plaintext
 from accord.confidentiality.recipients import Recipient, recipient_agencies, resolve_recipients
-from accord.confidentiality.sender import ContentEncryptor
+from accord.confidentiality.sender import ContentEncryptor, SenderEncryption
 from accord.confidentiality.statement import (
     KeyStatement,
     sign_key_revocation,
@@ -58,6 +58,7 @@ __all__ = [
     "NotARecipient",
     "PlaintextRefused",
     "Recipient",
+    "SenderEncryption",
     "Undecryptable",
     "UnknownCwk",
     "aad_digest",

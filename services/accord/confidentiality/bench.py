@@ -81,6 +81,66 @@ def main(argv: list[str] | None = None) -> None:
     )
     for count in (1, 3, 10):
         print(_row(count, signer, trust, keys, args))
+    print()
+    print(_envelopes(pki.signer("AUS.AFP"), trust, keys, args))
+
+
+def _envelopes(
+    signer: Signer, trust: TrustStore, keys: dict[str, EncryptionKeyPair],
+    args: argparse.Namespace,
+) -> str:
+    """Envelope v1 (signed) against v2 (signed + encrypted) for the same message, ten
+    recipients: bytes per record, and CPU per message of seal and of verify (+ open)."""
+    from accord.bench.pipeline import AREA, SCOPE, bench_body, bench_label
+    from accord.confidentiality.keyring import Keyring
+    from accord.envelope import Header, Verified, seal, verify
+    from accord.envelope.jws import Sealed
+    from accord.envelope.v2 import open_sealed, seal_encrypted, verify_sealed
+
+    body = bench_body(1, args.body_bytes)
+    label = bench_label()
+    recipients = [Recipient(a, keys[a].public) for a in AGENCIES]
+    cwk, announcement = seal_cwk(signer, recipients)
+    keyring = Keyring("JPN.MOFA", [keys["JPN.MOFA"]])
+    keyring.open(announcement, trust, now=datetime.now(UTC))
+
+    def header() -> Header:
+        return Header.create(body.TYPE, sender=signer.agency, scope=SCOPE, area=AREA,
+                             sequence=1)
+
+    def v1() -> bytes:
+        return seal(header(), label, body, signer)
+
+    def v2() -> bytes:
+        return seal_encrypted(header(), label, body, signer, cwk)
+
+    plain, secret = v1(), v2()
+    n = max(1, args.messages // 4)
+    seal1, seal2 = _cpu_us(v1, n), _cpu_us(v2, n)
+
+    def read1() -> object:
+        verdict = verify(plain, trust)
+        assert isinstance(verdict, Verified)
+        return verdict
+
+    def read2() -> object:
+        verdict = verify_sealed(secret, trust)
+        assert isinstance(verdict, Sealed)
+        return open_sealed(verdict, keyring)
+
+    read_1, read_2 = _cpu_us(read1, n), _cpu_us(read2, n)
+    return "\n".join((
+        f"envelope, body {len(body.model_dump_json())} B JSON, 10 recipients, "
+        f"{n} messages; CPU per message, one process",
+        f"{'':>18} {'record B':>9} {'seal':>8} {'verify(+open)':>14} {'seal+read msgs/s':>17}",
+        f"{'v1 signed':>18} {len(plain):>9} {seal1:>6.0f}us {read_1:>12.0f}us "
+        f"{1e6 / (seal1 + read_1):>17.0f}",
+        f"{'v2 signed+enc':>18} {len(secret):>9} {seal2:>6.0f}us {read_2:>12.0f}us "
+        f"{1e6 / (seal2 + read_2):>17.0f}",
+        f"v2 - v1: {len(secret) - len(plain):+d} B per record; v2/v1 throughput "
+        f"{(seal1 + read_1) / (seal2 + read_2):.2f}x; announcement {len(announcement)} B "
+        "once per epoch",
+    ))
 
 
 def _row(

@@ -59,6 +59,11 @@ class KeyDirectory:
         self._keys, self._revoked = staged._keys, staged._revoked
         return len(lines)
 
+    @property
+    def trust(self) -> TrustStore:
+        """The trust store statements are verified against."""
+        return self._trust
+
     def is_revoked(self, agency: str, ekid: str) -> bool:
         return (agency, ekid) in self._revoked
 

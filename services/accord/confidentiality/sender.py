@@ -10,13 +10,16 @@ or revoked its key, a need-to-know list differs) or the current CWK has reached 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from accord.confidentiality.directory import KeyDirectory
+from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.recipients import Recipient
 from accord.confidentiality.wrap import Cwk, seal_cwk
 from accord.trust import Signer
 
-__all__ = ["ContentEncryptor"]
+__all__ = ["ContentEncryptor", "SenderEncryption"]
 
 
 class ContentEncryptor:
@@ -45,3 +48,17 @@ class ContentEncryptor:
             self._cwks.clear()  # bounded; a cleared set just starts a new epoch
         self._cwks[pairs] = cwk
         return cwk, announcement
+
+
+@dataclass
+class SenderEncryption:
+    """What a publisher needs to encrypt (accord.publisher.Publisher ``encryption=``).
+
+    ``directory``: every agency's verified encryption keys (whom to encrypt to now);
+    ``encryptor``: this agency's CWKs; ``keyring``: its own private keys, so it reads
+    its own messages back (a release decrypts the original; the sender is always a
+    recipient)."""
+
+    directory: KeyDirectory
+    encryptor: ContentEncryptor
+    keyring: Keyring

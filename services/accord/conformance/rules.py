@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from accord.errors import ReasonCode
 
-__all__ = ["RULES", "Rule", "by_id", "disabled", "enabled", "on_change", "order"]
+__all__ = [
+    "ENC_RULES", "RULES", "TABLE", "Rule", "by_id", "disabled", "enabled", "on_change", "order",
+]
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,28 @@ RULES: tuple[Rule, ...] = (
     Rule("ENV-44", "topic", _R.TOPIC_MISMATCH, "header.topic is the topic read from"),
 )
 
-_BY_ID = {r.id: r for r in RULES}
-_ORDER = {r.id: i for i, r in enumerate(RULES)}
+ENC_RULES: tuple[Rule, ...] = (
+    Rule("ENC-01", "record", _R.MALFORMED, "a payload starting with { is v2 (RFC 7797)"),
+    Rule("ENC-02", "protected", _R.MALFORMED, "v2: b64 false and crit [b64]"),
+    Rule("ENC-03", "payload", _R.MALFORMED, "v2: payload is header, label, enc; enc well formed"),
+    Rule("ENC-04", "decrypt", _R.PLAINTEXT_REFUSED, "plaintext where the plan requires encryption"),
+    Rule("ENC-05", "decrypt", _R.NOT_A_RECIPIENT, "the CWK was announced to this agency"),
+    Rule("ENC-06", "decrypt", _R.RELEASABILITY_VIOLATION, "the CWK is shared only with entitled"),
+    Rule("ENC-07", "decrypt", _R.UNDECRYPTABLE, "AES-256-GCM opens with AAD over header, label"),
+    Rule("ENC-08", "decrypt", _R.SCHEMA_INVALID, "plaintext body valid; body rules"),
+)
+"""Envelope v2 (SPEC.md section 11). ``RULES`` stays the v1 table, which the v1 vectors
+and the mutation test enumerate; ``TABLE`` is every rule in evaluation order."""
+
+_AFTER = {"ENV-05": "ENC-01", "ENV-09": "ENC-02", "ENV-23": "ENC-03"}
+TABLE: tuple[Rule, ...] = tuple(
+    r
+    for v1 in RULES
+    for r in (v1, *(e for e in ENC_RULES if e.id == _AFTER.get(v1.id)))
+) + tuple(e for e in ENC_RULES if e.stage == "decrypt")
+
+_BY_ID = {r.id: r for r in TABLE}
+_ORDER = {r.id: i for i, r in enumerate(TABLE)}
 
 # Switched-off rules: empty in every real run. Only the mutation test changes it,
 # through disabled(); a plain frozenset lookup keeps the guard cheap on the hot path.
@@ -88,7 +110,7 @@ def by_id(rule_id: str) -> Rule:
 
 def order(rule_id: str | None) -> int:
     """The rule's position in evaluation order (untagged refusals sort last)."""
-    return _ORDER.get(rule_id, len(RULES)) if rule_id is not None else len(RULES)
+    return _ORDER.get(rule_id, len(TABLE)) if rule_id is not None else len(TABLE)
 
 
 def enabled(rule_id: str) -> bool:

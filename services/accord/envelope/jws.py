@@ -72,6 +72,10 @@ class Verified:
     """Agency ids of the signers, in order; ``signers[0]`` is the sender."""
     payload: bytes
     """The exact signed payload bytes."""
+    plaintext: bytes | None = None
+    """Envelope v2 only: ``{"header":H,"label":L,"body":B}`` with the exact header and
+    label bytes and the decrypted body, what the inbox stores (the signed payload
+    holds the ciphertext)."""
 
     @property
     def payload_sha256(self) -> str:
@@ -90,6 +94,31 @@ class Rejected:
 
 
 Verdict = Verified | Rejected
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """An envelope v2 whose every rule up to ENV-44 passed, body still encrypted.
+
+    Everything but the body is verified: origin, chain, label, scope, topic. Open it
+    with :func:`accord.envelope.v2.open_sealed` (SPEC.md section 11).
+    """
+
+    header: Header
+    label: Label
+    cty: str
+    signers: tuple[str, ...]
+    payload: bytes
+    """The exact signed payload bytes (ciphertext included)."""
+    header_bytes: bytes
+    label_bytes: bytes
+    """The exact transmitted header and label JSON: what the AAD binds."""
+    enc: bytes
+    """The encrypted body, decoded (SPEC 11.2 ``E``)."""
+
+    @property
+    def payload_sha256(self) -> str:
+        return hashlib.sha256(self.payload).hexdigest()
 
 
 def _payload_model(body: type[MessageBody]) -> type[BaseModel]:
@@ -369,7 +398,12 @@ def verify(
     elif now.tzinfo is None:
         raise ValueError("now must be timezone-aware")  # a caller's bug, not hostile input
     try:
-        return _verify(raw, trust, topic, now, max_bytes)
+        verdict = _verify(raw, trust, topic, now, max_bytes)
+        if isinstance(verdict, Sealed):
+            # v1 callers get a verdict they can use; a v2 reader calls verify_sealed.
+            return Rejected(ReasonCode.MALFORMED, "envelope v2 (encrypted body): open it with "
+                            "accord.envelope.v2", "ENC-01")
+        return verdict
     except Refused as refused:
         return Rejected(refused.reason, refused.message, refused.rule)
     except (ValueError, TypeError, binascii.Error, RecursionError, UnicodeError,
@@ -383,6 +417,9 @@ def verify(
 
 
 _SCAN_LIMIT = 64
+_V2_PAYLOAD = re.compile(rb'"payload"[ \t\r\n]*:[ \t\r\n]*"\{')
+# "unrolled loop": linear, no nested quantifier to backtrack through
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[{:,")
 _NOT_JSON_SPACE = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")  # str.isspace, ASCII
 
@@ -398,6 +435,13 @@ def _bounded_shape(raw: bytes) -> int:
     ENV-02, so every verifier reports such a record under the same rule; 64 rather than
     44 keeps records of up to 12 well-formed signatures for ENV-04 to judge.
     """
+    v2 = _V2_PAYLOAD.search(raw)
+    if v2 is not None and rules.enabled("ENC-01"):
+        # SPEC 11.1: a v2 payload is JSON text; its structure is counted (and bounded)
+        # when it is parsed after the signatures, not here. Cut its string out.
+        end = _JSON_STRING.match(raw, v2.end() - 2)
+        if end is not None:
+            raw = raw[: v2.end() - 2] + raw[end.end():]
     structure = raw.translate(None, _NOT_STRUCTURE)  # one C pass; keeps only [ { : ,
     openings = structure.count(b"[") + structure.count(b"{")
     if len(structure) > _SCAN_LIMIT:
@@ -440,25 +484,45 @@ def _outer(raw: bytes, max_bytes: int) -> dict[str, Any]:
             _refuse(ReasonCode.MALFORMED, "each signature must have exactly string 'protected' "
                     "and 'signature' members (no unprotected 'header')", "ENV-05")
     if rules.enabled("ENV-06"):
-        texts = [outer["payload"]]
+        # ENC-01: an unencoded (v2) payload is not base64url; ENV-06 reads the rest.
+        v2 = _is_v2(outer["payload"])
+        texts = [] if v2 else [outer["payload"]]
         for sig in signatures:
             texts += (sig["protected"], sig["signature"])
         if not all(_canonical_b64url(t) for t in texts):
             _refuse(ReasonCode.MALFORMED, "payload, protected and signature must be canonical "
                     "base64url (no padding, no stray low bits)", "ENV-06")
-        # No string of a valid record needs an escape, so none may hold one: the text
+        # No string of a valid v1 record needs an escape, so none may hold one: the text
         # ENV-23 signs over is then the transmitted bytes, with no unescaping to agree on.
+        # A v2 payload (ENC-01) is JSON text in a JSON string: written minimally, its one
+        # spelling ('"' as \\", '\\' as \\\\, nothing else escaped).
         if b"\\" in raw:
-            _refuse(ReasonCode.MALFORMED, "the envelope holds a JSON escape (\\); its "
-                    "strings must be written as plain base64url", "ENV-06")
+            if not v2:
+                _refuse(ReasonCode.MALFORMED, "the envelope holds a JSON escape (\\); its "
+                        "strings must be written as plain base64url", "ENV-06")
+            if not _minimal_escapes(raw, outer["payload"]) and rules.enabled("ENC-01"):
+                _refuse(ReasonCode.MALFORMED, "a v2 payload escapes only '\"' and '\\\\', "
+                        "and nothing else of the record is escaped", "ENC-01")
     return outer
 
 
+def _minimal_escapes(raw: bytes, payload: str) -> bool:
+    """Whether the record's escapes are exactly its v2 payload written minimally."""
+    written = payload.replace("\\", "\\\\").replace('"', '\\"').encode("utf-8")
+    return raw.count(b"\\") == written.count(b"\\") and written in raw
+
+
 _HEADER_MEMBERS = frozenset({"alg", "kid", "typ", "cty"})
+_V2_MEMBERS = frozenset({"b64", "crit"})
+
+
+def _is_v2(payload: str) -> bool:
+    """ENC-01: a payload starting with ``{`` is v2's unencoded payload (RFC 7797)."""
+    return payload[:1] == "{" and rules.enabled("ENC-01")
 
 
 @functools.lru_cache(maxsize=4096)
-def _header_of(protected_b64: str) -> tuple[str, str]:
+def _header_of(protected_b64: str, v2: bool = False) -> tuple[str, str]:
     """The (kid, cty) of one protected header, after ENV-07 to ENV-14.
 
     Cached by the exact base64url text: a signer's protected header is the same for
@@ -477,6 +541,13 @@ def _header_of(protected_b64: str) -> tuple[str, str]:
         alg = str(header.get("alg"))[:40]
         _refuse(ReasonCode.UNSUPPORTED_ALG, f"alg must be {ALG}, got {alg!r}", "ENV-09")
     members = header.keys() - {"x5t#S256"}
+    if v2:
+        # ENC-02: the signer committed to the unencoded reading (RFC 7797 section 6).
+        if (header.get("b64") is not False or header.get("crit") != ["b64"]) and \
+                rules.enabled("ENC-02"):
+            _refuse(ReasonCode.MALFORMED, 'envelope v2 needs "b64": false and "crit": ["b64"] '
+                    "in every protected header", "ENC-02")
+        members = members - _V2_MEMBERS
     if members != _HEADER_MEMBERS and rules.enabled("ENV-10"):
         # crit: accord understands no extension. jku/x5u/jwk/x5c: an attacker would use
         # them to supply its own key; refused rather than ignored, so that no partner
@@ -528,15 +599,16 @@ def _per_signature(check: Any, items: list[Any]) -> list[Any]:
 
 def _verify(
     raw: bytes, trust: TrustStore, topic: str | None, now: datetime, max_bytes: int
-) -> Verified:
+) -> Verified | Sealed:
     # ENV-01..06: size and the outer shape, before anything is decoded
     outer = _outer(raw, max_bytes)
     payload_b64: str = outer["payload"]
     signatures: list[dict[str, str]] = outer["signatures"]
+    v2 = _is_v2(payload_b64)
 
     # ENV-07..16: every protected header, before any key is looked up
     headers: list[tuple[str, str]] = _per_signature(
-        _header_of, [s["protected"] for s in signatures])
+        lambda protected: _header_of(protected, v2), [s["protected"] for s in signatures])
     cty = headers[0][1]
     if any(h[1] != cty for h in headers) and rules.enabled("ENV-15"):
         _refuse(ReasonCode.MALFORMED, "signatures disagree on cty", "ENV-15")
@@ -559,11 +631,14 @@ def _verify(
             try:
                 if len(signature) != 64:
                     raise InvalidSignature
-                key.public_key.verify(
-                    signature, f"{sig['protected']}.{payload_b64}".encode("ascii"))
+                key.public_key.verify(signature, _signing_input(sig["protected"], payload_b64,
+                                                                v2))
             except InvalidSignature:
                 _refuse(ReasonCode.BAD_SIGNATURE,
                         f"signature by {key.agency} does not verify", "ENV-23")
+
+    if v2:
+        return _verify_v2(payload_b64, cty, keys, agencies, topic, now)
 
     # ENV-24..29: only now is the payload parsed
     payload = _b64d(payload_b64, "payload")
@@ -586,6 +661,18 @@ def _verify(
     header: Header = parsed.header  # type: ignore[attr-defined]
     label: Label = parsed.label  # type: ignore[attr-defined]
     body: MessageBody = parsed.body  # type: ignore[attr-defined]
+    _check_time_and_parties(header, cty, keys, agencies, now)
+    _check_message(header, label, body, cosigners=agencies[1:])
+    if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
+        _refuse(ReasonCode.TOPIC_MISMATCH,
+                f"signed for topic {header.topic} but read from {topic[:249]}", "ENV-44")
+    return Verified(header, label, body, agencies, payload)
+
+
+def _check_time_and_parties(
+    header: Header, cty: str, keys: list[TrustedKey], agencies: tuple[str, ...], now: datetime
+) -> None:
+    """ENV-29 to ENV-32."""
     if header.type != cty and rules.enabled("ENV-29"):
         _refuse(ReasonCode.SCHEMA_INVALID, f"header type {header.type} but cty {cty}", "ENV-29")
 
@@ -604,11 +691,93 @@ def _verify(
     if header.sender != agencies[0] and rules.enabled("ENV-32"):
         _refuse(ReasonCode.SENDER_MISMATCH,
                 f"header sender {header.sender} but first signer is {agencies[0]}", "ENV-32")
-    _check_message(header, label, body, cosigners=agencies[1:])
+
+
+def _signing_input(protected: str, payload: str, v2: bool) -> bytes:
+    """RFC 7515 5.2 / RFC 7797 3: the unencoded payload is signed as its UTF-8 bytes."""
+    if v2:
+        return protected.encode("ascii") + b"." + payload.encode("utf-8")
+    return f"{protected}.{payload}".encode("ascii")
+
+
+_HEADER_LABEL = create_model("PayloadV2", __base__=Strict, header=(Header, ...),
+                             label=(Label, ...))
+_ENC_MIN = 45  # 0x01 || cwk_id (16) || nonce (12) || tag (16)
+_ENC_MAX = MAX_BYTES + _ENC_MIN
+
+
+def _v2_layout(payload: str) -> tuple[str, str, Any, bytes]:
+    """ENC-03: ``{"header":H,"label":L,"enc":"E"}`` exactly; the exact H and L text, and
+    the label as parsed (for ENV-26)."""
+    strict = rules.enabled("ENC-03")
+    if not strict:
+        # ENC-03 switched off (mutation test only): read the payload as a lax partner
+        # would, any layout, header and label re-serialised.
+        doc = _LENIENT.decode(payload)
+        return (json.dumps(doc["header"], separators=(",", ":")),
+                json.dumps(doc["label"], separators=(",", ":")), doc["label"],
+                _b64d(doc["enc"], "enc", "ENC-03"))
+    if _depth(payload) > _MAX_DEPTH:
+        _refuse(ReasonCode.MALFORMED, f"payload nesting deeper than {_MAX_DEPTH}", "ENV-24")
+
+    def part(start: int, prefix: str) -> tuple[str, Any, int]:
+        if not payload.startswith(prefix, start):
+            _refuse(ReasonCode.MALFORMED, f"envelope v2 payload: expected {prefix!r} at "
+                    f"{start}", "ENC-03")
+        begin = start + len(prefix)
+        try:
+            # One strict parse per part from where the previous part ended: the AAD
+            # then binds exactly the transmitted bytes, nothing re-serialised.
+            value, end = _DECODER.raw_decode(payload, begin)
+        except (ValueError, RecursionError) as exc:
+            _refuse(ReasonCode.MALFORMED, f"envelope v2 payload: {exc}"[:300], "ENC-03")
+        return payload[begin:end], value, end
+
+    header, _, end = part(0, '{"header":')
+    label, label_doc, end = part(end, ',"label":')
+    tail = payload[end:]
+    if not (tail.startswith(',"enc":"') and tail.endswith('"}')) and strict:
+        _refuse(ReasonCode.MALFORMED, 'envelope v2 payload must end with ,"enc":"…"}', "ENC-03")
+    enc_text = tail[8:-2]
+    if strict and (not _canonical_b64url(enc_text)
+                   or not _ENC_MIN <= len(enc_text) * 3 // 4 <= _ENC_MAX):
+        _refuse(ReasonCode.MALFORMED, "enc must be canonical base64url of 45 bytes to 1 MiB",
+                "ENC-03")
+    enc = _b64d(enc_text, "enc", "ENC-03")
+    if enc[:1] != b"\x01" and strict:
+        _refuse(ReasonCode.MALFORMED, "unknown encrypted body version", "ENC-03")
+    return header, label, label_doc, enc
+
+
+def _verify_v2(
+    payload_text: str, cty: str, keys: list[TrustedKey], agencies: tuple[str, ...],
+    topic: str | None, now: datetime,
+) -> Sealed:
+    """ENC-03, then ENV-24..ENV-33 and ENV-41..ENV-44 with no body (SPEC 11)."""
+    # ENC-03 parses H and L strictly (ENV-24's parse, done part by part)
+    header_text, label_text, label_doc, enc = _v2_layout(payload_text)
+    header_bytes, label_bytes = header_text.encode("utf-8"), label_text.encode("utf-8")
+    if cty not in MESSAGE_TYPES and rules.enabled("ENV-25"):
+        _refuse(ReasonCode.SCHEMA_INVALID, f"unknown message type {cty[:100]!r}", "ENV-25")
+    if rules.enabled("ENV-26"):
+        unknown = unknown_label_values(label_doc)
+        if unknown is not None:
+            _refuse(ReasonCode.UNKNOWN_LABEL_VALUE, unknown, "ENV-26")
+    try:
+        parsed = _HEADER_LABEL.model_validate_json(
+            b'{"header":' + header_bytes + b',"label":' + label_bytes + b"}",
+            strict=rules.enabled("ENV-27"))
+    except ValidationError as exc:
+        _refuse(ReasonCode.SCHEMA_INVALID, _summary(exc), _rule_of(exc))
+    header: Header = parsed.header  # type: ignore[attr-defined]
+    label: Label = parsed.label  # type: ignore[attr-defined]
+    _check_time_and_parties(header, cty, keys, agencies, now)
+    _check_message(header, label, None, cosigners=agencies[1:])
     if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
         _refuse(ReasonCode.TOPIC_MISMATCH,
                 f"signed for topic {header.topic} but read from {topic[:249]}", "ENV-44")
-    return Verified(header, label, body, agencies, payload)
+    return Sealed(header, label, cty, agencies, payload_text.encode("utf-8"), header_bytes,
+                  label_bytes, enc)
 
 
 def _trusted_key(
@@ -643,14 +812,18 @@ def _country_of(agency: str) -> Country:
 
 
 def _check_message(
-    header: Header, label: Label, body: MessageBody, *, cosigners: tuple[str, ...]
+    header: Header, label: Label, body: MessageBody | None, *, cosigners: tuple[str, ...]
 ) -> None:
-    """ENV-33 to ENV-43, the rules seal and verify share, in SPEC order."""
+    """ENV-33 to ENV-43, the rules seal and verify share, in SPEC order.
+
+    ``body`` None: an encrypted body (v2), whose rules ENV-34..ENV-40 run once it is
+    decrypted (``check_body``)."""
     for agency in (header.sender, *cosigners):
         if _country_of(agency) not in header.scope.members and rules.enabled("ENV-33"):
             _refuse(ReasonCode.SCOPE_VIOLATION,
                     f"{agency} is not a member of scope {header.scope}", "ENV-33")
-    body.check_context(sender=header.sender, scope=header.scope, area=header.area)
+    if body is not None:
+        body.check_context(sender=header.sender, scope=header.scope, area=header.area)
     check_label(label, header.scope, sender=header.sender)
     expected = topic_for(header)
     if header.topic != expected and rules.enabled("ENV-43"):
@@ -681,7 +854,10 @@ def envelope_payload_sha256(envelope: bytes) -> str:
     ``Verified.payload_sha256`` after ``verify``.
     """
     outer = json.loads(envelope)
-    return hashlib.sha256(_b64d(outer["payload"], "payload")).hexdigest()
+    payload: str = outer["payload"]
+    if payload[:1] == "{":  # envelope v2: the unencoded payload (SPEC 11.1)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_b64d(payload, "payload")).hexdigest()
 
 
 rules.on_change(_header_of.cache_clear)

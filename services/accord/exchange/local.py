@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from accord.confidentiality.feed import NodeKeys
 from accord.config import PUBLISHER_STATE_FILE, KafkaConnection, inbox_path
 from accord.handover import Endpoint
 from accord.observability.logs import get_logger
@@ -64,7 +65,7 @@ class LocalExchange:
 
     async def start_receiver(
         self, agency: str, *, handler: Handler | None = None,
-        handover: Endpoint | None = None, **options: Any,
+        handover: Endpoint | None = None, keys: NodeKeys | None = None, **options: Any,
     ) -> Receiver:
         """Start and run one agency's receiver, handing over to ``handover`` if
         given; ``options`` are ``ReceiverSettings`` fields (``follow_trust`` defaults
@@ -80,6 +81,7 @@ class LocalExchange:
             handler=handler,
             handover=handover,
             settings=ReceiverSettings(**options),
+            keys=keys,
         )
         await receiver.start()
         self.receivers[agency] = receiver

@@ -89,6 +89,10 @@ class TopicSettings(_Strict):
 class ScopePlan(_Strict):
     countries: list[Country] = Field(min_length=2)
     areas: list[Area] = Field(min_length=1)
+    encryption: Literal["required", "optional", "off"] = "off"
+    """Bodies in this scope (accord.confidentiality.EncryptionMode): ``required`` makes a
+    decrypting node quarantine a plaintext body (SPEC ENC-04). ``off`` when absent, so
+    a plan written before envelope v2 means what it meant."""
 
 
 class AgencyPlan(_Strict):

@@ -21,8 +21,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from accord.areas import Area
+from accord.confidentiality import SenderEncryption, recipient_agencies, resolve_recipients
+from accord.confidentiality.feed import announcement_key
 from accord.config import KafkaConnection
-from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal, verify
+from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal
+from accord.envelope.jws import Sealed
+from accord.envelope.v2 import open_sealed, seal_encrypted, verify_sealed
 from accord.errors import BrokerError, PublishError, ReasonCode, Refused
 from accord.kafka import close_producer, new_producer, start_producer
 from accord.labels import Label, check_label
@@ -92,7 +96,11 @@ class Publisher:
         close_timeout_s: float = 30.0,
         producer: AIOKafkaProducer | None = None,
         announce: bool = True,
+        encryption: SenderEncryption | None = None,
     ) -> None:
+        """``encryption``: this agency's keys and the key directory. With it, bodies in
+        a scope whose plan says ``encryption: required | optional`` go out as envelope
+        v2; without it a ``required`` scope refuses to publish (fail closed)."""
         if signer.agency != agency:
             raise Refused(
                 ReasonCode.SENDER_MISMATCH,
@@ -112,6 +120,11 @@ class Publisher:
         self._producer = producer
         self._owns_producer = producer is None
         self._announce = announce
+        self._encryption = encryption
+        # CWK announcements not yet acknowledged: sent, and acked, before the next
+        # message (the one that uses the CWK) is sent (SPEC 11.3).
+        self._key_announcements: list[tuple[bytes, bytes]] = []  # (record key, value)
+        self._key_lock = asyncio.Lock()
         self._announcements: list[tuple[Header, str]] = []
         self._announce_traces: dict[tuple[str, str], TraceContext] = {}
         self._announcer: asyncio.Task[None] | None = None
@@ -191,12 +204,64 @@ class Publisher:
             correlation_id=correlation_id,
             causation_id=causation_id,
         )
-        envelope = seal(header, label, body, self._signer)
+        envelope = self._sign(header, label, body)
         self._check_size(header, envelope)
         # Taken only now, with nothing awaited since the peek: a refused message
         # leaves no hole in the stream, so receivers report no false gap.
         self._state.take_sequence(topic, sequence)
         return header, envelope
+
+    def _sign(self, header: Header, label: Label, body: MessageBody) -> bytes:
+        """v1, or v2 encrypted to the recipients the plan entitles (SPEC 11)."""
+        mode = self._plan.scopes[header.scope].encryption
+        if mode == "off" or (mode == "optional" and self._encryption is None):
+            return seal(header, label, body, self._signer)
+        if self._encryption is None:
+            self._refused(ReasonCode.PLAINTEXT_REFUSED)
+            raise Refused(
+                ReasonCode.PLAINTEXT_REFUSED,
+                f"scope {header.scope} requires encryption and this publisher has no keys",
+                hint="issue the agency's encryption key (accord keys issue) and start the "
+                "node with it",
+            )
+        e = self._encryption
+        now = datetime.now(UTC)
+        agencies = recipient_agencies(self._plan, sender=self.agency, scope=header.scope,
+                                      area=header.area)
+        recipients = resolve_recipients(agencies, e.directory, now=now)  # NoEncryptionKey
+        cwk, announcement = e.encryptor.cwk_for(recipients, now=now)
+        if announcement is not None:
+            e.keyring.open(announcement, e.directory.trust, now=now)  # to read our own
+            self._key_announcements.append(
+                (announcement_key(self.agency, cwk.cwk_id), announcement))
+        return seal_encrypted(header, label, body, self._signer, cwk)
+
+    async def _send_key_announcements(self) -> None:
+        """Send pending CWK announcements and wait for the broker's ack.
+
+        An announcement leaves the list only once acknowledged, so an empty list means
+        every CWK in use is on the broker; concurrent sends wait on the lock until the
+        one sending it has its ack (and never send it twice)."""
+        if not self._key_announcements:
+            return
+        async with self._key_lock:
+            await self._drain_key_announcements()
+
+    async def _drain_key_announcements(self) -> None:
+        while self._key_announcements:
+            key, announcement = self._key_announcements[0]
+            producer = self._require_producer()
+            try:
+                queued = await producer.send(self._plan.trust_topic, value=announcement,
+                                             key=key)
+                await asyncio.wait_for(asyncio.shield(queued), timeout=self._retry_deadline_s)
+            except (KafkaError, TimeoutError) as exc:
+                raise PublishError(
+                    f"key announcement not acknowledged on {self._plan.trust_topic}: "
+                    f"{type(exc).__name__}",
+                    hint="the message that needs it is not sent; retry the publish",
+                ) from exc
+            self._key_announcements.pop(0)
 
     def _check_size(self, header: Header, envelope: bytes) -> None:
         """Refuse, before anything is sent or numbered, a record the broker would refuse."""
@@ -245,6 +310,7 @@ class Publisher:
         message_id = str(header.message_id)
         self._check_size(header, envelope)
         self._state.record_sent(message_id, header.topic, envelope)
+        await self._send_key_announcements()
         deadline = time.monotonic() + self._retry_deadline_s
         attempt = 0
         while True:
@@ -361,7 +427,7 @@ class Publisher:
                 "there is nothing to release",
                 hint="publish it again (a retry sends the same bytes), then release it",
             )
-        verdict = verify(sent.envelope, trust, now=datetime.now(UTC))
+        verdict = self._read_own(sent.envelope, trust)
         if isinstance(verdict, Rejected):
             raise Refused(verdict.reason, f"original no longer verifies: {verdict.detail}")
         original: Verified = verdict
@@ -398,7 +464,7 @@ class Publisher:
     async def _release_again(self, release_id: str, trust: TrustStore) -> PublishResult:
         sent = self._state.sent(release_id)
         assert sent is not None  # recorded together with the release
-        verdict = verify(sent.envelope, trust, topic=sent.topic, now=datetime.now(UTC))
+        verdict = self._read_own(sent.envelope, trust, topic=sent.topic)
         if isinstance(verdict, Rejected):
             raise Refused(verdict.reason, f"the earlier release no longer verifies: "
                           f"{verdict.detail}")
@@ -406,6 +472,22 @@ class Publisher:
             return await self.send(verdict.header, sent.envelope)
         return PublishResult(release_id, sent.topic, sent.partition, sent.offset,
                              verdict.header.sequence, sent.envelope)
+
+    def _read_own(
+        self, envelope: bytes, trust: TrustStore, *, topic: str | None = None
+    ) -> Verified | Rejected:
+        """Verify one of our own envelopes; an encrypted one is opened with our own keys
+        (the sender is always a recipient), so a release re-encrypts the plaintext to
+        the trilateral recipients under a new CWK."""
+        verdict = verify_sealed(envelope, trust, topic=topic, now=datetime.now(UTC))
+        if not isinstance(verdict, Sealed):
+            return verdict
+        if self._encryption is None:
+            return Rejected(ReasonCode.UNDECRYPTABLE, "encrypted and this publisher has no keys")
+        try:
+            return open_sealed(verdict, self._encryption.keyring)
+        except Refused as refused:
+            return Rejected(refused.reason, refused.message, refused.rule)
 
     def sent_envelope(self, message_id: str) -> bytes | None:
         """The sealed envelope of one of this node's own publishes, or None."""

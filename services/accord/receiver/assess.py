@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from accord.envelope import Rejected, Verified, verify
-from accord.errors import ReasonCode
+from accord.confidentiality import Keyring, recipient_agencies
+from accord.envelope import Rejected, Verified
+from accord.envelope.jws import Sealed
+from accord.envelope.v2 import open_sealed, verify_sealed
+from accord.errors import ReasonCode, Refused
 from accord.labels import releasable_to_country
 from accord.parties import Country
 from accord.plan import Plan
@@ -39,10 +42,14 @@ def assess(
     country: Country,
     now: datetime,
     max_bytes: int,
+    keyring: Keyring | None = None,
 ) -> Accepted | Rejected:
+    """``keyring``: this node's encryption keys and opened CWKs. With one, the node
+    decrypts envelope v2 and applies the plan's ``encryption`` (SPEC ENC-04..08);
+    without one it reads v1 only and quarantines v2 as ``undecryptable``."""
     if raw is None:
         return Rejected(ReasonCode.MALFORMED, "record has no value")
-    verdict = verify(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
+    verdict = verify_sealed(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
     if isinstance(verdict, Rejected):
         return verdict
     header = verdict.header
@@ -59,10 +66,35 @@ def assess(
             ReasonCode.RELEASABILITY_VIOLATION,
             f"label does not release this message to {country.value}",
         )
+    if isinstance(verdict, Sealed):
+        return _open(verdict, plan, keyring)
+    if (
+        keyring is not None
+        and header.type != "accord.receipt.v1"
+        and plan.scopes[header.scope].encryption == "required"
+    ):
+        return Rejected(ReasonCode.PLAINTEXT_REFUSED,
+                        f"plaintext body in scope {header.scope}, which requires encryption",
+                        "ENC-04")
     return Accepted(verdict)
 
 
-def _header_mismatch(v: Verified, kafka_headers: Sequence[tuple[str, bytes]]) -> str | None:
+def _open(sealed: Sealed, plan: Plan, keyring: Keyring | None) -> Accepted | Rejected:
+    """Decrypt after every other check passed: ENC-05 to ENC-08."""
+    h = sealed.header
+    if keyring is None:
+        return Rejected(ReasonCode.UNDECRYPTABLE, "encrypted body and this node holds no "
+                        "encryption key", "ENC-05")
+    try:
+        entitled = recipient_agencies(plan, sender=h.sender, scope=h.scope, area=h.area)
+        return Accepted(open_sealed(sealed, keyring, entitled=entitled))
+    except Refused as refused:
+        return Rejected(refused.reason, refused.message, refused.rule)
+
+
+def _header_mismatch(
+    v: Verified | Sealed, kafka_headers: Sequence[tuple[str, bytes]]
+) -> str | None:
     signed = dict(
         zip(
             MIRRORED_HEADERS,

@@ -26,6 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from accord.confidentiality.feed import NodeKeys
 from accord.config import KafkaConnection
 from accord.envelope import Header, Verified, verify
 from accord.errors import BrokerError, ReasonCode
@@ -123,7 +124,11 @@ class Receiver:
         handover: Endpoint | None = None,
         consumer_factory: ConsumerFactory = new_consumer,
         producer_factory: ProducerFactory = new_producer,
+        keys: NodeKeys | None = None,
     ) -> None:
+        """``keys``: this node's key directory and keyring (envelope v2: the node
+        decrypts, applies the plan's ``encryption``, and follows key statements and
+        CWK announcements on the trust topic)."""
         self.agency = agency
         self.country = country_of(agency)
         self._settings = settings = settings or ReceiverSettings()
@@ -140,7 +145,8 @@ class Receiver:
         self._new_consumer = consumer_factory
         self._new_producer = producer_factory
         self._context = Context(trust=trust, plan=plan, country=self.country,
-                                max_bytes=settings.max_record_bytes)
+                                max_bytes=settings.max_record_bytes,
+                                keyring=keys.keyring if keys is not None else None)
         self._topics = plan.receive_topics(agency)
         self._group_id = plan.group_id(agency)
         self._send_timeout_s = settings.send_timeout_s
@@ -161,7 +167,8 @@ class Receiver:
         self._receipts_checked = time.monotonic()
         # Rotations and revocations arrive on the trust topic while the node runs.
         self._trust_feed = (
-            TrustFeed(connection, plan.trust_topic, trust, metrics=self.metrics, agency=agency)
+            TrustFeed(connection, plan.trust_topic, trust, metrics=self.metrics, agency=agency,
+                      keys=keys)
             if settings.follow_trust else None
         )
         # Trust health on /metrics: CRL dates, and the feed's last poll and record.
@@ -419,12 +426,15 @@ class Receiver:
         out = step(batch.values(), self.inbox, self._context, now=now)
         if (
             self._trust_feed is not None
-            and any(r.reason is ReasonCode.UNKNOWN_KEY for _, r in out.quarantined)
+            and any(r.reason is ReasonCode.UNKNOWN_KEY
+                    or (r.reason is ReasonCode.UNDECRYPTABLE and r.rule == "ENC-05")
+                    for _, r in out.quarantined)
             and await self._trust_feed.sync()
         ):
             # A just-rotated key: its certificate was on the trust topic but not yet
-            # read. The step only decides (the inbox is untouched), so deciding again
-            # with the caught-up trust store is safe.
+            # read; or a body under a CWK whose announcement (sent before the message,
+            # on the trust topic) was not yet read. The step only decides (the inbox is
+            # untouched), so deciding again with the caught-up trust store is safe.
             out = step(batch.values(), self.inbox, self._context, now=now)
         producer = self._producer
         assert producer is not None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from accord.confidentiality import Keyring
 from accord.envelope import Header, Rejected, Verified
 from accord.errors import ReasonCode
 from accord.models import Retract, Supersede
@@ -104,6 +105,8 @@ class Context:
     plan: Plan
     country: Country
     max_bytes: int
+    keyring: Keyring | None = None
+    """This node's encryption keys (envelope v2); None: v1 only (accord.receiver.assess)."""
 
 
 def step(
@@ -132,6 +135,7 @@ def step(
                 country=context.country,
                 now=now,
                 max_bytes=context.max_bytes,
+                keyring=context.keyring,
             )
             if isinstance(verdict, Rejected):
                 assessed.append((record, verdict))
@@ -237,6 +241,7 @@ def _delivery(v: Verified, record: Record) -> Delivery:
         partition=record.partition,
         offset=record.offset,
         payload_sha256=v.payload_sha256,
-        payload=v.payload,
+        # v2: the decrypted payload; the digest stays the signed payload's (receipts)
+        payload=v.plaintext if v.plaintext is not None else v.payload,
         raw=record.value,
     )

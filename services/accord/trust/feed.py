@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import re
 import time
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography import x509
@@ -37,11 +38,14 @@ from accord.observability.metrics import NodeMetrics
 from accord.trust.certs import is_ca, kid_of
 from accord.trust.store import TrustStore
 
+if TYPE_CHECKING:
+    from accord.confidentiality.feed import NodeKeys
+
 log = get_logger(__name__)
 
 _PEM = re.compile(rb"-----BEGIN (CERTIFICATE|X509 CRL)-----.+?-----END \1-----\s*", re.DOTALL)
 
-APPLIED = ("certificate", "crl")
+APPLIED = ("certificate", "crl", "key-statement", "cwk", "cwk-not-mine")
 """What :func:`apply_item` returns when a record changed the store."""
 
 _BACKOFF_FIRST_S = 0.5
@@ -176,8 +180,12 @@ class TrustFeed:
     """
 
     def __init__(self, conn: KafkaConnection, topic: str, store: TrustStore, *,
-                 metrics: NodeMetrics | None = None, agency: str = "") -> None:
+                 metrics: NodeMetrics | None = None, agency: str = "",
+                 keys: NodeKeys | None = None) -> None:
+        """``keys``: the node's key directory and keyring, fed from the ``enc:`` and
+        ``cwk:`` records (accord.confidentiality.feed); None: those are ignored."""
         self._conn = conn
+        self._keys = keys
         self._topic = topic
         self._store = store
         self._agency = agency
@@ -250,7 +258,13 @@ class TrustFeed:
                       error=type(task.exception()).__name__)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        what, error = apply_item(self._store, key, value)
+        from accord.confidentiality.feed import KEY_PREFIXES, apply_key_record
+
+        if key is not None and key.startswith(KEY_PREFIXES):
+            what, error = (apply_key_record(self._keys, key, value) if self._keys is not None
+                           else ("ignored", None))
+        else:
+            what, error = apply_item(self._store, key, value)
         self.last_record = time.time()
         self.applied[what] = self.applied.get(what, 0) + 1
         if what in APPLIED:

@@ -1,0 +1,192 @@
+"""Envelope v2: the signed envelope with an encrypted body (schemas/SPEC.md section 11).
+
+The same JWS general JSON, EdDSA, with the RFC 7797 unencoded payload
+``{"header":H,"label":L,"enc":"<b64url(E)>"}``: the ciphertext is base64url once, and
+the signature covers header, label and ciphertext, so any node verifies a v2 record
+(:func:`verify_sealed`) without decrypting; only a recipient opens it
+(:func:`open_sealed`). ``E`` and its keys are accord.confidentiality's: AES-256-GCM
+under a content key derived from a CWK, AAD over the exact H and L bytes.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import json
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from accord.confidentiality.body import encrypt_body
+from accord.confidentiality.errors import UnknownCwk
+from accord.confidentiality.keyring import Keyring
+from accord.confidentiality.wrap import Cwk
+from accord.conformance import rules
+from accord.envelope.header import Header
+from accord.envelope.jws import (
+    ALG,
+    MAX_BYTES,
+    TYP,
+    Rejected,
+    Sealed,
+    Verified,
+    _b64e,
+    _check_message,
+    _strict_json,
+    _summary,
+    _verify,
+)
+from accord.errors import ReasonCode, Refused
+from accord.labels import Label
+from accord.models import MESSAGE_TYPES, MessageBody
+from accord.observability.logs import get_logger
+from accord.trust import Signer, TrustStore, x5t_s256
+
+__all__ = ["Sealed", "open_sealed", "seal_encrypted", "verify_sealed"]
+
+log = get_logger(__name__)
+
+
+@functools.lru_cache(maxsize=1024)
+def _protected(kid: str, cty: str) -> str:
+    header = {
+        "alg": ALG,
+        "kid": kid,
+        "typ": TYP,
+        "cty": cty,
+        "b64": False,
+        "crit": ["b64"],
+        "x5t#S256": x5t_s256(kid),
+    }
+    return _b64e(json.dumps(header, separators=(",", ":")).encode("ascii"))
+
+
+def seal_encrypted(
+    header: Header, label: Label, body: MessageBody, signer: Signer, cwk: Cwk
+) -> bytes:
+    """Check the message as a verifier would, encrypt its body under ``cwk``, sign.
+
+    ``cwk`` comes from ``ContentEncryptor.cwk_for(recipients)``; its announcement must
+    be published before this envelope. Raises Refused as :func:`accord.envelope.seal`.
+    """
+    if header.type != body.TYPE:
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID,
+            f"header type {header.type} but body is {body.TYPE}",
+            rule="ENV-29",
+        )
+    if signer.agency != header.sender:
+        raise Refused(
+            ReasonCode.SENDER_MISMATCH,
+            f"header sender {header.sender} but signer is {signer.agency}",
+            rule="ENV-32",
+        )
+    if cwk.sender != signer.agency:
+        raise ValueError("a CWK is used only by the sender that announced it")
+    _check_message(header, label, body, cosigners=())
+    h = header.model_dump_json().encode()
+    lab = label.model_dump_json().encode()
+    enc = encrypt_body(
+        cwk, header.message_id, header=h, label=lab, plaintext=body.model_dump_json().encode()
+    )
+    payload = b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64e(enc).encode() + b'"}'
+    protected = _protected(signer.kid, header.type)
+    signature = signer.sign(protected.encode("ascii") + b"." + payload)
+    record = {
+        "payload": payload.decode("utf-8"),
+        "signatures": [{"protected": protected, "signature": _b64e(signature)}],
+    }
+    # ensure_ascii=False: UTF-8 as is (the label's legal_basis may hold any text);
+    # only '"' and '\\' in the payload cost an escape each.
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def verify_sealed(
+    raw: bytes,
+    trust: TrustStore,
+    *,
+    topic: str | None = None,
+    now: datetime | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> Verified | Sealed | Rejected:
+    """Verify a v1 or v2 record: every rule up to ENV-44 (SPEC 5.2), no decryption.
+
+    A v1 record gives Verified, a v2 record Sealed (open it with :func:`open_sealed`),
+    a refusal Rejected. Never raises on hostile input.
+    """
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    try:
+        return _verify(raw, trust, topic, now, max_bytes)
+    except Refused as refused:
+        return Rejected(refused.reason, refused.message, refused.rule)
+    except (
+        ValueError,
+        TypeError,
+        binascii.Error,
+        RecursionError,
+        UnicodeError,
+        OverflowError,
+    ) as exc:
+        return Rejected(ReasonCode.MALFORMED, f"{type(exc).__name__}: {exc}"[:500])
+    except Exception as exc:
+        log.error("envelope.verify_internal_error", error=type(exc).__name__, exc_info=True)
+        return Rejected(ReasonCode.MALFORMED, f"internal error: {type(exc).__name__}")
+
+
+def open_sealed(
+    sealed: Sealed, keyring: Keyring, *, entitled: Collection[str] | None = None
+) -> Verified:
+    """ENC-05 to ENC-08: decrypt a verified v2 envelope and check its body.
+
+    ``entitled``: the agencies the plan entitles to the message (``recipient_agencies``
+    for its scope and area); a CWK shared beyond them is refused (ENC-06). Raises
+    Refused: ``not-a-recipient``, ``undecryptable`` (``UnknownCwk`` when the key
+    announcement has not been opened yet: read the key topic, then retry),
+    ``releasability-violation``, or the body rules' codes.
+    """
+    header = sealed.header
+    try:
+        plaintext = keyring.decrypt(
+            header.message_id,
+            sender=header.sender,
+            header=sealed.header_bytes,
+            label=sealed.label_bytes,
+            body=sealed.enc,
+            entitled=entitled,
+        )
+    except Refused as refused:
+        rule = {
+            ReasonCode.NOT_A_RECIPIENT: "ENC-05",
+            ReasonCode.RELEASABILITY_VIOLATION: "ENC-06",
+        }.get(refused.reason, "ENC-07")
+        if isinstance(refused, UnknownCwk):
+            rule = "ENC-05"  # no announcement opened for it (yet)
+        if refused.rule is None:
+            refused.rule = rule
+        raise
+    model = MESSAGE_TYPES[sealed.cty]
+    _strict_json(plaintext, "decrypted body", "ENC-08")
+    try:
+        body = model.model_validate_json(plaintext, strict=True)
+    except ValidationError as exc:
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID, f"decrypted body: {_summary(exc)}", rule="ENC-08"
+        ) from None
+    if rules.enabled("ENC-08"):
+        body.check_context(sender=header.sender, scope=header.scope, area=header.area)
+    plain = b"".join(
+        (
+            b'{"header":',
+            sealed.header_bytes,
+            b',"label":',
+            sealed.label_bytes,
+            b',"body":',
+            plaintext,
+            b"}",
+        )
+    )
+    return Verified(header, sealed.label, body, sealed.signers, sealed.payload, plain)
