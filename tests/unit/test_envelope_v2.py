@@ -318,4 +318,5 @@ def test_a_v2_record_has_one_spelling_of_its_escapes(world: World) -> None:
     # An escape outside the payload: refused too.
     spaced = record.replace(b'"signatures"', b'"sign\\u0061tures"', 1)
     verdict = verify_sealed(spaced, world.trust, now=datetime.now(UTC))
-    assert isinstance(verdict, Rejected) and verdict.reason is ReasonCode.MALFORMED
+    assert isinstance(verdict, Rejected)
+    assert verdict.reason is ReasonCode.MALFORMED
