@@ -7,6 +7,7 @@ says how to fix it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -73,6 +74,26 @@ class PkiError(AccordError):
     code = "pki-error"
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """Why a record was refused, as data: a stable reason code and a human detail.
+
+    The one refusal type of the verifier, the receiver and the publisher; raised,
+    it is a :class:`Refused` (``Refused.rejected`` and ``Rejected.refused`` convert).
+    """
+
+    reason: ReasonCode
+    detail: str
+    rule: str | None = None
+    """The schemas/SPEC.md rule (``ENV-nn``) the record breaks, when known."""
+    hint: str | None = None
+    """How to fix it, when there is something to say."""
+
+    def refused(self) -> Refused:
+        """This refusal as an exception to raise (a fresh one each time)."""
+        return Refused(self.reason, self.detail, hint=self.hint, rule=self.rule)
+
+
 class Refused(AccordError):
     """A message refused for a reason that verification would also give."""
 
@@ -85,6 +106,11 @@ class Refused(AccordError):
         self.code = reason.value
         self.rule = rule
         """The schemas/SPEC.md rule id (``ENV-nn``) the message breaks, when known."""
+
+    @property
+    def rejected(self) -> Rejected:
+        """This refusal as data (to keep, compare or report)."""
+        return Rejected(self.reason, self.message, self.rule, self.hint)
 
 
 class PublishError(AccordError):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from accord.conformance import rules
 from accord.envelope.header import Header, topic_for
-from accord.errors import ReasonCode, Refused
+from accord.errors import ReasonCode, Refused, Rejected
 from accord.labels import Label, check_label
 from accord.labels.label import unknown_label_values
 from accord.models import MESSAGE_TYPES, MessageBody
@@ -81,16 +81,6 @@ class Verified:
     def payload_sha256(self) -> str:
         """SHA-256 of the signed payload bytes, hex (what receipts acknowledge)."""
         return hashlib.sha256(self.payload).hexdigest()
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """Why a record was refused: a stable reason code and a human detail."""
-
-    reason: ReasonCode
-    detail: str
-    rule: str | None = None
-    """The schemas/SPEC.md rule (``ENV-nn``) the record breaks, when known."""
 
 
 Verdict = Verified | Rejected

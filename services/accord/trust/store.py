@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from accord.conformance import rules
-from accord.errors import PkiError, ReasonCode, Refused
+from accord.errors import PkiError, ReasonCode, Refused, Rejected
 from accord.observability.logs import get_logger
 from accord.parties import Country, country_of
 from accord.trust.certs import agency_of, country_of_name, is_ca, kid_of
@@ -100,7 +100,7 @@ class TrustStore:
         self._certs: dict[str, x509.Certificate] = {}
         self._crls: dict[bytes, x509.CertificateRevocationList] = {}
         self._revoked: set[tuple[str, int]] = set()  # (root kid, serial)
-        self._checked: dict[str, TrustedKey | Refused] = {}
+        self._checked: dict[str, TrustedKey | Rejected] = {}
 
     # -- loading --------------------------------------------------------------
 
@@ -259,7 +259,7 @@ class TrustStore:
 
     def is_revoked(self, kid: str) -> bool:
         checked = self._check(kid)
-        return isinstance(checked, Refused) and checked.reason is ReasonCode.REVOKED
+        return isinstance(checked, Rejected) and checked.reason is ReasonCode.REVOKED
 
     def validate(self, kid: str, at: datetime) -> TrustedKey:
         """The trusted key for ``kid`` at time ``at`` (aware), or raise Refused.
@@ -271,9 +271,8 @@ class TrustStore:
         checked = self._checked.get(kid)
         if checked is None:
             checked = self._check(kid)
-        if isinstance(checked, Refused):
-            # A fresh exception each time: re-raising the cached one would chain tracebacks.
-            raise Refused(checked.reason, checked.message, hint=checked.hint, rule=checked.rule)
+        if isinstance(checked, Rejected):
+            raise checked.refused()  # cached as data; a fresh exception each time
         if rules.enabled("ENV-21") and not checked.not_before <= at <= checked.not_after:
             raise Refused(
                 ReasonCode.EXPIRED_CERT,
@@ -284,19 +283,19 @@ class TrustStore:
             )
         return checked
 
-    def _check(self, kid: str) -> TrustedKey | Refused:
+    def _check(self, kid: str) -> TrustedKey | Rejected:
         cert = self._certs.get(kid)
         if cert is None:
             # Unknown kids are not cached: that would let a flood of random kids grow
             # the cache without bound.
-            return Refused(ReasonCode.UNKNOWN_KEY, f"no certificate with kid {kid[:64]!r}",
+            return Rejected(ReasonCode.UNKNOWN_KEY, f"no certificate with kid {kid[:64]!r}",
                            hint="the sender's certificate must be in the local trust store",
                            rule="ENV-17")
         result = self._structural(kid, cert)
         self._checked[kid] = result
         return result
 
-    def _structural(self, kid: str, cert: x509.Certificate) -> TrustedKey | Refused:
+    def _structural(self, kid: str, cert: x509.Certificate) -> TrustedKey | Rejected:
         agency = agency_of(cert)
         country = country_of(agency)
         key = cert.public_key()
@@ -319,7 +318,7 @@ class TrustStore:
             issuer = root
             break
         if issuer is None and check_issuer:
-            return Refused(
+            return Rejected(
                 ReasonCode.UNTRUSTED_ISSUER,
                 f"certificate of {agency} is not issued by a trusted {country} root",
                 rule="ENV-18",
@@ -330,14 +329,14 @@ class TrustStore:
         except x509.ExtensionNotFound:
             signs = False
         if not signs and rules.enabled("ENV-19"):
-            return Refused(ReasonCode.UNTRUSTED_ISSUER,
+            return Rejected(ReasonCode.UNTRUSTED_ISSUER,
                            f"certificate of {agency} is not certified for digital signatures",
                            rule="ENV-19")
         if (
             issuer is not None and (issuer.kid, cert.serial_number) in self._revoked
             and rules.enabled("ENV-20")
         ):
-            return Refused(ReasonCode.REVOKED, f"certificate {kid[:16]}… of {agency} is revoked",
+            return Rejected(ReasonCode.REVOKED, f"certificate {kid[:16]}… of {agency} is revoked",
                            hint="the sender should sign with its current certificate",
                            rule="ENV-20")
         if issuer is None:  # only with ENV-18 switched off (mutation test)
