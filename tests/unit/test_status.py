@@ -1,5 +1,5 @@
 """`accord status` errors and the pieces of a status reading that need no broker
-(the reading itself is tested on the real broker in tests/integration/test_status.py)."""
+(the reading itself is tested on the real broker in tests/integration/test_status_on_kafka.py)."""
 
 from __future__ import annotations
 
