@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import sys
@@ -63,10 +64,9 @@ def _decrypting(raw: bytes, store: TrustStore, topic: str, now: datetime, max_by
     keyring = Keyring(agency, [EncryptionKeyPair.from_seed(base64.b64decode(k, validate=True))
                                for k in decrypt["keys"]])
     for announcement in decrypt.get("announcements", []):
-        try:
+        # NotARecipient is remembered: a record under that CWK is not-a-recipient (ENC-05)
+        with contextlib.suppress(NotARecipient):
             keyring.open(base64.b64decode(announcement, validate=True), store, now=now)
-        except NotARecipient:
-            pass  # remembered: a record under this CWK is not-a-recipient (ENC-05)
     verdict = verify_sealed(raw, store, topic=topic, now=now, max_bytes=max_bytes)
     if isinstance(verdict, Rejected):
         return verdict, None
@@ -84,7 +84,8 @@ def _decrypting(raw: bytes, store: TrustStore, topic: str, now: datetime, max_by
     # open_sealed gives {"header":H,"label":L,"body":B} with the exact H and L: B is
     # the decrypted bytes, what plaintext_sha256 covers.
     head = b'{"header":' + verdict.header_bytes + b',"label":' + verdict.label_bytes + b',"body":'
-    assert opened.plaintext is not None and opened.plaintext.startswith(head)
+    assert opened.plaintext is not None
+    assert opened.plaintext.startswith(head)
     return opened, opened.plaintext[len(head):-1]
 
 
