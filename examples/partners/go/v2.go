@@ -85,7 +85,19 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 		return reject("ENC-03", "malformed", `payload is not {"header":H,"label":L,"enc":"E"}`)
 	}
 	if !ok {
-		return reject("ENV-24", "malformed", "payload is not v2")
+		// The mutant of ENC-03 is encoding/json's lax reading (members in any
+		// order, extra members ignored), not none.
+		var lax struct {
+			Header, Label json.RawMessage
+			Enc           string
+		}
+		if json.Unmarshal(payload, &lax) != nil {
+			return reject("ENV-24", "malformed", "payload is not JSON")
+		}
+		h, l = lax.Header, lax.Label
+		if e, _ = base64.RawURLEncoding.DecodeString(lax.Enc); len(e) < 45 {
+			return reject("ENV-24", "malformed", "enc is too short")
+		}
 	}
 	d := in.decrypt
 	if d == nil {
