@@ -28,10 +28,11 @@ type decryptRequest struct {
 	EncryptionRequired bool     `json:"encryption_required"`
 }
 
-// minimalEscape is the payload text as a JSON string body with \" and \\ only.
+// minimalEscape is the payload text as a JSON string token with \" and \\ only
+// (the record may hold whitespace around the member's colon, so the token alone).
 func minimalEscape(text string) []byte {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return []byte(`"payload":"` + r.Replace(text) + `"`)
+	return []byte(`"` + r.Replace(text) + `"`)
 }
 
 // verifyAnnouncement verifies a compact JWS key announcement (typ
