@@ -144,10 +144,13 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 		}
 	}
 	if found == nil {
-		if notMine && mutated != "ENC-05" {
-			return reject("ENC-05", "not-a-recipient", "the CWK was not announced to %s", d.Agency)
+		if notMine {
+			if v := reject("ENC-05", "not-a-recipient", "the CWK was not announced to %s", d.Agency); v != nil {
+				return v
+			}
 		}
-		return reject("ENC-07", "undecryptable", "no opened CWK for this body")
+		// No key to open it with, whatever -mutate says: never a nil CWK below.
+		return &verdict{reason: "undecryptable", rule: "ENC-05", detail: "no opened CWK for this body"}
 	}
 	// ENC-06
 	for _, a := range found.agencies {
