@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/accord schemas check
 	$(BIN)/accord conformance --verifier '$(BIN)/python -m accord.conformance.reference'
+	$(BIN)/accord conformance --vectors schemas/vectors/v2 --verifier '$(BIN)/python -m accord.conformance.reference'
 	$(BIN)/accord api check
 	$(MAKE) asyncapi
 

@@ -79,3 +79,56 @@ def test_a_verifier_that_writes_logs_to_stdout_is_reported(tmp_path: Path) -> No
     result = conformance(chatty)
     assert result.exit_code == 2
     assert "not JSON" in result.output
+
+
+def v2(command: str) -> Result:
+    return CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
+                                    command, "--vectors", str(VECTORS / "v2")])
+
+
+def test_accords_own_verifier_decrypts_every_v2_vector() -> None:
+    result = v2(REFERENCE)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-1] == "10 passed, 0 failed"
+    assert [line.split()[1] for line in lines if line.startswith("agree ")][:2] == [
+        "valid/v2-one-recipient", "valid/v2-ten-recipients"]
+    assert "accept plaintext_sha256=" in lines[0]
+
+
+def test_a_v1_only_verifier_fails_the_v2_suite_on_decryption(tmp_path: Path) -> None:
+    """The v1 verifier (accord's verify without decrypt) rejects v2 as malformed: it
+    agrees on the v2 records that are malformed anyway, and on no valid one."""
+    v1_only = script(tmp_path, """
+import base64
+from datetime import datetime
+from pathlib import Path
+from accord.envelope import Verified, verify
+from accord.observability.logs import configure_logging
+from accord.trust import TrustStore
+configure_logging("ERROR", stream=sys.stderr)
+for line in sys.stdin:
+    r = json.loads(line)
+    store = TrustStore.from_bundle(Path(r["bundle"]), roots=r["roots"])
+    v = verify(base64.b64decode(r["envelope"]), store, topic=r["topic"],
+               now=datetime.fromisoformat(r["now"]), max_bytes=r["max_bytes"])
+    out = ({"verdict": "accept"} if isinstance(v, Verified)
+           else {"verdict": "reject", "reason": v.reason.value})
+    print(json.dumps({"id": r["id"], **out}), flush=True)
+""")
+    result = v2(v1_only)
+    assert result.exit_code == 1
+    assert ("DISAGREE  valid/v2-one-recipient  expected accept plaintext_sha256="
+            in result.output)
+    assert "agree     reject/ENC-03-extra-member  reject malformed" in result.output
+
+
+def test_an_accept_without_the_plaintext_digest_disagrees(tmp_path: Path) -> None:
+    blind = script(tmp_path, """
+for line in sys.stdin:
+    print(json.dumps({"id": json.loads(line)["id"], "verdict": "accept"}), flush=True)
+""")
+    result = v2(blind)
+    assert result.exit_code == 1
+    assert "DISAGREE  valid/v2-ten-recipients  expected accept plaintext_sha256=" \
+        in result.output

@@ -117,3 +117,27 @@ def test_every_rule_of_the_go_partner_verifier_is_needed(go_verifier: str) -> No
         if not killed:
             survivors.add(rule)
     assert survivors == UNKILLABLE
+
+
+def test_go_partner_verifier_decrypts_and_agrees_with_every_v2_vector(go_verifier: str) -> None:
+    """Envelope v2 (protocol v2): the Go verifier verifies, opens the announcements
+    with crypto/hpke and the body with AES-256-GCM, from SPEC section 11 alone."""
+    result = CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
+                                      go_verifier, "--vectors", str(VECTORS / "v2")])
+    lines = result.output.splitlines()
+    assert not [line for line in lines if line.startswith("DISAGREE")], result.output
+    assert result.exit_code == 0, result.output
+    vectors = json.loads((VECTORS / "v2" / "manifest.json").read_text())["vectors"]
+    assert lines[-1] == f"{len(vectors)} passed, 0 failed"
+
+
+def test_every_enc_rule_of_the_go_partner_verifier_is_needed(go_verifier: str) -> None:
+    """With one ENC rule switched off (-mutate ENC-nn), some v2 vector disagrees."""
+    survivors = []
+    for rule in [f"ENC-{i:02d}" for i in range(1, 9)]:
+        result = CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
+                                          f"{go_verifier} -mutate {rule}",
+                                          "--vectors", str(VECTORS / "v2")])
+        if result.exit_code == 0:
+            survivors.append(rule)
+    assert survivors == []

@@ -20,6 +20,7 @@ from accord.trust.certs import is_ca, kid_of
 
 VECTORS = Path(__file__).resolve().parents[2] / "schemas" / "vectors"
 MANIFEST: dict[str, Any] = json.loads((VECTORS / "manifest.json").read_text())
+MANIFEST_V2: dict[str, Any] = json.loads((VECTORS / "v2" / "manifest.json").read_text())
 
 
 def store() -> TrustStore:
@@ -28,17 +29,16 @@ def store() -> TrustStore:
 
 def test_vectors_are_reproducible() -> None:
     generated = build_vectors()
+    # v2/ holds random HPKE encapsulations: generated once, checked by conformance runs.
     on_disk = {str(p.relative_to(VECTORS)): p.read_bytes() for p in VECTORS.rglob("*")
-               if p.is_file()}
+               if p.is_file() and p.relative_to(VECTORS).parts[0] != "v2"}
     assert generated == on_disk
 
 
 def test_every_reason_has_a_vector() -> None:
-    expected = {v["expected"] for v in MANIFEST["vectors"]}
+    expected = {v["expected"] for v in [*MANIFEST["vectors"], *MANIFEST_V2["vectors"]]}
     # Exchange-level codes (the receiver's, beyond the envelope alone).
     wanted = {r.value for r in ReasonCode} - {"not-entitled", "header-mismatch", "replay"}
-    # Envelope v2 (confidentiality) codes: their vectors come with the v2 rules.
-    wanted -= {"undecryptable", "not-a-recipient", "plaintext-refused"}
     assert wanted <= expected
     assert "valid" in expected
 
@@ -87,3 +87,20 @@ def test_size_boundary_vectors_sit_at_the_default_max_bytes() -> None:
     assert len((VECTORS / at["file"]).read_bytes()) == MAX_BYTES
     assert len((VECTORS / over["file"]).read_bytes()) == MAX_BYTES + 1
     assert sum(p.stat().st_size for p in VECTORS.rglob("*") if p.is_file()) < 3_000_000
+
+
+def test_v2_has_one_reject_vector_per_enc_rule_with_its_reason() -> None:
+    rejects = {v["rule"]: v["expected"] for v in MANIFEST_V2["vectors"]
+               if v["expected"] != "valid"}
+    assert rejects == {r.id: r.reason.value for r in rules.ENC_RULES}
+
+
+def test_v2_valid_vectors_give_the_plaintext_digest_for_one_and_ten_recipients() -> None:
+    valid = [v for v in MANIFEST_V2["vectors"] if v["expected"] == "valid"]
+    assert [v["id"] for v in valid] == ["valid/v2-one-recipient", "valid/v2-ten-recipients"]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", v["plaintext_sha256"]) for v in valid)
+
+
+def test_v2_folder_says_its_keys_are_test_only() -> None:
+    assert "TEST KEYS ONLY" in MANIFEST_V2["description"]
+    assert "TEST KEYS ONLY" in (VECTORS / "v2" / "README.md").read_text()

@@ -8,7 +8,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -28,6 +30,8 @@ type request struct {
 	MaxBytes int      `json:"max_bytes"`
 	Bundle   string   `json:"bundle"`
 	Roots    []string `json:"roots"`
+	// Decrypt is protocol v2's member (envelope v2): the reader's keys.
+	Decrypt *decryptRequest `json:"decrypt"`
 }
 
 type response struct {
@@ -36,6 +40,8 @@ type response struct {
 	Reason  string `json:"reason,omitempty"`
 	Rule    string `json:"rule,omitempty"`
 	Detail  string `json:"detail,omitempty"`
+	// PlaintextSHA256: SHA-256 of an accepted v2 record's decrypted body, hex.
+	PlaintextSHA256 string `json:"plaintext_sha256,omitempty"`
 }
 
 func fail(format string, args ...any) {
@@ -46,7 +52,7 @@ func fail(format string, args ...any) {
 func main() {
 	schemaDir := flag.String("schemas", "schemas/v1", "directory of the v1 JSON Schemas")
 	policyPath := flag.String("policy", "schemas/policy/accord-jpn-aus-2007.json", "label policy file")
-	flag.StringVar(&mutated, "mutate", "", "switch off one rule `ENV-nn` (mutation testing only; never in production)")
+	flag.StringVar(&mutated, "mutate", "", "switch off one rule `ENV-nn` or ENC-nn (mutation testing only; never in production)")
 	flag.Parse()
 	sc, err := loadSchemas(*schemaDir, *policyPath)
 	if err != nil {
@@ -81,8 +87,14 @@ func main() {
 		if maxBytes == 0 {
 			maxBytes = 1 << 20
 		}
-		v := safeVerify(input{record: record, topic: req.Topic, now: now, maxBytes: maxBytes, trust: tr, schemas: sc})
+		var plain []byte
+		v := safeVerify(input{record: record, topic: req.Topic, now: now, maxBytes: maxBytes, trust: tr, schemas: sc,
+			decrypt: req.Decrypt, plaintext: &plain})
 		resp := response{ID: req.ID, Verdict: "accept"}
+		if v == nil && plain != nil {
+			sum := sha256.Sum256(plain)
+			resp.PlaintextSHA256 = hex.EncodeToString(sum[:])
+		}
 		if v != nil {
 			resp = response{ID: req.ID, Verdict: "reject", Reason: v.reason, Rule: v.rule, Detail: v.detail}
 		}

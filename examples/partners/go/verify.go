@@ -41,6 +41,9 @@ type input struct {
 	maxBytes int
 	trust    *trust
 	schemas  *schemas
+	decrypt  *decryptRequest // protocol v2: this reader's keys; nil for a v1 request
+	// plaintext, when not nil, receives an accepted v2 record's decrypted body.
+	plaintext *[]byte
 }
 
 type signer struct {
@@ -133,8 +136,23 @@ func verify(in input) *verdict {
 		}
 		signers[i] = &signer{protectedB64: p, signatureB64: g}
 	}
+	// ENC-01: a payload starting with { is v2's unencoded payload (RFC 7797),
+	// spelt with the minimal escaping only (\" and \\, nowhere else).
+	v2 := len(payloadB64) > 0 && payloadB64[0] == '{' && mutated != "ENC-01"
+	if v2 {
+		minimal := minimalEscape(payloadB64)
+		if !bytes.Contains(in.record, minimal) ||
+			bytes.Count(in.record, []byte{'\\'}) != bytes.Count(minimal, []byte{'\\'}) {
+			if v := reject("ENC-01", "malformed", "a v2 record is spelt with the minimal escaping of its payload only"); v != nil {
+				return v
+			}
+		}
+	}
 	// ENV-06
 	payload, ok := decodeCanonical(payloadB64)
+	if v2 {
+		payload, ok = []byte(payloadB64), true
+	}
 	if !ok {
 		if v := reject("ENV-06", "malformed", "payload is not canonical base64url"); v != nil {
 			return v
@@ -143,7 +161,7 @@ func verify(in input) *verdict {
 	// ENV-06: no JSON escape anywhere. No string of a valid record needs one, so
 	// the signing input of ENV-23 is the transmitted text itself: go-jose, like
 	// encoding/json, would unescape `\u0041` to `A` and verify it.
-	if bytes.IndexByte(in.record, '\\') >= 0 {
+	if !v2 && bytes.IndexByte(in.record, '\\') >= 0 {
 		if v := reject("ENV-06", "malformed", "the record holds a JSON escape"); v != nil {
 			return v
 		}
@@ -203,10 +221,29 @@ func verify(in input) *verdict {
 	// go-jose understands `b64` (RFC 7797): it accepts crit ["b64"] and, with
 	// "b64": false, verifies over the raw payload instead; so crit cannot be left
 	// to the library (v4.1.9 verifies reject/ENV-10-crit).
+	// ENC-02 (each): a v2 signer commits to the unencoded reading.
+	for i, s := range signers {
+		if !v2 {
+			break
+		}
+		crit, _ := s.header["crit"].([]any)
+		if b, ok := s.header["b64"].(bool); !ok || b || len(crit) != 1 || crit[0] != "b64" {
+			if v := reject("ENC-02", "malformed", "signature %d: v2 needs b64 false and crit [\"b64\"]", i+1); v != nil {
+				return v
+			}
+		}
+	}
 	for i, s := range signers {
 		for k := range s.header {
 			switch k {
 			case "alg", "kid", "typ", "cty", "x5t#S256":
+			case "b64", "crit":
+				if v2 {
+					continue
+				}
+				if v := reject("ENV-10", "malformed", "signature %d: header member %q", i+1, k); v != nil {
+					return v
+				}
 			default:
 				if v := reject("ENV-10", "malformed", "signature %d: header member %q", i+1, k); v != nil {
 					return v
@@ -331,11 +368,32 @@ func verify(in input) *verdict {
 		seenAgency[s.cert.agency] = true
 	}
 	// ENV-23 (each)
+	if v2 {
+		// go-jose is not asked to read RFC 7797: the signing input is the
+		// protected text, a dot and the payload text, verified directly.
+		for i, s := range signers {
+			pub := s.cert.cert.PublicKey.(ed25519.PublicKey)
+			if len(sigBytes[i]) != ed25519.SignatureSize ||
+				!ed25519.Verify(pub, append([]byte(s.protectedB64+"."), payload...), sigBytes[i]) {
+				if v := reject("ENV-23", "bad-signature", "signature %d does not verify with %s's key", i+1, s.cert.agency); v != nil {
+					return v
+				}
+			}
+		}
+		return verifyV2(in, payload, cty, signers)
+	}
 	if v := verifySignatures(in.record, payloadB64, signers, sigBytes); v != nil {
 		return v
 	}
 	// ENV-24 on: the payload, parsed only now that every signature verified.
-	return verifyPayload(in, payload, cty, signers)
+	if v := verifyPayload(in, payload, cty, signers); v != nil {
+		return v
+	}
+	// ENC-04: a decrypting reader whose plan requires encryption.
+	if in.decrypt != nil && in.decrypt.EncryptionRequired && cty != "accord.receipt.v1" {
+		return reject("ENC-04", "plaintext-refused", "plaintext body where the plan requires encryption")
+	}
+	return nil
 }
 
 // verifySignatures checks ENV-23 for every signature, with go-jose doing the

@@ -61,6 +61,9 @@ def check(directory: Path) -> None:
     extra = sorted(
         str(p.relative_to(directory)) for d in managed if d.is_dir()
         for p in d.rglob("*") if p.is_file() and str(p.relative_to(directory)) not in expected
+        # envelope v2 vectors hold random HPKE encapsulations: generated once by
+        # accord.envelope.vectors_v2, checked by running the conformance suite on them
+        and not str(p.relative_to(directory)).startswith("vectors/v2/")
     )
     for name in drift:
         click.echo(f"drift: {directory / name}", err=True)

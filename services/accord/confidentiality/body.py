@@ -27,11 +27,13 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from accord.confidentiality.errors import Undecryptable
 from accord.confidentiality.wrap import CWK_ID_BYTES, Cwk
+from accord.conformance import rules
 
 __all__ = [
     "BODY_OVERHEAD",
@@ -121,6 +123,15 @@ def decrypt_body(
             body.nonce, body.ciphertext, aad_digest(header, label)
         )
     except InvalidTag:
+        if not rules.enabled("ENC-07"):
+            return _without_tag(content_key(cwk, message_id), body)
         raise Undecryptable(
             "body does not decrypt: wrong key, or header, label or ciphertext altered"
         ) from None
+
+
+def _without_tag(key: bytes, body: EncryptedBody) -> bytes:
+    """TEST ONLY (ENC-07 switched off by the mutation test): the broken reader that
+    skips the GCM tag and runs the CTR keystream, from inc32(J0) = nonce || 2."""
+    decryptor = Cipher(algorithms.AES(key), modes.CTR(body.nonce + b"\0\0\0\2")).decryptor()
+    return decryptor.update(body.ciphertext[:-_TAG]) + decryptor.finalize()

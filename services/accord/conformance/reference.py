@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import hashlib
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from accord.envelope import MAX_BYTES, Verified, verify
-from accord.errors import AccordError
+from accord.confidentiality.errors import NotARecipient
+from accord.confidentiality.keyring import Keyring
+from accord.confidentiality.keys import EncryptionKeyPair
+from accord.conformance import rules
+from accord.envelope import MAX_BYTES, Rejected, Verified, verify
+from accord.envelope.jws import Sealed
+from accord.envelope.v2 import open_sealed, verify_sealed
+from accord.errors import AccordError, ReasonCode, Refused
 from accord.trust import TrustStore
 
 __all__ = ["answer", "serve"]
@@ -30,13 +38,55 @@ def answer(request: dict[str, Any], stores: dict[tuple[str, tuple[str, ...]], Tr
     if store is None:
         store = stores[key] = TrustStore.from_bundle(Path(key[0]), roots=key[1])
     raw = base64.b64decode(request["envelope"], validate=True)
-    verdict = verify(raw, store, topic=request["topic"],
-                     now=datetime.fromisoformat(request["now"]),
-                     max_bytes=int(request.get("max_bytes", MAX_BYTES)))
+    now = datetime.fromisoformat(request["now"])
+    max_bytes = int(request.get("max_bytes", MAX_BYTES))
+    decrypt = request.get("decrypt")
+    body: bytes | None = None
+    if decrypt is None:  # protocol v1: a node without encryption keys
+        verdict = verify(raw, store, topic=request["topic"], now=now, max_bytes=max_bytes)
+    else:
+        verdict, body = _decrypting(raw, store, request["topic"], now, max_bytes, decrypt)
     if isinstance(verdict, Verified):
-        return {"id": request["id"], "verdict": "accept"}
+        response: dict[str, Any] = {"id": request["id"], "verdict": "accept"}
+        if body is not None:
+            response["plaintext_sha256"] = hashlib.sha256(body).hexdigest()
+        return response
     return {"id": request["id"], "verdict": "reject", "reason": verdict.reason.value,
             "rule": verdict.rule, "detail": verdict.detail}
+
+
+def _decrypting(raw: bytes, store: TrustStore, topic: str, now: datetime, max_bytes: int,
+                decrypt: dict[str, Any]) -> tuple[Verified | Rejected, bytes | None]:
+    """A decrypting node (SPEC 11): open the announcements, verify, then ENC-04..08.
+
+    Returns the verdict and, for an opened v2 record, the decrypted body's bytes."""
+    agency = str(decrypt["agency"])
+    keyring = Keyring(agency, [EncryptionKeyPair.from_seed(base64.b64decode(k, validate=True))
+                               for k in decrypt["keys"]])
+    for announcement in decrypt.get("announcements", []):
+        # NotARecipient is remembered: a record under that CWK is not-a-recipient (ENC-05)
+        with contextlib.suppress(NotARecipient):
+            keyring.open(base64.b64decode(announcement, validate=True), store, now=now)
+    verdict = verify_sealed(raw, store, topic=topic, now=now, max_bytes=max_bytes)
+    if isinstance(verdict, Rejected):
+        return verdict, None
+    if isinstance(verdict, Verified):
+        if (decrypt.get("encryption_required") and verdict.header.type != "accord.receipt.v1"
+                and rules.enabled("ENC-04")):
+            return Rejected(ReasonCode.PLAINTEXT_REFUSED, "plaintext body where the plan "
+                            "requires encryption", "ENC-04"), None
+        return verdict, None
+    assert isinstance(verdict, Sealed)
+    try:
+        opened = open_sealed(verdict, keyring, entitled=decrypt.get("entitled"))
+    except Refused as refused:
+        return Rejected(refused.reason, refused.message, refused.rule), None
+    # open_sealed gives {"header":H,"label":L,"body":B} with the exact H and L: B is
+    # the decrypted bytes, what plaintext_sha256 covers.
+    head = b'{"header":' + verdict.header_bytes + b',"label":' + verdict.label_bytes + b',"body":'
+    assert opened.plaintext is not None
+    assert opened.plaintext.startswith(head)
+    return opened, opened.plaintext[len(head):-1]
 
 
 def serve(stdin: IO[str], stdout: IO[str]) -> int:

@@ -62,8 +62,25 @@ def load_requests(vectors: Path) -> Iterator[tuple[dict[str, Any], str]]:
             "bundle": bundle,
             "roots": manifest["roots"],
         }
-        expected = ("accept" if vector["expected"] == "valid"
-                    else f"reject {vector['expected']}")
+        decrypt = vector.get("decrypt")
+        if decrypt is not None:
+            # Protocol v2 (envelope v2): the reader's TEST keys and the key
+            # announcements the record needs, inline (base64), so a verifier reads no
+            # file but the bundle.
+            request["decrypt"] = {
+                "agency": decrypt["agency"],
+                "keys": [manifest["decryption_keys"][decrypt["agency"]]],
+                "announcements": [base64.b64encode((vectors / name).read_bytes()).decode()
+                                  for name in decrypt["announcements"]],
+                "entitled": decrypt["entitled"],
+                "encryption_required": decrypt["encryption_required"],
+            }
+        if vector["expected"] != "valid":
+            expected = f"reject {vector['expected']}"
+        elif "plaintext_sha256" in vector:
+            expected = f"accept plaintext_sha256={vector['plaintext_sha256']}"
+        else:
+            expected = "accept"
         yield request, expected
 
 
@@ -86,7 +103,8 @@ def _verdict(line: bytes, rid: str) -> tuple[str, str]:
                                hint="answer each request in order, echoing its id")
     verdict = response.get("verdict")
     if verdict == "accept":
-        return "accept", ""
+        digest = response.get("plaintext_sha256")
+        return ("accept" if digest is None else f"accept plaintext_sha256={digest}"), ""
     if verdict == "reject" and isinstance(response.get("reason"), str):
         note = " ".join(str(response[k]) for k in ("rule", "detail") if response.get(k))
         return f"reject {response['reason']}", note

@@ -156,7 +156,7 @@ def open_sealed(
             header=sealed.header_bytes,
             label=sealed.label_bytes,
             body=sealed.enc,
-            entitled=entitled,
+            entitled=entitled if rules.enabled("ENC-06") else None,
         )
     except Refused as refused:
         rule = {
@@ -167,11 +167,17 @@ def open_sealed(
             rule = "ENC-05"  # no announcement opened for it (yet)
         if refused.rule is None:
             refused.rule = rule
+        if refused.reason is ReasonCode.NOT_A_RECIPIENT and not rules.enabled("ENC-05"):
+            # mutation test only: a reader that does not tell "not announced to us"
+            # from "does not open" (SPEC ENC-05)
+            raise Refused(ReasonCode.UNDECRYPTABLE, refused.message, rule="ENC-07") from None
         raise
     model = MESSAGE_TYPES[sealed.cty]
     _strict_json(plaintext, "decrypted body", "ENC-08")
     try:
-        body = model.model_validate_json(plaintext, strict=True)
+        body = (model.model_validate_json(plaintext, strict=True) if rules.enabled("ENC-08")
+                # mutation test only: a reader that takes the decrypted body unchecked
+                else model.model_construct(**json.loads(plaintext)))
     except ValidationError as exc:
         raise Refused(
             ReasonCode.SCHEMA_INVALID, f"decrypted body: {_summary(exc)}", rule="ENC-08"
