@@ -121,3 +121,38 @@ async def test_accord_receive_decrypts_what_accord_publish_encrypted(
     # Any node verifies origin without a key: the record is a signed v2 envelope.
     assert all(isinstance(verify_sealed(r.value or b"", exchange.trust, topic=topic), Sealed)
                for r in records)
+
+
+def _accord(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "accord", *args], env=env,
+                          capture_output=True, timeout=120, check=False)
+
+
+async def test_accord_keys_publish_puts_the_statements_on_the_agencys_key_topic(
+    exchange: LocalExchange, tmp_path: Path
+) -> None:
+    pki_dir = tmp_path / "pki"
+    shutil.copytree(exchange.pki.bundle_path.parent, pki_dir)
+    files = EncryptionKeyFiles(pki_dir)
+    first = files.issue("JPN.NPA")
+    files.revoke("JPN.NPA", first)
+    second = files.issue("JPN.NPA", rotate=True)
+    plan_file = dump_plan(exchange.plan, tmp_path / "plan.yaml")
+    env = _env(exchange, plan_file, pki_dir, tmp_path / "data")
+    args = ("keys", "publish", "--dir", str(pki_dir))
+    done = await asyncio.to_thread(_accord, env, *args, "--agency", "JPN.NPA")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    topic = exchange.plan.keys_topic("JPN.NPA")
+    assert done.stdout.decode().strip() == f"published 3 key statements to {topic}"
+    records = await read_topic(exchange.connection, topic, expect=3)
+    assert sorted(r.key or b"" for r in records) == sorted(
+        [f"enc:JPN.NPA:{first}".encode()] * 2 + [f"enc:JPN.NPA:{second}".encode()])
+    # Revocations go last, after the statement they revoke, so compaction keeps them.
+    assert records[-1].key == f"enc:JPN.NPA:{first}".encode()
+
+    refused = await asyncio.to_thread(_accord, env, *args, "--agency", "AUS.AFP")
+    assert refused.returncode == 2
+    lines = refused.stderr.decode().strip().splitlines()
+    assert lines[0].startswith("error [")
+    assert "AUS.AFP has no encryption key" in lines[0]
+    assert "Traceback" not in refused.stderr.decode()

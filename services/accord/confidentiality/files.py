@@ -115,6 +115,12 @@ class EncryptionKeyFiles:
         files.sort(key=lambda p: p.name.endswith(".revocation.jws"))
         return [p.read_bytes() for p in files]
 
+    def agency_statements(self, agency: str) -> list[bytes]:
+        """``agency``'s statements and revocations, statements first (its key topic)."""
+        files = sorted(self.key_dir(agency).glob("*.jws"))
+        files.sort(key=lambda p: p.name.endswith(".revocation.jws"))
+        return [p.read_bytes() for p in files]
+
     def bundle(self) -> bytes:
         """Every statement and revocation, one compact JWS per line (KeyDirectory.add_bundle)."""
         return b"".join(raw + b"\n" for raw in self.statements())
