@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from accord.cli.pki import _secret
-from accord.confidentiality.files import EncryptionKeyFiles
+from accord.confidentiality.files import KEYS_BUNDLE, EncryptionKeyFiles
 from accord.errors import PkiError
 
 _DIR = click.option(
@@ -111,7 +111,7 @@ def revoke(agency: str, directory: Path, ekid: str, signing_passphrase_env: str 
 @click.option("--out", type=click.Path(path_type=Path), help="Default: DIR/keys.jwsl")
 def bundle(directory: Path, out: Path | None) -> None:
     """Write every key statement and revocation, one per line (public; ship with bundle.pem)."""
-    target = out if out is not None else directory / "keys.jwsl"
+    target = out if out is not None else directory / KEYS_BUNDLE
     target.write_bytes(EncryptionKeyFiles(directory).bundle())
     click.echo(f"wrote {target}")
 

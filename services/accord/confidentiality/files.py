@@ -32,7 +32,10 @@ from accord.observability.logs import get_logger
 from accord.trust import TrustStore
 from accord.trust.pki import PkiDirectory
 
-__all__ = ["EncryptionKeyFiles", "KeyInfo"]
+__all__ = ["KEYS_BUNDLE", "EncryptionKeyFiles", "KeyInfo"]
+
+KEYS_BUNDLE = "keys.jwsl"
+"""Every agency's statements, one per line, in the PKI directory (`accord keys bundle`)."""
 
 log = get_logger(__name__)
 

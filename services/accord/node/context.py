@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from accord.confidentiality import ContentEncryptor, KeyDirectory, SenderEncryption
 from accord.confidentiality.feed import NodeKeys
-from accord.confidentiality.files import EncryptionKeyFiles
+from accord.confidentiality.files import KEYS_BUNDLE, EncryptionKeyFiles
 from accord.config import NodeSettings
 from accord.errors import AccordError, PkiError
 from accord.observability.logs import get_logger
@@ -20,6 +20,8 @@ from accord.trust import Signer, TrustStore
 from accord.trust.pki import PkiDirectory
 
 log = get_logger(__name__)
+
+_MAX_SHIPPED = 10_000  # statements in a shipped keys bundle (KeyDirectory.add_bundle's bound)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,14 @@ def _encryption_keys(
     keyring = files.keyring(settings.agency, passphrase=passphrase)
     directory = KeyDirectory(trust)
     now = datetime.now(UTC)
-    for raw in files.statements():
+    # The key files here, and the shipped statements bundle (`accord keys bundle`,
+    # KEYS_BUNDLE beside bundle.pem): a one-shot `accord publish` reads no key topic.
+    shipped = settings.pki_dir / KEYS_BUNDLE
+    lines = shipped.read_bytes().splitlines() if shipped.is_file() else []
+    if len(lines) > _MAX_SHIPPED:
+        raise PkiError(f"{shipped} has {len(lines)} lines, more than {_MAX_SHIPPED}",
+                       hint="export it again with `accord keys bundle`")
+    for raw in [*files.statements(), *(line.strip() for line in lines if line.strip())]:
         try:
             directory.add(raw, now=now)
         except AccordError as exc:
