@@ -21,6 +21,7 @@ from accord.confidentiality.files import EncryptionKeyFiles
 from accord.envelope.jws import Sealed
 from accord.envelope.v2 import verify_sealed
 from accord.exchange import LocalExchange
+from accord.node import Node
 from accord.parties import Scope
 from accord.plan import Plan, dump_plan
 from accord.receiver.inbox import Inbox, read_message_ids
@@ -156,3 +157,31 @@ async def test_accord_keys_publish_puts_the_statements_on_the_agencys_key_topic(
     assert lines[0].startswith("error [")
     assert "AUS.AFP has no encryption key" in lines[0]
     assert "Traceback" not in refused.stderr.decode()
+
+
+async def test_accord_node_in_a_program_encrypts_and_decrypts(
+    exchange: LocalExchange, tmp_path: Path
+) -> None:
+    pki_dir = tmp_path / "pki"
+    shutil.copytree(exchange.pki.bundle_path.parent, pki_dir)
+    files = EncryptionKeyFiles(pki_dir)
+    for agency in sorted(exchange.plan.agencies):
+        files.issue(agency)
+    plan_file = dump_plan(_required(exchange.plan), tmp_path / "plan.yaml")
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["body"]["summary"] = SECRET
+    common = {"env": {}, "plan_path": plan_file, "pki_dir": pki_dir,
+              "kafka": exchange.connection}
+    async with (
+        Node.open("AUS.DFAT", data_dir=tmp_path / "dfat", **common) as dfat,
+        Node.open("JPN.MOFA", data_dir=tmp_path / "mofa", receive=False, **common) as mofa,
+    ):
+        sent = await mofa.publish_document(doc)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 90
+        stored = None
+        while stored is None and loop.time() < deadline:
+            stored = dfat.inbox.get(sent.message_id)
+            await asyncio.sleep(0.1)
+    assert stored is not None
+    assert stored.body["summary"] == SECRET
