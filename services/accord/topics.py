@@ -37,6 +37,14 @@ def quarantine_topic(agency: str, namespace: str = DEFAULT_NAMESPACE) -> str:
     return f"{namespace}.quarantine.{agency.lower()}"
 
 
+def keys_topic(agency: str, namespace: str = DEFAULT_NAMESPACE) -> str:
+    """Per-agency key topic, e.g. ``accord.keys.jpn.mofa``: the agency's encryption key
+    statements and CWK announcements. One topic per agency, because Kafka ACLs cannot
+    fence record keys: on a shared topic any agency could write a record under another
+    agency's compaction key and so erase its statements (docs/confidentiality.md §10)."""
+    return f"{namespace}.keys.{agency.lower()}"
+
+
 RECEIPTS_TOPIC = receipts_topic()
 TRUST_TOPIC = trust_topic()
 

@@ -86,12 +86,13 @@ def _read_some(result: BaseException | int) -> bool:
     return isinstance(result, int) and result > 0
 
 
-async def try_write(conn: KafkaConnection, topic: str) -> BaseException | None:
+async def try_write(conn: KafkaConnection, topic: str,
+                    key: bytes | None = None) -> BaseException | None:
     """None when one record was written to ``topic`` as ``conn``'s user, else the error."""
     producer = new_producer(conn, request_timeout_ms=10_000)
     try:
         await producer.start()
-        await asyncio.wait_for(producer.send_and_wait(topic, b"probe"), 30)
+        await asyncio.wait_for(producer.send_and_wait(topic, b"probe", key=key), 30)
         return None
     except KafkaError as exc:
         return exc
@@ -126,6 +127,19 @@ async def test_no_writes_to_others_quarantine_or_outside_scopes(
     usa = _as(secure_kafka, "USA.DOD")
     assert isinstance(await try_write(usa, exchange_topic(Scope.BILATERAL, Area.DIALOGUE)),
                       TopicAuthorizationFailedError)
+
+
+async def test_key_topics_written_by_their_agency_only_read_by_all(
+    plan: Plan, secure_kafka: LocalBroker
+) -> None:
+    npa = _as(secure_kafka, "JPN.NPA")
+    key = b"enc:JPN.NPA:probe"  # a compacted topic takes keyed records only
+    assert await try_write(npa, plan.keys_topic("JPN.NPA"), key=key) is None
+    # No agency can write under another's compaction key: its topic is closed to it.
+    assert isinstance(await try_write(npa, plan.keys_topic("AUS.AFP"), key=key),
+                      TopicAuthorizationFailedError)
+    usa = _as(secure_kafka, "USA.DOD")
+    assert _read_some(await try_read(usa, plan.keys_topic("JPN.NPA"), plan.group_id("USA.DOD")))
 
 
 async def test_group_outside_own_prefix_is_refused(plan: Plan, secure_kafka: LocalBroker) -> None:

@@ -1,7 +1,7 @@
 """Confidentiality over a real broker (issue 14, item 7): envelope v2 end to end.
 
 Publishers encrypt (plan: ``encryption: required``), CWK announcements and key
-statements travel on the trust topic, receivers decrypt. The broker admin reading
+statements travel on the agencies' key topics, receivers decrypt. The broker admin reading
 every topic's raw bytes finds no body plaintext; an agency outside the recipients
 (the USA on a bilateral topic, which this plain broker does not fence with ACLs)
 cannot read; a receiver rotating its key mid-stream loses nothing.
@@ -9,6 +9,7 @@ cannot read; a receiver rotating its key mid-stream loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from _exchange import drop_namespace, fresh_plan, label_for, read_topic
+from aiokafka.structs import ConsumerRecord
 
 from accord.areas import Area
 from accord.broker import LocalBroker
@@ -32,7 +34,7 @@ from accord.confidentiality.feed import NodeKeys, apply_key_record, statement_ke
 from accord.envelope.jws import Sealed
 from accord.envelope.v2 import verify_sealed
 from accord.exchange import LocalExchange
-from accord.kafka import new_producer
+from accord.kafka import new_consumer, new_producer
 from accord.kafka.clients import new_control_admin
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope, country_of
@@ -65,6 +67,22 @@ def report(n: int) -> InformationReport:
     )
 
 
+async def _key_records(ex: LocalExchange, *, expect: int) -> list[ConsumerRecord]:
+    """At least ``expect`` records of every agency's key topic, from the start."""
+    consumer = new_consumer(ex.connection, *ex.plan.keys_topics(), group_id=None)
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    try:
+        while len(records) < expect and loop.time() < deadline:
+            for recs in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
 @dataclasses.dataclass
 class World:
     exchange: LocalExchange
@@ -81,7 +99,7 @@ class World:
         await producer.start()
         try:
             await producer.send_and_wait(
-                self.exchange.plan.trust_topic,
+                self.exchange.plan.keys_topic(agency),
                 value=statement,
                 key=statement_key(agency, key.public.ekid),
             )
@@ -111,9 +129,7 @@ async def world(kafka: LocalBroker, session_pki: Pki, tmp_path: Path) -> AsyncIt
 
 async def _publisher(w: World) -> SenderEncryption:
     directory = KeyDirectory(w.exchange.trust)
-    for record in await read_topic(
-        w.exchange.connection, w.exchange.plan.trust_topic, expect=len(w.keys)
-    ):
+    for record in await _key_records(w.exchange, expect=len(w.keys)):
         apply_key_record(NodeKeys(directory), record.key, record.value)
     encryption = SenderEncryption(
         directory,
@@ -163,9 +179,9 @@ async def test_an_agency_outside_the_recipients_cannot_read_a_bilateral_body(
     pub = ex.publishers[SENDER]
     await pub.publish(report(1), scope=BI, area=CT, label=label_for(SENDER, BI))
     # USA.STATE, ACLs "forced open" (a plain broker has none): it reads the bilateral
-    # topic and the trust topic, announcements included.
+    # topic and the key topics, announcements included.
     usa = world.node_keys("USA.STATE")
-    for record in await read_topic(ex.connection, ex.plan.trust_topic, expect=len(world.keys) + 1):
+    for record in await _key_records(ex, expect=len(world.keys) + 1):
         apply_key_record(usa, record.key, record.value)
     records = await read_topic(ex.connection, ex.plan.exchange_topic(BI, CT), expect=1)
     sealed = verify_sealed(records[0].value or b"", ex.trust)

@@ -8,7 +8,7 @@ import pytest
 
 from accord.access import AclRule, access_matrix, allows, render_acls, wanted_principals
 from accord.plan import Plan, load_plan
-from accord.topics import RECEIPTS_TOPIC, TRUST_TOPIC, quarantine_topic
+from accord.topics import RECEIPTS_TOPIC, TRUST_TOPIC, keys_topic, quarantine_topic
 
 PLAN_FILE = Path(__file__).resolve().parents[2] / "deploy" / "plan.yaml"
 
@@ -41,10 +41,12 @@ def test_afp_only_entitled_areas(plan: Plan, rules: set[AclRule]) -> None:
     assert "accord.bilateral.law-enforcement" in reads
     assert "accord.trilateral.counter-terrorism" in reads
     assert not any("counter-proliferation" in t or "strategic" in t for t in reads | writes)
-    # reads are exactly the plan's receive topics, plus trust and its own quarantine
-    assert reads == {*plan.receive_topics("AUS.AFP"), TRUST_TOPIC, quarantine_topic("AUS.AFP")}
+    # reads are exactly the plan's receive topics, plus trust, every key topic and its
+    # own quarantine
+    assert reads == {*plan.receive_topics("AUS.AFP"), TRUST_TOPIC, *plan.keys_topics(),
+                     quarantine_topic("AUS.AFP")}
     assert writes == {*plan.publish_topics("AUS.AFP"), RECEIPTS_TOPIC,
-                      quarantine_topic("AUS.AFP")}
+                      quarantine_topic("AUS.AFP"), keys_topic("AUS.AFP")}
 
 
 def test_quarantine_write_only_own(plan: Plan, rules: set[AclRule]) -> None:
@@ -52,6 +54,18 @@ def test_quarantine_write_only_own(plan: Plan, rules: set[AclRule]) -> None:
         q_writes = {t for t in _topics_of(rules, f"User:{agency}", "WRITE")
                     if t.startswith("accord.quarantine.")}
         assert q_writes == {quarantine_topic(agency)}
+
+
+def test_key_topic_write_only_own_read_all(plan: Plan, rules: set[AclRule]) -> None:
+    for agency in plan.agencies:
+        k_writes = {t for t in _topics_of(rules, f"User:{agency}", "WRITE")
+                    if t.startswith("accord.keys.")}
+        k_reads = {t for t in _topics_of(rules, f"User:{agency}", "READ")
+                   if t.startswith("accord.keys.")}
+        assert k_writes == {keys_topic(agency)}
+        assert k_reads == set(plan.keys_topics())
+    m = f"User:{plan.monitor.principal}"
+    assert not any(t.startswith("accord.keys.") for t in _topics_of(rules, m, "READ"))
 
 
 def test_every_read_and_write_topic_is_describable(rules: set[AclRule]) -> None:
@@ -94,6 +108,8 @@ def test_matrix_matches_rules(plan: Plan) -> None:
     assert m["AUS.AFP"]["accord.bilateral.counter-proliferation"] == "-"
     assert m["AUS.AFP"][quarantine_topic("AUS.AFP")] == "RW"
     assert m["AUS.AFP"][quarantine_topic("JPN.NPA")] == "-"
+    assert m["AUS.AFP"][keys_topic("AUS.AFP")] == "RW"
+    assert m["AUS.AFP"][keys_topic("JPN.NPA")] == "R"
     assert m["accord.monitor"][RECEIPTS_TOPIC] == "R"
     assert all(set(row) == {t.name for t in plan.topics()} for row in m.values())
 

@@ -111,7 +111,7 @@ async def test_the_announcement_goes_first_and_the_body_is_ciphertext(
     await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
     topics = [topic for topic, *_ in producer.sent]
     assert topics == [
-        plan().trust_topic,
+        plan().keys_topic(SENDER),
         plan().exchange_topic(BI, SA),
         plan().exchange_topic(BI, SA),
     ]  # one CWK for both messages
@@ -133,7 +133,7 @@ async def test_a_release_re_encrypts_to_the_trilateral_recipients(
     pub, producer = publisher
     original = await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
     await pub.release_trilateral(original.message_id, pki().trust_store())
-    announcements = [v for t, v, *_ in producer.sent if t == plan().trust_topic]
+    announcements = [v for t, v, *_ in producer.sent if t == plan().keys_topic(SENDER)]
     assert len(announcements) == 2  # bilateral CWK, then a trilateral one
     usa = Keyring("USA.STATE", [keys()["USA.STATE"]])
     with pytest.raises(Refused):
@@ -161,7 +161,7 @@ async def test_a_rotated_key_stops_being_a_recipient_at_once(
         sign_key_statement(pki().signer("AUS.DFAT"), new.public), now=datetime.now(UTC)
     )
     await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
-    announcements = [v or b"" for t, v, *_ in producer.sent if t == plan().trust_topic]
+    announcements = [v or b"" for t, v, *_ in producer.sent if t == plan().keys_topic(SENDER)]
     assert len(announcements) == 2  # a new epoch for the new recipient set
     old_only = Keyring("AUS.DFAT", [keys()["AUS.DFAT"]])
     with pytest.raises(Refused) as refused:

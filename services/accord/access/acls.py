@@ -8,6 +8,9 @@ example ``User:JPN.MOFA``; Kafka user names may contain dots). The rules:
 - WRITE + DESCRIBE on the exchange topics it may publish to, on the receipts
   topic, and on its *own* quarantine topic (READ too, so its operators can
   inspect and replay what its node rejected).
+- WRITE on its *own* key topic (its encryption key statements and CWK
+  announcements), READ + DESCRIBE on every agency's key topic: no agency can
+  write a record under another agency's compaction key.
 - READ on its consumer group ``accord.node.<agency>`` (LITERAL) and on groups
   starting ``accord.node.<agency>.`` (PREFIXED; the trailing dot stops
   ``JPN.MOF`` from matching ``JPN.MOFA``'s groups).
@@ -81,6 +84,9 @@ def render_acls(plan: Plan) -> set[AclRule]:
         rules |= _topic(p, plan.trust_topic, "READ", "DESCRIBE")
         rules |= _topic(p, plan.receipts_topic, "WRITE", "DESCRIBE")
         rules |= _topic(p, plan.quarantine_topic(agency), "READ", "WRITE", "DESCRIBE")
+        rules |= _topic(p, plan.keys_topic(agency), "WRITE")
+        for t in plan.keys_topics():
+            rules |= _topic(p, t, "READ", "DESCRIBE")
         group = plan.group_id(agency)
         rules.add(AclRule(p, "GROUP", "LITERAL", group, "READ"))
         rules.add(AclRule(p, "GROUP", "PREFIXED", f"{group}.", "READ"))

@@ -197,6 +197,11 @@ def asyncapi_document(plan: Plan) -> dict[str, Any]:
             channel(spec, "receipt", "Signed receipts: delivered and published "
                     "acknowledgements, batched per scope and area", agencies,
                     [plan.monitor.principal])
+        elif spec.kind == "trust" and spec.name != plan.trust_topic:
+            owner = next(a for a in agencies if plan.keys_topic(a) == spec.name)
+            channel(spec, "trustItem", f"Compacted: {owner}'s encryption key statements "
+                    "(enc:<agency>:<ekid>) and CWK announcements (cwk:<sender>:<id>), signed; "
+                    "read by every node from the beginning", [owner], agencies)
         elif spec.kind == "trust":
             channel(spec, "trustItem", "Compacted: agency certificates and CRLs, read by "
                     "every node from the beginning", [], agencies)

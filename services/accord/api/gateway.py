@@ -117,12 +117,12 @@ class Gateway:
             agency=node.agency, connection=node.settings.kafka, plan=node.plan,
             trust=node.trust, signer=node.signer, inbox_path=node.settings.inbox_path,
             handler=_both(self.notifier, handler), handover=handover,
-            settings=node.settings.receiver,
+            settings=node.settings.receiver, keys=node.keys,
         )
         self.publisher = Publisher(
             agency=node.agency, connection=node.settings.kafka, plan=node.plan,
             signer=node.signer, state_path=node.settings.publisher_state_path,
-            metrics=self.receiver.metrics,
+            metrics=self.receiver.metrics, encryption=node.encryption(),
         )
         self.inbox = InboxView(node.settings.inbox_path)
         self.quarantine = QuarantineView(node.settings.kafka,

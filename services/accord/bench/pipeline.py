@@ -30,15 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from accord.areas import Area
-from accord.confidentiality import (
-    ContentEncryptor,
-    EncryptionKeyPair,
-    KeyDirectory,
-    Keyring,
-    SenderEncryption,
-    sign_key_statement,
-)
-from accord.confidentiality.feed import NodeKeys
 from accord.config import KafkaConnection
 from accord.envelope import Header
 from accord.exchange import LocalExchange
@@ -176,18 +167,6 @@ class PipelineRun:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
-def _encryption_keys(
-    exchange: LocalExchange,
-) -> tuple[KeyDirectory, dict[str, EncryptionKeyPair]]:
-    """An encryption key per agency and the directory of their statements."""
-    keys = {a: EncryptionKeyPair.generate() for a in exchange.plan.agencies}
-    directory = KeyDirectory(exchange.trust)
-    for agency, key in keys.items():
-        directory.add(sign_key_statement(exchange.pki.signer(agency), key.public),
-                      now=datetime.now(UTC))
-    return directory, keys
-
-
 class Pipeline:
     """A LocalExchange with one publisher and ``receivers`` receivers, ready to publish."""
 
@@ -219,25 +198,16 @@ class Pipeline:
         # signature): building bodies is the application's cost, not the pipeline's.
         self._body = bench_body(0, body_size)
         self._publisher: Publisher | None = None
-        self._keys: tuple[KeyDirectory, dict[str, EncryptionKeyPair]] | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.exchange.apply)
-        keys = self._keys = _encryption_keys(self.exchange) if self.encrypted else None
+        # On the encrypted plan the exchange gives every agency its keys (receivers
+        # follow the trust and key topics, the publisher encrypts).
         for agency in self.agencies:
-            options: dict[str, Any] = {}
-            if keys is not None:
-                options = {"follow_trust": True,
-                           "keys": NodeKeys(keys[0], Keyring(agency, [keys[1][agency]]))}
             receiver = await self.exchange.start_receiver(
-                agency, fetch_wait_ms=self.fetch_wait_ms, **options)
+                agency, fetch_wait_ms=self.fetch_wait_ms)
             self.probes[agency].install(receiver)
-        if keys is not None:
-            encryption = SenderEncryption(keys[0], ContentEncryptor(
-                self.exchange.pki.signer(SENDER)), Keyring(SENDER, [keys[1][SENDER]]))
-            self._publisher = await self.exchange.publisher(SENDER, encryption=encryption)
-        else:
-            self._publisher = await self.exchange.publisher(SENDER)
+        self._publisher = await self.exchange.publisher(SENDER)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         while not all(r.ready for r in self.exchange.receivers.values()):
@@ -261,7 +231,7 @@ class Pipeline:
 
     def record_size(self) -> int:
         """Bytes of one record as this pipeline sends it, v1 or v2 (no state touched)."""
-        if self._keys is None:
+        if not self.encrypted:
             return self.envelope_size()
         from accord.confidentiality import recipient_agencies, resolve_recipients
         from accord.confidentiality.wrap import seal_cwk
@@ -269,7 +239,7 @@ class Pipeline:
 
         signer = self.exchange.pki.signer(SENDER)
         agencies = recipient_agencies(self.exchange.plan, sender=SENDER, scope=SCOPE, area=AREA)
-        cwk, _ = seal_cwk(signer, resolve_recipients(agencies, self._keys[0],
+        cwk, _ = seal_cwk(signer, resolve_recipients(agencies, self.exchange.encryption_keys()[0],
                                                      now=datetime.now(UTC)))
         header = Header.create(
             InformationReport.TYPE, sender=SENDER, scope=SCOPE, area=AREA, sequence=1,

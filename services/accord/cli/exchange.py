@@ -168,7 +168,8 @@ def publish_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
 
 def _publisher(node: NodeContext) -> Publisher:
     return Publisher(agency=node.agency, connection=node.settings.kafka, plan=node.plan,
-                     signer=node.signer, state_path=node.settings.publisher_state_path)
+                     signer=node.signer, state_path=node.settings.publisher_state_path,
+                     encryption=node.encryption())
 
 
 @click.command("release")
@@ -220,7 +221,7 @@ async def _receive(node: NodeContext, handover: Endpoint | None) -> None:
     receiver = Receiver(
         agency=node.agency, connection=node.settings.kafka, plan=node.plan, trust=node.trust,
         signer=node.signer, inbox_path=node.settings.inbox_path, handover=handover,
-        settings=node.settings.receiver,
+        settings=node.settings.receiver, keys=node.keys,
     )
     ops: OpsServer | None = None
     loop = asyncio.get_running_loop()

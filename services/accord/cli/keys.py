@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from accord.cli.pki import _secret
-from accord.confidentiality.files import EncryptionKeyFiles
+from accord.confidentiality.files import KEYS_BUNDLE, EncryptionKeyFiles
+from accord.errors import PkiError
 
 _DIR = click.option(
     "--dir",
@@ -110,9 +111,47 @@ def revoke(agency: str, directory: Path, ekid: str, signing_passphrase_env: str 
 @click.option("--out", type=click.Path(path_type=Path), help="Default: DIR/keys.jwsl")
 def bundle(directory: Path, out: Path | None) -> None:
     """Write every key statement and revocation, one per line (public; ship with bundle.pem)."""
-    target = out if out is not None else directory / "keys.jwsl"
+    target = out if out is not None else directory / KEYS_BUNDLE
     target.write_bytes(EncryptionKeyFiles(directory).bundle())
     click.echo(f"wrote {target}")
+
+
+@keys.command("publish")
+@_AGENCY
+@_DIR
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
+              help="The plan whose key topics to use (default: $ACCORD_PLAN or "
+              "deploy/plan.yaml).")
+@click.option("--bootstrap", default=None,
+              help="Default: $ACCORD_BOOTSTRAP_SERVERS. Log in as the agency "
+              "(ACCORD_KAFKA_USERNAME/PASSWORD): only it may write its key topic.")
+def publish(agency: str, directory: Path, plan_path: Path | None, bootstrap: str | None) -> None:
+    """Put the agency's key statements and revocations on its key topic.
+
+    Running nodes read them at once: a new or rotated key becomes a recipient, a
+    revoked one stops being one. Refuses, before sending anything, a statement that
+    does not verify.
+    """
+    import asyncio
+
+    from accord.confidentiality.feed import publish_key_statements
+    from accord.config import load_connection
+    from accord.kafka import node_errors
+    from accord.plan import load_plan
+
+    plan = load_plan(plan_path)
+    plan.agency(agency)
+    files = EncryptionKeyFiles(directory)
+    statements = files.agency_statements(agency)
+    if not statements:
+        raise PkiError(f"{agency} has no encryption key in {directory}",
+                       hint="run `accord keys issue` first")
+    conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-keys")
+    topic = plan.keys_topic(agency)
+    with node_errors(conn, doing="write", resource=topic):
+        count = asyncio.run(publish_key_statements(
+            conn, topic, agency, statements, files.pki.trust_store()))
+    click.echo(f"published {count} key statements to {topic}")
 
 
 @keys.command("show")

@@ -21,10 +21,20 @@ from datetime import UTC, datetime
 from accord.confidentiality.directory import KeyDirectory
 from accord.confidentiality.errors import NotARecipient
 from accord.confidentiality.keyring import Keyring
-from accord.errors import AccordError
+from accord.confidentiality.statement import verify_key_statement
+from accord.config import KafkaConnection
+from accord.errors import AccordError, PkiError
 from accord.observability.logs import get_logger
+from accord.trust import TrustStore
 
-__all__ = ["KEY_PREFIXES", "NodeKeys", "announcement_key", "apply_key_record", "statement_key"]
+__all__ = [
+    "KEY_PREFIXES",
+    "NodeKeys",
+    "announcement_key",
+    "apply_key_record",
+    "publish_key_statements",
+    "statement_key",
+]
 
 log = get_logger(__name__)
 
@@ -80,3 +90,37 @@ def apply_key_record(
         log.warning("key-record-rejected", key=key.decode("utf-8", "replace")[:100], error=error)
         return "rejected", error
     return "ignored", None
+
+
+async def publish_key_statements(
+    conn: KafkaConnection, topic: str, agency: str, statements: list[bytes], trust: TrustStore,
+    *, now: datetime | None = None,
+) -> int:
+    """Put ``agency``'s key statements and revocations on its key topic; return how many.
+
+    Each is verified first, as every node will verify it, and all must be
+    ``agency``'s: nothing is sent if one would be rejected (PkiError).
+    """
+    from accord.kafka import new_producer
+
+    at = now or datetime.now(UTC)
+    keyed: list[tuple[bytes, bytes]] = []
+    for raw in statements:
+        try:
+            statement = verify_key_statement(raw, trust, now=at)
+        except AccordError as exc:
+            raise PkiError(f"a key statement of {agency} does not verify: {exc.message[:200]}",
+                           hint="re-issue it with `accord keys rotate`") from None
+        if statement.agency != agency:
+            raise PkiError(f"a statement of {statement.agency} is in {agency}'s key files",
+                           hint="each agency publishes only its own statements")
+        keyed.append((statement_key(agency, statement.ekid), raw))
+    producer = new_producer(conn)
+    await producer.start()
+    try:
+        for key, raw in keyed:
+            await producer.send_and_wait(topic, value=raw, key=key)
+    finally:
+        await producer.stop()
+    log.info("keys.published", agency=agency, topic=topic, statements=len(keyed))
+    return len(keyed)

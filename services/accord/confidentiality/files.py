@@ -32,7 +32,10 @@ from accord.observability.logs import get_logger
 from accord.trust import TrustStore
 from accord.trust.pki import PkiDirectory
 
-__all__ = ["EncryptionKeyFiles", "KeyInfo"]
+__all__ = ["KEYS_BUNDLE", "EncryptionKeyFiles", "KeyInfo"]
+
+KEYS_BUNDLE = "keys.jwsl"
+"""Every agency's statements, one per line, in the PKI directory (`accord keys bundle`)."""
 
 log = get_logger(__name__)
 
@@ -112,6 +115,12 @@ class EncryptionKeyFiles:
         """Every statement and revocation in the directory (what bundles and the trust
         topic carry), statements first."""
         files = [p for a in self.pki.agencies() for p in sorted(self.key_dir(a).glob("*.jws"))]
+        files.sort(key=lambda p: p.name.endswith(".revocation.jws"))
+        return [p.read_bytes() for p in files]
+
+    def agency_statements(self, agency: str) -> list[bytes]:
+        """``agency``'s statements and revocations, statements first (its key topic)."""
+        files = sorted(self.key_dir(agency).glob("*.jws"))
         files.sort(key=lambda p: p.name.endswith(".revocation.jws"))
         return [p.read_bytes() for p in files]
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from accord.confidentiality import (
+    ContentEncryptor,
+    EncryptionKeyPair,
+    KeyDirectory,
+    Keyring,
+    SenderEncryption,
+    sign_key_statement,
+)
 from accord.confidentiality.feed import NodeKeys
 from accord.config import PUBLISHER_STATE_FILE, KafkaConnection, inbox_path
 from accord.handover import Endpoint
@@ -50,6 +59,7 @@ class LocalExchange:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.publishers: dict[str, Publisher] = {}
         self._trust_feed: TrustFeed | None = None
+        self._keys: tuple[KeyDirectory, dict[str, Keyring]] | None = None
 
     def apply(self, secrets: Mapping[str, SecretStr] | None = None) -> None:
         """Create the plan's topics (and, on a SASL connection, principals and ACLs)."""
@@ -61,6 +71,35 @@ class LocalExchange:
     def inbox_path(self, agency: str) -> Path:
         return inbox_path(self.directory / "nodes" / agency.lower())
 
+    # -- encryption ----------------------------------------------------------
+
+    @property
+    def encrypts(self) -> bool:
+        """Whether some scope of the plan encrypts (``required`` or ``optional``)."""
+        return any(sp.encryption != "off" for sp in self.plan.scopes.values())
+
+    def encryption_keys(self) -> tuple[KeyDirectory, dict[str, Keyring]]:
+        """An encryption key for every agency (made once, in memory), the directory of
+        their signed statements, and each agency's keyring (one per agency, shared by
+        its receiver and publisher here, as in one node)."""
+        if self._keys is None:
+            pairs = {a: EncryptionKeyPair.generate() for a in sorted(self.plan.agencies)}
+            directory = KeyDirectory(self.trust)
+            for agency, pair in pairs.items():
+                directory.add(sign_key_statement(self.pki.signer(agency), pair.public),
+                              now=datetime.now(UTC))
+            self._keys = directory, {a: Keyring(a, [p]) for a, p in pairs.items()}
+        return self._keys
+
+    def node_keys(self, agency: str) -> NodeKeys:
+        directory, keyrings = self.encryption_keys()
+        return NodeKeys(directory, keyrings[agency])
+
+    def sender_encryption(self, agency: str) -> SenderEncryption:
+        directory, keyrings = self.encryption_keys()
+        return SenderEncryption(directory, ContentEncryptor(self.pki.signer(agency)),
+                                keyrings[agency])
+
     # -- receivers -----------------------------------------------------------
 
     async def start_receiver(
@@ -69,7 +108,12 @@ class LocalExchange:
     ) -> Receiver:
         """Start and run one agency's receiver, handing over to ``handover`` if
         given; ``options`` are ``ReceiverSettings`` fields (``follow_trust`` defaults
-        to off: one shared store, see ``start_trust_feed``)."""
+        to off: one shared store, see ``start_trust_feed``). On a plan that encrypts,
+        the agency gets its encryption keys and follows the trust and key topics (CWK
+        announcements) unless ``keys`` says otherwise."""
+        if keys is None and self.encrypts:
+            keys = self.node_keys(agency)
+            options.setdefault("follow_trust", True)
         options.setdefault("follow_trust", False)
         receiver = Receiver(
             agency=agency,
@@ -117,7 +161,11 @@ class LocalExchange:
     # -- publishers ----------------------------------------------------------
 
     async def publisher(self, agency: str, **options: object) -> Publisher:
+        """``agency``'s publisher; on a plan that encrypts, with its encryption keys
+        unless ``encryption`` is given."""
         if agency not in self.publishers:
+            if self.encrypts:
+                options.setdefault("encryption", self.sender_encryption(agency))
             publisher = Publisher(
                 agency=agency,
                 connection=self.connection_for(agency),

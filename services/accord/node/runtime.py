@@ -52,6 +52,7 @@ class Node:
         self.publisher = Publisher(
             agency=context.agency, connection=settings.kafka, plan=context.plan,
             signer=context.signer, state_path=settings.publisher_state_path,
+            encryption=context.encryption(),
         )
         self.receiver: Receiver | None = None
         if receive:
@@ -59,7 +60,7 @@ class Node:
                 agency=context.agency, connection=settings.kafka, plan=context.plan,
                 trust=context.trust, signer=context.signer, inbox_path=settings.inbox_path,
                 handler=handler, handover=handover, metrics=None,
-                settings=settings.receiver,
+                settings=settings.receiver, keys=context.keys,
             )
         self._run: asyncio.Task[None] | None = None
 

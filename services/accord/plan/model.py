@@ -31,6 +31,7 @@ from accord.topics import (
     DEFAULT_NAMESPACE,
     NAMESPACE_PATTERN,
     exchange_topic,
+    keys_topic,
     quarantine_topic,
     receipts_topic,
     trust_topic,
@@ -328,6 +329,14 @@ class Plan(_Strict):
     def quarantine_topic(self, agency: str) -> str:
         return quarantine_topic(agency, self.namespace)
 
+    def keys_topic(self, agency: str) -> str:
+        """Where ``agency`` announces its encryption keys and CWKs (only it may write)."""
+        return keys_topic(agency, self.namespace)
+
+    def keys_topics(self) -> list[str]:
+        """Every agency's key topic (a node reads them all), in a stable order."""
+        return [self.keys_topic(a) for a in sorted(self.agencies)]
+
     def exchange_topics(self) -> list[str]:
         return [self.exchange_topic(s, a) for s in Scope for a in self.scope_areas(s)]
 
@@ -339,6 +348,9 @@ class Plan(_Strict):
             _spec(self.receipts_topic, self.topic_settings.resolved("receipts"), "receipts")
         )
         specs.append(_spec(self.trust_topic, self.topic_settings.resolved("trust"), "trust"))
+        # Key topics are compacted and read from the start like the trust topic.
+        specs += [_spec(t, self.topic_settings.resolved("trust"), "trust")
+                  for t in self.keys_topics()]
         q = self.topic_settings.resolved("quarantine")
         specs += [_spec(self.quarantine_topic(a), q, "quarantine") for a in sorted(self.agencies)]
         return specs

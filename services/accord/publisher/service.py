@@ -252,12 +252,14 @@ class Publisher:
             key, announcement = self._key_announcements[0]
             producer = self._require_producer()
             try:
-                queued = await producer.send(self._plan.trust_topic, value=announcement,
+                queued = await producer.send(self._plan.keys_topic(self.agency),
+                                             value=announcement,
                                              key=key)
                 await asyncio.wait_for(asyncio.shield(queued), timeout=self._retry_deadline_s)
             except (KafkaError, TimeoutError) as exc:
                 raise PublishError(
-                    f"key announcement not acknowledged on {self._plan.trust_topic}: "
+                    f"key announcement not acknowledged on "
+                    f"{self._plan.keys_topic(self.agency)}: "
                     f"{type(exc).__name__}",
                     hint="the message that needs it is not sent; retry the publish",
                 ) from exc

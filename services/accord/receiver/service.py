@@ -168,7 +168,7 @@ class Receiver:
         # Rotations and revocations arrive on the trust topic while the node runs.
         self._trust_feed = (
             TrustFeed(connection, plan.trust_topic, trust, metrics=self.metrics, agency=agency,
-                      keys=keys)
+                      keys=keys, key_topics=plan.keys_topics() if keys is not None else ())
             if settings.follow_trust else None
         )
         # Trust health on /metrics: CRL dates, and the feed's last poll and record.

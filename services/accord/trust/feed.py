@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -181,12 +182,15 @@ class TrustFeed:
 
     def __init__(self, conn: KafkaConnection, topic: str, store: TrustStore, *,
                  metrics: NodeMetrics | None = None, agency: str = "",
-                 keys: NodeKeys | None = None) -> None:
+                 keys: NodeKeys | None = None, key_topics: Sequence[str] = ()) -> None:
         """``keys``: the node's key directory and keyring, fed from the ``enc:`` and
-        ``cwk:`` records (accord.confidentiality.feed); None: those are ignored."""
+        ``cwk:`` records (accord.confidentiality.feed); None: those are ignored.
+        ``key_topics``: the agencies' key topics, read with the trust topic; on those
+        only ``enc:``/``cwk:`` records count (agencies write them, not trust)."""
         self._conn = conn
         self._keys = keys
         self._topic = topic
+        self._key_topics = tuple(key_topics)
         self._store = store
         self._agency = agency
         self.metrics = metrics if metrics is not None else NodeMetrics()
@@ -257,10 +261,15 @@ class TrustFeed:
             log.error("trust-feed-died", topic=self._topic,
                       error=type(task.exception()).__name__)
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _apply(self, key: bytes | None, value: bytes | None, topic: str | None = None) -> None:
         from accord.confidentiality.feed import KEY_PREFIXES, apply_key_record
 
-        if key is not None and key.startswith(KEY_PREFIXES):
+        is_key = key is not None and key.startswith(KEY_PREFIXES)
+        error: str | None
+        if topic in self._key_topics and not is_key:
+            # An agency-writable topic never carries certificates or CRLs.
+            what, error = "rejected", "NotAKeyRecord: not an enc:/cwk: record on a key topic"
+        elif is_key:
             what, error = (apply_key_record(self._keys, key, value) if self._keys is not None
                            else ("ignored", None))
         else:
@@ -281,7 +290,8 @@ class TrustFeed:
             try:
                 # A short fetch wait: a certificate should reach the store in
                 # milliseconds, not the broker's default half second.
-                consumer = new_consumer(self._conn, self._topic, group_id=None,
+                consumer = new_consumer(self._conn, self._topic, *self._key_topics,
+                                        group_id=None,
                                         fetch_max_wait_ms=50)
                 await consumer.start()
                 self._consumer = consumer
@@ -291,7 +301,7 @@ class TrustFeed:
                     backoff = _BACKOFF_FIRST_S  # a good poll: the next failure starts over
                     for tp, records in batch.items():
                         for r in records:
-                            self._apply(r.key, r.value)
+                            self._apply(r.key, r.value, r.topic)
                         self._read_to[tp] = records[-1].offset + 1
                     for tp in consumer.assignment():
                         # Also past compacted-away offsets and control records.
