@@ -24,6 +24,7 @@ demo: jars
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests
+	$(BIN)/ruff format --check services tests
 	$(BIN)/mypy
 	$(BIN)/accord schemas check
 	$(BIN)/accord conformance --verifier '$(BIN)/python -m accord.conformance.reference'

@@ -23,7 +23,7 @@ def unknown_key_certificate(cert: x509.Certificate) -> bytes:
     der = cert.public_bytes(Encoding.DER)
     first = der.index(_ED25519_OID)  # the TBS signature algorithm
     spki = der.index(_ED25519_OID, first + 1)  # the subject public key's algorithm
-    bad = der[:spki] + _UNKNOWN_OID + der[spki + len(_UNKNOWN_OID):]
+    bad = der[:spki] + _UNKNOWN_OID + der[spki + len(_UNKNOWN_OID) :]
     return x509.load_der_x509_certificate(bad).public_bytes(Encoding.PEM)
 
 

@@ -51,6 +51,7 @@ def resolve_plan_path(
 def inbox_path(data_dir: Path) -> Path:
     return Path(data_dir) / INBOX_FILE
 
+
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 
 
@@ -90,9 +91,7 @@ _ENV_FIELDS = {
 }
 
 
-def load_connection(
-    env: Mapping[str, str] | None = None, **overrides: object
-) -> KafkaConnection:
+def load_connection(env: Mapping[str, str] | None = None, **overrides: object) -> KafkaConnection:
     """Build a connection from ``ACCORD_*`` variables, then explicit overrides."""
     values = _layered(os.environ if env is None else env, _ENV_FIELDS, overrides)
     if "security_protocol" not in values:
@@ -103,8 +102,9 @@ def load_connection(
         raise _invalid(exc, "Kafka connection setting") from None
 
 
-def _layered(source: Mapping[str, str], env_fields: Mapping[str, str],
-             overrides: Mapping[str, object]) -> dict[str, object]:
+def _layered(
+    source: Mapping[str, str], env_fields: Mapping[str, str], overrides: Mapping[str, object]
+) -> dict[str, object]:
     """Field values: the set environment variables, then the explicit overrides."""
     values: dict[str, object] = {f: source[v] for v, f in env_fields.items() if source.get(v)}
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -281,8 +281,10 @@ def secret_from_env(var: str | None, env: Mapping[str, str] | None = None) -> by
     source = os.environ if env is None else env
     value = source.get(var)
     if not value:
-        raise ConfigError(f"environment variable {var} is not set or empty",
-                          hint=f"export {var}=... before running the command")
+        raise ConfigError(
+            f"environment variable {var} is not set or empty",
+            hint=f"export {var}=... before running the command",
+        )
     return value.encode()
 
 
@@ -304,20 +306,28 @@ def load_secrets(
         try:
             raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
-            raise PlanError(f"cannot read secrets file {path}: {exc.strerror or exc}",
-                            hint="pass --secrets FILE (principal: password)") from None
+            raise PlanError(
+                f"cannot read secrets file {path}: {exc.strerror or exc}",
+                hint="pass --secrets FILE (principal: password)",
+            ) from None
         except yaml.YAMLError:
-            raise PlanError(f"secrets file {path} is not valid YAML",
-                            hint="write one `PRINCIPAL: password` per line") from None
+            raise PlanError(
+                f"secrets file {path} is not valid YAML",
+                hint="write one `PRINCIPAL: password` per line",
+            ) from None
         if not isinstance(raw, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
         ):
-            raise PlanError(f"secrets file {path} must map principal names to strings",
-                            hint="write one `JPN.MOFA: password` per line; quote the password")
+            raise PlanError(
+                f"secrets file {path} must map principal names to strings",
+                hint="write one `JPN.MOFA: password` per line; quote the password",
+            )
         unknown = sorted(set(raw) - set(names))
         if unknown:
-            raise PlanError(f"secrets file {path} names principals not in the plan: "
-                            f"{', '.join(unknown)}", hint="remove them or fix their spelling")
+            raise PlanError(
+                f"secrets file {path} names principals not in the plan: {', '.join(unknown)}",
+                hint="remove them or fix their spelling",
+            )
         found = {k: SecretStr(v) for k, v in raw.items() if v}
     for name in names:
         value = source.get(secret_env_name(name))

@@ -98,7 +98,11 @@ class Refused(AccordError):
     """A message refused for a reason that verification would also give."""
 
     def __init__(
-        self, reason: ReasonCode, message: str, *, hint: str | None = None,
+        self,
+        reason: ReasonCode,
+        message: str,
+        *,
+        hint: str | None = None,
         rule: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)

@@ -52,6 +52,6 @@ def _tighten(path: Path, mode: int) -> None:
     current = stat.S_IMODE(path.stat().st_mode)
     if current & ~mode:
         log.warning(
-            "private-data-mode-tightened", path=str(path), found=oct(current), now=oct(mode)
+            "sqlite.private_data_mode_tightened", path=str(path), found=oct(current), now=oct(mode)
         )
         path.chmod(mode)

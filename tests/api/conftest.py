@@ -30,14 +30,21 @@ def mofa(accord_node: Callable[..., NodeProcess]) -> NodeProcess:
     return accord_node("JPN.MOFA")
 
 
-def report(title: str = "Port call by a vessel of interest", *,
-           scope: str = "bilateral", area: str = "counter-proliferation") -> dict[str, Any]:
+def report(
+    title: str = "Port call by a vessel of interest",
+    *,
+    scope: str = "bilateral",
+    area: str = "counter-proliferation",
+) -> dict[str, Any]:
     """A publish request as an agency system would write it: plain JSON."""
     return {
         "type": "accord.information-report.v1",
         "scope": scope,
         "area": area,
-        "body": {"title": title, "priority": "routine",
-                 "details": "Observed at the port; cargo manifest attached to the case file.",
-                 "region": "South-East Asia"},
+        "body": {
+            "title": title,
+            "priority": "routine",
+            "details": "Observed at the port; cargo manifest attached to the case file.",
+            "region": "South-East Asia",
+        },
     }

@@ -60,9 +60,11 @@ def test_a_retried_publish_with_the_same_idempotency_key_publishes_once(
     # A later message from DFAT lands after it; between them, nothing else titled so.
     marker = dfat.post("/v1/messages", report("Marker after retry"))
     mofa.wait_for_message(marker.json["message_id"])
-    titles = [mofa.get(f"/v1/inbox/{m['message_id']}").json["body"]["title"]
-              for m in mofa.get("/v1/inbox?limit=500").json["messages"]
-              if m["sender"] == "AUS.DFAT"]
+    titles = [
+        mofa.get(f"/v1/inbox/{m['message_id']}").json["body"]["title"]
+        for m in mofa.get("/v1/inbox?limit=500").json["messages"]
+        if m["sender"] == "AUS.DFAT"
+    ]
     assert titles.count("Retried") == 1
 
 
@@ -83,15 +85,20 @@ def test_release_supersede_and_retract_through_the_api(
     assert released.status == 201, released.json
     assert ".trilateral.counter-proliferation" in released.json["topic"]
 
-    superseding = dfat.post(f"/v1/messages/{original}/supersede",
-                            {"reason": "Corrected the port name.",
-                             "replacement_summary": "Same call, at the neighbouring port."})
+    superseding = dfat.post(
+        f"/v1/messages/{original}/supersede",
+        {
+            "reason": "Corrected the port name.",
+            "replacement_summary": "Same call, at the neighbouring port.",
+        },
+    )
     assert superseding.status == 201, superseding.json
     mofa.wait_for_message(superseding.json["message_id"])
     assert mofa.get(f"/v1/inbox/{original}").json["status"] == "superseded"
 
-    retracting = dfat.post(f"/v1/messages/{original}/retract",
-                           {"reason": "Reporting withdrawn by the originator."})
+    retracting = dfat.post(
+        f"/v1/messages/{original}/retract", {"reason": "Reporting withdrawn by the originator."}
+    )
     assert retracting.status == 201, retracting.json
     mofa.wait_for_message(retracting.json["message_id"])
     assert mofa.get(f"/v1/inbox/{original}").json["status"] == "retracted"
@@ -134,11 +141,12 @@ def test_malformed_json_unknown_ids_and_bad_cursors_are_problems(dfat: NodeProce
     assert dfat.get("/v1/nowhere").json["code"] == "not-found"
 
 
-@pytest.mark.parametrize("path", ["/v1/status", "/v1/inbox", "/v1/quarantine",
-                                  "/v1/openapi.json", f"/v1/inbox/{uuid.uuid4()}"])
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/status", "/v1/inbox", "/v1/quarantine", "/v1/openapi.json", f"/v1/inbox/{uuid.uuid4()}"],
+)
 @pytest.mark.parametrize("token", ["", "acc_not-a-token-this-node-knows"], ids=["none", "wrong"])
-def test_nothing_is_served_without_credentials(dfat: NodeProcess, path: str,
-                                               token: str) -> None:
+def test_nothing_is_served_without_credentials(dfat: NodeProcess, path: str, token: str) -> None:
     answer = dfat.get(path, token=token)
     assert answer.status == 401
     assert answer.json["code"] == "unauthorized"
@@ -159,8 +167,9 @@ def test_a_long_poll_returns_as_soon_as_a_message_lands(
         tail = mofa.get(f"/v1/inbox?limit=500&after={cursor}")
         cursor = tail.json["next_cursor"] or cursor
     got: list[object] = []
-    poll = threading.Thread(target=lambda: got.append(
-        mofa.get(f"/v1/inbox?wait=30&after={cursor}")))
+    poll = threading.Thread(
+        target=lambda: got.append(mofa.get(f"/v1/inbox?wait=30&after={cursor}"))
+    )
     poll.start()
     sent = dfat.post("/v1/messages", report("Long-polled"))
     poll.join()
@@ -186,8 +195,9 @@ async def test_a_refused_record_is_listed_in_quarantine_with_its_reason(
     deadline = time.monotonic() + 60
     while not found and time.monotonic() < deadline:  # until the node has refused it
         page = mofa.get("/v1/quarantine?limit=500")
-        found = [r for r in page.json["records"]
-                 if base64.b64decode(r["envelope_base64"]) == marker]
+        found = [
+            r for r in page.json["records"] if base64.b64decode(r["envelope_base64"]) == marker
+        ]
         await asyncio.sleep(0.2)
     assert found, "the malformed record never reached the quarantine listing"
     assert found[0]["reason"] == "malformed"
@@ -214,9 +224,20 @@ def test_status_says_who_and_what(mofa: NodeProcess) -> None:
 
 def test_the_node_refuses_to_serve_an_api_without_credentials(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "accord", "node", "--agency", "AUS.DFAT",
-         "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, check=False,
+        [
+            sys.executable,
+            "-m",
+            "accord",
+            "node",
+            "--agency",
+            "AUS.DFAT",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error [config-invalid]: the API would serve without")
@@ -225,8 +246,12 @@ def test_the_node_refuses_to_serve_an_api_without_credentials(tmp_path: Path) ->
 
 def test_api_token_stores_only_the_digest(tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.yaml"
-    result = subprocess.run([sys.executable, "-m", "accord", "api", "token", "case-system",
-                             "--file", str(tokens)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "accord", "api", "token", "case-system", "--file", str(tokens)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     token = result.stdout.strip()
     assert token.startswith("acc_")
     assert token not in tokens.read_text()
@@ -245,8 +270,9 @@ def test_with_mutual_tls_a_client_without_a_certificate_is_refused(
     try:
         assert node.url.startswith("https://")
         assert node.get("/v1/status").json["agency"] == "JPN.NPA"  # certificate and token
-        no_cert = ssl.create_default_context(cafile=str(accord_exchange.directory / "api-tls"
-                                                        / "ca.crt"))
+        no_cert = ssl.create_default_context(
+            cafile=str(accord_exchange.directory / "api-tls" / "ca.crt")
+        )
         with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
             urllib.request.urlopen(node.url + "/v1/status", context=no_cert, timeout=10)
     finally:

@@ -29,12 +29,15 @@ def test_a_token_file_names_clients_by_the_digest_of_their_token(tmp_path: Path)
     assert token_digest(first) in path.read_text()
 
 
-@pytest.mark.parametrize("text", [
-    "clients: {case-system: acc_pasted-a-token-by-mistake}",
-    "clients: {'bad name': 'sha256:" + "0" * 64 + "'}",
-    "nothing: here",
-    "[not, a, mapping",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "clients: {case-system: acc_pasted-a-token-by-mistake}",
+        "clients: {'bad name': 'sha256:" + "0" * 64 + "'}",
+        "nothing: here",
+        "[not, a, mapping",
+    ],
+)
 def test_a_token_file_that_is_not_digests_is_refused_without_echoing_it(
     tmp_path: Path, text: str
 ) -> None:
@@ -45,12 +48,15 @@ def test_a_token_file_that_is_not_digests_is_refused_without_echoing_it(
     assert "acc_pasted" not in str(refused.value)
 
 
-@pytest.mark.parametrize(("settings", "why"), [
-    (ApiSettings(), "without credentials"),
-    (ApiSettings(host="0.0.0.0", tokens=ClientTokens({})), "would leave loopback"),
-    (ApiSettings(client_ca=Path("ca.pem")), "needs the node's own certificate"),
-    (ApiSettings(tokens=ClientTokens({}), tls_certfile=Path("c.pem")), "go together"),
-])
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [
+        (ApiSettings(), "without credentials"),
+        (ApiSettings(host="0.0.0.0", tokens=ClientTokens({})), "would leave loopback"),
+        (ApiSettings(client_ca=Path("ca.pem")), "needs the node's own certificate"),
+        (ApiSettings(tokens=ClientTokens({}), tls_certfile=Path("c.pem")), "go together"),
+    ],
+)
 def test_the_api_fails_closed_on_settings_that_would_expose_it(
     settings: ApiSettings, why: str
 ) -> None:
@@ -89,7 +95,8 @@ def test_the_asyncapi_document_has_a_channel_per_topic_with_the_plans_entitlemen
     channel = addresses[plan.exchange_topic(Scope.BILATERAL, plan.scope_areas(Scope.BILATERAL)[0])]
     area = plan.scope_areas(Scope.BILATERAL)[0]
     assert channel["x-accord-publishers"] == sorted(
-        a for a in plan.agencies if plan.may_publish(a, Scope.BILATERAL, area))
+        a for a in plan.agencies if plan.may_publish(a, Scope.BILATERAL, area)
+    )
     assert channel["x-accord-receivers"] == plan.entitled_receivers(Scope.BILATERAL, area)
     envelope = doc["components"]["messages"]["envelope"]
     assert envelope["payload"]["schema"] == {"$ref": "../v1/accord.jws.v1.schema.json"}

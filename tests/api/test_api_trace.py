@@ -22,17 +22,22 @@ def _delivered(node: NodeProcess, message_id: str) -> dict[str, object] | None:
     for line in node.log_path.read_text(errors="replace").splitlines():
         if message_id in line and line.startswith("{"):
             event = json.loads(line)
-            if event.get("event") == "delivered" and event.get("message_id") == message_id:
+            if event.get("event") == "receiver.delivered" and event.get("message_id") == message_id:
                 return dict(event)
     return None
 
 
 def test_a_callers_traceparent_and_correlation_id_reach_the_receiving_nodes_log(
-    dfat: NodeProcess, mofa: NodeProcess,
+    dfat: NodeProcess,
+    mofa: NodeProcess,
 ) -> None:
     cid = str(uuid.uuid4())
-    sent = dfat.request("POST", "/v1/messages", {**report("Traced"), "correlation_id": cid},
-                        headers={"traceparent": PARENT})
+    sent = dfat.request(
+        "POST",
+        "/v1/messages",
+        {**report("Traced"), "correlation_id": cid},
+        headers={"traceparent": PARENT},
+    )
     assert sent.status == 201, sent.json
     assert sent.json["trace_id"] == TRACE_ID
     message_id = sent.json["message_id"]
@@ -54,7 +59,8 @@ def test_a_callers_traceparent_and_correlation_id_reach_the_receiving_nodes_log(
 
 
 def test_a_malformed_caller_traceparent_is_ignored(dfat: NodeProcess) -> None:
-    sent = dfat.request("POST", "/v1/messages", report("Untraced"),
-                        headers={"traceparent": PARENT.upper()})
+    sent = dfat.request(
+        "POST", "/v1/messages", report("Untraced"), headers={"traceparent": PARENT.upper()}
+    )
     assert sent.status == 201, sent.json
     assert sent.json["trace_id"] not in (None, TRACE_ID)

@@ -19,10 +19,19 @@ def python_blocks() -> list[str]:
 
 
 def run(code: str, settings: dict[str, str]) -> str:
-    env = {**os.environ, **settings,
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=180, check=False)
+    env = {
+        **os.environ,
+        **settings,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -48,26 +57,32 @@ def test_the_plugin_example_in_the_docs_is_the_one_that_runs() -> None:
     assert documented.strip() in tested
 
 
-
 README = ROOT / "README.md"
 
 
 def test_the_readme_python_example_runs_as_written(
     accord_exchange: AccordExchange, tmp_path: Path
 ) -> None:
-    [example] = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"),
-                           re.DOTALL)
+    [example] = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
     # The exchange's broker, plan and PKI; each node's data folder is its default
     # (var/nodes/<agency> under the working directory), so unset ACCORD_DATA_DIR.
     settings = accord_exchange.node_env("AUS.DFAT")
     settings.pop("ACCORD_DATA_DIR")
     env = {k: v for k, v in os.environ.items() if k != "ACCORD_DATA_DIR"}
     env.update(settings)
-    result = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, timeout=240, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", example],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=240,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     published = re.search(r"^published ([0-9a-f-]{36}) on (\S+)$", result.stdout, re.M)
     assert published, result.stdout
-    assert re.search(r"^JPN\.MOD received accord\.information-report\.v1 from AUS\.DFAT$",
-                     result.stdout, re.M), result.stdout
+    assert re.search(
+        r"^JPN\.MOD received accord\.information-report\.v1 from AUS\.DFAT$", result.stdout, re.M
+    ), result.stdout
     assert re.search(r"^inbox: [1-9]\d* messages$", result.stdout, re.M), result.stdout

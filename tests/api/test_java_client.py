@@ -26,7 +26,10 @@ def client_jar() -> Path:
 
 def run_client(jar: Path, node: NodeProcess, *args: str) -> str:
     result = subprocess.run(
-        ["java", "-jar", str(jar), *args], capture_output=True, text=True, timeout=120,
+        ["java", "-jar", str(jar), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"ACCORD_URL": node.url, "ACCORD_TOKEN": node.token, "PATH": "/usr/bin:/bin"},
         check=False,
     )
@@ -47,12 +50,17 @@ def test_the_java_client_publishes_and_reads_an_inbox(
 
 
 def test_the_java_client_reports_a_refused_token(client_jar: Path, dfat: NodeProcess) -> None:
-    stranger = NodeProcess(dfat.agency, dfat.url, "acc_wrong", dfat.data_dir, dfat.log_path,
-                           dfat.process)
-    result = subprocess.run(["java", "-jar", str(client_jar), "publish"], capture_output=True,
-                            text=True, timeout=120, check=False,
-                            env={"ACCORD_URL": stranger.url, "ACCORD_TOKEN": stranger.token,
-                                 "PATH": "/usr/bin:/bin"})
+    stranger = NodeProcess(
+        dfat.agency, dfat.url, "acc_wrong", dfat.data_dir, dfat.log_path, dfat.process
+    )
+    result = subprocess.run(
+        ["java", "-jar", str(client_jar), "publish"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"ACCORD_URL": stranger.url, "ACCORD_TOKEN": stranger.token, "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("error: 401")
     assert '"code":"unauthorized"' in result.stderr

@@ -28,9 +28,15 @@ from schemathesis.specs.openapi.checks import (
 
 from accord.testing import NodeProcess
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance,
-          negative_data_rejection, ignored_auth]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+]
 
 
 # The checked-in document (drift-checked against the code by `accord api check`), so
@@ -43,9 +49,11 @@ schema.config.generation.update(modes=list(GenerationMode))
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_documented(case: Any, dfat: NodeProcess) -> None:
-    if case.operation.path == "/v1/inbox" and isinstance((case.query or {}).get("wait"),
-                                                         int | float):
+    if case.operation.path == "/v1/inbox" and isinstance(
+        (case.query or {}).get("wait"), int | float
+    ):
         # The long-poll has its own test; here a generated wait would only idle.
         case.query["wait"] = min(case.query["wait"], 0.2)
-    case.call_and_validate(base_url=dfat.url, checks=CHECKS,
-                           headers={"Authorization": f"Bearer {dfat.token}"})
+    case.call_and_validate(
+        base_url=dfat.url, checks=CHECKS, headers={"Authorization": f"Bearer {dfat.token}"}
+    )

@@ -19,8 +19,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
 class AgencyEndpoint:
-    def __init__(self, secret: str, script: list[str] | None = None, *,
-                 slow_s: float = 2.0) -> None:
+    def __init__(
+        self, secret: str, script: list[str] | None = None, *, slow_s: float = 2.0
+    ) -> None:
         self._webhook = Webhook(secret)
         self.script: deque[str] = deque(script or ())
         self.slow_s = slow_s

@@ -24,8 +24,9 @@ def fresh_plan(base: Plan | None = None) -> Plan:
 
 
 def label_for(sender: str, scope: Scope, **overrides: object) -> Label:
-    label = scope_label(sender, scope,
-                        legal_basis="Test message under the originator's laws and regulations.")
+    label = scope_label(
+        sender, scope, legal_basis="Test message under the originator's laws and regulations."
+    )
     return Label.model_validate({**label.model_dump(), **overrides}) if overrides else label
 
 
@@ -40,8 +41,9 @@ def report(n: int, area: Area = Area.COUNTER_TERRORISM) -> InformationReport:
     )
 
 
-async def read_topic(conn: KafkaConnection, topic: str, *, expect: int,
-                     within_s: float = 20.0) -> list[ConsumerRecord]:
+async def read_topic(
+    conn: KafkaConnection, topic: str, *, expect: int, within_s: float = 20.0
+) -> list[ConsumerRecord]:
     """Read at least ``expect`` records from the start of ``topic``."""
     consumer = new_consumer(conn, topic, group_id=None)
     await consumer.start()

@@ -23,8 +23,9 @@ def session_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 async def exchange(
     kafka: LocalBroker, session_pki: Pki, tmp_path: Path
 ) -> AsyncIterator[LocalExchange]:
-    ex = LocalExchange(plan=fresh_plan(), connection=kafka.connection(), directory=tmp_path,
-                       pki=session_pki)
+    ex = LocalExchange(
+        plan=fresh_plan(), connection=kafka.connection(), directory=tmp_path, pki=session_pki
+    )
     ex.apply()
     try:
         yield ex

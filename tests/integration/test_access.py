@@ -86,8 +86,9 @@ def _read_some(result: BaseException | int) -> bool:
     return isinstance(result, int) and result > 0
 
 
-async def try_write(conn: KafkaConnection, topic: str,
-                    key: bytes | None = None) -> BaseException | None:
+async def try_write(
+    conn: KafkaConnection, topic: str, key: bytes | None = None
+) -> BaseException | None:
     """None when one record was written to ``topic`` as ``conn``'s user, else the error."""
     producer = new_producer(conn, request_timeout_ms=10_000)
     try:
@@ -122,11 +123,14 @@ async def test_no_writes_to_others_quarantine_or_outside_scopes(
 ) -> None:
     npa = _as(secure_kafka, "JPN.NPA")
     assert await try_write(npa, quarantine_topic("JPN.NPA")) is None
-    assert isinstance(await try_write(npa, quarantine_topic("AUS.AFP")),
-                      TopicAuthorizationFailedError)
+    assert isinstance(
+        await try_write(npa, quarantine_topic("AUS.AFP")), TopicAuthorizationFailedError
+    )
     usa = _as(secure_kafka, "USA.DOD")
-    assert isinstance(await try_write(usa, exchange_topic(Scope.BILATERAL, Area.DIALOGUE)),
-                      TopicAuthorizationFailedError)
+    assert isinstance(
+        await try_write(usa, exchange_topic(Scope.BILATERAL, Area.DIALOGUE)),
+        TopicAuthorizationFailedError,
+    )
 
 
 async def test_key_topics_written_by_their_agency_only_read_by_all(
@@ -136,8 +140,9 @@ async def test_key_topics_written_by_their_agency_only_read_by_all(
     key = b"enc:JPN.NPA:probe"  # a compacted topic takes keyed records only
     assert await try_write(npa, plan.keys_topic("JPN.NPA"), key=key) is None
     # No agency can write under another's compaction key: its topic is closed to it.
-    assert isinstance(await try_write(npa, plan.keys_topic("AUS.AFP"), key=key),
-                      TopicAuthorizationFailedError)
+    assert isinstance(
+        await try_write(npa, plan.keys_topic("AUS.AFP"), key=key), TopicAuthorizationFailedError
+    )
     usa = _as(secure_kafka, "USA.DOD")
     assert _read_some(await try_read(usa, plan.keys_topic("JPN.NPA"), plan.group_id("USA.DOD")))
 
@@ -168,8 +173,12 @@ async def test_removed_agency_loses_access_on_reapply(
         "  USA.STATE:\n",
     )
     bigger = parse_plan(text, "tmp-plan.yaml")
-    secrets = {**_secrets(plan), extra: load_secrets(None, [extra], {
-        f"ACCORD_SECRET_{extra.replace('.', '_')}": "tmp-only-pw"})[extra]}
+    secrets = {
+        **_secrets(plan),
+        extra: load_secrets(
+            None, [extra], {f"ACCORD_SECRET_{extra.replace('.', '_')}": "tmp-only-pw"}
+        )[extra],
+    }
     admin = secure_kafka.connection()
     apply_plan(bigger, admin, secrets)
     conn = secure_kafka.connection(extra, "tmp-only-pw")

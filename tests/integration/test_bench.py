@@ -28,9 +28,17 @@ async def test_bench_figures_are_complete_and_consistent(
     assert f["pipeline_deliveries"] == f["pipeline_deliveries_expected"] == 300
     assert f["paced_deliveries"] == f["paced_deliveries_expected"] == 200
     assert f["pipeline_rejected"] == f["paced_rejected"] == 0
-    for key in ("raw_msgs_per_s", "pipeline_msgs_per_s", "paced_msgs_per_s", "sign_per_s",
-                "verify_per_s", "ratio_b_a", "peak_rss_mib", "peer1_msgs_per_s",
-                "peer2_msgs_per_s"):
+    for key in (
+        "raw_msgs_per_s",
+        "pipeline_msgs_per_s",
+        "paced_msgs_per_s",
+        "sign_per_s",
+        "verify_per_s",
+        "ratio_b_a",
+        "peak_rss_mib",
+        "peer1_msgs_per_s",
+        "peer2_msgs_per_s",
+    ):
         assert f[key] > 0, key
     for run in ("raw", "pipeline", "paced", "deployed", "peer1", "peer2"):
         assert 0 < f[f"{run}_p50_ms"] <= f[f"{run}_p99_ms"], run
@@ -40,14 +48,20 @@ async def test_bench_figures_are_complete_and_consistent(
     assert medians([f, f]) == f
     # The peer, one process and two: every timed message landed in its SQLite store.
     assert f["peer1_landed"] == f["peer2_landed"] == f["peer2_messages"] == 300
-    for part in ("peer1_cpu_us_per_msg_process", "peer2_cpu_us_per_msg_publisher",
-                 "peer2_cpu_us_per_msg_subscriber", "peer2_cpu_us_per_msg_broker"):
+    for part in (
+        "peer1_cpu_us_per_msg_process",
+        "peer2_cpu_us_per_msg_publisher",
+        "peer2_cpu_us_per_msg_subscriber",
+        "peer2_cpu_us_per_msg_broker",
+    ):
         assert f[part] > 0, part
     # accord over the peer, and the per-node rates, from the figures they divide.
     assert f["ratio_deployed_peer2"] == pytest.approx(
-        f["deployed_msgs_per_s"] / f["peer2_msgs_per_s"])
+        f["deployed_msgs_per_s"] / f["peer2_msgs_per_s"]
+    )
     assert f["ratio_cpu_receiver_peer2"] == pytest.approx(
-        f["cpu_us_per_msg_receiver"] / f["peer2_cpu_us_per_msg_subscriber"])
+        f["cpu_us_per_msg_receiver"] / f["peer2_cpu_us_per_msg_subscriber"]
+    )
     assert f["receiver_msgs_per_core"] == pytest.approx(1e6 / f["cpu_us_per_msg_receiver"])
     # Every target is judged, with a margin whose sign says met or missed.
     assert set(targets(f)) == {t.key for t in TARGETS}
@@ -55,8 +69,12 @@ async def test_bench_figures_are_complete_and_consistent(
         assert t.met(f) == (t.margin(f) >= 0), t.name
     # The printed table has a row per run and a verdict per target.
     table = _table(f, SMALL, 1)
-    for row in ("accord deployed, signed", "peer (FastStream), two processes",
-                "accord / peer (x)", "per node, msgs/s per busy core"):
+    for row in (
+        "accord deployed, signed",
+        "peer (FastStream), two processes",
+        "accord / peer (x)",
+        "per node, msgs/s per busy core",
+    ):
         assert row in table, row
     for t in TARGETS:
         verdict = "met" if t.met(f) else "MISSED"
@@ -73,7 +91,8 @@ async def test_bench_figures_are_complete_and_consistent(
     assert f["encrypted_deliveries"] == f["encrypted_deliveries_expected"] == 300
     assert f["encrypted_rejected"] == 0
     assert f["ratio_encrypted_signed"] == pytest.approx(
-        f["encrypted_msgs_per_s"] / f["pipeline_msgs_per_s"])
+        f["encrypted_msgs_per_s"] / f["pipeline_msgs_per_s"]
+    )
     assert f["encrypted_cpu_us_per_msg_process"] > 0
     assert f["encrypted_record_bytes"] > SMALL.body_size
     assert f["raw_cpu_us_per_msg_process"] > 0
@@ -82,11 +101,26 @@ async def test_bench_figures_are_complete_and_consistent(
 
 def test_bench_command_prints_json(kafka: LocalBroker) -> None:
     try:
-        result = CliRunner().invoke(bench_command, [
-            "--bootstrap", kafka.bootstrap_servers, "--messages", "200", "--rate", "200",
-            "--seconds", "0.5", "--ed25519-loops", "200", "--warmup", "0",
-            "--fetch-wait-ms", "0", "--json",
-        ])
+        result = CliRunner().invoke(
+            bench_command,
+            [
+                "--bootstrap",
+                kafka.bootstrap_servers,
+                "--messages",
+                "200",
+                "--rate",
+                "200",
+                "--seconds",
+                "0.5",
+                "--ed25519-loops",
+                "200",
+                "--warmup",
+                "0",
+                "--fetch-wait-ms",
+                "0",
+                "--json",
+            ],
+        )
     finally:
         # The command configures logging onto the runner's (now closed) stderr.
         configure_logging("INFO", stream=sys.stderr)

@@ -24,8 +24,9 @@ BI = Scope.BILATERAL
 CT = Area.COUNTER_TERRORISM
 
 
-def _start_node(ex: LocalExchange, agency: str, plan_file: Path, data_dir: Path,
-                log: Path) -> subprocess.Popen[bytes]:
+def _start_node(
+    ex: LocalExchange, agency: str, plan_file: Path, data_dir: Path, log: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "ACCORD_BOOTSTRAP_SERVERS": ex.connection.bootstrap_servers,
@@ -36,7 +37,9 @@ def _start_node(ex: LocalExchange, agency: str, plan_file: Path, data_dir: Path,
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", agency],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 

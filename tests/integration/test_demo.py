@@ -31,8 +31,9 @@ async def result(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     progress: list[str] = []
     # log_to_file=False: the demo would otherwise re-point the whole process's
     # logging at its file, under pytest's own capture.
-    res = await run_demo(tmp_path_factory.mktemp("demo") / "demo", say=progress.append,
-                         log_to_file=False)
+    res = await run_demo(
+        tmp_path_factory.mktemp("demo") / "demo", say=progress.append, log_to_file=False
+    )
     assert any("broker up" in line and "SCRAM" in line for line in progress), progress
     return res
 
@@ -49,8 +50,7 @@ def test_outcome_is_as_expected(result: DemoResult) -> None:
 
 def test_every_entitled_agency_delivered_what_the_plan_says(result: DemoResult) -> None:
     for agency, outcome in result.agencies.items():
-        wanted = {s.message_id for s in result.sent
-                  if PLAN.may_receive(agency, s.scope, s.area)}
+        wanted = {s.message_id for s in result.sent if PLAN.may_receive(agency, s.scope, s.area)}
         assert outcome.inbox_ids == wanted, agency
         assert outcome.delivered == len(wanted), agency
         assert outcome.gaps == 0, agency
@@ -84,13 +84,15 @@ def test_tampered_and_mislabelled_records_are_quarantined_with_exact_codes(
             want["releasability-violation"] = 1
         assert outcome.rejected == want, agency
         assert outcome.quarantined == want, agency  # read back from the quarantine topic
-    assert result.agencies["USA.DOD"].rejected == {
-        "bad-signature": 1, "releasability-violation": 1}
+    assert result.agencies["USA.DOD"].rejected == {"bad-signature": 1, "releasability-violation": 1}
     assert result.agencies["USA.STATE"].rejected == {"releasability-violation": 1}
     assert result.agencies["AUS.AFP"].rejected == {}
     codes = {r.name: r.expected for r in result.injected}
-    assert codes == {"tampered": ReasonCode.BAD_SIGNATURE,
-                     "mislabelled": ReasonCode.RELEASABILITY_VIOLATION, "duplicate": None}
+    assert codes == {
+        "tampered": ReasonCode.BAD_SIGNATURE,
+        "mislabelled": ReasonCode.RELEASABILITY_VIOLATION,
+        "duplicate": None,
+    }
 
 
 def test_duplicate_copy_is_counted_not_delivered_twice(result: DemoResult) -> None:

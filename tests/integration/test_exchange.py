@@ -19,13 +19,21 @@ async def test_entitled_agencies_receive_and_usa_sees_nothing_bilateral(
     await exchange.start_receivers(["JPN.MOFA", "AUS.DFAT", "USA.STATE", "AUS.AFP"])
     pub = await exchange.publisher("AUS.AFP")
     bilateral = [
-        await pub.publish(report(i), scope=Scope.BILATERAL, area=Area.COUNTER_TERRORISM,
-                          label=label_for("AUS.AFP", Scope.BILATERAL))
+        await pub.publish(
+            report(i),
+            scope=Scope.BILATERAL,
+            area=Area.COUNTER_TERRORISM,
+            label=label_for("AUS.AFP", Scope.BILATERAL),
+        )
         for i in range(5)
     ]
     trilateral = [
-        await pub.publish(report(i), scope=Scope.TRILATERAL, area=Area.COUNTER_TERRORISM,
-                          label=label_for("AUS.AFP", Scope.TRILATERAL))
+        await pub.publish(
+            report(i),
+            scope=Scope.TRILATERAL,
+            area=Area.COUNTER_TERRORISM,
+            label=label_for("AUS.AFP", Scope.TRILATERAL),
+        )
         for i in range(3)
     ]
     assert await exchange.settle({"JPN.MOFA": 8, "USA.STATE": 3, "AUS.DFAT": 8}, within_s=60)
@@ -42,11 +50,20 @@ async def test_entitled_agencies_receive_and_usa_sees_nothing_bilateral(
 async def test_publisher_refuses_unentitled_area_and_bad_label(exchange: LocalExchange) -> None:
     pub = await exchange.publisher("AUS.AFP")
     with pytest.raises(Refused) as exc:
-        await pub.publish(report(1), scope=Scope.BILATERAL, area=Area.COUNTER_PROLIFERATION,
-                          label=label_for("AUS.AFP", Scope.BILATERAL))
+        await pub.publish(
+            report(1),
+            scope=Scope.BILATERAL,
+            area=Area.COUNTER_PROLIFERATION,
+            label=label_for("AUS.AFP", Scope.BILATERAL),
+        )
     assert exc.value.reason is ReasonCode.NOT_ENTITLED
     with pytest.raises(Refused) as exc:
-        await pub.publish(report(1), scope=Scope.BILATERAL, area=Area.LAW_ENFORCEMENT,
-                          label=label_for("AUS.AFP", Scope.BILATERAL,
-                                          releasable_to=tuple(sorted(Scope.TRILATERAL.members))))
+        await pub.publish(
+            report(1),
+            scope=Scope.BILATERAL,
+            area=Area.LAW_ENFORCEMENT,
+            label=label_for(
+                "AUS.AFP", Scope.BILATERAL, releasable_to=tuple(sorted(Scope.TRILATERAL.members))
+            ),
+        )
     assert exc.value.reason is ReasonCode.RELEASABILITY_VIOLATION

@@ -37,8 +37,9 @@ from accord.receiver.inbox import Delivery, Inbox
 
 BI = Scope.BILATERAL
 CT = Area.COUNTER_TERRORISM
-FAST = HandoverPolicy(concurrency=2, timeout_s=0.5, backoff_initial_s=0.1, backoff_max_s=0.4,
-                      poll_s=0.2)
+FAST = HandoverPolicy(
+    concurrency=2, timeout_s=0.5, backoff_initial_s=0.1, backoff_max_s=0.4, poll_s=0.2
+)
 
 _register()
 
@@ -75,17 +76,28 @@ def delivery(n: int) -> Delivery:
 
     payload = json.dumps({"header": {"n": n}, "label": {}, "body": {"n": n}}).encode()
     return Delivery(
-        message_id=f"00000000-0000-4000-8000-{n:012d}", type="accord.information_report.v1",
-        sender="AUS.AFP", scope="bilateral", area="counter-terrorism", sequence=n,
-        issued_at=datetime.now(UTC), topic="t.x", partition=0, offset=n,
-        payload_sha256=f"{n:064x}", payload=payload, raw=b"envelope-%d" % n,
+        message_id=f"00000000-0000-4000-8000-{n:012d}",
+        type="accord.information_report.v1",
+        sender="AUS.AFP",
+        scope="bilateral",
+        area="counter-terrorism",
+        sequence=n,
+        issued_at=datetime.now(UTC),
+        topic="t.x",
+        partition=0,
+        offset=n,
+        payload_sha256=f"{n:064x}",
+        payload=payload,
+        raw=b"envelope-%d" % n,
     )
 
 
 async def _publish(ex: LocalExchange, n: int) -> list[str]:
     pub = await ex.publisher("AUS.AFP")
-    return [(await pub.publish(report(i), scope=BI, area=CT,
-                               label=label_for("AUS.AFP", BI))).message_id for i in range(n)]
+    return [
+        (await pub.publish(report(i), scope=BI, area=CT, label=label_for("AUS.AFP", BI))).message_id
+        for i in range(n)
+    ]
 
 
 @pytest.mark.kafka
@@ -139,15 +151,22 @@ async def test_every_message_is_handed_over_through_failures_and_a_restart(
     assert len({next(iter(h)) for h in ids_of.values()}) == 10
     assert max(endpoint.copies().values()) >= 2  # the slow reply was sent again
     # The envelope arrives raw, so the agency system can verify and keep it.
-    assert all(data["envelope"] and data["header"]["sender"] == "AUS.AFP"
-               for _, data in endpoint.taken)
+    assert all(
+        data["envelope"] and data["header"]["sender"] == "AUS.AFP" for _, data in endpoint.taken
+    )
     # Counted once per message, across the restart.
-    assert sum(r.metrics.registry.get_sample_value(
-        "accord_handover_delivered_total", {"agency": "JPN.NPA"}) or 0
-        for r in (before, receiver)) == 10
+    assert (
+        sum(
+            r.metrics.registry.get_sample_value(
+                "accord_handover_delivered_total", {"agency": "JPN.NPA"}
+            )
+            or 0
+            for r in (before, receiver)
+        )
+        == 10
+    )
     # Visible in `accord inbox`, beside the message's own status.
-    listing = accord("inbox", "--agency", "JPN.NPA", "--data-dir", str(inbox_path.parent),
-                     "--json")
+    listing = accord("inbox", "--agency", "JPN.NPA", "--data-dir", str(inbox_path.parent), "--json")
     assert [json.loads(line)["handover"] for line in listing.splitlines()] == ["delivered"] * 10
 
 
@@ -161,21 +180,29 @@ async def test_a_message_is_parked_dead_after_its_window_and_retry_revives_it(
     inbox = Inbox(path, outbox=True)
     inbox.land([delivery(1)], {})
     metrics = NodeMetrics()
-    policy = HandoverPolicy(timeout_s=0.5, backoff_initial_s=0.05, backoff_max_s=0.1,
-                            dead_after_s=0.5, poll_s=0.1)
-    dispatcher = Dispatcher(Endpoint(endpoint.url, parse_secret(secret), policy), path,
-                            agency="JPN.NPA", metrics=metrics)
+    policy = HandoverPolicy(
+        timeout_s=0.5, backoff_initial_s=0.05, backoff_max_s=0.1, dead_after_s=0.5, poll_s=0.1
+    )
+    dispatcher = Dispatcher(
+        Endpoint(endpoint.url, parse_secret(secret), policy),
+        path,
+        agency="JPN.NPA",
+        metrics=metrics,
+    )
     await dispatcher.start()
     try:
         assert await until(lambda: counts(path)["dead"] == 1)
-        assert metrics.registry.get_sample_value(
-            "accord_handover_dead_total", {"agency": "JPN.NPA"}) == 1
+        assert (
+            metrics.registry.get_sample_value("accord_handover_dead_total", {"agency": "JPN.NPA"})
+            == 1
+        )
         listing = accord("handover", "list", "--agency", "JPN.NPA", "--data-dir", str(tmp_path))
         assert "dead" in listing
         assert "http 500" in listing
         endpoint.script.clear()  # the agency system is fixed
-        assert accord("handover", "retry", "--agency", "JPN.NPA", "--data-dir", str(tmp_path),
-                      "--dead").startswith("1 handover(s) due again")
+        assert accord(
+            "handover", "retry", "--agency", "JPN.NPA", "--data-dir", str(tmp_path), "--dead"
+        ).startswith("1 handover(s) due again")
         assert await until(lambda: counts(path)["delivered"] == 1)
     finally:
         await dispatcher.stop()
@@ -216,8 +243,9 @@ async def test_a_rebuilt_inbox_does_not_hand_over_again_unless_asked(tmp_path: P
 
         # Unless asked: --force sends it again, under the same webhook-id.
         mid = delivery(1).message_id
-        accord("handover", "retry", "--agency", "JPN.NPA", "--data-dir", str(tmp_path),
-               "--force", mid)
+        accord(
+            "handover", "retry", "--agency", "JPN.NPA", "--data-dir", str(tmp_path), "--force", mid
+        )
         await run_node(lambda: len(endpoint.taken) == 3)
     finally:
         await endpoint.stop()
@@ -227,7 +255,9 @@ async def test_a_rebuilt_inbox_does_not_hand_over_again_unless_asked(tmp_path: P
 
 @pytest.mark.kafka
 async def test_accord_receive_hands_over_once_its_endpoint_comes_up(
-    exchange: LocalExchange, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    exchange: LocalExchange,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The real command: `accord receive --webhook URL --webhook-secret-env VAR`."""
     from accord.node.process import start_receiver_process, stop_process
@@ -240,9 +270,12 @@ async def test_accord_receive_hands_over_once_its_endpoint_comes_up(
     await endpoint.stop()  # the port is known; the agency system is down
     data_dir = tmp_path / "jpn.npa"
     node = start_receiver_process(
-        agency="JPN.NPA", connection=exchange.connection,
+        agency="JPN.NPA",
+        connection=exchange.connection,
         plan_file=dump_plan(exchange.plan, tmp_path / "plan.yaml"),
-        pki_dir=exchange.pki.bundle_path.parent, data_dir=data_dir, log=tmp_path / "node.log",
+        pki_dir=exchange.pki.bundle_path.parent,
+        data_dir=data_dir,
+        log=tmp_path / "node.log",
         options=("--webhook", endpoint.url, "--webhook-secret-env", "AGENCY_WEBHOOK_SECRET"),
     )
     try:

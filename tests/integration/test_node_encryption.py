@@ -66,14 +66,19 @@ def _start_receiver(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", "AUS.DFAT"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
 def _publish(env: dict[str, str], message: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "accord", "publish", "--agency", "JPN.MOFA", str(message)],
-        env=env, capture_output=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -98,7 +103,8 @@ async def test_accord_receive_decrypts_what_accord_publish_encrypted(
     node = _start_receiver(_env(exchange, plan_file, pki_dir, data_dir), log)
     try:
         sent = await asyncio.to_thread(
-            _publish, _env(exchange, plan_file, pki_dir, tmp_path / "jpn.mofa"), message)
+            _publish, _env(exchange, plan_file, pki_dir, tmp_path / "jpn.mofa"), message
+        )
         assert sent.returncode == 0, sent.stderr.decode()[-2000:]
         ids = await _wait_for_inbox(data_dir / "inbox.sqlite", node, log)
     finally:
@@ -120,13 +126,20 @@ async def test_accord_receive_decrypts_what_accord_publish_encrypted(
     assert [r.value for r in records]
     assert all(SECRET.encode() not in (r.value or b"") for r in records + announcements)
     # Any node verifies origin without a key: the record is a signed v2 envelope.
-    assert all(isinstance(verify_sealed(r.value or b"", exchange.trust, topic=topic), Sealed)
-               for r in records)
+    assert all(
+        isinstance(verify_sealed(r.value or b"", exchange.trust, topic=topic), Sealed)
+        for r in records
+    )
 
 
 def _accord(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "accord", *args], env=env,
-                          capture_output=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "accord", *args],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_accord_keys_publish_puts_the_statements_on_the_agencys_key_topic(
@@ -147,7 +160,8 @@ async def test_accord_keys_publish_puts_the_statements_on_the_agencys_key_topic(
     assert done.stdout.decode().strip() == f"published 3 key statements to {topic}"
     records = await read_topic(exchange.connection, topic, expect=3)
     assert sorted(r.key or b"" for r in records) == sorted(
-        [f"enc:JPN.NPA:{first}".encode()] * 2 + [f"enc:JPN.NPA:{second}".encode()])
+        [f"enc:JPN.NPA:{first}".encode()] * 2 + [f"enc:JPN.NPA:{second}".encode()]
+    )
     # Revocations go last, after the statement they revoke, so compaction keeps them.
     assert records[-1].key == f"enc:JPN.NPA:{first}".encode()
 
@@ -170,8 +184,7 @@ async def test_accord_node_in_a_program_encrypts_and_decrypts(
     plan_file = dump_plan(_required(exchange.plan), tmp_path / "plan.yaml")
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["body"]["summary"] = SECRET
-    common = {"env": {}, "plan_path": plan_file, "pki_dir": pki_dir,
-              "kafka": exchange.connection}
+    common = {"env": {}, "plan_path": plan_file, "pki_dir": pki_dir, "kafka": exchange.connection}
     async with (
         Node.open("AUS.DFAT", data_dir=tmp_path / "dfat", **common) as dfat,
         Node.open("JPN.MOFA", data_dir=tmp_path / "mofa", receive=False, **common) as mofa,

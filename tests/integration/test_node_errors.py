@@ -42,15 +42,19 @@ class Node:
     directory: Path
 
     def env(self, user: str | None = None, password: str | None = None) -> dict[str, str]:
-        env = {"ACCORD_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-               "ACCORD_PLAN": str(self.plan_file),
-               "ACCORD_PKI_DIR": str(self.pki.bundle_path.parent),
-               "ACCORD_SECURITY_PROTOCOL": "", "ACCORD_KAFKA_USERNAME": "",
-               "ACCORD_KAFKA_PASSWORD": ""}
+        env = {
+            "ACCORD_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+            "ACCORD_PLAN": str(self.plan_file),
+            "ACCORD_PKI_DIR": str(self.pki.bundle_path.parent),
+            "ACCORD_SECURITY_PROTOCOL": "",
+            "ACCORD_KAFKA_USERNAME": "",
+            "ACCORD_KAFKA_PASSWORD": "",
+        }
         if user is not None:
             env["ACCORD_KAFKA_USERNAME"] = user
             env["ACCORD_KAFKA_PASSWORD"] = (
-                password if password is not None else self.secrets[user].get_secret_value())
+                password if password is not None else self.secrets[user].get_secret_value()
+            )
         return env
 
 
@@ -62,8 +66,14 @@ def node(secure_kafka: LocalBroker, tmp_path_factory: pytest.TempPathFactory) ->
     plan = load_plan(None).model_copy(update={"namespace": f"e{uuid.uuid4().hex[:10]}"})
     secrets = load_secrets(SECRETS_FILE, [*plan.agencies, plan.monitor.principal], {})
     apply_plan(plan, secure_kafka.connection(), secrets)
-    return Node(secure_kafka, plan, dump_plan(plan, directory / "plan.yaml"),
-                provision(directory / "pki", plan.agencies), dict(secrets), directory)
+    return Node(
+        secure_kafka,
+        plan,
+        dump_plan(plan, directory / "plan.yaml"),
+        provision(directory / "pki", plan.agencies),
+        dict(secrets),
+        directory,
+    )
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -83,8 +93,15 @@ def assert_clean(exit_code: int, output: str, code: str) -> str:
 
 
 def _publish(node: Node, env: dict[str, str], data_dir: str = "pub") -> tuple[int, str]:
-    return run(env, "publish", "--agency", "JPN.MOFA", "--data-dir",
-               str(node.directory / data_dir), str(EXAMPLE))
+    return run(
+        env,
+        "publish",
+        "--agency",
+        "JPN.MOFA",
+        "--data-dir",
+        str(node.directory / data_dir),
+        str(EXAMPLE),
+    )
 
 
 def _closed_port() -> int:
@@ -103,8 +120,10 @@ def test_a_broker_that_is_down(node: Node) -> None:
     env = {**node.env("JPN.MOFA"), "ACCORD_BOOTSTRAP_SERVERS": f"127.0.0.1:{_closed_port()}"}
     line = assert_clean(*_publish(node, env), "broker-unreachable")
     assert "127.0.0.1:" in line
-    assert_clean(*run(env, "receive", "--agency", "AUS.DFAT", "--data-dir",
-                      str(node.directory / "down")), "broker-unreachable")
+    assert_clean(
+        *run(env, "receive", "--agency", "AUS.DFAT", "--data-dir", str(node.directory / "down")),
+        "broker-unreachable",
+    )
     assert_clean(*run(env, "monitor", "--idle", "1"), "broker-unreachable")
 
 
@@ -113,8 +132,17 @@ def test_a_wrong_password(node: Node) -> None:
     line = assert_clean(*_publish(node, env), "auth-failed")
     assert "User:JPN.MOFA" in line
     assert "not-the-password" not in _publish(node, env)[1]
-    assert_clean(*run(node.env("AUS.DFAT", "wrong"), "receive", "--agency", "AUS.DFAT",
-                      "--data-dir", str(node.directory / "auth")), "auth-failed")
+    assert_clean(
+        *run(
+            node.env("AUS.DFAT", "wrong"),
+            "receive",
+            "--agency",
+            "AUS.DFAT",
+            "--data-dir",
+            str(node.directory / "auth"),
+        ),
+        "auth-failed",
+    )
 
 
 def test_an_acl_refusal_names_the_acl_not_the_broker(node: Node) -> None:
@@ -142,13 +170,21 @@ def test_a_message_over_the_brokers_size_limit(node: Node) -> None:
     apply_plan(small, node.broker.connection(), node.secrets)
     topic = small.exchange_topic(Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS)
     admin = new_control_admin(node.broker.connection())
-    resource = ck.ConfigResource(ck.ResourceType.TOPIC, topic, incremental_configs=[
-        ck.ConfigEntry("max.message.bytes", "1024",
-                       incremental_operation=ck.AlterConfigOpType.SET)])
+    resource = ck.ConfigResource(
+        ck.ResourceType.TOPIC,
+        topic,
+        incremental_configs=[
+            ck.ConfigEntry(
+                "max.message.bytes", "1024", incremental_operation=ck.AlterConfigOpType.SET
+            )
+        ],
+    )
     for future in admin.incremental_alter_configs([resource]).values():
         future.result(timeout=30)
-    env = {**node.env("JPN.MOFA"),
-           "ACCORD_PLAN": str(dump_plan(small, node.directory / "small.yaml"))}
+    env = {
+        **node.env("JPN.MOFA"),
+        "ACCORD_PLAN": str(dump_plan(small, node.directory / "small.yaml")),
+    }
     line = assert_clean(*_publish(node, env, "small"), "oversized")
     assert topic in line
 
@@ -160,34 +196,51 @@ async def delivered(node: Node) -> tuple[Path, str]:
 
     from accord.models import StrategicAssessment
 
-    ex = LocalExchange(plan=node.plan, connection=node.broker.connection(),
-                       directory=node.directory / "show", pki=node.pki)
+    ex = LocalExchange(
+        plan=node.plan,
+        connection=node.broker.connection(),
+        directory=node.directory / "show",
+        pki=node.pki,
+    )
     try:
         await ex.start_receiver("AUS.DFAT")
         pub = await ex.publisher("JPN.MOFA")
         doc = yaml.safe_load(EXAMPLE.read_text())
         body = StrategicAssessment.model_validate_json(json.dumps(doc["body"]))
-        result = await pub.publish(body, scope=Scope.BILATERAL,
-                                   area=Area.STRATEGIC_ASSESSMENTS,
-                                   label=label_for("JPN.MOFA", Scope.BILATERAL))
+        result = await pub.publish(
+            body,
+            scope=Scope.BILATERAL,
+            area=Area.STRATEGIC_ASSESSMENTS,
+            label=label_for("JPN.MOFA", Scope.BILATERAL),
+        )
         assert await ex.settle({"AUS.DFAT": 1}, within_s=60)
     finally:
         await ex.stop()
     return ex.inbox_path("AUS.DFAT").parent, result.message_id
 
 
-def test_inbox_show_prints_the_label_and_the_body(
-    node: Node, delivered: tuple[Path, str]
-) -> None:
+def test_inbox_show_prints_the_label_and_the_body(node: Node, delivered: tuple[Path, str]) -> None:
     data_dir, message_id = delivered
-    exit_code, output = run({}, "inbox", "--agency", "AUS.DFAT", "--data-dir", str(data_dir),
-                            "--show", message_id)
+    exit_code, output = run(
+        {}, "inbox", "--agency", "AUS.DFAT", "--data-dir", str(data_dir), "--show", message_id
+    )
     assert exit_code == 0, output
     assert "classification: RESTRICTED" in output
     assert "Ballistic missile launches" in output
     assert "originator: JPN.MOFA" in output
-    assert_clean(*run({}, "inbox", "--agency", "AUS.DFAT", "--data-dir", str(data_dir),
-                      "--show", "0190a000-0000-7000-8000-000000000000"), "config-invalid")
+    assert_clean(
+        *run(
+            {},
+            "inbox",
+            "--agency",
+            "AUS.DFAT",
+            "--data-dir",
+            str(data_dir),
+            "--show",
+            "0190a000-0000-7000-8000-000000000000",
+        ),
+        "config-invalid",
+    )
 
 
 def test_rotating_as_an_agency_principal_is_a_clear_refusal(node: Node, tmp_path: Path) -> None:
@@ -202,8 +255,11 @@ def test_rotating_as_an_agency_principal_is_a_clear_refusal(node: Node, tmp_path
     staged = PkiDirectory(tmp_path / "pki").pending("JPN.MOFA")
     assert staged is not None
 
-    admin = {**node.env(), "ACCORD_KAFKA_USERNAME": "admin",
-             "ACCORD_KAFKA_PASSWORD": "admin-secret"}
+    admin = {
+        **node.env(),
+        "ACCORD_KAFKA_USERNAME": "admin",
+        "ACCORD_KAFKA_PASSWORD": "admin-secret",
+    }
     exit_code, output = run(admin, "pki", "publish", "--dir", str(tmp_path / "pki"))
     assert exit_code == 0, output
     assert f"in use now: kid={staged}" in output

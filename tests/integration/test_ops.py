@@ -23,8 +23,9 @@ CT = Area.COUNTER_TERRORISM
 
 async def test_metrics_and_probes_are_served(exchange: LocalExchange) -> None:
     receiver = await exchange.start_receiver("JPN.NPA")
-    ops = OpsServer(receiver.metrics, healthy=lambda: receiver.healthy,
-                    ready=lambda: receiver.ready)
+    ops = OpsServer(
+        receiver.metrics, healthy=lambda: receiver.healthy, ready=lambda: receiver.ready
+    )
     await ops.start()
     try:
         pub = await exchange.publisher("AUS.AFP")
@@ -63,15 +64,19 @@ async def test_the_handler_gets_each_delivered_message_once_in_order(
     posted: list[dict[str, Any]] = []
 
     async def take(v: Verified) -> None:
-        posted.append({"header": v.header.model_dump(mode="json"),
-                       "label": v.label.model_dump(mode="json"),
-                       "body": v.body.model_dump(mode="json"), "signers": list(v.signers)})
+        posted.append(
+            {
+                "header": v.header.model_dump(mode="json"),
+                "label": v.label.model_dump(mode="json"),
+                "body": v.body.model_dump(mode="json"),
+                "signers": list(v.signers),
+            }
+        )
 
     await exchange.start_receiver("JPN.NPA", handler=take)
     pub = await exchange.publisher("AUS.AFP")
     sent = [
-        (await pub.publish(report(i), scope=BI, area=CT,
-                           label=label_for("AUS.AFP", BI))).message_id
+        (await pub.publish(report(i), scope=BI, area=CT, label=label_for("AUS.AFP", BI))).message_id
         for i in range(2)
     ]
     assert await exchange.settle({"JPN.NPA": 2}, within_s=30)

@@ -119,5 +119,6 @@ def test_plain_broker_gets_topics_only(plan: Plan, kafka: LocalBroker) -> None:
     report = apply_plan(plan, kafka.connection())
     assert not report.access
     assert set(report.created_topics) | set(report.existing_topics) == {
-        t.name for t in plan.topics()}
+        t.name for t in plan.topics()
+    }
     assert apply_plan(plan, kafka.connection()).created_topics == []

@@ -57,27 +57,32 @@ async def test_prometheus_fires_the_quarantine_alert_on_a_hostile_record(
     assert binary, "prometheus not found: install it (apt-get install prometheus)"
     receiver = await exchange.start_receiver("JPN.NPA")
     receiver.metrics.watch_ready(lambda: receiver.ready, agency="JPN.NPA")
-    ops = OpsServer(receiver.metrics, healthy=lambda: receiver.healthy,
-                    ready=lambda: receiver.ready)
+    ops = OpsServer(
+        receiver.metrics, healthy=lambda: receiver.healthy, ready=lambda: receiver.ready
+    )
     await ops.start()
     prom_port = _free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(ALERTS)],
-        "scrape_configs": [{"job_name": "accord-nodes",
-                            "static_configs": [{"targets": [f"127.0.0.1:{ops.port}"]}]}],
+        "scrape_configs": [
+            {"job_name": "accord-nodes", "static_configs": [{"targets": [f"127.0.0.1:{ops.port}"]}]}
+        ],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     log = (tmp_path / "prometheus.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
-        binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+        binary,
+        f"--config.file={tmp_path / 'prometheus.yml'}",
         f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{prom_port}",
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{prom_port}"
     try:
         async with aiohttp.ClientSession() as http:
+
             async def scraped() -> bool:
                 try:
                     body = await _get_json(http, f"{base}/api/v1/query?query=up")

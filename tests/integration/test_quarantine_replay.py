@@ -48,17 +48,24 @@ def _env(ex: LocalExchange, plan_file: Path) -> dict[str, str]:
 async def accord(ex: LocalExchange, plan_file: Path, *args: str) -> tuple[int, str, str]:
     """The command line, in a thread (it runs its own event loop)."""
     runner = CliRunner()
-    result = await asyncio.to_thread(runner.invoke, cli, ["--log-level", "WARNING", *args],
-                                     env=_env(ex, plan_file))
+    result = await asyncio.to_thread(
+        runner.invoke, cli, ["--log-level", "WARNING", *args], env=_env(ex, plan_file)
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
 async def accord_process(ex: LocalExchange, plan_file: Path, *args: str) -> tuple[int, str, str]:
     """The real ``accord`` command, in a process of its own."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "accord", "--log-level", "WARNING", *args,
+        sys.executable,
+        "-m",
+        "accord",
+        "--log-level",
+        "WARNING",
+        *args,
         env={**os.environ, **_env(ex, plan_file)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode is not None
@@ -77,7 +84,8 @@ async def until(check: Callable[[], bool], *, within_s: float = 60.0) -> bool:
 
 
 async def test_unknown_key_messages_land_once_after_the_certificate_is_trusted(
-    kafka: LocalBroker, tmp_path: Path,
+    kafka: LocalBroker,
+    tmp_path: Path,
 ) -> None:
     # A PKI of the test's own: it rotates a key.
     ex = LocalExchange(plan=fresh_plan(), connection=kafka.connection(), directory=tmp_path)
@@ -87,8 +95,12 @@ async def test_unknown_key_messages_land_once_after_the_certificate_is_trusted(
         receiver = await ex.start_receiver("JPN.NPA")
         ex.pki.directory.issue("AUS.AFP", rotate=True)  # signs at once with the new key
         pub = await ex.publisher("AUS.AFP")
-        ids = [(await pub.publish(report(i), scope=BI, area=CT,
-                                  label=label_for("AUS.AFP", BI))).message_id for i in range(2)]
+        ids = [
+            (
+                await pub.publish(report(i), scope=BI, area=CT, label=label_for("AUS.AFP", BI))
+            ).message_id
+            for i in range(2)
+        ]
         producer = new_producer(ex.connection)
         await producer.start()
         try:  # and one record no trust can fix
@@ -107,8 +119,9 @@ async def test_unknown_key_messages_land_once_after_the_certificate_is_trusted(
         first_ref = lines[0].split()[0]
 
         # Not yet trusted: replay lands nothing and says why, one line and a hint each.
-        code, out, err = await accord(ex, plan_file, "quarantine", "replay", "--agency",
-                                      "JPN.NPA", "--reason", "unknown-key")
+        code, out, err = await accord(
+            ex, plan_file, "quarantine", "replay", "--agency", "JPN.NPA", "--reason", "unknown-key"
+        )
         assert code == 1
         assert err.count("error [unknown-key]: ") == 2
         assert err.count("hint: ") == 2
@@ -116,33 +129,39 @@ async def test_unknown_key_messages_land_once_after_the_certificate_is_trusted(
         assert read_message_ids(ex.inbox_path("JPN.NPA")) == []
 
         # The sender's country publishes the new certificate on the trust topic.
-        await publish_trust(ex.connection, ex.plan.trust_topic,
-                            ex.pki.directory.trust_store().to_bundle())
-        code, out, _ = await accord(ex, plan_file, "quarantine", "show", "--agency",
-                                    "JPN.NPA", first_ref)
+        await publish_trust(
+            ex.connection, ex.plan.trust_topic, ex.pki.directory.trust_store().to_bundle()
+        )
+        code, out, _ = await accord(
+            ex, plan_file, "quarantine", "show", "--agency", "JPN.NPA", first_ref
+        )
         assert code == 0
         assert "now: passes verification" in out
 
-        code, out, _ = await accord(ex, plan_file, "quarantine", "replay", "--agency",
-                                    "JPN.NPA", first_ref)
+        code, out, _ = await accord(
+            ex, plan_file, "quarantine", "replay", "--agency", "JPN.NPA", first_ref
+        )
         assert code == 0
         assert "landed 1, already landed 0, still refused 0" in out
 
-        code, out, err = await accord_process(ex, plan_file, "quarantine", "replay",
-                                              "--agency", "JPN.NPA")
+        code, out, err = await accord_process(
+            ex, plan_file, "quarantine", "replay", "--agency", "JPN.NPA"
+        )
         assert code == 1  # the malformed record is still refused, and said so
         assert "landed 1, already landed 1, still refused 1" in out
         assert err.startswith("error [malformed]: ")
         assert "Traceback" not in err
 
-        code, out, _ = await accord(ex, plan_file, "quarantine", "replay", "--agency",
-                                    "JPN.NPA", "--reason", "unknown-key")
+        code, out, _ = await accord(
+            ex, plan_file, "quarantine", "replay", "--agency", "JPN.NPA", "--reason", "unknown-key"
+        )
         assert code == 0
         assert "landed 0, already landed 2, still refused 0" in out
         assert sorted(read_message_ids(ex.inbox_path("JPN.NPA"))) == sorted(ids)
 
-        code, _, err = await accord(ex, plan_file, "quarantine", "show", "--agency",
-                                    "JPN.NPA", "0:999")
+        code, _, err = await accord(
+            ex, plan_file, "quarantine", "show", "--agency", "JPN.NPA", "0:999"
+        )
         assert code == 2
         assert err.splitlines()[0] == "error [quarantine-not-found]: no quarantined record at 0:999"
     finally:

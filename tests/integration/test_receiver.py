@@ -51,8 +51,9 @@ async def test_hostile_records_are_quarantined_with_reason_and_valid_ones_delive
         await producer.send_and_wait(topic, good, key=b"AUS.AFP", headers=routing_headers(header))
         await producer.send_and_wait(topic, bytes(tampered), key=b"AUS.AFP")
         await producer.send_and_wait(plan.exchange_topic(BI, Area.LAW_ENFORCEMENT), good)
-        lying = [(k, b"USA.STATE" if k == "accord-sender" else v)
-                 for k, v in routing_headers(header)]
+        lying = [
+            (k, b"USA.STATE" if k == "accord-sender" else v) for k, v in routing_headers(header)
+        ]
         await producer.send_and_wait(topic, good, key=b"AUS.AFP", headers=lying)
         await producer.send_and_wait(topic, b"\xff\xfe{not json")
         await producer.send_and_wait(topic, b"")
@@ -63,13 +64,20 @@ async def test_hostile_records_are_quarantined_with_reason_and_valid_ones_delive
     stats = exchange.receivers["JPN.NPA"].stats
     assert exchange.receivers["JPN.NPA"].inbox.message_ids() == [str(header.message_id)]
     assert stats.rejected == {
-        "bad-signature": 1, "topic-mismatch": 1, "header-mismatch": 1, "malformed": 2,
+        "bad-signature": 1,
+        "topic-mismatch": 1,
+        "header-mismatch": 1,
+        "malformed": 2,
     }
-    quarantined = await read_topic(exchange.connection, plan.quarantine_topic("JPN.NPA"),
-                                   expect=5)
+    quarantined = await read_topic(exchange.connection, plan.quarantine_topic("JPN.NPA"), expect=5)
     reasons = sorted(dict(r.headers)["accord-reason"].decode() for r in quarantined)
-    assert reasons == ["bad-signature", "header-mismatch", "malformed", "malformed",
-                       "topic-mismatch"]
+    assert reasons == [
+        "bad-signature",
+        "header-mismatch",
+        "malformed",
+        "malformed",
+        "topic-mismatch",
+    ]
     raw = {r.value for r in quarantined}
     assert bytes(tampered) in raw  # kept raw, byte for byte
 
@@ -128,8 +136,12 @@ async def test_receipts_reach_the_monitor_which_names_the_silent_agencies(
     ids = await _publish(exchange, 3)
     assert await exchange.settle({"JPN.NPA": 3, "JPN.MOFA": 3}, within_s=30)
     await exchange.quiesce(idle_s=1.0)
-    monitor = Monitor(connection=exchange.connection, plan=exchange.plan,
-                      trust=exchange.trust, deadline=timedelta(0))
+    monitor = Monitor(
+        connection=exchange.connection,
+        plan=exchange.plan,
+        trust=exchange.trust,
+        deadline=timedelta(0),
+    )
     await monitor.consume(idle_s=1.5, until=30)
     assert monitor.rejected == 0
     assert len(monitor.ledger) == 3
@@ -144,7 +156,9 @@ async def test_trilateral_release_is_the_only_way_to_the_usa(exchange: LocalExch
     await exchange.start_receivers(["USA.STATE", "AUS.DFAT"])
     pub = await exchange.publisher("JPN.MOFA")
     original = await pub.publish(
-        report(1, Area.STRATEGIC_ASSESSMENTS), scope=BI, area=Area.STRATEGIC_ASSESSMENTS,
+        report(1, Area.STRATEGIC_ASSESSMENTS),
+        scope=BI,
+        area=Area.STRATEGIC_ASSESSMENTS,
         label=label_for("JPN.MOFA", BI),
     )
     released = await pub.release_trilateral(original.message_id, exchange.trust)

@@ -34,8 +34,9 @@ async def test_a_key_rotated_mid_stream_quarantines_nothing(
         for i in range(10):
             await pub.publish(report(i), scope=BI, area=CT, label=label_for("AUS.AFP", BI))
 
-        cert = await rotate(PkiDirectory(tmp_path / "pki"), "AUS.AFP", ex.connection,
-                            ex.plan.trust_topic)
+        cert = await rotate(
+            PkiDirectory(tmp_path / "pki"), "AUS.AFP", ex.connection, ex.plan.trust_topic
+        )
         assert ex.pki.signer("AUS.AFP").kid == kid_of(cert) != old_kid
 
         # At once, without waiting for any receiver: the node signs with the new key.

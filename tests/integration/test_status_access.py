@@ -31,7 +31,8 @@ async def test_the_monitor_principal_reads_every_group_status(secure_kafka: Loca
     secrets = _secrets()
     apply_plan(plan, secure_kafka.connection(), secrets)  # idempotent on the shared broker
     monitor = secure_kafka.connection(
-        plan.monitor.principal, secrets[plan.monitor.principal].get_secret_value())
+        plan.monitor.principal, secrets[plan.monitor.principal].get_secret_value()
+    )
     groups = await read_status(monitor, plan, timeout_s=60)
     assert [g.agency for g in groups] == list(plan.agencies)
     for g in groups:

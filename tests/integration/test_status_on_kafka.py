@@ -30,15 +30,17 @@ def _on(g: GroupStatus, topic: str) -> tuple[int | None, int, int]:
     parts = [p for p in g.partitions if p.topic == topic]
     assert parts, topic
     committed = [p.committed for p in parts if p.committed is not None]
-    return (sum(committed) if committed else None, sum(p.end for p in parts),
-            sum(p.lag for p in parts))
+    return (
+        sum(committed) if committed else None,
+        sum(p.end for p in parts),
+        sum(p.lag for p in parts),
+    )
 
 
 async def _publish(ex: LocalExchange, n: int, start: int = 0) -> list[str]:
     pub = await ex.publisher("AUS.AFP")
     return [
-        (await pub.publish(report(i), scope=BI, area=CT,
-                           label=label_for("AUS.AFP", BI))).message_id
+        (await pub.publish(report(i), scope=BI, area=CT, label=label_for("AUS.AFP", BI))).message_id
         for i in range(start, start + n)
     ]
 
@@ -74,8 +76,7 @@ async def test_status_shows_offsets_members_and_lag_while_the_node_is_down(
     labels = {"agency": "JPN.NPA", "topic": topic, "partition": str(p.partition)}
     assert metrics.registry.get_sample_value("accord_group_lag", labels) == 2
     assert metrics.registry.get_sample_value("accord_group_end_offset", labels) == p.end
-    assert metrics.registry.get_sample_value("accord_group_committed_offset",
-                                             labels) == p.committed
+    assert metrics.registry.get_sample_value("accord_group_committed_offset", labels) == p.committed
     assert metrics.registry.get_sample_value("accord_group_members", {"agency": "JPN.NPA"}) == 0
 
 
@@ -103,11 +104,11 @@ async def test_the_monitor_follows_a_key_rotation_on_the_trust_topic(
         sent = await _publish(ex, 4)
         assert await ex.settle({"JPN.NPA": 4}, within_s=30)
         await ex.quiesce(idle_s=1.0)
-        await publish_trust(ex.connection, ex.plan.trust_topic,
-                            ex.pki.trust_store().to_bundle())
+        await publish_trust(ex.connection, ex.plan.trust_topic, ex.pki.trust_store().to_bundle())
 
-        following = Monitor(connection=ex.connection, plan=ex.plan, trust=stale_following,
-                            deadline=timedelta(0))
+        following = Monitor(
+            connection=ex.connection, plan=ex.plan, trust=stale_following, deadline=timedelta(0)
+        )
         new_kid = ex.pki.signer("JPN.NPA").kid
         assert stale_following.resolve(new_kid) is None
         assert await following.sync_trust() >= 1  # read to the topic's end, before receipts
@@ -118,17 +119,30 @@ async def test_the_monitor_follows_a_key_rotation_on_the_trust_topic(
         assert len(following.ledger) == 4
         # every delivery acknowledged and counted
         assert all("JPN.NPA" in following.ledger.acknowledged_by(m) for m in sent)
-        assert following.metrics.registry.get_sample_value(
-            "accord_acks_overdue", {"agency": "JPN.NPA"}) == 0
+        assert (
+            following.metrics.registry.get_sample_value(
+                "accord_acks_overdue", {"agency": "JPN.NPA"}
+            )
+            == 0
+        )
 
         # Without the trust topic, the same receipts are rejected: the test means it.
-        fixed = Monitor(connection=ex.connection, plan=ex.plan, trust=stale_fixed,
-                        deadline=timedelta(0), follow_trust=False)
+        fixed = Monitor(
+            connection=ex.connection,
+            plan=ex.plan,
+            trust=stale_fixed,
+            deadline=timedelta(0),
+            follow_trust=False,
+        )
         await fixed.consume(idle_s=2.0)
         assert fixed.rejected_by["unknown-key"] >= 1
         assert not any("JPN.NPA" in fixed.ledger.acknowledged_by(m) for m in sent)
-        assert fixed.metrics.registry.get_sample_value(
-            "accord_monitor_receipts_rejected_total", {"reason": "unknown-key"}) >= 1
+        assert (
+            fixed.metrics.registry.get_sample_value(
+                "accord_monitor_receipts_rejected_total", {"reason": "unknown-key"}
+            )
+            >= 1
+        )
     finally:
         await ex.stop()
 
@@ -142,8 +156,7 @@ async def test_the_serving_monitor_exports_lag_of_a_node_that_never_ran(
     from accord.observability.http import OpsServer
 
     await _publish(exchange, 3)
-    monitor = Monitor(connection=exchange.connection, plan=exchange.plan,
-                      trust=exchange.trust)
+    monitor = Monitor(connection=exchange.connection, plan=exchange.plan, trust=exchange.trust)
     ops = OpsServer(monitor.metrics)
     await ops.start()
     stop = asyncio.Event()
@@ -155,8 +168,10 @@ async def test_the_serving_monitor_exports_lag_of_a_node_that_never_ran(
             for _ in range(120):
                 async with http.get(f"http://127.0.0.1:{ops.port}/metrics") as r:
                     text = await r.text()
-                if "accord_monitor_status_last_success_timestamp_seconds " in text \
-                        and f'topic="{topic}"' in text:
+                if (
+                    "accord_monitor_status_last_success_timestamp_seconds " in text
+                    and f'topic="{topic}"' in text
+                ):
                     break
                 await asyncio.sleep(0.25)
     finally:
@@ -164,8 +179,10 @@ async def test_the_serving_monitor_exports_lag_of_a_node_that_never_ran(
         await asyncio.wait_for(serving, timeout=30)
         await ops.stop()
     lag = sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-        if line.startswith("accord_group_lag{") and 'agency="JPN.NPA"' in line
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("accord_group_lag{")
+        and 'agency="JPN.NPA"' in line
         and f'topic="{topic}"' in line
     )
     assert lag == 3

@@ -39,8 +39,9 @@ from accord.status import read_status
 
 BI = Scope.BILATERAL
 CT = Area.COUNTER_TERRORISM
-FAST = HandoverPolicy(concurrency=2, timeout_s=2.0, backoff_initial_s=0.1, backoff_max_s=0.4,
-                      poll_s=0.2)
+FAST = HandoverPolicy(
+    concurrency=2, timeout_s=2.0, backoff_initial_s=0.1, backoff_max_s=0.4, poll_s=0.2
+)
 SENDER, NODE = "AUS.AFP", "JPN.NPA"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "assessment.yaml"
 
@@ -93,7 +94,8 @@ async def receipt_trace(exchange: LocalExchange, agency: str) -> TraceContext | 
 
 @pytest.mark.kafka
 async def test_one_trace_joins_publish_receive_receipt_and_handover(
-    exchange: LocalExchange, log_lines: io.StringIO,
+    exchange: LocalExchange,
+    log_lines: io.StringIO,
 ) -> None:
     secret = new_secret()
     endpoint = AgencyEndpoint(secret)
@@ -101,17 +103,22 @@ async def test_one_trace_joins_publish_receive_receipt_and_handover(
     cid = uuid.uuid4()
     try:
         receiver = await exchange.start_receiver(
-            NODE, handover=Endpoint(endpoint.url, parse_secret(secret), FAST), follow_trust=True)
+            NODE, handover=Endpoint(endpoint.url, parse_secret(secret), FAST), follow_trust=True
+        )
         pub = await exchange.publisher(SENDER)
-        result = await pub.publish(report(1), scope=BI, area=CT, label=label_for(SENDER, BI),
-                                   correlation_id=cid)
+        result = await pub.publish(
+            report(1), scope=BI, area=CT, label=label_for(SENDER, BI), correlation_id=cid
+        )
         assert await endpoint.wait_for({result.message_id})
         on_receipt = await receipt_trace(exchange, NODE)
         on_announcement = await receipt_trace(exchange, SENDER)  # the publisher's "published"
-        assert await until(lambda: bool(events(log_lines, "handed-over", result.message_id)))
+        assert await until(
+            lambda: bool(events(log_lines, "handover.handed_over", result.message_id))
+        )
         # Trust health is exported by the node itself, read at scrape time.
         feed_polled = receiver.metrics.registry.get_sample_value(
-            "accord_trust_feed_last_poll_timestamp_seconds", {"agency": NODE})
+            "accord_trust_feed_last_poll_timestamp_seconds", {"agency": NODE}
+        )
         (group,) = await read_status(exchange.connection, exchange.plan, [NODE])
     finally:
         await endpoint.stop()
@@ -124,8 +131,12 @@ async def test_one_trace_joins_publish_receive_receipt_and_handover(
     assert on_announcement is not None
     assert on_receipt.trace_id == on_handover.trace_id == on_announcement.trace_id == trace_id
     seen = {}
-    for name, agency in (("published", None), ("delivered", NODE), ("receipt-sent", NODE),
-                         ("handed-over", NODE)):
+    for name, agency in (
+        ("publisher.published", None),
+        ("receiver.delivered", NODE),
+        ("receiver.receipt_sent", NODE),
+        ("handover.handed_over", NODE),
+    ):
         (event,) = events(log_lines, name, result.message_id)
         assert event["trace_id"] == trace_id, name
         assert event["correlation_id"] == str(cid), name
@@ -133,9 +144,14 @@ async def test_one_trace_joins_publish_receive_receipt_and_handover(
         seen[name] = event["span_id"]
     # A span per hop: the publish, the receive (its receipt logged there), the receipt
     # record, the handover request (its events logged in it).
-    assert seen["receipt-sent"] == seen["delivered"]
-    assert seen["handed-over"] == on_handover.span_id
-    spans = {seen["published"], seen["delivered"], on_receipt.span_id, on_handover.span_id}
+    assert seen["receiver.receipt_sent"] == seen["receiver.delivered"]
+    assert seen["handover.handed_over"] == on_handover.span_id
+    spans = {
+        seen["publisher.published"],
+        seen["receiver.delivered"],
+        on_receipt.span_id,
+        on_handover.span_id,
+    }
     assert len(spans) == 4
 
     assert feed_polled is not None
@@ -146,7 +162,8 @@ async def test_one_trace_joins_publish_receive_receipt_and_handover(
 
 @pytest.mark.kafka
 async def test_a_malformed_traceparent_still_lands_the_message_in_a_fresh_trace(
-    exchange: LocalExchange, log_lines: io.StringIO,
+    exchange: LocalExchange,
+    log_lines: io.StringIO,
 ) -> None:
     receiver = await exchange.start_receiver(NODE)
     pub = await exchange.publisher(SENDER)
@@ -155,15 +172,19 @@ async def test_a_malformed_traceparent_still_lands_the_message_in_a_fresh_trace(
     producer = new_producer(exchange.connection)
     await start_producer(producer, timeout_s=30)
     try:
-        await producer.send_and_wait(header.topic, value=envelope, key=header.sender.encode(),
-                                     headers=[*routing_headers(header), (TRACEPARENT, bad)])
+        await producer.send_and_wait(
+            header.topic,
+            value=envelope,
+            key=header.sender.encode(),
+            headers=[*routing_headers(header), (TRACEPARENT, bad)],
+        )
     finally:
         await close_producer(producer, timeout_s=10)
 
     assert await exchange.settle({NODE: 1}, within_s=60)
     assert receiver.inbox.count() == 1
     assert receiver.stats.rejected == {}
-    (delivered,) = events(log_lines, "delivered", str(header.message_id))
+    (delivered,) = events(log_lines, "receiver.delivered", str(header.message_id))
     assert re.fullmatch(r"[0-9a-f]{32}", delivered["trace_id"])
     assert delivered["trace_id"] != bad.decode().split("-")[1].lower()
     assert "correlation_id" not in delivered  # the signed header carries none
@@ -171,19 +192,36 @@ async def test_a_malformed_traceparent_still_lands_the_message_in_a_fresh_trace(
 
 @pytest.mark.kafka
 async def test_the_cli_publishes_with_a_correlation_id_that_the_receiver_logs(
-    exchange: LocalExchange, tmp_path: Path,
+    exchange: LocalExchange,
+    tmp_path: Path,
 ) -> None:
-    env = {"ACCORD_BOOTSTRAP_SERVERS": exchange.connection.bootstrap_servers,
-           "ACCORD_PLAN": str(dump_plan(exchange.plan, tmp_path / "plan.yaml")),
-           "ACCORD_PKI_DIR": str(exchange.pki.bundle_path.parent),
-           "ACCORD_SECURITY_PROTOCOL": "", "ACCORD_KAFKA_USERNAME": "",
-           "ACCORD_KAFKA_PASSWORD": ""}
+    env = {
+        "ACCORD_BOOTSTRAP_SERVERS": exchange.connection.bootstrap_servers,
+        "ACCORD_PLAN": str(dump_plan(exchange.plan, tmp_path / "plan.yaml")),
+        "ACCORD_PKI_DIR": str(exchange.pki.bundle_path.parent),
+        "ACCORD_SECURITY_PROTOCOL": "",
+        "ACCORD_KAFKA_USERNAME": "",
+        "ACCORD_KAFKA_PASSWORD": "",
+    }
     cid = uuid.uuid4()
     # JPN.MOFA, bilateral strategic assessments: AUS.DFAT receives it.
     result = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["--log-level", "CRITICAL", "publish", "--agency", "JPN.MOFA",
-                                  "--data-dir", str(tmp_path / "pub"), "--correlation-id",
-                                  str(cid), str(EXAMPLE)], env=env)
+        CliRunner().invoke,
+        cli,
+        [
+            "--log-level",
+            "CRITICAL",
+            "publish",
+            "--agency",
+            "JPN.MOFA",
+            "--data-dir",
+            str(tmp_path / "pub"),
+            "--correlation-id",
+            str(cid),
+            str(EXAMPLE),
+        ],
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     published = json.loads(result.output.splitlines()[-1])
     out = io.StringIO()
@@ -193,6 +231,6 @@ async def test_the_cli_publishes_with_a_correlation_id_that_the_receiver_logs(
         assert await exchange.settle({"AUS.DFAT": 1}, within_s=60)
     finally:
         configure_logging("INFO", stream=sys.stderr)
-    (delivered,) = events(out, "delivered", published["message_id"])
+    (delivered,) = events(out, "receiver.delivered", published["message_id"])
     assert delivered["correlation_id"] == str(cid)
     assert delivered["trace_id"] == published["trace_id"]

@@ -68,8 +68,7 @@ async def test_a_crl_from_an_untrusted_root_is_ignored(kafka: LocalBroker, tmp_p
     stranger.revoke("AUS.AFP", everything=True)
     try:
         feed = await ex.start_trust_feed()
-        await publish_trust(ex.connection, ex.plan.trust_topic,
-                            stranger.trust_store().to_bundle())
+        await publish_trust(ex.connection, ex.plan.trust_topic, stranger.trust_store().to_bundle())
         for _ in range(200):
             if sum(feed.applied.values()) >= 2:
                 break
@@ -152,8 +151,7 @@ async def test_sync_applies_everything_acknowledged_before_it(
             await asyncio.sleep(0.05)
         for agency in ("JPN.MOFA", "JPN.MOD", "AUS.DFAT"):
             new = pki.issue(agency, rotate=True, activate=False)
-            await publish_trust(ex.connection, ex.plan.trust_topic,
-                                pki.trust_store().to_bundle())
+            await publish_trust(ex.connection, ex.plan.trust_topic, pki.trust_store().to_bundle())
             await feed.sync(min_interval_s=0)
             # Whatever the broker acknowledged before sync() is in the store after it.
             assert ex.trust.resolve(kid_of(new)) is not None

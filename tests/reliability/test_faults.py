@@ -47,9 +47,7 @@ async def test_leader_failover_then_refusal_below_min_isr(workdir: Path, soak_pk
     assert result.ok
 
 
-async def test_receiver_rebuilds_a_stalled_consumer_by_itself(
-    workdir: Path, soak_pki: Pki
-) -> None:
+async def test_receiver_rebuilds_a_stalled_consumer_by_itself(workdir: Path, soak_pki: Pki) -> None:
     result = await stuck.run(workdir, messages=600, pki=soak_pki, stall_timeout_s=5.0)
     print(render([result]))
     assert result.recoveries >= 1

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.kafka
 async def test_five_sigkills_leave_the_inbox_identical_to_what_was_sent(
     kafka: LocalBroker, workdir: Path, soak_pki: Pki
 ) -> None:
-    result = await receiver_crash.run(kafka.connection(), workdir, messages=1_500, kills=5,
-                                      pki=soak_pki)
+    result = await receiver_crash.run(
+        kafka.connection(), workdir, messages=1_500, kills=5, pki=soak_pki
+    )
     print(render([result]))
     assert result.faults == 5
     assert result.acknowledged == result.sent == 1_500
@@ -35,7 +36,7 @@ async def test_withheld_messages_show_as_gaps_in_metrics_and_logs(
     assert result.gaps == 3 * 2  # each of the two receivers notices each hole
     for agency in result.delivered:
         assert result.figures[f"metric_{agency}"] == 3.0
-        assert result.figures[f"logged_{agency}"] == 3.0  # "sequence-gap" warnings
+        assert result.figures[f"logged_{agency}"] == 3.0  # "receiver.sequence_gap" warnings
 
 
 async def test_hostile_records_are_all_quarantined_with_the_right_reason(

@@ -29,14 +29,24 @@ def _alerts() -> list[dict[str, Any]]:
 
 
 def test_rules_are_valid() -> None:
-    done = subprocess.run([_promtool(), "check", "rules", "alerts.yml"], cwd=PROM,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [_promtool(), "check", "rules", "alerts.yml"],
+        cwd=PROM,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_promtool_unit_tests_pass() -> None:
-    done = subprocess.run([_promtool(), "test", "rules", "alerts_test.yml"], cwd=PROM,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [_promtool(), "test", "rules", "alerts_test.yml"],
+        cwd=PROM,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
 
@@ -59,6 +69,14 @@ def test_every_alert_has_a_runbook_section() -> None:
 
 def test_issue_alerts_are_all_there() -> None:
     names = {a["alert"] for a in _alerts()}
-    assert {"AccordAckOverdue", "AccordQuarantine", "AccordSequenceGap", "AccordLagGrowing",
-            "AccordCrlPastNextUpdate", "AccordTrustFeedStale", "AccordHandoverDeadLetters",
-            "AccordNodeDown", "AccordPublishFailures"} <= names
+    assert {
+        "AccordAckOverdue",
+        "AccordQuarantine",
+        "AccordSequenceGap",
+        "AccordLagGrowing",
+        "AccordCrlPastNextUpdate",
+        "AccordTrustFeedStale",
+        "AccordHandoverDeadLetters",
+        "AccordNodeDown",
+        "AccordPublishFailures",
+    } <= names

@@ -10,12 +10,17 @@ PEER = 'process 42:"python -m accord.bench.peer --bootstrap x"'
 
 def test_the_innermost_matching_frame_decides() -> None:
     # SQLite called from accord's inbox code is SQLite, not "other".
-    stack = ["<module> (accord/cli/main.py:1)", "land (accord/receiver/inbox.py:190)",
-             "sqlite3_step (libsqlite3.so)"]
+    stack = [
+        "<module> (accord/cli/main.py:1)",
+        "land (accord/receiver/inbox.py:190)",
+        "sqlite3_step (libsqlite3.so)",
+    ]
     assert categorize(stack) == "SQLite"
     # JSON decoding inside pydantic's model code is JSON (the inner frame).
-    assert categorize(["model_validate_json (pydantic/main.py:1)",
-                       "decode (json/decoder.py:1)"]) == "JSON"
+    assert (
+        categorize(["model_validate_json (pydantic/main.py:1)", "decode (json/decoder.py:1)"])
+        == "JSON"
+    )
     assert categorize(["run (accord/receiver/service.py:1)"]) == OTHER
     # A process frame is a command line, not code: "landings.json" is not JSON work.
     assert categorize([f"{NODE} landings.json", "run (accord/receiver/service.py:1)"]) == OTHER

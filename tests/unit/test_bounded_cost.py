@@ -63,6 +63,9 @@ def test_the_counting_decoder_sees_a_record_that_passes_the_pre_scan(
     # counter above can fail.
     decoder = CountingDecoder(jws._DECODER)
     monkeypatch.setattr(jws, "_DECODER", decoder)
-    verify(b'{"payload":"e30","signatures":[{"protected":"e30","signature":"AA"}]}',
-           TrustStore(), now=datetime.now(UTC))
+    verify(
+        b'{"payload":"e30","signatures":[{"protected":"e30","signature":"AA"}]}',
+        TrustStore(),
+        now=datetime.now(UTC),
+    )
     assert decoder.calls >= 1

@@ -36,19 +36,42 @@ def test_example_message_file_builds_with_label_defaults() -> None:
 @pytest.mark.parametrize(
     ("doc", "reason"),
     [
-        ({"type": "accord.nope.v1", "scope": "bilateral", "area": "dialogue"},
-         ReasonCode.SCHEMA_INVALID),
-        ({"type": "accord.strategic-assessment.v1", "scope": "quadrilateral",
-          "area": "dialogue"}, ReasonCode.SCHEMA_INVALID),
-        ({"type": "accord.strategic-assessment.v1", "scope": "bilateral",
-          "area": "strategic-assessments", "body": {"title": 1}}, ReasonCode.SCHEMA_INVALID),
-        ({"type": "accord.strategic-assessment.v1", "scope": "bilateral",
-          "area": "strategic-assessments", "label": {"classification": "TOP-SECRET"},
-          "body": {}}, ReasonCode.UNKNOWN_LABEL_VALUE),
+        (
+            {"type": "accord.nope.v1", "scope": "bilateral", "area": "dialogue"},
+            ReasonCode.SCHEMA_INVALID,
+        ),
+        (
+            {
+                "type": "accord.strategic-assessment.v1",
+                "scope": "quadrilateral",
+                "area": "dialogue",
+            },
+            ReasonCode.SCHEMA_INVALID,
+        ),
+        (
+            {
+                "type": "accord.strategic-assessment.v1",
+                "scope": "bilateral",
+                "area": "strategic-assessments",
+                "body": {"title": 1},
+            },
+            ReasonCode.SCHEMA_INVALID,
+        ),
+        (
+            {
+                "type": "accord.strategic-assessment.v1",
+                "scope": "bilateral",
+                "area": "strategic-assessments",
+                "label": {"classification": "TOP-SECRET"},
+                "body": {},
+            },
+            ReasonCode.UNKNOWN_LABEL_VALUE,
+        ),
     ],
 )
-def test_bad_message_documents_are_refused_with_a_reason(doc: dict[str, object],
-                                                          reason: ReasonCode) -> None:
+def test_bad_message_documents_are_refused_with_a_reason(
+    doc: dict[str, object], reason: ReasonCode
+) -> None:
     with pytest.raises(Refused) as exc:
         build_message(doc, "JPN.MOFA")
     assert exc.value.reason is reason
@@ -57,18 +80,26 @@ def test_bad_message_documents_are_refused_with_a_reason(doc: dict[str, object],
 
 def test_unknown_keys_are_refused() -> None:
     with pytest.raises(ConfigError):
-        build_message({"type": "x", "scope": "bilateral", "area": "dialogue", "extra": 1},
-                      "JPN.MOFA")
+        build_message(
+            {"type": "x", "scope": "bilateral", "area": "dialogue", "extra": 1}, "JPN.MOFA"
+        )
 
 
 def test_publish_cli_errors_have_no_traceback(tmp_path: Path) -> None:
-    code, out = _run("publish", "--agency", "JPN.MOFA", "--pki-dir", str(tmp_path),
-                     str(tmp_path / "missing.yaml"))
+    code, out = _run(
+        "publish",
+        "--agency",
+        "JPN.MOFA",
+        "--pki-dir",
+        str(tmp_path),
+        str(tmp_path / "missing.yaml"),
+    )
     assert code == 2
     assert "error [" in out
     assert "Traceback" not in out
-    code, out = _run("publish", "--agency", "JPN.MOFA", "--pki-dir", str(tmp_path / "none"),
-                     str(EXAMPLE))
+    code, out = _run(
+        "publish", "--agency", "JPN.MOFA", "--pki-dir", str(tmp_path / "none"), str(EXAMPLE)
+    )
     assert code == 2
     assert "no PKI directory" in out
     assert "hint:" in out

@@ -286,10 +286,13 @@ def test_nodes_serve_metrics_to_the_network_and_check_liveness(
 
 def test_prometheus_scrapes_every_node_and_the_monitor(services: dict[str, Any]) -> None:
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    jobs = {j["job_name"]: [t for sc in j["static_configs"] for t in sc["targets"]]
-            for j in config["scrape_configs"]}
-    node_services = {name for name, svc in services.items()
-                     if (svc.get("command") or [])[:1] == ["receive"]}
+    jobs = {
+        j["job_name"]: [t for sc in j["static_configs"] for t in sc["targets"]]
+        for j in config["scrape_configs"]
+    }
+    node_services = {
+        name for name, svc in services.items() if (svc.get("command") or [])[:1] == ["receive"]
+    }
     assert {_service_of_target(t) for t in jobs["accord-nodes"]} == node_services
     assert jobs["accord-monitor"] == ["monitor:9100"]
     assert "--metrics-host 0.0.0.0" in " ".join(services["monitor"]["command"])

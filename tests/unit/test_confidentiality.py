@@ -493,11 +493,21 @@ def test_keyring_needs_the_announcement_first(world: World) -> None:
     assert keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed) == body
     # a body also encrypted to an agency the message does not entitle is refused
     with pytest.raises(Refused) as caught:
-        keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed,
-                        entitled=("AUS.DFAT",))
+        keyring.decrypt(
+            mid, sender="JPN.MOFA", header=header, label=label, body=sealed, entitled=("AUS.DFAT",)
+        )
     assert caught.value.reason is ReasonCode.RELEASABILITY_VIOLATION
-    assert keyring.decrypt(mid, sender="JPN.MOFA", header=header, label=label, body=sealed,
-                           entitled=("AUS.DFAT", "JPN.MOFA", "JPN.MOD")) == body
+    assert (
+        keyring.decrypt(
+            mid,
+            sender="JPN.MOFA",
+            header=header,
+            label=label,
+            body=sealed,
+            entitled=("AUS.DFAT", "JPN.MOFA", "JPN.MOD"),
+        )
+        == body
+    )
     # an agency left out cannot read, and says so rather than wait for a key
     outsider = world.keyring("USA.STATE")
     with pytest.raises(NotARecipient):

@@ -24,21 +24,25 @@ def test_the_plan_path_is_resolved_when_asked_not_at_import(
 ) -> None:
     assert resolve_plan_path(env={}) == REPO_PLAN_PATH
     plan_file = tmp_path / "plan.yaml"
-    plan_file.write_text(REPO_PLAN_PATH.read_text().replace("version: 1\n",
-                                                            "version: 1\nnamespace: late\n"))
+    plan_file.write_text(
+        REPO_PLAN_PATH.read_text().replace("version: 1\n", "version: 1\nnamespace: late\n")
+    )
     monkeypatch.setenv("ACCORD_PLAN", str(plan_file))  # set after accord was imported
     assert resolve_plan_path() == plan_file
     assert load_plan(None).namespace == "late"
     assert resolve_plan_path("explicit.yaml") == Path("explicit.yaml")
 
 
-@pytest.mark.parametrize(("env", "protocol"), [
-    ({}, "PLAINTEXT"),
-    ({"ACCORD_KAFKA_USERNAME": "JPN.MOFA"}, "SASL_PLAINTEXT"),
-    ({"ACCORD_KAFKA_USERNAME": "JPN.MOFA", "ACCORD_SSL_CAFILE": "ca.pem"}, "SASL_SSL"),
-    ({"ACCORD_SSL_CAFILE": "ca.pem"}, "SSL"),
-    ({"ACCORD_KAFKA_USERNAME": "JPN.MOFA", "ACCORD_SECURITY_PROTOCOL": "SASL_SSL"}, "SASL_SSL"),
-])
+@pytest.mark.parametrize(
+    ("env", "protocol"),
+    [
+        ({}, "PLAINTEXT"),
+        ({"ACCORD_KAFKA_USERNAME": "JPN.MOFA"}, "SASL_PLAINTEXT"),
+        ({"ACCORD_KAFKA_USERNAME": "JPN.MOFA", "ACCORD_SSL_CAFILE": "ca.pem"}, "SASL_SSL"),
+        ({"ACCORD_SSL_CAFILE": "ca.pem"}, "SSL"),
+        ({"ACCORD_KAFKA_USERNAME": "JPN.MOFA", "ACCORD_SECURITY_PROTOCOL": "SASL_SSL"}, "SASL_SSL"),
+    ],
+)
 def test_the_security_protocol_is_inferred_from_the_credentials(
     env: dict[str, str], protocol: str
 ) -> None:
@@ -47,8 +51,12 @@ def test_the_security_protocol_is_inferred_from_the_credentials(
 
 
 def test_node_settings_hold_files_and_tuning(tmp_path: Path) -> None:
-    env = {"ACCORD_DATA_DIR": str(tmp_path), "ACCORD_FETCH_WAIT_MS": "0",
-           "ACCORD_BATCH_MAX": "50", "ACCORD_PLAN": "p.yaml"}
+    env = {
+        "ACCORD_DATA_DIR": str(tmp_path),
+        "ACCORD_FETCH_WAIT_MS": "0",
+        "ACCORD_BATCH_MAX": "50",
+        "ACCORD_PLAN": "p.yaml",
+    }
     settings = load_node_settings("JPN.MOFA", env=env)
     assert settings.inbox_path == tmp_path / INBOX_FILE
     assert settings.plan_path == Path("p.yaml")
@@ -62,8 +70,7 @@ def test_node_settings_hold_files_and_tuning(tmp_path: Path) -> None:
 def test_secrets_come_from_the_file_then_the_environment(tmp_path: Path) -> None:
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text("JPN.MOFA: from-file\nAUS.DFAT: other\n")
-    found = load_secrets(secrets, ["JPN.MOFA", "AUS.DFAT"],
-                         {"ACCORD_SECRET_JPN_MOFA": "from-env"})
+    found = load_secrets(secrets, ["JPN.MOFA", "AUS.DFAT"], {"ACCORD_SECRET_JPN_MOFA": "from-env"})
     assert found["JPN.MOFA"].get_secret_value() == "from-env"
     assert found["AUS.DFAT"].get_secret_value() == "other"
     assert "from-env" not in repr(found)

@@ -18,8 +18,19 @@ _register()
 
 
 def conformance(command: str, *extra: str) -> Result:
-    return CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
-                                    command, "--vectors", str(VECTORS), *extra])
+    return CliRunner().invoke(
+        cli,
+        [
+            "--log-level",
+            "ERROR",
+            "conformance",
+            "--verifier",
+            command,
+            "--vectors",
+            str(VECTORS),
+            *extra,
+        ],
+    )
 
 
 def script(tmp_path: Path, body: str) -> str:
@@ -38,14 +49,19 @@ def test_accords_own_verifier_agrees_with_every_vector() -> None:
 
 
 def test_a_verifier_that_accepts_everything_disagrees(tmp_path: Path) -> None:
-    accept_all = script(tmp_path, """
+    accept_all = script(
+        tmp_path,
+        """
 for line in sys.stdin:
     print(json.dumps({"id": json.loads(line)["id"], "verdict": "accept"}), flush=True)
-""")
+""",
+    )
     result = conformance(accept_all)
     assert result.exit_code == 1
-    assert "DISAGREE  reject/ENV-06-signature-stray-bits  expected reject malformed, got accept" \
+    assert (
+        "DISAGREE  reject/ENV-06-signature-stray-bits  expected reject malformed, got accept"
         in result.output
+    )
     assert "agree     valid/cosigned  accept" in result.output
     passed, failed = result.output.splitlines()[-1].split(" passed, ")
     assert int(failed.split()[0]) > 0
@@ -55,8 +71,7 @@ for line in sys.stdin:
 def test_a_command_that_cannot_start_is_one_line_error() -> None:
     result = conformance("/nonexistent/verifier --flag")
     assert result.exit_code == 2
-    assert result.output.startswith("error [verifier-failed]: cannot start '/nonexistent/"
-                                    "verifier'")
+    assert result.output.startswith("error [verifier-failed]: cannot start '/nonexistent/verifier'")
     assert "Traceback" not in result.output
 
 
@@ -82,8 +97,18 @@ def test_a_verifier_that_writes_logs_to_stdout_is_reported(tmp_path: Path) -> No
 
 
 def v2(command: str) -> Result:
-    return CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
-                                    command, "--vectors", str(VECTORS / "v2")])
+    return CliRunner().invoke(
+        cli,
+        [
+            "--log-level",
+            "ERROR",
+            "conformance",
+            "--verifier",
+            command,
+            "--vectors",
+            str(VECTORS / "v2"),
+        ],
+    )
 
 
 def test_accords_own_verifier_decrypts_every_v2_vector() -> None:
@@ -92,14 +117,18 @@ def test_accords_own_verifier_decrypts_every_v2_vector() -> None:
     lines = result.output.splitlines()
     assert lines[-1] == "10 passed, 0 failed"
     assert [line.split()[1] for line in lines if line.startswith("agree ")][:2] == [
-        "valid/v2-one-recipient", "valid/v2-ten-recipients"]
+        "valid/v2-one-recipient",
+        "valid/v2-ten-recipients",
+    ]
     assert "accept plaintext_sha256=" in lines[0]
 
 
 def test_a_v1_only_verifier_fails_the_v2_suite_on_decryption(tmp_path: Path) -> None:
     """The v1 verifier (accord's verify without decrypt) rejects v2 as malformed: it
     agrees on the v2 records that are malformed anyway, and on no valid one."""
-    v1_only = script(tmp_path, """
+    v1_only = script(
+        tmp_path,
+        """
 import base64
 from datetime import datetime
 from pathlib import Path
@@ -115,20 +144,22 @@ for line in sys.stdin:
     out = ({"verdict": "accept"} if isinstance(v, Verified)
            else {"verdict": "reject", "reason": v.reason.value})
     print(json.dumps({"id": r["id"], **out}), flush=True)
-""")
+""",
+    )
     result = v2(v1_only)
     assert result.exit_code == 1
-    assert ("DISAGREE  valid/v2-one-recipient  expected accept plaintext_sha256="
-            in result.output)
+    assert "DISAGREE  valid/v2-one-recipient  expected accept plaintext_sha256=" in result.output
     assert "agree     reject/ENC-03-extra-member  reject malformed" in result.output
 
 
 def test_an_accept_without_the_plaintext_digest_disagrees(tmp_path: Path) -> None:
-    blind = script(tmp_path, """
+    blind = script(
+        tmp_path,
+        """
 for line in sys.stdin:
     print(json.dumps({"id": json.loads(line)["id"], "verdict": "accept"}), flush=True)
-""")
+""",
+    )
     result = v2(blind)
     assert result.exit_code == 1
-    assert "DISAGREE  valid/v2-ten-recipients  expected accept plaintext_sha256=" \
-        in result.output
+    assert "DISAGREE  valid/v2-ten-recipients  expected accept plaintext_sha256=" in result.output

@@ -28,8 +28,13 @@ FROM_PROMETHEUS = {"up"}
 # the alert and the panel can ship first. Remove it when the node exports it.
 PENDING = {"accord_handover_dead_total"}
 
-_SUFFIXES = {"counter": ["_total", "_created"], "histogram": ["_bucket", "_count", "_sum",
-             "_created"], "info": ["_info"], "gauge": [""], "summary": ["_count", "_sum"]}
+_SUFFIXES = {
+    "counter": ["_total", "_created"],
+    "histogram": ["_bucket", "_count", "_sum", "_created"],
+    "info": ["_info"],
+    "gauge": [""],
+    "summary": ["_count", "_sum"],
+}
 _NAME = re.compile(r"\b((?:accord|process|python)_[a-z0-9_]+|up)\b(?!\s*\()")
 
 
@@ -73,5 +78,8 @@ def test_dashboard_covers_the_issue_sections() -> None:
     assert {"Exchange overview", "Per agency", "Latency", "Lag", "Trust", "Handover"} <= rows
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))
-    assert all(t["datasource"]["uid"] == "accord-prometheus"
-               for p in dash["panels"] for t in p.get("targets", []))
+    assert all(
+        t["datasource"]["uid"] == "accord-prometheus"
+        for p in dash["panels"]
+        for t in p.get("targets", [])
+    )

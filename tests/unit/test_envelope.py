@@ -46,8 +46,11 @@ def reason(verdict: object) -> ReasonCode:
 def edited_payload(type_name: str, edit: Any, sender: str | None = None) -> bytes:
     sample = SAMPLES[type_name]
     header = header_for(sample)
-    doc = json.loads(payload_bytes(header, sample_label(sample.sender, sample.scope,
-                                                        at=header.issued_at), sample.body))
+    doc = json.loads(
+        payload_bytes(
+            header, sample_label(sample.sender, sample.scope, at=header.issued_at), sample.body
+        )
+    )
     edit(doc)
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -70,8 +73,13 @@ def test_protected_header_format() -> None:
     outer = json.loads(envelope)
     protected = json.loads(b64d(outer["signatures"][0]["protected"]))
     signer = pki().signer("JPN.MOFA")
-    assert protected == {"alg": "EdDSA", "kid": signer.kid, "typ": "accord+jws", "cty": SA,
-                         "x5t#S256": b64(bytes.fromhex(signer.kid))}
+    assert protected == {
+        "alg": "EdDSA",
+        "kid": signer.kid,
+        "typ": "accord+jws",
+        "cty": SA,
+        "x5t#S256": b64(bytes.fromhex(signer.kid)),
+    }
 
 
 def test_cosign_and_verify() -> None:
@@ -123,11 +131,21 @@ def test_oversized() -> None:
     assert reason(verify(envelope, pki().trust_store(), max_bytes=100)) is ReasonCode.OVERSIZED
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"null", b"[]", b"{}", b'{"payload":"x"}', b"\xff\xfe", b'{"payload":1,"signatures":[]}',
-    b'{"payload":"a","signatures":[{"protected":"a","signature":"b","header":{}}]}',
-    b'{"payload":"a","payload":"a","signatures":[]}', b"[" * 100_000,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b"{}",
+        b'{"payload":"x"}',
+        b"\xff\xfe",
+        b'{"payload":1,"signatures":[]}',
+        b'{"payload":"a","signatures":[{"protected":"a","signature":"b","header":{}}]}',
+        b'{"payload":"a","payload":"a","signatures":[]}',
+        b"[" * 100_000,
+    ],
+)
 def test_malformed(raw: bytes) -> None:
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.MALFORMED
 
@@ -137,13 +155,13 @@ def _resigned_with_header(protected: dict[str, Any], signer: str = "JPN.MOFA") -
     payload = json.loads(envelope)["payload"]
     p64 = b64(json.dumps(protected).encode())
     sig = pki().signer(signer).sign(f"{p64}.{payload}".encode())
-    return json.dumps({"payload": payload,
-                       "signatures": [{"protected": p64, "signature": b64(sig)}]}).encode()
+    return json.dumps(
+        {"payload": payload, "signatures": [{"protected": p64, "signature": b64(sig)}]}
+    ).encode()
 
 
 def _protected(**changes: Any) -> dict[str, Any]:
-    header = {"alg": "EdDSA", "kid": pki().signer("JPN.MOFA").kid, "typ": "accord+jws",
-              "cty": SA}
+    header = {"alg": "EdDSA", "kid": pki().signer("JPN.MOFA").kid, "typ": "accord+jws", "cty": SA}
     header.update(changes)
     return {k: v for k, v in header.items() if v is not None}
 
@@ -154,18 +172,21 @@ def test_unsupported_alg(alg: str) -> None:
     assert reason(verdict) is ReasonCode.UNSUPPORTED_ALG
 
 
-@pytest.mark.parametrize("changes", [
-    {"crit": ["b64"], "b64": False},
-    {"jku": "https://attacker.example/keys"},
-    {"x5u": "https://attacker.example/cert"},
-    {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA"}},
-    {"x5c": ["MIIB"]},
-    {"typ": "JWT"},
-    {"kid": None},
-    {"alg": None},
-    {"zip": "DEF"},
-    {"x5t#S256": "AAAA"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"crit": ["b64"], "b64": False},
+        {"jku": "https://attacker.example/keys"},
+        {"x5u": "https://attacker.example/cert"},
+        {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA"}},
+        {"x5c": ["MIIB"]},
+        {"typ": "JWT"},
+        {"kid": None},
+        {"alg": None},
+        {"zip": "DEF"},
+        {"x5t#S256": "AAAA"},
+    ],
+)
 def test_protected_header_rules(changes: dict[str, Any]) -> None:
     verdict = verify(_resigned_with_header(_protected(**changes)), pki().trust_store())
     assert reason(verdict) is ReasonCode.MALFORMED
@@ -212,6 +233,7 @@ def test_expired_cert_now_and_at_issue() -> None:
 def test_sender_mismatch() -> None:
     def edit(doc: dict[str, Any]) -> None:
         doc["header"]["sender"] = doc["label"]["originator"] = "JPN.MOD"
+
     raw = sign_payload(edited_payload(SA, edit), SA, [pki().signer("JPN.MOFA")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.SENDER_MISMATCH
 
@@ -219,6 +241,7 @@ def test_sender_mismatch() -> None:
 def test_label_originator_mismatch() -> None:
     def edit(doc: dict[str, Any]) -> None:
         doc["label"]["originator"] = "JPN.MOD"
+
     raw = sign_payload(edited_payload(SA, edit), SA, [pki().signer("JPN.MOFA")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.SENDER_MISMATCH
 
@@ -226,6 +249,7 @@ def test_label_originator_mismatch() -> None:
 def test_scope_violation() -> None:
     def edit(doc: dict[str, Any]) -> None:
         doc["header"]["sender"] = doc["label"]["originator"] = "USA.STATE"
+
     raw = sign_payload(edited_payload(SA, edit), SA, [pki().signer("USA.STATE")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.SCOPE_VIOLATION
 
@@ -234,6 +258,7 @@ def test_scope_violation() -> None:
 def test_releasability_violation(releasable: list[str]) -> None:
     def edit(doc: dict[str, Any]) -> None:
         doc["label"]["releasable_to"] = releasable
+
     raw = sign_payload(edited_payload(SA, edit), SA, [pki().signer("JPN.MOFA")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.RELEASABILITY_VIOLATION
 
@@ -245,44 +270,56 @@ def test_topic_mismatch_replay_and_inconsistent_header() -> None:
 
     def edit(doc: dict[str, Any]) -> None:
         doc["header"]["topic"] = "accord.bilateral.counter-terrorism"
+
     raw = sign_payload(edited_payload(SA, edit), SA, [pki().signer("JPN.MOFA")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.TOPIC_MISMATCH
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: d["body"].update(extra=1),
-    lambda d: d["body"].pop("title"),
-    lambda d: d["header"].update(issued_at="2026-01-15T09:00:00"),  # naive
-    lambda d: d["header"].update(sequence="1"),  # strict: no coercion
-    lambda d: d["header"].update(message_id="00000000-0000-4000-8000-000000000000"),  # v4
-    lambda d: d["header"].update(type="accord.retract.v1"),  # disagrees with cty
-    lambda d: d["body"].update(title="x" * 301),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["body"].update(extra=1),
+        lambda d: d["body"].pop("title"),
+        lambda d: d["header"].update(issued_at="2026-01-15T09:00:00"),  # naive
+        lambda d: d["header"].update(sequence="1"),  # strict: no coercion
+        lambda d: d["header"].update(message_id="00000000-0000-4000-8000-000000000000"),  # v4
+        lambda d: d["header"].update(type="accord.retract.v1"),  # disagrees with cty
+        lambda d: d["body"].update(title="x" * 301),
+    ],
+)
 def test_schema_invalid(edit: Any) -> None:
     raw = sign_payload(edited_payload(SA, edit), SA, [pki().signer("JPN.MOFA")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.SCHEMA_INVALID
 
 
 def test_unknown_cty_is_schema_invalid() -> None:
-    raw = sign_payload(edited_payload(SA, lambda d: None), "accord.unknown.v9",
-                       [pki().signer("JPN.MOFA")])
+    raw = sign_payload(
+        edited_payload(SA, lambda d: None), "accord.unknown.v9", [pki().signer("JPN.MOFA")]
+    )
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.SCHEMA_INVALID
 
 
 def test_duplicate_member_in_payload_is_refused() -> None:
     payload = edited_payload(SA, lambda d: None)
-    raw = sign_payload(payload.replace(b'{"header":', b'{"label":{},"header":', 1), SA,
-                       [pki().signer("JPN.MOFA")])
+    raw = sign_payload(
+        payload.replace(b'{"header":', b'{"label":{},"header":', 1), SA, [pki().signer("JPN.MOFA")]
+    )
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.MALFORMED
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("policy", "nato-2020"), ("classification", "TOP SECRET"), ("caveats", ["NOFORN"]),
-    ("releasable_to", ["JPN", "CHN"]),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("policy", "nato-2020"),
+        ("classification", "TOP SECRET"),
+        ("caveats", ["NOFORN"]),
+        ("releasable_to", ["JPN", "CHN"]),
+    ],
+)
 def test_unknown_label_value(field: str, value: Any) -> None:
     def edit(doc: dict[str, Any]) -> None:
         doc["label"][field] = value
+
     raw = sign_payload(edited_payload(SA, edit), SA, [pki().signer("JPN.MOFA")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.UNKNOWN_LABEL_VALUE
 
@@ -290,8 +327,8 @@ def test_unknown_label_value(field: str, value: Any) -> None:
 def test_not_originator() -> None:
     def edit(doc: dict[str, Any]) -> None:
         doc["body"]["target_sender"] = "AUS.DFAT"
-    raw = sign_payload(edited_payload(Retract.TYPE, edit), Retract.TYPE,
-                       [pki().signer("JPN.MOFA")])
+
+    raw = sign_payload(edited_payload(Retract.TYPE, edit), Retract.TYPE, [pki().signer("JPN.MOFA")])
     assert reason(verify(raw, pki().trust_store())) is ReasonCode.NOT_ORIGINATOR
 
 
@@ -301,8 +338,12 @@ def test_revoked_and_cache_invalidated_by_crl(tmp_path: Any) -> None:
     own = provision(tmp_path, ["JPN.MOFA", "AUS.DFAT"])
     sample = SAMPLES[SA]
     header = header_for(sample)
-    raw = seal(header, sample_label("JPN.MOFA", Scope.BILATERAL, at=header.issued_at),
-               sample.body, own.signer("JPN.MOFA"))
+    raw = seal(
+        header,
+        sample_label("JPN.MOFA", Scope.BILATERAL, at=header.issued_at),
+        sample.body,
+        own.signer("JPN.MOFA"),
+    )
     store = own.trust_store()
     assert isinstance(verify(raw, store), Verified)  # fills the per-kid cache
     own.directory.revoke("JPN.MOFA")
@@ -313,11 +354,17 @@ def test_revoked_and_cache_invalidated_by_crl(tmp_path: Any) -> None:
 
 
 def test_header_create_derives_topic() -> None:
-    h = Header.create(SA, sender="JPN.MOFA", scope=Scope.BILATERAL,
-                      area=SAMPLES[SA].area, sequence=3)
+    h = Header.create(
+        SA, sender="JPN.MOFA", scope=Scope.BILATERAL, area=SAMPLES[SA].area, sequence=3
+    )
     assert h.topic == "accord.bilateral.strategic-assessments"
-    r = Header.create("accord.receipt.v1", sender="AUS.DFAT", scope=Scope.BILATERAL,
-                      area=SAMPLES[SA].area, sequence=0)
+    r = Header.create(
+        "accord.receipt.v1",
+        sender="AUS.DFAT",
+        scope=Scope.BILATERAL,
+        area=SAMPLES[SA].area,
+        sequence=0,
+    )
     assert r.topic == "accord.receipts"
 
 

@@ -31,10 +31,19 @@ from accord.receiver.inbox import Delivery, Inbox
 def delivery(n: int, sender: str = "AUS.AFP") -> Delivery:
     payload = json.dumps({"header": {"n": n}, "label": {"c": "R"}, "body": {"t": f"r{n}"}})
     return Delivery(
-        message_id=f"00000000-0000-4000-8000-{n:012d}", type="accord.information_report.v1",
-        sender=sender, scope="bilateral", area="counter-terrorism", sequence=n,
-        issued_at=datetime.now(UTC), topic="t.x", partition=0, offset=n,
-        payload_sha256=f"{n:064x}", payload=payload.encode(), raw=b"raw-%d" % n,
+        message_id=f"00000000-0000-4000-8000-{n:012d}",
+        type="accord.information_report.v1",
+        sender=sender,
+        scope="bilateral",
+        area="counter-terrorism",
+        sequence=n,
+        issued_at=datetime.now(UTC),
+        topic="t.x",
+        partition=0,
+        offset=n,
+        payload_sha256=f"{n:064x}",
+        payload=payload.encode(),
+        raw=b"raw-%d" % n,
     )
 
 
@@ -56,14 +65,28 @@ def test_weak_or_malformed_secrets_are_refused(secret: str) -> None:
         parse_secret(secret)
 
 
-@pytest.mark.parametrize("url", ["https://agency.example/in", "http://127.0.0.1:8080/in",
-                                 "http://[::1]/in", "http://localhost/in"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://agency.example/in",
+        "http://127.0.0.1:8080/in",
+        "http://[::1]/in",
+        "http://localhost/in",
+    ],
+)
 def test_urls_allowed(url: str) -> None:
     assert check_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["http://agency.example/in", "ftp://127.0.0.1/in",
-                                 "https://user:pw@agency.example/in", "127.0.0.1:80"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://agency.example/in",
+        "ftp://127.0.0.1/in",
+        "https://user:pw@agency.example/in",
+        "127.0.0.1:80",
+    ],
+)
 def test_urls_refused(url: str) -> None:
     with pytest.raises(ConfigError):
         check_url(url)
@@ -74,8 +97,9 @@ def test_an_endpoint_needs_its_secret_variable() -> None:
         load_endpoint("https://agency.example/in", None, env={})
     with pytest.raises(ConfigError, match="not set"):
         load_endpoint("https://agency.example/in", "HOOK_SECRET", env={})
-    endpoint = load_endpoint("https://agency.example/in", "HOOK_SECRET",
-                             env={"HOOK_SECRET": new_secret()})
+    endpoint = load_endpoint(
+        "https://agency.example/in", "HOOK_SECRET", env={"HOOK_SECRET": new_secret()}
+    )
     assert len(endpoint.key) == 32
     assert "key=" not in repr(endpoint)  # the secret never reaches a log line
 
@@ -162,19 +186,32 @@ def _accord(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("args", "env", "first_line"),
     [
-        (["--webhook", "http://127.0.0.1:9/in"], {},
-         "error [config-invalid]: a webhook needs a signing secret"),
-        (["--webhook", "http://127.0.0.1:9/in", "--webhook-secret-env", "HOOK"], {"HOOK": ""},
-         "error [config-invalid]: $HOOK is not set"),
-        (["--webhook", "http://agency.example/in", "--webhook-secret-env", "HOOK"],
-         {"HOOK": "whsec_" + "QUJD" * 8},
-         "error [config-invalid]: plain http to agency.example would send messages in clear"),
-        (["--webhook", "https://agency.example/in", "--webhook-secret-env", "HOOK"],
-         {"HOOK": "nope"}, "error [config-invalid]: the webhook secret does not start with whsec_"),
+        (
+            ["--webhook", "http://127.0.0.1:9/in"],
+            {},
+            "error [config-invalid]: a webhook needs a signing secret",
+        ),
+        (
+            ["--webhook", "http://127.0.0.1:9/in", "--webhook-secret-env", "HOOK"],
+            {"HOOK": ""},
+            "error [config-invalid]: $HOOK is not set",
+        ),
+        (
+            ["--webhook", "http://agency.example/in", "--webhook-secret-env", "HOOK"],
+            {"HOOK": "whsec_" + "QUJD" * 8},
+            "error [config-invalid]: plain http to agency.example would send messages in clear",
+        ),
+        (
+            ["--webhook", "https://agency.example/in", "--webhook-secret-env", "HOOK"],
+            {"HOOK": "nope"},
+            "error [config-invalid]: the webhook secret does not start with whsec_",
+        ),
     ],
 )
 def test_receive_refuses_an_unsafe_or_unsigned_webhook(
-    args: list[str], env: dict[str, str], first_line: str,
+    args: list[str],
+    env: dict[str, str],
+    first_line: str,
 ) -> None:
     code, out = _accord("receive", "--agency", "JPN.NPA", *args, env=env)
     assert code == 2
@@ -186,8 +223,9 @@ def test_receive_refuses_an_unsafe_or_unsigned_webhook(
 def test_handover_commands_without_an_outbox_say_how_to_start_one(tmp_path: Path) -> None:
     Inbox(tmp_path / "inbox.sqlite").close()  # a node that does not hand over
     for command in (["list"], ["retry", "--dead"]):
-        code, out = _accord("handover", *command, "--agency", "JPN.NPA",
-                            "--data-dir", str(tmp_path))
+        code, out = _accord(
+            "handover", *command, "--agency", "JPN.NPA", "--data-dir", str(tmp_path)
+        )
         assert code == 2
         assert out.startswith("error [config-invalid]: no handover outbox in ")
         assert "--webhook-secret-env" in out
@@ -195,18 +233,29 @@ def test_handover_commands_without_an_outbox_say_how_to_start_one(tmp_path: Path
 
 def test_handover_retry_of_an_unknown_message_is_one_clear_line(tmp_path: Path) -> None:
     Inbox(tmp_path / "inbox.sqlite", outbox=True).close()
-    code, out = _accord("handover", "retry", "--agency", "JPN.NPA", "--data-dir", str(tmp_path),
-                        "no-such-id")
+    code, out = _accord(
+        "handover", "retry", "--agency", "JPN.NPA", "--data-dir", str(tmp_path), "no-such-id"
+    )
     assert code == 2
-    assert out.splitlines() == ["error [handover-not-found]: no handover row for message "
-                                "no-such-id", "hint: see `accord handover list`"]
+    assert out.splitlines() == [
+        "error [handover-not-found]: no handover row for message no-such-id",
+        "hint: see `accord handover list`",
+    ]
 
 
 def test_quarantine_against_an_absent_broker_is_one_clear_line() -> None:
     from accord.plan import DEFAULT_PLAN_PATH
 
-    code, out = _accord("quarantine", "list", "--agency", "JPN.NPA", "--plan",
-                        str(DEFAULT_PLAN_PATH), "--bootstrap", "127.0.0.1:1")
+    code, out = _accord(
+        "quarantine",
+        "list",
+        "--agency",
+        "JPN.NPA",
+        "--plan",
+        str(DEFAULT_PLAN_PATH),
+        "--bootstrap",
+        "127.0.0.1:1",
+    )
     assert code == 2
     assert "error [broker-error]: could not reach the broker to read " in out
     assert "hint: check that the broker is up" in out

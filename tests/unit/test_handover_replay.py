@@ -39,34 +39,61 @@ def rotated(tmp_path_factory: pytest.TempPathFactory, plan: Plan) -> tuple[Pki, 
 
 
 def sealed(pki: Pki, plan: Plan, tmp: Path, n: int) -> bytes:
-    publisher = Publisher(agency="AUS.AFP", connection=KafkaConnection(), plan=plan,
-                          signer=pki.signer("AUS.AFP"), state_path=tmp / "publisher.sqlite")
-    body = InformationReport(title=f"Report {n}", priority=Priority.PRIORITY, details="x" * 40,
-                             subjects=(Subject.TERRORISM,), region="South-East Asia",
-                             observed_at=datetime.now(UTC))
+    publisher = Publisher(
+        agency="AUS.AFP",
+        connection=KafkaConnection(),
+        plan=plan,
+        signer=pki.signer("AUS.AFP"),
+        state_path=tmp / "publisher.sqlite",
+    )
+    body = InformationReport(
+        title=f"Report {n}",
+        priority=Priority.PRIORITY,
+        details="x" * 40,
+        subjects=(Subject.TERRORISM,),
+        region="South-East Asia",
+        observed_at=datetime.now(UTC),
+    )
     label = scope_label("AUS.AFP", BI, legal_basis="Test message under the originator's laws.")
     _header, envelope = publisher.seal(body, scope=BI, area=CT, label=label)
     return envelope
 
 
-def record(plan: Plan, value: bytes, offset: int, *, reason: str = "unknown-key",
-           original_size: int | None = None) -> QuarantinedRecord:
+def record(
+    plan: Plan,
+    value: bytes,
+    offset: int,
+    *,
+    reason: str = "unknown-key",
+    original_size: int | None = None,
+) -> QuarantinedRecord:
     return QuarantinedRecord(
-        partition=0, offset=offset, reason=reason, detail="", value=value, key=b"AUS.AFP",
-        source_topic=plan.exchange_topic(BI, CT), source_partition=0, source_offset=offset,
+        partition=0,
+        offset=offset,
+        reason=reason,
+        detail="",
+        value=value,
+        key=b"AUS.AFP",
+        source_topic=plan.exchange_topic(BI, CT),
+        source_partition=0,
+        source_offset=offset,
         original_size=original_size,
     )
 
 
 def test_replay_lands_once_what_today_s_trust_accepts(
-    rotated: tuple[Pki, TrustStore], plan: Plan, tmp_path: Path,
+    rotated: tuple[Pki, TrustStore],
+    plan: Plan,
+    tmp_path: Path,
 ) -> None:
     pki, before = rotated
     good = [record(plan, sealed(pki, plan, tmp_path, n), n) for n in range(2)]
     tampered = bytearray(good[0].value or b"")
     tampered[len(tampered) // 2] ^= 1
-    others = [record(plan, bytes(tampered), 7, reason="bad-signature"),
-              record(plan, b"x" * 100, 8, reason="oversized", original_size=2_000_000)]
+    others = [
+        record(plan, bytes(tampered), 7, reason="bad-signature"),
+        record(plan, b"x" * 100, 8, reason="oversized", original_size=2_000_000),
+    ]
     inbox = Inbox(tmp_path / "inbox.sqlite", outbox=True)
     try:
         then = replay(good, agency="JPN.NPA", plan=plan, trust=before, inbox=inbox)
@@ -75,8 +102,12 @@ def test_replay_lands_once_what_today_s_trust_accepts(
 
         now = pki.trust_store()
         results = replay(good + others, agency="JPN.NPA", plan=plan, trust=now, inbox=inbox)
-        assert [r.outcome for r in results] == ["landed", "landed", "still-refused",
-                                                "still-refused"]
+        assert [r.outcome for r in results] == [
+            "landed",
+            "landed",
+            "still-refused",
+            "still-refused",
+        ]
         assert [r.reason for r in results[2:]] == ["bad-signature", "oversized"]
         again = replay(good, agency="JPN.NPA", plan=plan, trust=now, inbox=inbox)
         assert [r.outcome for r in again] == ["already-landed"] * 2

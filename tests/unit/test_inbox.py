@@ -83,7 +83,9 @@ def test_wider_modes_found_at_start_are_reported_and_tightened(
     with structlog.testing.capture_logs() as logs:
         make(path).close()
     assert (mode(folder), mode(path)) == (0o700, 0o600)
-    tightened = {e["path"]: e["found"] for e in logs if e["event"] == "private-data-mode-tightened"}
+    tightened = {
+        e["path"]: e["found"] for e in logs if e["event"] == "sqlite.private_data_mode_tightened"
+    }
     assert tightened == {str(folder): "0o755", str(path): "0o644"}
 
 

@@ -30,15 +30,22 @@ def test_accord_envelope_verifies_with_jwcrypto() -> None:
 def test_jwcrypto_envelope_verifies_with_accord() -> None:
     sample = SAMPLES["accord.strategic-assessment.v1"]
     header = header_for(sample)
-    payload = payload_bytes(header, sample_label(sample.sender, sample.scope,
-                                                 at=header.issued_at), sample.body)
+    payload = payload_bytes(
+        header, sample_label(sample.sender, sample.scope, at=header.issued_at), sample.body
+    )
     token = jws.JWS(payload)
     for agency in ("JPN.MOFA", "AUS.DFAT"):
         signer = pki().signer(agency)
-        protected = {"alg": "EdDSA", "kid": signer.kid, "typ": "accord+jws",
-                     "cty": sample.body.TYPE, "x5t#S256": x5t_s256(signer.kid)}
-        token.add_signature(jwk.JWK.from_pyca(signer._key), alg="EdDSA",
-                            protected=json.dumps(protected))
+        protected = {
+            "alg": "EdDSA",
+            "kid": signer.kid,
+            "typ": "accord+jws",
+            "cty": sample.body.TYPE,
+            "x5t#S256": x5t_s256(signer.kid),
+        }
+        token.add_signature(
+            jwk.JWK.from_pyca(signer._key), alg="EdDSA", protected=json.dumps(protected)
+        )
     raw = token.serialize(compact=False).encode()  # two signatures: general JSON form
     verdict = verify(raw, pki().trust_store(), topic=header.topic)
     assert isinstance(verdict, Verified), verdict

@@ -22,9 +22,13 @@ T = datetime(2026, 1, 15, tzinfo=UTC)
 
 def label(**kw: object) -> Label:
     fields: dict[str, object] = {
-        "policy": Policy.ACCORD_JPN_AUS_2007, "classification": Classification.CONFIDENTIAL,
-        "releasable_to": (Country.JPN, Country.AUS), "caveats": (Caveat.ORCON,),
-        "originator": "JPN.MOFA", "created_at": T, "review_on": date(2027, 1, 15),
+        "policy": Policy.ACCORD_JPN_AUS_2007,
+        "classification": Classification.CONFIDENTIAL,
+        "releasable_to": (Country.JPN, Country.AUS),
+        "caveats": (Caveat.ORCON,),
+        "originator": "JPN.MOFA",
+        "created_at": T,
+        "review_on": date(2027, 1, 15),
         "legal_basis": "Act on the Protection of Specially Designated Secrets (illustrative)",
     }
     fields.update(kw)
@@ -60,9 +64,14 @@ def test_releasable_to_country() -> None:
     assert not releasable_to_country(label(), Country.USA)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("policy", "nato"), ("classification", "TOP-SECRET"), ("caveats", ["NOFORN"]),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("policy", "nato"),
+        ("classification", "TOP-SECRET"),
+        ("caveats", ["NOFORN"]),
+    ],
+)
 def test_unknown_values_refused_from_json(field: str, value: object) -> None:
     doc = label().model_dump(mode="json")
     doc[field] = value

@@ -89,8 +89,12 @@ def test_an_outage_of_library_errors_collapses_in_the_stream() -> None:
     get_logger("accord.test").info("receiver.started")
     get_logger("accord.test").info("receiver.started")  # info is never collapsed
     events = [e["event"] for e in _lines(out)]
-    assert events == ["Unable connect to node with id 1: attempt 0", "publish-failed",
-                      "receiver.started", "receiver.started"]
+    assert events == [
+        "Unable connect to node with id 1: attempt 0",
+        "publish-failed",
+        "receiver.started",
+        "receiver.started",
+    ]
 
 
 def test_the_count_is_on_the_line_after_the_window() -> None:

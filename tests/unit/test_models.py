@@ -50,14 +50,21 @@ def test_naive_datetimes_refused() -> None:
 
 def test_validity_window_ordered() -> None:
     with pytest.raises(ValidationError, match="valid_until"):
-        SA.body.model_validate(SA.body.model_dump() | {"valid_until": SA.body.model_dump()[
-            "valid_from"]})
+        SA.body.model_validate(
+            SA.body.model_dump() | {"valid_until": SA.body.model_dump()["valid_from"]}
+        )
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("title", "x" * 301), ("summary", "x" * 20001), ("key_judgments", ()),
-    ("subjects", ("terrorism",)), ("references", ("not-a-uuid",)),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "x" * 301),
+        ("summary", "x" * 20001),
+        ("key_judgments", ()),
+        ("subjects", ("terrorism",)),
+        ("references", ("not-a-uuid",)),
+    ],
+)
 def test_bounds_and_strictness(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         SA.body.model_validate(SA.body.model_dump() | {field: value})
@@ -85,8 +92,9 @@ def test_only_originator_may_supersede_or_retract() -> None:
         body = SAMPLES[cls.TYPE].body
         body.check_context(sender="JPN.MOFA", scope=Scope.BILATERAL, area=Area.COUNTER_TERRORISM)
         with pytest.raises(Refused) as err:
-            body.check_context(sender="AUS.DFAT", scope=Scope.BILATERAL,
-                               area=Area.COUNTER_TERRORISM)
+            body.check_context(
+                sender="AUS.DFAT", scope=Scope.BILATERAL, area=Area.COUNTER_TERRORISM
+            )
         assert err.value.reason is ReasonCode.NOT_ORIGINATOR
 
 
@@ -94,8 +102,10 @@ def test_tsd_record_only_in_trilateral_scope() -> None:
     body = SAMPLES[DialogueRecord.TYPE].body
     body.check_context(sender="USA.STATE", scope=Scope.TRILATERAL, area=Area.DIALOGUE)
     bilateral = DialogueRecord(
-        kind=DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE, held_on=date(2026, 1, 1),
-        location="Tokyo", participants=(Participant(country=Country.JPN, office="FM"),),
+        kind=DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE,
+        held_on=date(2026, 1, 1),
+        location="Tokyo",
+        participants=(Participant(country=Country.JPN, office="FM"),),
         outcomes=("x",),
     )
     with pytest.raises(Refused) as err:
@@ -128,6 +138,7 @@ def test_exercise_window() -> None:
 def test_receipt_signed_by_receiver() -> None:
     body = SAMPLES["accord.receipt.v1"].body
     with pytest.raises(Refused) as err:
-        body.check_context(sender="JPN.MOFA", scope=Scope.BILATERAL,
-                           area=Area.STRATEGIC_ASSESSMENTS)
+        body.check_context(
+            sender="JPN.MOFA", scope=Scope.BILATERAL, area=Area.STRATEGIC_ASSESSMENTS
+        )
     assert err.value.reason is ReasonCode.SENDER_MISMATCH

@@ -34,8 +34,11 @@ _ROW = re.compile(r"^\| ((?:ENV|ENC)-\d\d) \| ([^|]+?) \| .* \| [^|`]*`([a-z-]+)
 def spec_rules() -> list[tuple[str, str, str]]:
     """(id, stage, reason) of every row of SPEC.md's rule table, in order."""
     text = (ROOT / "schemas" / "SPEC.md").read_text()
-    return [(m[1], m[2].split(",")[0].strip(), m[3])
-            for line in text.splitlines() if (m := _ROW.match(line))]
+    return [
+        (m[1], m[2].split(",")[0].strip(), m[3])
+        for line in text.splitlines()
+        if (m := _ROW.match(line))
+    ]
 
 
 def test_rules_module_is_the_spec_table() -> None:
@@ -46,17 +49,26 @@ def test_rules_module_is_the_spec_table() -> None:
 
 # Pages that name envelope rules. Before SPEC v1.1 rules were numbered R1..R31,
 # "step n" and "row n", each page differently; one numbering (ENV-nn) everywhere.
-_RULE_PAGES = ("README.md", "docs/envelope.md", "docs/partners.md", "schemas/README.md",
-               "schemas/SPEC.md", "schemas/CONFORMANCE.md", "examples/partners/go/README.md")
+_RULE_PAGES = (
+    "README.md",
+    "docs/envelope.md",
+    "docs/partners.md",
+    "schemas/README.md",
+    "schemas/SPEC.md",
+    "schemas/CONFORMANCE.md",
+    "examples/partners/go/README.md",
+)
 _OLD_NUMBERING = re.compile(r"\bR\d{1,2}\b|\b(?:step|row)s? \d{1,2}\b")
 
 
 def test_every_page_names_rules_by_their_spec_id() -> None:
-    old = {page: _OLD_NUMBERING.findall((ROOT / page).read_text())
-           for page in _RULE_PAGES}
+    old = {page: _OLD_NUMBERING.findall((ROOT / page).read_text()) for page in _RULE_PAGES}
     assert {page: hits for page, hits in old.items() if hits} == {}
-    named = set(re.findall(r"\b(?:ENV|ENC)-\d\d\b", " ".join(
-        (ROOT / page).read_text() for page in _RULE_PAGES)))
+    named = set(
+        re.findall(
+            r"\b(?:ENV|ENC)-\d\d\b", " ".join((ROOT / page).read_text() for page in _RULE_PAGES)
+        )
+    )
     assert named <= {r.id for r in rules.TABLE}
 
 
@@ -65,9 +77,13 @@ def verdicts() -> dict[str, str]:
     store = TrustStore.from_bundle(VECTORS / MANIFEST["bundle"], roots=MANIFEST["roots"])
     out = {}
     for vector in MANIFEST["vectors"]:
-        verdict = verify((VECTORS / vector["file"]).read_bytes(), store, topic=vector["topic"],
-                         now=datetime.fromisoformat(vector["now"]),
-                         max_bytes=vector["max_bytes"])
+        verdict = verify(
+            (VECTORS / vector["file"]).read_bytes(),
+            store,
+            topic=vector["topic"],
+            now=datetime.fromisoformat(vector["now"]),
+            max_bytes=vector["max_bytes"],
+        )
         out[vector["id"]] = "valid" if isinstance(verdict, Verified) else verdict.reason.value
     return out
 
@@ -78,8 +94,7 @@ def v2_verdicts() -> dict[str, str]:
     out = {}
     for request, _ in load_requests(V2):
         response = answer(request, stores)
-        out[request["id"]] = ("valid" if response["verdict"] == "accept"
-                              else response["reason"])
+        out[request["id"]] = "valid" if response["verdict"] == "accept" else response["reason"]
     return out
 
 

@@ -30,8 +30,11 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _open(agency: str, plan_file: Path, pki: Path, tmp_path: Path) -> NodeContext:
-    return open_node(load_node_settings(agency, env={}, plan_path=plan_file, pki_dir=pki,
-                                        data_dir=tmp_path / "data"))
+    return open_node(
+        load_node_settings(
+            agency, env={}, plan_path=plan_file, pki_dir=pki, data_dir=tmp_path / "data"
+        )
+    )
 
 
 def test_a_plan_requiring_encryption_refuses_an_agency_without_a_key(
@@ -61,8 +64,11 @@ def test_the_node_loads_its_keyring_and_the_shipped_statements(
     assert node.keys.keyring is not None
     assert node.keys.keyring.agency == "JPN.MOFA"
     now = datetime.now(UTC)
-    assert [k.ekid for k in (node.keys.directory.current(a, now=now)
-                             for a in ("JPN.MOFA", "AUS.DFAT")) if k] == [own, partner]
+    assert [
+        k.ekid
+        for k in (node.keys.directory.current(a, now=now) for a in ("JPN.MOFA", "AUS.DFAT"))
+        if k
+    ] == [own, partner]
     encryption = node.encryption()
     assert encryption is not None
     assert encryption.directory is node.keys.directory  # one view, shared with the receiver

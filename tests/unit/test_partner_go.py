@@ -34,24 +34,47 @@ def go_verifier(tmp_path_factory: pytest.TempPathFactory) -> str:
     go = shutil.which("go")
     assert go is not None, "the Go toolchain (go 1.26+) must be on PATH for this test"
     binary = tmp_path_factory.mktemp("go-partner") / "accord-partner-verifier"
-    build = subprocess.run([go, "build", "-o", str(binary), "."], cwd=PARTNER,
-                           capture_output=True, text=True, check=False)
+    build = subprocess.run(
+        [go, "build", "-o", str(binary), "."],
+        cwd=PARTNER,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert build.returncode == 0, build.stderr
-    return shlex.join([str(binary), "-schemas", str(SCHEMAS / "v1"),
-                       "-policy", str(SCHEMAS / "policy" / "accord-jpn-aus-2007.json")])
+    return shlex.join(
+        [
+            str(binary),
+            "-schemas",
+            str(SCHEMAS / "v1"),
+            "-policy",
+            str(SCHEMAS / "policy" / "accord-jpn-aus-2007.json"),
+        ]
+    )
 
 
 def test_go_partner_verifier_own_tests_and_vet_pass(go_verifier: str) -> None:
     """Its own Go tests (strict JSON and canonical base64url edge cases) and go vet."""
     for args in (["vet", "."], ["test", "-count=1", "."]):
-        run = subprocess.run(["go", *args], cwd=PARTNER, capture_output=True, text=True,
-                             check=False)
+        run = subprocess.run(
+            ["go", *args], cwd=PARTNER, capture_output=True, text=True, check=False
+        )
         assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_go_partner_verifier_agrees_with_every_vector(go_verifier: str) -> None:
-    result = CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
-                                      go_verifier, "--vectors", str(VECTORS)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--log-level",
+            "ERROR",
+            "conformance",
+            "--verifier",
+            go_verifier,
+            "--vectors",
+            str(VECTORS),
+        ],
+    )
     lines = result.output.splitlines()
     assert not [line for line in lines if line.startswith("DISAGREE")], result.output
     assert result.exit_code == 0, result.output
@@ -72,14 +95,27 @@ def _answers(go_verifier: str, *extra: str) -> dict[str, dict[str, str]]:
     """Every vector through the Go verifier directly (the line protocol, no runner)."""
     manifest = json.loads((VECTORS / "manifest.json").read_text())
     requests = [
-        json.dumps({"id": v["id"],
-                    "envelope": base64.b64encode((VECTORS / v["file"]).read_bytes()).decode(),
-                    "topic": v["topic"], "now": v["now"],
-                    "max_bytes": v.get("max_bytes", 1048576),
-                    "bundle": str(VECTORS / manifest["bundle"]), "roots": manifest["roots"]})
-        for v in manifest["vectors"]]
-    run = subprocess.run([*shlex.split(go_verifier), *extra], input="\n".join(requests) + "\n",
-                         capture_output=True, text=True, check=True, timeout=120)
+        json.dumps(
+            {
+                "id": v["id"],
+                "envelope": base64.b64encode((VECTORS / v["file"]).read_bytes()).decode(),
+                "topic": v["topic"],
+                "now": v["now"],
+                "max_bytes": v.get("max_bytes", 1048576),
+                "bundle": str(VECTORS / manifest["bundle"]),
+                "roots": manifest["roots"],
+            }
+        )
+        for v in manifest["vectors"]
+    ]
+    run = subprocess.run(
+        [*shlex.split(go_verifier), *extra],
+        input="\n".join(requests) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     answers = [json.loads(line) for line in run.stdout.splitlines()]
     assert [a["id"] for a in answers] == [v["id"] for v in manifest["vectors"]]
     return {a["id"]: a for a in answers}
@@ -106,14 +142,18 @@ def test_every_rule_of_the_go_partner_verifier_is_needed(go_verifier: str) -> No
     rules = re.findall(r"^\| (ENV-\d\d) \|", (SCHEMAS / "SPEC.md").read_text(), re.MULTILINE)
     assert len(rules) == len(set(rules)) >= 44
     vectors = json.loads((VECTORS / "manifest.json").read_text())["vectors"]
-    expected = {v["id"]: ("accept", None) if v["expected"] == "valid" else ("reject", v["expected"])
-                for v in vectors}
+    expected = {
+        v["id"]: ("accept", None) if v["expected"] == "valid" else ("reject", v["expected"])
+        for v in vectors
+    }
     survivors = set()
     for rule in rules:
         answers = _answers(go_verifier, "-mutate", rule)
-        killed = [vid for vid, a in answers.items()
-                  if (a["verdict"], a.get("reason")) != expected[vid]
-                  or a.get("rule") == "internal"]
+        killed = [
+            vid
+            for vid, a in answers.items()
+            if (a["verdict"], a.get("reason")) != expected[vid] or a.get("rule") == "internal"
+        ]
         if not killed:
             survivors.add(rule)
     assert survivors == UNKILLABLE
@@ -122,8 +162,18 @@ def test_every_rule_of_the_go_partner_verifier_is_needed(go_verifier: str) -> No
 def test_go_partner_verifier_decrypts_and_agrees_with_every_v2_vector(go_verifier: str) -> None:
     """Envelope v2 (protocol v2): the Go verifier verifies, opens the announcements
     with crypto/hpke and the body with AES-256-GCM, from SPEC section 11 alone."""
-    result = CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
-                                      go_verifier, "--vectors", str(VECTORS / "v2")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--log-level",
+            "ERROR",
+            "conformance",
+            "--verifier",
+            go_verifier,
+            "--vectors",
+            str(VECTORS / "v2"),
+        ],
+    )
     lines = result.output.splitlines()
     assert not [line for line in lines if line.startswith("DISAGREE")], result.output
     assert result.exit_code == 0, result.output
@@ -135,9 +185,18 @@ def test_every_enc_rule_of_the_go_partner_verifier_is_needed(go_verifier: str) -
     """With one ENC rule switched off (-mutate ENC-nn), some v2 vector disagrees."""
     survivors = []
     for rule in [f"ENC-{i:02d}" for i in range(1, 9)]:
-        result = CliRunner().invoke(cli, ["--log-level", "ERROR", "conformance", "--verifier",
-                                          f"{go_verifier} -mutate {rule}",
-                                          "--vectors", str(VECTORS / "v2")])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--log-level",
+                "ERROR",
+                "conformance",
+                "--verifier",
+                f"{go_verifier} -mutate {rule}",
+                "--vectors",
+                str(VECTORS / "v2"),
+            ],
+        )
         if result.exit_code == 0:
             survivors.append(rule)
     assert survivors == []

@@ -48,21 +48,43 @@ def test_passphrase_encrypted_key(tmp_path: Path) -> None:
     d = str(tmp_path)
     env = {"ROOT_PASS": "correct horse", "KEY_PASS": "battery staple"}
     run("init-root", "--country", "AUS", "--dir", d, "--passphrase-env", "ROOT_PASS", env=env)
-    run("issue", "--agency", "AUS.DFAT", "--dir", d, "--passphrase-env", "KEY_PASS",
-        "--ca-passphrase-env", "ROOT_PASS", env=env)
+    run(
+        "issue",
+        "--agency",
+        "AUS.DFAT",
+        "--dir",
+        d,
+        "--passphrase-env",
+        "KEY_PASS",
+        "--ca-passphrase-env",
+        "ROOT_PASS",
+        env=env,
+    )
     key = next((tmp_path / "agencies/AUS.DFAT").glob("*.key.pem"))
     assert b"ENCRYPTED" in key.read_bytes()
     assert PkiDirectory(tmp_path).signer("AUS.DFAT", passphrase=b"battery staple")
 
 
 def test_errors_are_hints_not_tracebacks(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["pki", "issue", "--agency", "JPN.MOFA", "--dir",
-                                      str(tmp_path)])
+    result = CliRunner().invoke(
+        cli, ["pki", "issue", "--agency", "JPN.MOFA", "--dir", str(tmp_path)]
+    )
     assert result.exit_code == 2
     assert "error [pki-error]" in result.output
     assert "hint:" in result.output
     assert "Traceback" not in result.output
-    result = CliRunner().invoke(cli, ["pki", "init-root", "--country", "JPN", "--dir",
-                                      str(tmp_path), "--passphrase-env", "UNSET_VAR_X"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "pki",
+            "init-root",
+            "--country",
+            "JPN",
+            "--dir",
+            str(tmp_path),
+            "--passphrase-env",
+            "UNSET_VAR_X",
+        ],
+    )
     assert result.exit_code == 2
     assert "UNSET_VAR_X" in result.output

@@ -22,9 +22,16 @@ def plan() -> Plan:
 
 def test_deploy_plan_loads(plan: Plan) -> None:
     assert set(plan.agencies) == {
-        "JPN.MOFA", "JPN.MOD", "JPN.NPA", "JPN.JCG",
-        "AUS.DFAT", "AUS.DEFENCE", "AUS.AFP", "AUS.ABF",
-        "USA.STATE", "USA.DOD",
+        "JPN.MOFA",
+        "JPN.MOD",
+        "JPN.NPA",
+        "JPN.JCG",
+        "AUS.DFAT",
+        "AUS.DEFENCE",
+        "AUS.AFP",
+        "AUS.ABF",
+        "USA.STATE",
+        "USA.DOD",
     }
     assert isinstance(plan.agency("AUS.AFP"), AgencyPlan)
     assert plan.agency("AUS.AFP").id == "AUS.AFP"
@@ -57,12 +64,18 @@ def test_receive_topics(plan: Plan) -> None:
 
 def test_entitled_receivers(plan: Plan) -> None:
     assert plan.entitled_receivers(Scope.BILATERAL, Area.LAW_ENFORCEMENT) == [
-        "AUS.ABF", "AUS.AFP", "JPN.JCG", "JPN.NPA"]
+        "AUS.ABF",
+        "AUS.AFP",
+        "JPN.JCG",
+        "JPN.NPA",
+    ]
     tri = plan.entitled_receivers(Scope.TRILATERAL, Area.STRATEGIC_ASSESSMENTS)
     assert "USA.STATE" in tri
     assert "USA.DOD" in tri
-    assert not any(a.startswith("USA.") for a in
-                   plan.entitled_receivers(Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS))
+    assert not any(
+        a.startswith("USA.")
+        for a in plan.entitled_receivers(Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS)
+    )
 
 
 def test_topics(plan: Plan) -> None:

@@ -24,8 +24,11 @@ def rules(plan: Plan) -> set[AclRule]:
 
 
 def _topics_of(rules: set[AclRule], principal: str, op: str) -> set[str]:
-    return {r.name for r in rules
-            if r.principal == principal and r.resource == "TOPIC" and r.operation == op}
+    return {
+        r.name
+        for r in rules
+        if r.principal == principal and r.resource == "TOPIC" and r.operation == op
+    }
 
 
 @pytest.mark.parametrize("agency", ["USA.STATE", "USA.DOD"])
@@ -43,25 +46,38 @@ def test_afp_only_entitled_areas(plan: Plan, rules: set[AclRule]) -> None:
     assert not any("counter-proliferation" in t or "strategic" in t for t in reads | writes)
     # reads are exactly the plan's receive topics, plus trust, every key topic and its
     # own quarantine
-    assert reads == {*plan.receive_topics("AUS.AFP"), TRUST_TOPIC, *plan.keys_topics(),
-                     quarantine_topic("AUS.AFP")}
-    assert writes == {*plan.publish_topics("AUS.AFP"), RECEIPTS_TOPIC,
-                      quarantine_topic("AUS.AFP"), keys_topic("AUS.AFP")}
+    assert reads == {
+        *plan.receive_topics("AUS.AFP"),
+        TRUST_TOPIC,
+        *plan.keys_topics(),
+        quarantine_topic("AUS.AFP"),
+    }
+    assert writes == {
+        *plan.publish_topics("AUS.AFP"),
+        RECEIPTS_TOPIC,
+        quarantine_topic("AUS.AFP"),
+        keys_topic("AUS.AFP"),
+    }
 
 
 def test_quarantine_write_only_own(plan: Plan, rules: set[AclRule]) -> None:
     for agency in plan.agencies:
-        q_writes = {t for t in _topics_of(rules, f"User:{agency}", "WRITE")
-                    if t.startswith("accord.quarantine.")}
+        q_writes = {
+            t
+            for t in _topics_of(rules, f"User:{agency}", "WRITE")
+            if t.startswith("accord.quarantine.")
+        }
         assert q_writes == {quarantine_topic(agency)}
 
 
 def test_key_topic_write_only_own_read_all(plan: Plan, rules: set[AclRule]) -> None:
     for agency in plan.agencies:
-        k_writes = {t for t in _topics_of(rules, f"User:{agency}", "WRITE")
-                    if t.startswith("accord.keys.")}
-        k_reads = {t for t in _topics_of(rules, f"User:{agency}", "READ")
-                   if t.startswith("accord.keys.")}
+        k_writes = {
+            t for t in _topics_of(rules, f"User:{agency}", "WRITE") if t.startswith("accord.keys.")
+        }
+        k_reads = {
+            t for t in _topics_of(rules, f"User:{agency}", "READ") if t.startswith("accord.keys.")
+        }
         assert k_writes == {keys_topic(agency)}
         assert k_reads == set(plan.keys_topics())
     m = f"User:{plan.monitor.principal}"
@@ -75,14 +91,21 @@ def test_every_read_and_write_topic_is_describable(rules: set[AclRule]) -> None:
 
 
 def test_groups_are_own_prefix_only(plan: Plan, rules: set[AclRule]) -> None:
-    groups = {(r.pattern, r.name) for r in rules
-              if r.principal == "User:JPN.MOFA" and r.resource == "GROUP"}
+    groups = {
+        (r.pattern, r.name)
+        for r in rules
+        if r.principal == "User:JPN.MOFA" and r.resource == "GROUP"
+    }
     assert groups == {("LITERAL", "accord.node.jpn.mofa"), ("PREFIXED", "accord.node.jpn.mofa.")}
     # the trailing dot keeps one agency's prefix from covering another's group
-    assert not any(r.matches("GROUP", "accord.node.jpn.mofax") for r in rules
-                   if r.principal == "User:JPN.MOFA")
-    assert all(r.operation == "READ" for r in rules if r.resource == "GROUP"
-               and r.principal != f"User:{plan.monitor.principal}")
+    assert not any(
+        r.matches("GROUP", "accord.node.jpn.mofax") for r in rules if r.principal == "User:JPN.MOFA"
+    )
+    assert all(
+        r.operation == "READ"
+        for r in rules
+        if r.resource == "GROUP" and r.principal != f"User:{plan.monitor.principal}"
+    )
 
 
 def test_monitor_reads_receipts_only(plan: Plan, rules: set[AclRule]) -> None:

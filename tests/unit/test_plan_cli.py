@@ -43,8 +43,9 @@ def test_show_access_matrix() -> None:
 def test_show_json() -> None:
     import json
 
-    result = CliRunner().invoke(cli, ["plan", "show", "--json", "--access",
-                                      "--plan", str(PLAN_FILE)])
+    result = CliRunner().invoke(
+        cli, ["plan", "show", "--json", "--access", "--plan", str(PLAN_FILE)]
+    )
     doc = json.loads(result.output)
     assert doc["agencies"]["JPN.MOFA"]["group_id"] == "accord.node.jpn.mofa"
     assert doc["access"]["AUS.AFP"]["accord.quarantine.aus.afp"] == "RW"

@@ -89,7 +89,10 @@ def test_secrets_file_and_env(tmp_path: Path) -> None:
     env = {secret_env_name("AUS.AFP"): "from-env", "ACCORD_SECRET_USA_DOD": "dod"}
     got = load_secrets(f, ["JPN.MOFA", "AUS.AFP", "USA.DOD", "accord.monitor"], env)
     assert {k: v.get_secret_value() for k, v in got.items()} == {
-        "JPN.MOFA": "from-file", "AUS.AFP": "from-env", "USA.DOD": "dod"}
+        "JPN.MOFA": "from-file",
+        "AUS.AFP": "from-env",
+        "USA.DOD": "dod",
+    }
     assert all(isinstance(v, SecretStr) for v in got.values())
     assert secret_env_name("accord.monitor") == "ACCORD_SECRET_ACCORD_MONITOR"
     assert secret_env_name("AUS.X-RAY") == "ACCORD_SECRET_AUS_X_RAY"

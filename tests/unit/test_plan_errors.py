@@ -34,8 +34,10 @@ def _at(err: PlanError, tmp_path: Path) -> int:
 
 
 def test_unknown_key_names_line_and_allowed_keys(tmp_path: Path) -> None:
-    text = PLAN_TEXT.replace("    name: Australian Federal Police\n",
-                             "    name: Australian Federal Police\n    recieve: [dialogue]\n")
+    text = PLAN_TEXT.replace(
+        "    name: Australian Federal Police\n",
+        "    name: Australian Federal Police\n    recieve: [dialogue]\n",
+    )
     err = _error(text, tmp_path)
     assert _at(err, tmp_path) == _line_of(text, "recieve:")
     assert "unknown key 'recieve'" in err.message
@@ -48,7 +50,8 @@ def test_misspelt_area_suggests_the_right_one(tmp_path: Path) -> None:
     text = PLAN_TEXT.replace(
         "    receive: [law-enforcement, counter-terrorism, coordinated-activities, "
         "personnel-exchange]\n  AUS.ABF",
-        "    receive: [law-enforcement,\n              counter-terorism]\n  AUS.ABF")
+        "    receive: [law-enforcement,\n              counter-terorism]\n  AUS.ABF",
+    )
     err = _error(text, tmp_path)
     assert _at(err, tmp_path) == _line_of(text, "counter-terorism]")
     assert "agencies.AUS.AFP.receive[1]" in err.message
@@ -62,7 +65,8 @@ def test_area_outside_every_scope_of_the_country(tmp_path: Path) -> None:
         "              peace-operations, humanitarian-relief, dialogue]",
         "    receive: [strategic-assessments, counter-proliferation, counter-terrorism,\n"
         "              peace-operations, humanitarian-relief, dialogue,\n"
-        "              law-enforcement]")
+        "              law-enforcement]",
+    )
     assert text != PLAN_TEXT
     err = _error(text, tmp_path)
     assert _at(err, tmp_path) == _line_of(text, "              law-enforcement]")
@@ -81,9 +85,10 @@ def test_duplicate_agency(tmp_path: Path) -> None:
 
 
 def test_duplicate_area_in_list(tmp_path: Path) -> None:
-    text = PLAN_TEXT.replace("    publish: [border-security, maritime-aviation-security, "
-                             "law-enforcement]\n",
-                             "    publish: [border-security, border-security]\n")
+    text = PLAN_TEXT.replace(
+        "    publish: [border-security, maritime-aviation-security, law-enforcement]\n",
+        "    publish: [border-security, border-security]\n",
+    )
     err = _error(text, tmp_path)
     assert _at(err, tmp_path) == _line_of(text, "[border-security, border-security]")
     assert "listed twice" in err.message
@@ -97,8 +102,9 @@ def test_agency_of_unknown_country(tmp_path: Path) -> None:
 
 
 def test_country_left_out_of_plan(tmp_path: Path) -> None:
-    text = PLAN_TEXT.replace("countries: [JPN, AUS, USA]\n\nscopes", "countries: [JPN, AUS]\n\n"
-                             "scopes", 1)
+    text = PLAN_TEXT.replace(
+        "countries: [JPN, AUS, USA]\n\nscopes", "countries: [JPN, AUS]\n\nscopes", 1
+    )
     err = _error(text, tmp_path)
     # first problem: the trilateral scope names USA, which the plan does not list
     assert "USA" in err.message
@@ -136,7 +142,8 @@ def test_missing_section_and_bad_yaml(tmp_path: Path) -> None:
 
 def test_several_problems_are_all_reported() -> None:
     text = PLAN_TEXT.replace("recieve", "x").replace(
-        "  JPN.NPA:\n", "  JPN.NPA:\n    colour: blue\n    size: 3\n")
+        "  JPN.NPA:\n", "  JPN.NPA:\n    colour: blue\n    size: 3\n"
+    )
     with pytest.raises(PlanError) as info:
         parse_plan(text, "p.yaml")
     assert "1 more problem" in info.value.message

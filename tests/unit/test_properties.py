@@ -39,7 +39,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     elif kind == "insert":
         raw[pos:pos] = draw(st.binary(min_size=1, max_size=4))
     elif kind == "delete":
-        del raw[pos:pos + draw(st.integers(1, 8))]
+        del raw[pos : pos + draw(st.integers(1, 8))]
     else:
         raw[pos] = draw(st.integers(0, 255))
     return bytes(raw)
@@ -72,9 +72,14 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["payload", "signatures", "protected", "signature",
-                                       "header", "x"]), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["payload", "signatures", "protected", "signature", "header", "x"]),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=20,
 )
 

@@ -20,8 +20,11 @@ def _closed_port() -> int:
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--log-level", "CRITICAL", "pki", *args],
-                                env={"ACCORD_KAFKA_USERNAME": "", "ACCORD_SECURITY_PROTOCOL": ""})
+    result = CliRunner().invoke(
+        cli,
+        ["--log-level", "CRITICAL", "pki", *args],
+        env={"ACCORD_KAFKA_USERNAME": "", "ACCORD_SECURITY_PROTOCOL": ""},
+    )
     return result.exit_code, result.output
 
 

@@ -33,27 +33,52 @@ from accord.models.types import DATE_PATTERN, DATETIME_PATTERN, UUID_PATTERN
 V1 = Path(__file__).resolve().parents[2] / "schemas" / "v1"
 SCHEMAS = {p.name: json.loads(p.read_text()) for p in V1.glob("*.schema.json")}
 REGISTRY: Registry[Any] = Registry().with_resources(
-    (doc["$id"], Resource.from_contents(doc)) for doc in SCHEMAS.values())
+    (doc["$id"], Resource.from_contents(doc)) for doc in SCHEMAS.values()
+)
 PAYLOAD = SCHEMAS["accord.payload.v1.schema.json"]
 VALIDATOR = Draft202012Validator(PAYLOAD, registry=REGISTRY)
 NO_SURROGATES = st.characters(exclude_categories=["Cs"])
 
 NEAR_MISSES: list[Any] = [
-    "2026-01-15t09:00:00Z", "2026-01-15 09:00:00Z", "2026-01-15T09:00:00",
-    "2026-01-15T09:00:00z", "2026-02-30T09:00:00Z", "2025-02-29", "0000-01-01",
-    "2026-01-15T24:00:00Z", "2026-01-15T09:00:60Z", "2026-01-15T09:00:00.1234567Z",
-    "0190a2b4-0c00-7000-8000-00000000000A", "urn:uuid:0190a2b4-0c00-7000-8000-000000000001",
-    "0190a2b40c00700080000000000000001", "{0190a2b4-0c00-7000-8000-000000000001}",
-    "0190a2b4-0c00-4000-8000-000000000001", "a\u2215b.pdf", "a\uff0fb", "x\u202ey", "..",
-    "JPN.mofa", "GBR.FCDO", "", "x" * 301, -1, 2**63, 2**40 + 1, True, None, [], {},
+    "2026-01-15t09:00:00Z",
+    "2026-01-15 09:00:00Z",
+    "2026-01-15T09:00:00",
+    "2026-01-15T09:00:00z",
+    "2026-02-30T09:00:00Z",
+    "2025-02-29",
+    "0000-01-01",
+    "2026-01-15T24:00:00Z",
+    "2026-01-15T09:00:60Z",
+    "2026-01-15T09:00:00.1234567Z",
+    "0190a2b4-0c00-7000-8000-00000000000A",
+    "urn:uuid:0190a2b4-0c00-7000-8000-000000000001",
+    "0190a2b40c00700080000000000000001",
+    "{0190a2b4-0c00-7000-8000-000000000001}",
+    "0190a2b4-0c00-4000-8000-000000000001",
+    "a\u2215b.pdf",
+    "a\uff0fb",
+    "x\u202ey",
+    "..",
+    "JPN.mofa",
+    "GBR.FCDO",
+    "",
+    "x" * 301,
+    -1,
+    2**63,
+    2**40 + 1,
+    True,
+    None,
+    [],
+    {},
 ]
 
 
 # The three long format patterns: hypothesis's regex generator is slow on them, so
 # their values are drawn from the domain and written in every form the pattern allows
 # (Z or an offset, 0-6 fraction digits). The patterns themselves still judge them.
-_OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5,
-                                                                                   minutes=-30))])
+_OFFSETS = st.sampled_from(
+    [UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5, minutes=-30))]
+)
 
 
 def _datetime_text(at: datetime, digits: int) -> str:
@@ -68,18 +93,27 @@ FORMATS: dict[str, st.SearchStrategy[str]] = {
     DATETIME_PATTERN: st.builds(
         _datetime_text,
         st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30), timezones=_OFFSETS),
-        st.integers(0, 6)),
+        st.integers(0, 6),
+    ),
     DATE_PATTERN: st.dates().map(lambda d: d.strftime("%Y-%m-%d")),
     UUID_PATTERN: st.uuids().map(str),
     "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$": st.integers(
-        0, 2**122 - 1).map(lambda n: str(UUID(
-            int=(n >> 74) << 80 | 0x7 << 76 | ((n >> 62) & 0xFFF) << 64 | 0b10 << 62
-            | (n & (2**62 - 1))))),
+        0, 2**122 - 1
+    ).map(
+        lambda n: str(
+            UUID(
+                int=(n >> 74) << 80
+                | 0x7 << 76
+                | ((n >> 62) & 0xFFF) << 64
+                | 0b10 << 62
+                | (n & (2**62 - 1))
+            )
+        )
+    ),
 }
 
 
-def resolve(schema: dict[str, Any], base: dict[str, Any]) -> tuple[dict[str, Any],
-                                                                    dict[str, Any]]:
+def resolve(schema: dict[str, Any], base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     ref = schema.get("$ref")
     if ref is None:
         return schema, base
@@ -116,8 +150,7 @@ def instances(schema: dict[str, Any], base: dict[str, Any]) -> st.SearchStrategy
         items = instances(schema.get("items", {}), base)
         low = schema.get("minItems", 0)
         high = min(schema.get("maxItems", low + 3), low + 3)
-        unique = (lambda v: json.dumps(v, sort_keys=True)) if schema.get("uniqueItems") \
-            else None
+        unique = (lambda v: json.dumps(v, sort_keys=True)) if schema.get("uniqueItems") else None
         return st.lists(items, min_size=low, max_size=high, unique_by=unique)
     if kind == "object" or "properties" in schema:
         props = schema.get("properties", {})
@@ -133,9 +166,14 @@ def instances(schema: dict[str, Any], base: dict[str, Any]) -> st.SearchStrategy
 def parts(type_name: str) -> st.SearchStrategy[dict[str, Any]]:
     def of(name: str) -> st.SearchStrategy[Any]:
         return instances(SCHEMAS[name], SCHEMAS[name])
-    return st.fixed_dictionaries({"header": of("accord.header.v1.schema.json"),
-                                  "label": of("accord.label.v1.schema.json"),
-                                  "body": of(f"{type_name}.schema.json")})
+
+    return st.fixed_dictionaries(
+        {
+            "header": of("accord.header.v1.schema.json"),
+            "label": of("accord.label.v1.schema.json"),
+            "body": of(f"{type_name}.schema.json"),
+        }
+    )
 
 
 @st.composite

@@ -28,8 +28,9 @@ REGISTRY: Registry = Registry().with_resources(
 def validator(name: str) -> Draft202012Validator:
     schema = SCHEMAS[f"v1/{name}.schema.json"]
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=REGISTRY,
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(
+        schema, registry=REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def payload(type_name: str) -> dict[str, Any]:
@@ -53,17 +54,20 @@ def test_samples_validate(type_name: str) -> None:
     validator(type_name).validate(doc["body"])
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: d["body"].update(extra=1),
-    lambda d: d["body"].pop("title"),
-    lambda d: d["label"].update(caveats=["NOFORN"]),
-    lambda d: d["label"].update(releasable_to=["CHN"]),
-    lambda d: d["header"].update(sender="jpn.mofa"),
-    lambda d: d["header"].update(message_id="00000000-0000-4000-8000-000000000000"),
-    lambda d: d["header"].update(type="accord.nope.v1"),
-    lambda d: d["body"]["key_judgments"][0].update(likelihood="probable"),
-    lambda d: d["body"]["sources"][0].update(credibility=9),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["body"].update(extra=1),
+        lambda d: d["body"].pop("title"),
+        lambda d: d["label"].update(caveats=["NOFORN"]),
+        lambda d: d["label"].update(releasable_to=["CHN"]),
+        lambda d: d["header"].update(sender="jpn.mofa"),
+        lambda d: d["header"].update(message_id="00000000-0000-4000-8000-000000000000"),
+        lambda d: d["header"].update(type="accord.nope.v1"),
+        lambda d: d["body"]["key_judgments"][0].update(likelihood="probable"),
+        lambda d: d["body"]["sources"][0].update(credibility=9),
+    ],
+)
 def test_bad_payloads_refused(edit: Any) -> None:
     doc = payload("accord.strategic-assessment.v1")
     edit(doc)

@@ -29,8 +29,19 @@ def _closed_port() -> int:
 
 def test_no_broker_is_one_line_and_exit_2() -> None:
     port = _closed_port()
-    result = CliRunner().invoke(cli, ["--log-json", "status", "--plan", str(PLAN_FILE),
-                                      "--bootstrap", f"127.0.0.1:{port}", "--timeout", "5"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--log-json",
+            "status",
+            "--plan",
+            str(PLAN_FILE),
+            "--bootstrap",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "5",
+        ],
+    )
     assert result.exit_code == 2
     assert f"error [broker-error]: cannot reach the broker at 127.0.0.1:{port}" in result.output
     assert "hint: " in result.output
@@ -38,8 +49,10 @@ def test_no_broker_is_one_line_and_exit_2() -> None:
 
 
 def test_unknown_agency_is_refused_before_any_network() -> None:
-    result = CliRunner().invoke(cli, ["status", "--plan", str(PLAN_FILE), "--agency", "XXX.NOPE",
-                                      "--bootstrap", "127.0.0.1:1"])
+    result = CliRunner().invoke(
+        cli,
+        ["status", "--plan", str(PLAN_FILE), "--agency", "XXX.NOPE", "--bootstrap", "127.0.0.1:1"],
+    )
     assert result.exit_code == 2
     assert result.output.startswith("error [")
     assert "Traceback" not in result.output
@@ -74,23 +87,37 @@ def test_text_and_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
 
     at = datetime(2026, 11, 30, 8, 0, 1, tzinfo=UTC)
     g = GroupStatus(
-        agency="JPN.NPA", group="accord.node.jpn.npa", state="Stable",
+        agency="JPN.NPA",
+        group="accord.node.jpn.npa",
+        state="Stable",
         members=(Member("m-1", "accord-JPN.NPA", "/127.0.0.1"),),
-        partitions=(PartitionStatus("accord.bilateral.dialogue", 0, 3, 5, at),
-                    PartitionStatus("accord.bilateral.dialogue", 1, None, 2)),
+        partitions=(
+            PartitionStatus("accord.bilateral.dialogue", 0, 3, 5, at),
+            PartitionStatus("accord.bilateral.dialogue", 1, None, 2),
+        ),
     )
     _echo_text(g)
     _echo_json(g)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == ("JPN.NPA  group accord.node.jpn.npa  Stable  lag 4  "
-                        "members: accord-JPN.NPA@/127.0.0.1")
-    assert lines[1] == ("  accord.bilateral.dialogue[0]  committed 3  end 5  lag 2  "
-                        "last commit 2026-11-30T08:00:01+00:00")
+    assert lines[0] == (
+        "JPN.NPA  group accord.node.jpn.npa  Stable  lag 4  members: accord-JPN.NPA@/127.0.0.1"
+    )
+    assert lines[1] == (
+        "  accord.bilateral.dialogue[0]  committed 3  end 5  lag 2  "
+        "last commit 2026-11-30T08:00:01+00:00"
+    )
     assert lines[2] == "  accord.bilateral.dialogue[1]  committed -  end 2  lag 2  last commit -"
     first = json.loads(lines[3])
-    assert first == {"agency": "JPN.NPA", "group": "accord.node.jpn.npa", "state": "Stable",
-                     "topic": "accord.bilateral.dialogue", "partition": 0, "committed": 3,
-                     "end": 5, "lag": 2, "last_commit": "2026-11-30T08:00:01+00:00",
-                     "members": [{"member_id": "m-1", "client_id": "accord-JPN.NPA",
-                                  "host": "/127.0.0.1"}]}
+    assert first == {
+        "agency": "JPN.NPA",
+        "group": "accord.node.jpn.npa",
+        "state": "Stable",
+        "topic": "accord.bilateral.dialogue",
+        "partition": 0,
+        "committed": 3,
+        "end": 5,
+        "lag": 2,
+        "last_commit": "2026-11-30T08:00:01+00:00",
+        "members": [{"member_id": "m-1", "client_id": "accord-JPN.NPA", "host": "/127.0.0.1"}],
+    }
     assert json.loads(lines[4])["committed"] is None

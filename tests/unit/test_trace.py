@@ -44,21 +44,25 @@ def test_parses_the_recommendations_example() -> None:
     assert ctx.traceparent == VALID
     assert parse_traceparent(VALID.encode()) == ctx
     assert parse_traceparent(VALID[:-2] + "00") == TraceContext(
-        "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", False)
+        "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", False
+    )
 
 
-@pytest.mark.parametrize("bad", [
-    VALID.upper(),                                   # upper-case hex
-    "01" + VALID[2:],                                # unknown version
-    "ff" + VALID[2:],                                # the forbidden version
-    VALID + "-",                                     # too long
-    VALID[:-1],                                      # too short
-    "00-" + "0" * 32 + "-00f067aa0ba902b7-01",       # all-zero trace id
-    "00-4bf92f3577b34da6a3ce929d0e0e4736-" + "0" * 16 + "-01",  # all-zero span id
-    "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # wrong separator
-    "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",  # not hex
-    "",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        VALID.upper(),  # upper-case hex
+        "01" + VALID[2:],  # unknown version
+        "ff" + VALID[2:],  # the forbidden version
+        VALID + "-",  # too long
+        VALID[:-1],  # too short
+        "00-" + "0" * 32 + "-00f067aa0ba902b7-01",  # all-zero trace id
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-" + "0" * 16 + "-01",  # all-zero span id
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # wrong separator
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",  # not hex
+        "",
+    ],
+)
 def test_rejects_anything_not_exactly_version_00(bad: str) -> None:
     assert parse_traceparent(bad) is None
 
@@ -126,7 +130,10 @@ def test_bound_puts_the_trace_on_every_event_and_only_inside() -> None:
     assert trace.current() is None
     inside, outside = _events(out)
     assert (inside["trace_id"], inside["span_id"], inside["correlation_id"]) == (
-        ctx.trace_id, ctx.span_id, "case-7")
+        ctx.trace_id,
+        ctx.span_id,
+        "case-7",
+    )
     assert "trace_id" not in outside
 
 

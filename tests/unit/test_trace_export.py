@@ -14,7 +14,7 @@ from pathlib import Path
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-SCRIPT = r'''
+SCRIPT = r"""
 import asyncio, json, sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,12 +80,17 @@ async def main() -> dict[str, object]:
 
 
 print(json.dumps(asyncio.run(main())))
-'''
+"""
 
 
 def test_a_configured_sdk_exports_the_handover_span_the_request_names(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, PARENT, str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, PARENT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.splitlines()[-1])
     (exported,) = result["spans"]

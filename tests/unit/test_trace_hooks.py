@@ -54,7 +54,8 @@ def test_a_send_starts_a_trace_or_continues_the_callers_with_the_correlation_id(
 
 @pytest.mark.parametrize("value", [VALID.encode(), b"garbage", b"\xff" * 55, b""])
 def test_the_traceparent_header_is_never_a_mirror_and_never_refuses_a_message(
-    inbox: Inbox, value: bytes,
+    inbox: Inbox,
+    value: bytes,
 ) -> None:
     (rec,) = records(sealed("AUS.DFAT", 1))
     rec = replace(rec, headers=(*rec.headers, (TRACEPARENT, value)))
@@ -69,14 +70,17 @@ def test_each_delivery_continues_its_records_trace_or_gets_a_fresh_one(inbox: In
     good = replace(good, headers=(*good.headers, (TRACEPARENT, VALID.encode())))
     bad = replace(bad, headers=(*bad.headers, (TRACEPARENT, VALID.upper().encode())))
     # Two traceparents: the recommendation says invalid, so a fresh trace.
-    twice = replace(twice, headers=(*twice.headers, (TRACEPARENT, VALID.encode()),
-                                    (TRACEPARENT, VALID.encode())))
+    twice = replace(
+        twice,
+        headers=(*twice.headers, (TRACEPARENT, VALID.encode()), (TRACEPARENT, VALID.encode())),
+    )
     batch = [good, bad, twice, none]
     out = run(batch, inbox)
     for d in out.deliveries:  # a correlation id from the signed header
         v = out.accepted[d.sender, d.message_id]
         out.accepted[d.sender, d.message_id] = replace(
-            v, header=v.header.model_copy(update={"correlation_id": cid}))
+            v, header=v.header.model_copy(update={"correlation_id": cid})
+        )
     traces = _delivery_traces({TopicPartition(good.topic, 0): batch}, out)  # type: ignore[dict-item]
     by_offset = {d.offset: traces[d.sender, d.message_id] for d in out.deliveries}
     assert by_offset[0].trace_id == VALID.split("-")[1]
@@ -95,8 +99,9 @@ async def test_a_receipt_record_carries_the_trace_of_the_message_it_acknowledges
         items.append((header, envelope_payload_sha256(raw)))
     trace = TraceContext.new()
     traces = {(items[1][0].sender, str(items[1][0].message_id)): trace}
-    sender = ReceiptSender(topic=plan().receipts_topic, signer=pki().signer(NODE),
-                           status="delivered", timeout_s=5)
+    sender = ReceiptSender(
+        topic=plan().receipts_topic, signer=pki().signer(NODE), status="delivered", timeout_s=5
+    )
     producer = MemoryProducer()
     await sender.send(producer, items, iter(range(1, 9)).__next__, traces=traces)
     await sender.send(producer, items, iter(range(9, 19)).__next__)
@@ -119,8 +124,10 @@ def test_the_outbox_keeps_each_rows_traceparent_and_an_old_outbox_gains_the_colu
         enqueued_at REAL NOT NULL, next_attempt_at REAL NOT NULL, last_error TEXT,
         delivered_at REAL, force INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (sender, message_id));""")
-    old.execute("INSERT INTO handover (sender, message_id, webhook_id, enqueued_at,"
-                " next_attempt_at) VALUES ('AUS.DFAT', 'm0', 'w', 0, 0)")
+    old.execute(
+        "INSERT INTO handover (sender, message_id, webhook_id, enqueued_at,"
+        " next_attempt_at) VALUES ('AUS.DFAT', 'm0', 'w', 0, 0)"
+    )
     old.commit()
     ensure_schema(old)
     old.close()

@@ -52,8 +52,7 @@ def test_certificate_extensions(tmp_path: Path) -> None:
     assert usage.value.digital_signature
     assert not usage.value.key_cert_sign
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [
-        "urn:accord:agency:JPN.MOFA"]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["urn:accord:agency:JPN.MOFA"]
 
 
 def test_crl_must_be_signed_by_trusted_root() -> None:
@@ -97,14 +96,17 @@ def test_rotation_overlaps_then_revoke_old(tmp_path: Path) -> None:
     assert err.value.reason is ReasonCode.REVOKED
     assert store.validate(new.kid, now).kid == new.kid
     assert {r.kid: (r.revoked, r.current) for r in directory.show()} == {
-        old.kid: (True, False), new.kid: (False, True)}
+        old.kid: (True, False),
+        new.kid: (False, True),
+    }
 
 
 def test_expired_window(tmp_path: Path) -> None:
     start = datetime.now(UTC) - timedelta(days=10)
     key, root = create_root(Country.JPN, not_before=start)
-    _, cert = issue_certificate("JPN.MOFA", root_key=key, root_cert=root, not_before=start,
-                                valid_days=5)
+    _, cert = issue_certificate(
+        "JPN.MOFA", root_key=key, root_cert=root, not_before=start, valid_days=5
+    )
     store = TrustStore()
     store.add_root(root)
     kid = store.add_certificate(cert)

@@ -58,7 +58,7 @@ def test_a_pin_must_be_a_fingerprint_that_is_in_the_bundle(tmp_path: Path) -> No
     with pytest.raises(PkiError, match="not in the bundle"):
         TrustStore.from_bundle(pki.bundle_path, roots=["ab" * 32])
     pin = pki.trust_store().root_fingerprints()[0]
-    colons = ":".join(pin[i:i + 2] for i in range(0, 64, 2)).upper()
+    colons = ":".join(pin[i : i + 2] for i in range(0, 64, 2)).upper()
     assert TrustStore.from_bundle(pki.bundle_path, roots=[colons]).root_fingerprints() == [pin]
 
 
@@ -95,13 +95,18 @@ def test_apply_item_skips_any_unappliable_record(tmp_path: Path) -> None:
     pki = provision(tmp_path, ["JPN.MOFA"])
     store = pki.trust_store()
     poison = unknown_key_certificate(pki.signer("JPN.MOFA").certificate)
-    for value in (poison, duplicate_extension_certificate(),
-                  b"-----BEGIN X509 CRL-----\nnot base64\n", b"\x00" * 64):
+    for value in (
+        poison,
+        duplicate_extension_certificate(),
+        b"-----BEGIN X509 CRL-----\nnot base64\n",
+        b"\x00" * 64,
+    ):
         what, error = apply_item(store, b"cert:x", value)
         assert what == "rejected"
         assert error
-    assert apply_item(store, b"k", pki.signer("JPN.MOFA").certificate.public_bytes(
-        Encoding.PEM)) == ("known", None)
+    assert apply_item(
+        store, b"k", pki.signer("JPN.MOFA").certificate.public_bytes(Encoding.PEM)
+    ) == ("known", None)
 
 
 def _closed_port() -> int:
@@ -112,8 +117,7 @@ def _closed_port() -> int:
 
 async def test_the_feed_restarts_after_errors_and_stop_never_raises(tmp_path: Path) -> None:
     pki = provision(tmp_path, ["JPN.MOFA"])
-    conn = KafkaConnection(bootstrap_servers=f"127.0.0.1:{_closed_port()}",
-                           request_timeout_ms=1000)
+    conn = KafkaConnection(bootstrap_servers=f"127.0.0.1:{_closed_port()}", request_timeout_ms=1000)
     feed = TrustFeed(conn, "nowhere.trust", pki.trust_store(), agency="JPN.MOFA")
     await feed.start()
     for _ in range(600):

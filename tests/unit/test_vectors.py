@@ -30,8 +30,11 @@ def store() -> TrustStore:
 def test_vectors_are_reproducible() -> None:
     generated = build_vectors()
     # v2/ holds random HPKE encapsulations: generated once, checked by conformance runs.
-    on_disk = {str(p.relative_to(VECTORS)): p.read_bytes() for p in VECTORS.rglob("*")
-               if p.is_file() and p.relative_to(VECTORS).parts[0] != "v2"}
+    on_disk = {
+        str(p.relative_to(VECTORS)): p.read_bytes()
+        for p in VECTORS.rglob("*")
+        if p.is_file() and p.relative_to(VECTORS).parts[0] != "v2"
+    }
     assert generated == on_disk
 
 
@@ -53,8 +56,13 @@ def test_every_rule_has_a_vector_that_breaks_it_first() -> None:
 
 @pytest.mark.parametrize("vector", MANIFEST["vectors"], ids=lambda v: v["id"])
 def test_vector(vector: dict[str, Any]) -> None:
-    verdict = verify((VECTORS / vector["file"]).read_bytes(), store(), topic=vector["topic"],
-                     now=datetime.fromisoformat(vector["now"]), max_bytes=vector["max_bytes"])
+    verdict = verify(
+        (VECTORS / vector["file"]).read_bytes(),
+        store(),
+        topic=vector["topic"],
+        now=datetime.fromisoformat(vector["now"]),
+        max_bytes=vector["max_bytes"],
+    )
     if vector["expected"] == "valid":
         assert isinstance(verdict, Verified), verdict
     else:
@@ -71,9 +79,17 @@ def test_unpinned_ca_in_the_bundle_is_not_a_root() -> None:
     assert isinstance(verify(raw, store(), topic=vector["topic"], now=now), Rejected)
     # Every CA of the bundle made a root: the mistake the vector is there to catch.
     bundle = (VECTORS / MANIFEST["bundle"]).read_bytes()
-    every_ca = [kid_of(c) for c in x509.load_pem_x509_certificates(
-        b"".join(re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n",
-                            bundle, re.DOTALL))) if is_ca(c)]
+    every_ca = [
+        kid_of(c)
+        for c in x509.load_pem_x509_certificates(
+            b"".join(
+                re.findall(
+                    rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", bundle, re.DOTALL
+                )
+            )
+        )
+        if is_ca(c)
+    ]
     naive = TrustStore.from_pem(bundle, roots=every_ca)
     assert isinstance(verify(raw, naive, topic=vector["topic"], now=now), Verified)
 
@@ -90,8 +106,7 @@ def test_size_boundary_vectors_sit_at_the_default_max_bytes() -> None:
 
 
 def test_v2_has_one_reject_vector_per_enc_rule_with_its_reason() -> None:
-    rejects = {v["rule"]: v["expected"] for v in MANIFEST_V2["vectors"]
-               if v["expected"] != "valid"}
+    rejects = {v["rule"]: v["expected"] for v in MANIFEST_V2["vectors"] if v["expected"] != "valid"}
     assert rejects == {r.id: r.reason.value for r in rules.ENC_RULES}
 
 

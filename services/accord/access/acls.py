@@ -101,9 +101,7 @@ def render_acls(plan: Plan) -> set[AclRule]:
     return rules
 
 
-def allows(
-    rules: set[AclRule], principal: str, operation: Operation, topic: str
-) -> bool:
+def allows(rules: set[AclRule], principal: str, operation: Operation, topic: str) -> bool:
     """Whether ``rules`` let ``principal`` do ``operation`` on ``topic`` (allow-only model)."""
     return any(
         r.principal == principal and r.operation == operation and r.matches("TOPIC", topic)

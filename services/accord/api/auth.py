@@ -47,24 +47,33 @@ class ClientTokens:
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(f"cannot read API token file {path}: {exc.strerror}",
-                              hint="create it with `accord api token NAME --file PATH`") from None
+            raise ConfigError(
+                f"cannot read API token file {path}: {exc.strerror}",
+                hint="create it with `accord api token NAME --file PATH`",
+            ) from None
         except yaml.YAMLError:
-            raise ConfigError(f"API token file {path} is not valid YAML",
-                              hint="expected `clients: {name: sha256:<hex>}`") from None
+            raise ConfigError(
+                f"API token file {path} is not valid YAML",
+                hint="expected `clients: {name: sha256:<hex>}`",
+            ) from None
         clients = doc.get("clients") if isinstance(doc, dict) else None
         if not isinstance(clients, dict):
-            raise ConfigError(f"API token file {path} has no `clients` mapping",
-                              hint="expected `clients: {name: sha256:<hex>}`")
+            raise ConfigError(
+                f"API token file {path} has no `clients` mapping",
+                hint="expected `clients: {name: sha256:<hex>}`",
+            )
         for name, digest in clients.items():
             if not (isinstance(name, str) and _CLIENT.match(name)):
-                raise ConfigError(f"API token file {path}: bad client name {name!r}",
-                                  hint="letters, digits, '.', '_' and '-', at most 64")
+                raise ConfigError(
+                    f"API token file {path}: bad client name {name!r}",
+                    hint="letters, digits, '.', '_' and '-', at most 64",
+                )
             if not (isinstance(digest, str) and _DIGEST.match(digest)):
                 # Never echo the value: it may be a token pasted by mistake.
-                raise ConfigError(f"API token file {path}: client {name!r} has no sha256 digest",
-                                  hint="store the digest printed by `accord api token`, "
-                                  "never the token itself")
+                raise ConfigError(
+                    f"API token file {path}: client {name!r} has no sha256 digest",
+                    hint="store the digest printed by `accord api token`, never the token itself",
+                )
         return cls(dict(clients))
 
     def client_for(self, token: str) -> str | None:
@@ -80,8 +89,9 @@ class ClientTokens:
 def add_client(path: Path, name: str) -> str:
     """Make a token for ``name``, store its digest in ``path``; return the token."""
     if not _CLIENT.match(name):
-        raise ConfigError(f"bad client name {name!r}",
-                          hint="letters, digits, '.', '_' and '-', at most 64")
+        raise ConfigError(
+            f"bad client name {name!r}", hint="letters, digits, '.', '_' and '-', at most 64"
+        )
     digests = ClientTokens.load(path).digests if path.exists() else {}
     token = new_token()
     digests[name] = token_digest(token)

@@ -51,18 +51,26 @@ class ApiSettings:
     def check(self) -> None:
         """Fail closed: no credentials at all, or plain HTTP beyond loopback, is refused."""
         if self.tokens is None and self.client_ca is None:
-            raise ConfigError("the API would serve without credentials",
-                              hint="give --api-tokens FILE (see `accord api token`) "
-                              "and/or --client-ca for mutual TLS")
+            raise ConfigError(
+                "the API would serve without credentials",
+                hint="give --api-tokens FILE (see `accord api token`) "
+                "and/or --client-ca for mutual TLS",
+            )
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
-            raise ConfigError("--tls-cert and --tls-key go together",
-                              hint="give both, or neither for plain HTTP on loopback")
+            raise ConfigError(
+                "--tls-cert and --tls-key go together",
+                hint="give both, or neither for plain HTTP on loopback",
+            )
         if self.client_ca is not None and self.tls_certfile is None:
-            raise ConfigError("mutual TLS needs the node's own certificate",
-                              hint="give --tls-cert and --tls-key with --client-ca")
+            raise ConfigError(
+                "mutual TLS needs the node's own certificate",
+                hint="give --tls-cert and --tls-key with --client-ca",
+            )
         if self.host not in LOOPBACK and self.tls_certfile is None:
-            raise ConfigError(f"plain HTTP on {self.host} would leave loopback",
-                              hint="listen on 127.0.0.1, or give --tls-cert/--tls-key")
+            raise ConfigError(
+                f"plain HTTP on {self.host} would leave loopback",
+                hint="listen on 127.0.0.1, or give --tls-cert/--tls-key",
+            )
 
     @property
     def url(self) -> str:
@@ -107,26 +115,43 @@ def _both(first: Handler, second: Handler | None) -> Handler:
 class Gateway:
     """One agency's node: receiver + publisher + HTTP API. Use as ``async with``."""
 
-    def __init__(self, node: NodeContext, api: ApiSettings, *, handler: Handler | None = None,
-                 handover: Endpoint | None = None) -> None:
+    def __init__(
+        self,
+        node: NodeContext,
+        api: ApiSettings,
+        *,
+        handler: Handler | None = None,
+        handover: Endpoint | None = None,
+    ) -> None:
         api.check()
         self.node = node
         self.api = api
         self.notifier = Notifier()
         self.receiver = Receiver(
-            agency=node.agency, connection=node.settings.kafka, plan=node.plan,
-            trust=node.trust, signer=node.signer, inbox_path=node.settings.inbox_path,
-            handler=_both(self.notifier, handler), handover=handover,
-            settings=node.settings.receiver, keys=node.keys,
+            agency=node.agency,
+            connection=node.settings.kafka,
+            plan=node.plan,
+            trust=node.trust,
+            signer=node.signer,
+            inbox_path=node.settings.inbox_path,
+            handler=_both(self.notifier, handler),
+            handover=handover,
+            settings=node.settings.receiver,
+            keys=node.keys,
         )
         self.publisher = Publisher(
-            agency=node.agency, connection=node.settings.kafka, plan=node.plan,
-            signer=node.signer, state_path=node.settings.publisher_state_path,
-            metrics=self.receiver.metrics, encryption=node.encryption(),
+            agency=node.agency,
+            connection=node.settings.kafka,
+            plan=node.plan,
+            signer=node.signer,
+            state_path=node.settings.publisher_state_path,
+            metrics=self.receiver.metrics,
+            encryption=node.encryption(),
         )
         self.inbox = InboxView(node.settings.inbox_path)
-        self.quarantine = QuarantineView(node.settings.kafka,
-                                         node.plan.quarantine_topic(node.agency))
+        self.quarantine = QuarantineView(
+            node.settings.kafka, node.plan.quarantine_topic(node.agency)
+        )
         self.idempotency = IdempotencyStore(node.settings.data_dir / "api.sqlite")
         self.idempotency.prune()
         self._in_flight: set[tuple[str, str]] = set()
@@ -158,10 +183,16 @@ class Gateway:
         await self.receiver.start()
         await self.quarantine.start()
         config = uvicorn.Config(
-            create_app(self), host=self.api.host, port=self.api.port, log_config=None,
-            access_log=False, lifespan="off", server_header=False,
+            create_app(self),
+            host=self.api.host,
+            port=self.api.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
             timeout_graceful_shutdown=5,  # long-polls end with the node
-            ssl_certfile=self.api.tls_certfile, ssl_keyfile=self.api.tls_keyfile,
+            ssl_certfile=self.api.tls_certfile,
+            ssl_keyfile=self.api.tls_keyfile,
             ssl_ca_certs=str(self.api.client_ca) if self.api.client_ca else None,
             ssl_cert_reqs=ssl.CERT_REQUIRED if self.api.client_ca else ssl.CERT_NONE,
         )
@@ -174,15 +205,18 @@ class Gateway:
             if any(t.done() for t in self._tasks):
                 await self._raise_early_exit()
             await asyncio.sleep(0.02)
-        log.info("api-listening", agency=self.agency, url=self.api.url)
+        log.info("api.listening", agency=self.agency, url=self.api.url)
 
     async def _raise_early_exit(self) -> None:
         for task in self._tasks:
             if task.done() and task.exception() is not None:
-                raise ConfigError(f"the node could not start: {task.exception()!r}",
-                                  hint="is the API port free? see the log above")
-        raise ConfigError("the API server stopped while starting",
-                          hint="is the API port free? see the log above")
+                raise ConfigError(
+                    f"the node could not start: {task.exception()!r}",
+                    hint="is the API port free? see the log above",
+                )
+        raise ConfigError(
+            "the API server stopped while starting", hint="is the API port free? see the log above"
+        )
 
     async def wait(self) -> None:
         """Until the receiver or the server ends (``request_stop`` or a crash)."""
@@ -206,7 +240,10 @@ class Gateway:
     # -- publishing, once per idempotency key --------------------------------
 
     async def publish_once(
-        self, client: str, key: str | None, request_sha256: str,
+        self,
+        client: str,
+        key: str | None,
+        request_sha256: str,
         seal: Callable[[], tuple[Header, bytes]] | None = None,
         act: Callable[[], Awaitable[PublishResult]] | None = None,
     ) -> tuple[int, bytes, bool]:
@@ -219,13 +256,19 @@ class Gateway:
             return 201, _published(await self._send(seal, act)), False
         entry = self.idempotency.get(client, key)
         if entry is not None and entry.request_sha256 != request_sha256:
-            raise ApiProblem(422, "idempotency-key-reused",
-                             "this Idempotency-Key was used for a different request",
-                             hint="use a fresh key for each distinct message")
+            raise ApiProblem(
+                422,
+                "idempotency-key-reused",
+                "this Idempotency-Key was used for a different request",
+                hint="use a fresh key for each distinct message",
+            )
         if (client, key) in self._in_flight:
-            raise ApiProblem(409, "idempotency-in-progress",
-                             "a request with this Idempotency-Key is still in progress",
-                             hint="retry after it has been answered")
+            raise ApiProblem(
+                409,
+                "idempotency-in-progress",
+                "a request with this Idempotency-Key is still in progress",
+                hint="retry after it has been answered",
+            )
         if entry is not None and entry.status is not None and entry.response is not None:
             return entry.status, entry.response, True
         self._in_flight.add((client, key))
@@ -256,8 +299,11 @@ class Gateway:
         finally:
             self._in_flight.discard((client, key))
 
-    async def _send(self, seal: Callable[[], tuple[Header, bytes]] | None,
-                    act: Callable[[], Awaitable[PublishResult]] | None) -> PublishResult:
+    async def _send(
+        self,
+        seal: Callable[[], tuple[Header, bytes]] | None,
+        act: Callable[[], Awaitable[PublishResult]] | None,
+    ) -> PublishResult:
         if seal is not None:
             return await self.publisher.send(*seal())
         assert act is not None
@@ -267,10 +313,11 @@ class Gateway:
         """One of this agency's own sent messages, re-verified (to supersede or retract)."""
         raw = self.publisher.sent_envelope(message_id)
         if raw is None:
-            raise Refused(ReasonCode.NOT_ORIGINATOR,
-                          f"message {message_id} was not published by {self.agency} "
-                          "through this node",
-                          hint="only the originator may supersede or retract, on its node")
+            raise Refused(
+                ReasonCode.NOT_ORIGINATOR,
+                f"message {message_id} was not published by {self.agency} through this node",
+                hint="only the originator may supersede or retract, on its node",
+            )
         verdict = verify(raw, self.node.trust, now=datetime.now(UTC))
         if isinstance(verdict, Rejected):
             raise Refused(verdict.reason, f"original no longer verifies: {verdict.detail}")
@@ -280,10 +327,18 @@ class Gateway:
 def _published(result: PublishResult) -> bytes:
     from accord.api.models import Published
 
-    return Published(message_id=result.message_id, topic=result.topic,
-                     partition=result.partition, offset=result.offset,
-                     sequence=result.sequence,
-                     trace_id=result.trace_id).model_dump_json().encode()
+    return (
+        Published(
+            message_id=result.message_id,
+            topic=result.topic,
+            partition=result.partition,
+            offset=result.offset,
+            sequence=result.sequence,
+            trace_id=result.trace_id,
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -294,8 +349,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                          hint="pick a free port with --listen HOST:PORT") from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="pick a free port with --listen HOST:PORT",
+        ) from None
     sock.set_inheritable(True)
     return sock
 

@@ -67,13 +67,19 @@ class IdempotencyStore:
     def get(self, client: str, key: str) -> Entry | None:
         row = self._db.execute(
             "SELECT request_sha256, header, envelope, status, response FROM idempotency"
-            " WHERE client = ? AND key = ?", (client, key),
+            " WHERE client = ? AND key = ?",
+            (client, key),
         ).fetchone()
         if row is None:
             return None
         digest, header, envelope, status, response = row
-        return Entry(digest, header, None if envelope is None else bytes(envelope), status,
-                     None if response is None else bytes(response))
+        return Entry(
+            digest,
+            header,
+            None if envelope is None else bytes(envelope),
+            status,
+            None if response is None else bytes(response),
+        )
 
     def begin(self, client: str, key: str, request_sha256: str) -> None:
         self._db.execute(
@@ -98,7 +104,8 @@ class IdempotencyStore:
         (its retry must still re-send the same envelope)."""
         cutoff = (datetime.now(UTC) - older_than).isoformat()
         cur = self._db.execute(
-            "DELETE FROM idempotency WHERE created_at < ? AND response IS NOT NULL", (cutoff,))
+            "DELETE FROM idempotency WHERE created_at < ? AND response IS NOT NULL", (cutoff,)
+        )
         return int(cur.rowcount)
 
     def forget(self, client: str, key: str) -> None:

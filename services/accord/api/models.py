@@ -31,19 +31,23 @@ class PublishRequest(_Model):
     """A message to sign and publish as this node's agency."""
 
     type: Literal[PUBLISHABLE] = Field(  # type: ignore[valid-type]
-        description="the versioned message type; the body follows "
-        f"{_SCHEMA_BASE}<type>.schema.json")
+        description=f"the versioned message type; the body follows {_SCHEMA_BASE}<type>.schema.json"
+    )
     scope: Scope
     area: Area
     label: dict[str, Any] | None = Field(
         default=None,
         description="label fields overriding the scope's usual label "
-        f"({_SCHEMA_BASE}accord.label.v1.schema.json); originator is always this agency")
-    body: dict[str, Any] = Field(description=f"the message body, per {_SCHEMA_BASE}<type>"
-                                 ".schema.json")
+        f"({_SCHEMA_BASE}accord.label.v1.schema.json); originator is always this agency",
+    )
+    body: dict[str, Any] = Field(
+        description=f"the message body, per {_SCHEMA_BASE}<type>.schema.json"
+    )
     correlation_id: UUID | None = Field(
-        default=None, description="the signed header's correlation_id: ties related "
-        "messages together; logged on every event of the message, on every node")
+        default=None,
+        description="the signed header's correlation_id: ties related "
+        "messages together; logged on every event of the message, on every node",
+    )
 
 
 class SupersedeRequest(_Model):
@@ -66,8 +70,11 @@ class Published(_Model):
     partition: int
     offset: int
     sequence: int
-    trace_id: str | None = Field(default=None, description="the W3C trace the message was "
-                                 "sent in (a `traceparent` request header is continued)")
+    trace_id: str | None = Field(
+        default=None,
+        description="the W3C trace the message was "
+        "sent in (a `traceparent` request header is continued)",
+    )
 
 
 class InboxItem(_Model):
@@ -85,14 +92,17 @@ class InboxItem(_Model):
     received_at: datetime
     payload_sha256: str
     handover: Literal["pending", "delivered", "dead"] | None = Field(
-        default=None, description="handover to the agency system's webhook (accord.handover); "
-        "null when the node hands over nothing")
+        default=None,
+        description="handover to the agency system's webhook (accord.handover); "
+        "null when the node hands over nothing",
+    )
 
 
 class InboxPage(_Model):
     messages: list[InboxItem]
     next_cursor: str | None = Field(
-        description="the cursor to pass as `after` next; the one given if nothing is new")
+        description="the cursor to pass as `after` next; the one given if nothing is new"
+    )
 
 
 class InboxMessage(InboxItem):
@@ -101,8 +111,10 @@ class InboxMessage(InboxItem):
     header: dict[str, Any]
     label: dict[str, Any]
     body: dict[str, Any]
-    envelope_base64: str = Field(description="the JWS JSON envelope exactly as received "
-                                 f"({_SCHEMA_BASE}accord.jws.v1.schema.json), base64")
+    envelope_base64: str = Field(
+        description="the JWS JSON envelope exactly as received "
+        f"({_SCHEMA_BASE}accord.jws.v1.schema.json), base64"
+    )
 
 
 class QuarantineItem(_Model):

@@ -34,8 +34,15 @@ class Problem(BaseModel):
 class ApiProblem(AccordError):
     """An error the API answers with a given HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str, *, hint: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.code = code
@@ -43,14 +50,25 @@ class ApiProblem(AccordError):
 
 
 _TITLES = {
-    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    409: "Conflict", 413: "Payload too large", 415: "Unsupported media type",
-    422: "Unprocessable content", 500: "Internal error", 503: "Unavailable",
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal error",
+    503: "Unavailable",
 }
 
 # Refusals a caller cannot fix by changing the document: it is not allowed at all.
-_FORBIDDEN = {ReasonCode.NOT_ENTITLED, ReasonCode.NOT_ORIGINATOR,
-              ReasonCode.RELEASABILITY_VIOLATION, ReasonCode.SCOPE_VIOLATION}
+_FORBIDDEN = {
+    ReasonCode.NOT_ENTITLED,
+    ReasonCode.NOT_ORIGINATOR,
+    ReasonCode.RELEASABILITY_VIOLATION,
+    ReasonCode.SCOPE_VIOLATION,
+}
 
 
 def describe(status: int) -> str:
@@ -66,13 +84,23 @@ def status_for(exc: AccordError) -> int:
 
 
 def problem(status: int, code: str, detail: str, *, hint: str | None = None) -> Problem:
-    return Problem(type=f"urn:accord:problem:{code}", title=_TITLES.get(status, "Error"),
-                   status=status, detail=detail, code=code, hint=hint)
+    return Problem(
+        type=f"urn:accord:problem:{code}",
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        code=code,
+        hint=hint,
+    )
 
 
 def problem_response(p: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(p.model_dump(exclude_none=True), status_code=p.status,
-                        media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        p.model_dump(exclude_none=True),
+        status_code=p.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
 
 
 def from_error(exc: AccordError) -> tuple[Problem, dict[str, str]]:
@@ -83,7 +111,4 @@ def from_error(exc: AccordError) -> tuple[Problem, dict[str, str]]:
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the problems an operation may answer."""
-    return {
-        s: {"model": Problem, "description": describe(s)}
-        for s in statuses
-    }
+    return {s: {"model": Problem, "description": describe(s)} for s in statuses}

@@ -46,15 +46,21 @@ def decode_cursor(kind: str, cursor: str | None) -> int:
         if got != kind or n < -1 or len(cursor) > 40:
             raise ValueError(cursor)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApiProblem(400, "bad-cursor", "the cursor is not one this node gave out",
-                         hint="pass next_cursor from a previous page, or no cursor") from None
+        raise ApiProblem(
+            400,
+            "bad-cursor",
+            "the cursor is not one this node gave out",
+            hint="pass next_cursor from a previous page, or no cursor",
+        ) from None
     return n
 
 
 # -- the inbox ------------------------------------------------------------------
 
-_SUMMARY = ('rowid, message_id, type, sender, scope, area, sequence, status, topic, partition,'
-            ' "offset", received_at, payload_sha256')
+_SUMMARY = (
+    "rowid, message_id, type, sender, scope, area, sequence, status, topic, partition,"
+    ' "offset", received_at, payload_sha256'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +73,9 @@ class InboxView:
     """Pages of an inbox in landing order (SQLite rowid: it only grows, no row is deleted)."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, timeout=5, check_same_thread=False
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -86,16 +93,26 @@ class InboxView:
 
     def _handover_states(self, after: int, last: int) -> dict[tuple[str, str], str]:
         """Handover state (accord.handover) of the page's messages; none without an outbox."""
-        if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                            "AND name = 'handover'").fetchone() is None:
+        if (
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'handover'"
+            ).fetchone()
+            is None
+        ):
             return {}
-        return {(s, m): st for s, m, st in self._db.execute(
-            "SELECT h.sender, h.message_id, h.state FROM handover h JOIN messages m"
-            " ON m.sender = h.sender AND m.message_id = h.message_id"
-            " WHERE m.rowid > ? AND m.rowid <= ?", (after, last))}
+        return {
+            (s, m): st
+            for s, m, st in self._db.execute(
+                "SELECT h.sender, h.message_id, h.state FROM handover h JOIN messages m"
+                " ON m.sender = h.sender AND m.message_id = h.message_id"
+                " WHERE m.rowid > ? AND m.rowid <= ?",
+                (after, last),
+            )
+        }
 
-    def one(self, message_id: str, sender: str | None = None
-            ) -> list[tuple[InboxRow, dict[str, Any], bytes]]:
+    def one(
+        self, message_id: str, sender: str | None = None
+    ) -> list[tuple[InboxRow, dict[str, Any], bytes]]:
         """A message's summary, its signed payload (header, label, body) and raw envelope;
         one per sender holding that id (a message is identified by sender and id)."""
         query = f"SELECT {_SUMMARY}, payload, raw FROM messages WHERE message_id = ?"  # noqa: S608
@@ -111,8 +128,20 @@ class InboxView:
 
 
 def _summary(r: tuple[Any, ...]) -> InboxRow:
-    names = ("message_id", "type", "sender", "scope", "area", "sequence", "status", "topic",
-             "partition", "offset", "received_at", "payload_sha256")
+    names = (
+        "message_id",
+        "type",
+        "sender",
+        "scope",
+        "area",
+        "sequence",
+        "status",
+        "topic",
+        "partition",
+        "offset",
+        "received_at",
+        "payload_sha256",
+    )
     return InboxRow(int(r[0]), dict(zip(names, r[1:], strict=True)))
 
 
@@ -129,8 +158,11 @@ class QuarantineView:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        consumer = new_consumer(self._connection, group_id=None,
-                                client_id=f"{self._connection.client_id}-quarantine-view")
+        consumer = new_consumer(
+            self._connection,
+            group_id=None,
+            client_id=f"{self._connection.client_id}-quarantine-view",
+        )
         await consumer.start()
         consumer.assign([self._tp])
         self._consumer = consumer
@@ -143,8 +175,12 @@ class QuarantineView:
     async def page(self, after: int, limit: int) -> list[dict[str, Any]]:
         consumer = self._consumer
         if consumer is None:
-            raise ApiProblem(503, "not-ready", "the quarantine view is not started",
-                             hint="wait until GET /v1/status says ready")
+            raise ApiProblem(
+                503,
+                "not-ready",
+                "the quarantine view is not started",
+                hint="wait until GET /v1/status says ready",
+            )
         async with self._lock:
             end = (await consumer.end_offsets([self._tp]))[self._tp]
             start = max(after + 1, (await consumer.beginning_offsets([self._tp]))[self._tp])
@@ -156,10 +192,15 @@ class QuarantineView:
             deadline = loop.time() + 10
             while len(out) < limit and await consumer.position(self._tp) < end:
                 if loop.time() > deadline:
-                    raise ApiProblem(503, "broker-error", "the quarantine topic did not answer",
-                                     hint="check that the brokers are up")
-                batch = await consumer.getmany(self._tp, timeout_ms=500,
-                                               max_records=limit - len(out))
+                    raise ApiProblem(
+                        503,
+                        "broker-error",
+                        "the quarantine topic did not answer",
+                        hint="check that the brokers are up",
+                    )
+                batch = await consumer.getmany(
+                    self._tp, timeout_ms=500, max_records=limit - len(out)
+                )
                 out += [_quarantined(r) for r in batch.get(self._tp, [])]
             return out[:limit]
 

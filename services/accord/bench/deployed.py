@@ -101,8 +101,16 @@ async def _until(predicate: Callable[[], bool], within_s: float) -> bool:
 
 
 def start_probed_node(
-    *, agency: str, connection: KafkaConnection, plan_file: Path, pki_dir: Path,
-    data_dir: Path, log: Path, landings: Path, log_level: str, fetch_wait_ms: int,
+    *,
+    agency: str,
+    connection: KafkaConnection,
+    plan_file: Path,
+    pki_dir: Path,
+    data_dir: Path,
+    log: Path,
+    landings: Path,
+    log_level: str,
+    fetch_wait_ms: int,
 ) -> subprocess.Popen[bytes]:
     """``accord --log-level L --log-json receive --agency A`` through the landing probe;
     the environment as ``accord.node.process.start_receiver_process`` sets it."""
@@ -115,10 +123,24 @@ def start_probed_node(
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "accord.bench.probed_node", str(landings), "--",
-             "--log-level", log_level, "--log-json", "receive", "--agency", agency,
-             "--fetch-wait-ms", str(fetch_wait_ms)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "accord.bench.probed_node",
+                str(landings),
+                "--",
+                "--log-level",
+                log_level,
+                "--log-json",
+                "receive",
+                "--agency",
+                agency,
+                "--fetch-wait-ms",
+                str(fetch_wait_ms),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -127,24 +149,37 @@ def _same(plan: Plan) -> Plan:
 
 
 async def deployed_run(
-    conn: KafkaConnection, directory: Path, pki: Pki, count: int, *,
-    body_size: int = 1024, warmup: int = 500, broker_pid: int | None = None,
-    fetch_wait_ms: int = 10, log_level: str = "WARNING",
-    plan_of: Callable[[Plan], Plan] = _same, within_s: float = 600.0,
+    conn: KafkaConnection,
+    directory: Path,
+    pki: Pki,
+    count: int,
+    *,
+    body_size: int = 1024,
+    warmup: int = 500,
+    broker_pid: int | None = None,
+    fetch_wait_ms: int = 10,
+    log_level: str = "WARNING",
+    plan_of: Callable[[Plan], Plan] = _same,
+    within_s: float = 600.0,
 ) -> DeployedRun:
     """``count`` messages from this process to a receiving node in its own process;
     ``plan_of`` turns the bench plan into a pipeline variant's (see ``run.VARIANTS``)."""
-    ex = LocalExchange(plan=plan_of(bench_plan()), connection=conn, directory=directory,
-                       pki=pki)
+    ex = LocalExchange(plan=plan_of(bench_plan()), connection=conn, directory=directory, pki=pki)
     await asyncio.to_thread(ex.apply)
     agency = RECEIVERS[0]
     data_dir = directory / "receiver"
     inbox = inbox_path(data_dir)
     landings = directory / "landings.json"
     node = start_probed_node(
-        agency=agency, connection=conn, plan_file=dump_plan(ex.plan, directory / "plan.yaml"),
-        pki_dir=ex.pki.bundle_path.parent, data_dir=data_dir, log=directory / "receiver.log",
-        landings=landings, log_level=log_level, fetch_wait_ms=fetch_wait_ms,
+        agency=agency,
+        connection=conn,
+        plan_file=dump_plan(ex.plan, directory / "plan.yaml"),
+        pki_dir=ex.pki.bundle_path.parent,
+        data_dir=data_dir,
+        log=directory / "receiver.log",
+        landings=landings,
+        log_level=log_level,
+        fetch_wait_ms=fetch_wait_ms,
     )
     try:
         publisher = await ex.publisher(SENDER)
@@ -161,13 +196,19 @@ async def deployed_run(
         before = count_messages(inbox)
 
         started = datetime.now(UTC)
-        cpu0 = (time.process_time(), cpu_seconds(node.pid),
-                cpu_seconds(broker_pid) if broker_pid else None)
+        cpu0 = (
+            time.process_time(),
+            cpu_seconds(node.pid),
+            cpu_seconds(broker_pid) if broker_pid else None,
+        )
         await publish_many(publisher, count, seal)
         if not await _until(lambda: count_messages(inbox) >= before + count, within_s):
             raise RuntimeError(f"the receiving node landed too few messages; see {directory}")
-        cpu1 = (time.process_time(), cpu_seconds(node.pid),
-                cpu_seconds(broker_pid) if broker_pid else None)
+        cpu1 = (
+            time.process_time(),
+            cpu_seconds(node.pid),
+            cpu_seconds(broker_pid) if broker_pid else None,
+        )
     finally:
         stop_process(node)
         await ex.stop()

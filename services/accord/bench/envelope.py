@@ -52,8 +52,12 @@ def _label(now: datetime) -> Label:
 def _body(size: int, now: datetime) -> InformationReport:
     """A report whose JSON body is ``size`` bytes."""
     base = InformationReport(
-        title="Bench 000000", priority=Priority.PRIORITY, details="x",
-        subjects=(Subject.TERRORISM,), region="South-East Asia", observed_at=now,
+        title="Bench 000000",
+        priority=Priority.PRIORITY,
+        details="x",
+        subjects=(Subject.TERRORISM,),
+        region="South-East Asia",
+        observed_at=now,
     )
     pad = max(1, size - len(base.model_dump_json()) + 1)
     return InformationReport.model_validate(base.model_dump() | {"details": "x" * pad})
@@ -68,8 +72,7 @@ def _timed(name: str, items: Sequence[T], call: Callable[[T], object]) -> Rate:
         call(item)
         laps.append(clock() - t0)
     seconds = clock() - start
-    return Rate(name, len(items), seconds, percentile(laps, 50) * 1000,
-                percentile(laps, 99) * 1000)
+    return Rate(name, len(items), seconds, percentile(laps, 50) * 1000, percentile(laps, 99) * 1000)
 
 
 def envelope_rates(
@@ -84,8 +87,9 @@ def envelope_rates(
     now = datetime.now(UTC)
     label, body = _label(now), _body(size, now)
     headers = [
-        Header.create(InformationReport.TYPE, sender=SENDER, scope=SCOPE, area=AREA,
-                      sequence=n, issued_at=now)
+        Header.create(
+            InformationReport.TYPE, sender=SENDER, scope=SCOPE, area=AREA, sequence=n, issued_at=now
+        )
         for n in range(count)
     ]
     sealed: list[bytes] = []
@@ -110,8 +114,14 @@ def envelope_rates(
     def do_receipt(item: tuple[Header, str]) -> None:
         # One receipt per message: the worst case (a batch of one).
         header, digest = item
-        build_receipt([acknowledgement(header, digest)], scope=header.scope, area=header.area,
-                      namespace=DEFAULT_NAMESPACE, signer=receiver, sequence=next(sequence))
+        build_receipt(
+            [acknowledgement(header, digest)],
+            scope=header.scope,
+            area=header.area,
+            namespace=DEFAULT_NAMESPACE,
+            signer=receiver,
+            sequence=next(sequence),
+        )
 
     receipt_rate = _timed("receipt-build", delivered, do_receipt)
     return seal_rate, verify_rate, receipt_rate
@@ -147,8 +157,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{median([x for x in xs if x is not None]):>9.3f}" if None not in xs else f"{'-':>9}"
             for xs in ([r.p50_ms for r in runs], [r.p99_ms for r in runs])
         )
-        print(f"{name:<18}{median(per_s):>10.0f}{p50}{p99}  "
-              + ", ".join(f"{v:.0f}" for v in per_s))
+        print(
+            f"{name:<18}{median(per_s):>10.0f}{p50}{p99}  " + ", ".join(f"{v:.0f}" for v in per_s)
+        )
 
 
 if __name__ == "__main__":

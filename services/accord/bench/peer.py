@@ -89,9 +89,14 @@ class PeerMessage(BaseModel):
 
 def peer_body(size: int = 1024) -> PeerReport:
     """A report whose JSON is ``size`` bytes, as (b)'s ``bench_body``."""
-    base = PeerReport(title="Bench 000000", priority="priority", details="x",
-                      subjects=("terrorism",), region="South-East Asia",
-                      observed_at=datetime.now(UTC))
+    base = PeerReport(
+        title="Bench 000000",
+        priority="priority",
+        details="x",
+        subjects=("terrorism",),
+        region="South-East Asia",
+        observed_at=datetime.now(UTC),
+    )
     pad = max(1, size - len(base.model_dump_json()) + 1)
     return base.model_copy(update={"details": "x" * pad})
 
@@ -115,8 +120,12 @@ class JwsSigner:
     def sign(self, payload: bytes) -> bytes:
         payload_b64 = _b64(payload)
         signature = self._key.sign(f"{self._protected}.{payload_b64}".encode("ascii"))
-        return json.dumps({"payload": payload_b64, "signatures": [
-            {"protected": self._protected, "signature": _b64(signature)}]}).encode()
+        return json.dumps(
+            {
+                "payload": payload_b64,
+                "signatures": [{"protected": self._protected, "signature": _b64(signature)}],
+            }
+        ).encode()
 
 
 class JwsSignature(BaseModel):
@@ -142,8 +151,9 @@ def jws_verify(jws: Jws, keys: dict[str, Ed25519PublicKey]) -> bytes:
         header = json.loads(_unb64(sig.protected))
         if header.get("alg") != "EdDSA":
             raise JwsInvalid("alg")
-        keys[header["kid"]].verify(_unb64(sig.signature),
-                                   f"{sig.protected}.{jws.payload}".encode("ascii"))
+        keys[header["kid"]].verify(
+            _unb64(sig.signature), f"{sig.protected}.{jws.payload}".encode("ascii")
+        )
         return _unb64(jws.payload)
     except (ValueError, KeyError, TypeError, InvalidSignature) as exc:
         raise JwsInvalid(str(exc)) from exc
@@ -161,9 +171,12 @@ class PeerStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS messages (message_id TEXT PRIMARY KEY, sender TEXT,"
-            " sequence INTEGER, issued_at TEXT, received_at TEXT, body TEXT)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS offsets (topic TEXT, partition INTEGER,"
-                         " next INTEGER, PRIMARY KEY (topic, partition))")
+            " sequence INTEGER, issued_at TEXT, received_at TEXT, body TEXT)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS offsets (topic TEXT, partition INTEGER,"
+            " next INTEGER, PRIMARY KEY (topic, partition))"
+        )
 
     def land(self, rows: Sequence[PeerMessage], offsets: dict[tuple[str, int], int]) -> None:
         now = datetime.now(UTC).isoformat()
@@ -172,12 +185,23 @@ class PeerStore:
         try:
             cur.executemany(
                 "INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?)",
-                [(str(m.message_id), m.sender, m.sequence, m.issued_at.isoformat(), now,
-                  m.body.model_dump_json()) for m in rows])
+                [
+                    (
+                        str(m.message_id),
+                        m.sender,
+                        m.sequence,
+                        m.issued_at.isoformat(),
+                        now,
+                        m.body.model_dump_json(),
+                    )
+                    for m in rows
+                ],
+            )
             cur.executemany(
                 "INSERT INTO offsets VALUES (?,?,?) ON CONFLICT(topic, partition)"
                 " DO UPDATE SET next = excluded.next",
-                [(t, p, o) for (t, p), o in offsets.items()])
+                [(t, p, o) for (t, p), o in offsets.items()],
+            )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -206,15 +230,26 @@ def landing_times(path: Path) -> list[tuple[datetime, datetime]]:
 # -- FastStream ---------------------------------------------------------------------------
 
 
-def subscriber_broker(bootstrap: str, topic: str, group: str, store: PeerStore,
-                      keys: dict[str, Ed25519PublicKey], fetch_wait_ms: int) -> KafkaBroker:
+def subscriber_broker(
+    bootstrap: str,
+    topic: str,
+    group: str,
+    store: PeerStore,
+    keys: dict[str, Ed25519PublicKey],
+    fetch_wait_ms: int,
+) -> KafkaBroker:
     """A FastStream ``KafkaBroker`` with the batch subscriber registered (not started)."""
     broker = KafkaBroker(bootstrap, logger=None)
 
     @broker.subscriber(
-        topic, group_id=group, batch=True, ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest", isolation_level="read_committed",
-        max_records=BATCH_MAX, max_partition_fetch_bytes=MAX_RECORD_BYTES * 2,
+        topic,
+        group_id=group,
+        batch=True,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_records=BATCH_MAX,
+        max_partition_fetch_bytes=MAX_RECORD_BYTES * 2,
         fetch_min_bytes=FETCH_MIN_BYTES if fetch_wait_ms else 1,
         fetch_max_wait_ms=fetch_wait_ms,
     )
@@ -235,12 +270,17 @@ def subscriber_broker(bootstrap: str, topic: str, group: str, store: PeerStore,
 
 
 def publisher_broker(bootstrap: str) -> KafkaBroker:
-    return KafkaBroker(bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-                       logger=None)
+    return KafkaBroker(bootstrap, acks="all", enable_idempotence=True, linger_ms=5, logger=None)
 
 
-async def publish(broker: Any, topic: str, signer: JwsSigner, count: int,
-                  body: PeerReport, first_sequence: int = 1) -> None:
+async def publish(
+    broker: Any,
+    topic: str,
+    signer: JwsSigner,
+    count: int,
+    body: PeerReport,
+    first_sequence: int = 1,
+) -> None:
     """Model, sign and publish ``count`` messages, ``IN_FLIGHT`` awaiting acks at most."""
     in_flight = asyncio.Semaphore(IN_FLIGHT)
     pending: set[asyncio.Future[Any]] = set()
@@ -251,10 +291,16 @@ async def publish(broker: Any, topic: str, signer: JwsSigner, count: int,
 
     for n in range(first_sequence, first_sequence + count):
         await in_flight.acquire()
-        message = PeerMessage(message_id=uuid.uuid4(), sender="AUS.AFP", sequence=n,
-                              issued_at=datetime.now(UTC), body=body)
-        future = await broker.publish(signer.sign(message.model_dump_json().encode()),
-                                      topic, no_confirm=True)
+        message = PeerMessage(
+            message_id=uuid.uuid4(),
+            sender="AUS.AFP",
+            sequence=n,
+            issued_at=datetime.now(UTC),
+            body=body,
+        )
+        future = await broker.publish(
+            signer.sign(message.model_dump_json().encode()), topic, no_confirm=True
+        )
         pending.add(future)
         future.add_done_callback(done)
     while pending:
@@ -296,8 +342,9 @@ class PeerRun:
 def start_subscriber_process(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     """``python -m accord.bench.peer ARGS``: the subscriber as a process of its own."""
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "accord.bench.peer", *args],
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "accord.bench.peer", *args], stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 async def _until(path: Path, goal: int, within_s: float) -> None:
@@ -316,9 +363,16 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
 
 
 async def peer_run(
-    bootstrap: str, directory: Path, count: int, *, processes: Literal[1, 2],
-    body_size: int = 1024, warmup: int = 500, fetch_wait_ms: int = 10,
-    broker_pid: int | None = None, within_s: float = 600.0,
+    bootstrap: str,
+    directory: Path,
+    count: int,
+    *,
+    processes: Literal[1, 2],
+    body_size: int = 1024,
+    warmup: int = 500,
+    fetch_wait_ms: int = 10,
+    broker_pid: int | None = None,
+    within_s: float = 600.0,
 ) -> PeerRun:
     """``count`` messages through the peer, after ``warmup`` uncounted ones; the
     subscriber in this process (``processes=1``) or in its own (``2``)."""
@@ -336,14 +390,28 @@ async def peer_run(
     node: subprocess.Popen[bytes] | None = None
     if processes == 1:
         store = PeerStore(db)
-        sub_broker = subscriber_broker(bootstrap, topic, group, store,
-                                       {KID: key.public_key()}, fetch_wait_ms)
+        sub_broker = subscriber_broker(
+            bootstrap, topic, group, store, {KID: key.public_key()}, fetch_wait_ms
+        )
         await sub_broker.start()
     else:
         node = start_subscriber_process(
-            ["--bootstrap", bootstrap, "--topic", topic, "--group", group, "--db", str(db),
-             "--public-key", key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
-             "--fetch-wait-ms", str(fetch_wait_ms)], log=directory / "peer-subscriber.log")
+            [
+                "--bootstrap",
+                bootstrap,
+                "--topic",
+                topic,
+                "--group",
+                group,
+                "--db",
+                str(db),
+                "--public-key",
+                key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
+                "--fetch-wait-ms",
+                str(fetch_wait_ms),
+            ],
+            log=directory / "peer-subscriber.log",
+        )
     pub_broker = publisher_broker(bootstrap)
     await pub_broker.start()
     try:
@@ -351,12 +419,18 @@ async def peer_run(
         await _until(db, max(warmup, 1), within_s)
         before = count_rows(db)
         started = datetime.now(UTC)
-        cpu0 = (time.process_time(), cpu_seconds(node.pid) if node else None,
-                cpu_seconds(broker_pid) if broker_pid else None)
+        cpu0 = (
+            time.process_time(),
+            cpu_seconds(node.pid) if node else None,
+            cpu_seconds(broker_pid) if broker_pid else None,
+        )
         await publish(pub_broker, topic, signer, count, body, first_sequence=before + 1)
         await _until(db, before + count, within_s)
-        cpu1 = (time.process_time(), cpu_seconds(node.pid) if node else None,
-                cpu_seconds(broker_pid) if broker_pid else None)
+        cpu1 = (
+            time.process_time(),
+            cpu_seconds(node.pid) if node else None,
+            cpu_seconds(broker_pid) if broker_pid else None,
+        )
     finally:
         await pub_broker.stop()
         if sub_broker is not None:
@@ -370,20 +444,22 @@ async def peer_run(
     last = max(r for _i, r in timed)
     sub_cpu = (cpu1[1] - cpu0[1]) if cpu0[1] is not None and cpu1[1] is not None else None
     return PeerRun(
-        processes=processes, count=count, seconds=(last - started).total_seconds(),
+        processes=processes,
+        count=count,
+        seconds=(last - started).total_seconds(),
         latencies=[(r - i).total_seconds() for i, r in timed],
         cpu_publisher_s=cpu1[0] - cpu0[0],
         cpu_subscriber_s=sub_cpu if processes == 2 else None,
-        cpu_broker_s=(cpu1[2] - cpu0[2]) if cpu0[2] is not None and cpu1[2] is not None
-        else None,
+        cpu_broker_s=(cpu1[2] - cpu0[2]) if cpu0[2] is not None and cpu1[2] is not None else None,
     )
 
 
 async def _serve(args: argparse.Namespace) -> None:
     store = PeerStore(Path(args.db))
     public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(args.public_key))
-    broker = subscriber_broker(args.bootstrap, args.topic, args.group, store,
-                               {KID: public}, args.fetch_wait_ms)
+    broker = subscriber_broker(
+        args.bootstrap, args.topic, args.group, store, {KID: public}, args.fetch_wait_ms
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -67,16 +67,23 @@ def bench_label() -> Label:
 def bench_body(n: int, size: int = 1024) -> InformationReport:
     """A report whose JSON body is ``size`` bytes (for n < 10**6)."""
     base = InformationReport(
-        title=f"Bench {n:06d}", priority=Priority.PRIORITY, details="x",
-        subjects=(Subject.TERRORISM,), region="South-East Asia", observed_at=datetime.now(UTC),
+        title=f"Bench {n:06d}",
+        priority=Priority.PRIORITY,
+        details="x",
+        subjects=(Subject.TERRORISM,),
+        region="South-East Asia",
+        observed_at=datetime.now(UTC),
     )
     pad = max(1, size - len(base.model_dump_json()) + 1)
     return base.model_copy(update={"details": "x" * pad})
 
 
 async def publish_many(
-    publisher: Publisher, count: int, seal: Callable[[], tuple[Header, bytes]],
-    *, rate: float | None = None,
+    publisher: Publisher,
+    count: int,
+    seal: Callable[[], tuple[Header, bytes]],
+    *,
+    rate: float | None = None,
 ) -> None:
     """Seal and send ``count`` messages, ``IN_FLIGHT`` awaiting acks at most; paced
     at ``rate``/s when given. The first send error stops the run and is raised."""
@@ -135,7 +142,8 @@ class LandProbe:
                 self.last_landed = time.perf_counter()
                 fresh = set(landed)
                 self.latencies.extend(
-                    (now - d.issued_at).total_seconds() for d in batch
+                    (now - d.issued_at).total_seconds()
+                    for d in batch
                     if (d.sender, d.message_id) in fresh
                 )
             return landed, first_receipt
@@ -171,8 +179,14 @@ class Pipeline:
     """A LocalExchange with one publisher and ``receivers`` receivers, ready to publish."""
 
     def __init__(
-        self, connection: KafkaConnection, directory: Path, *, receivers: int = 1,
-        pki: Pki | None = None, body_size: int = 1024, fetch_wait_ms: int = 10,
+        self,
+        connection: KafkaConnection,
+        directory: Path,
+        *,
+        receivers: int = 1,
+        pki: Pki | None = None,
+        body_size: int = 1024,
+        fetch_wait_ms: int = 10,
         encrypted: bool = False,
     ) -> None:
         """``encrypted``: envelope v2 (issue 14): the scope requires encryption, every
@@ -182,9 +196,14 @@ class Pipeline:
             raise ValueError(f"receivers must be 1 to {len(RECEIVERS)}")
         plan = bench_plan()
         if encrypted:
-            plan = plan.model_copy(update={"scopes": {
-                s: sp.model_copy(update={"encryption": "required"})
-                for s, sp in plan.scopes.items()}})
+            plan = plan.model_copy(
+                update={
+                    "scopes": {
+                        s: sp.model_copy(update={"encryption": "required"})
+                        for s, sp in plan.scopes.items()
+                    }
+                }
+            )
         self.exchange = LocalExchange(
             plan=plan, connection=connection, directory=directory, pki=pki
         )
@@ -204,8 +223,7 @@ class Pipeline:
         # On the encrypted plan the exchange gives every agency its keys (receivers
         # follow the trust and key topics, the publisher encrypts).
         for agency in self.agencies:
-            receiver = await self.exchange.start_receiver(
-                agency, fetch_wait_ms=self.fetch_wait_ms)
+            receiver = await self.exchange.start_receiver(agency, fetch_wait_ms=self.fetch_wait_ms)
             self.probes[agency].install(receiver)
         self._publisher = await self.exchange.publisher(SENDER)
         loop = asyncio.get_running_loop()
@@ -224,7 +242,11 @@ class Pipeline:
         from accord.envelope import seal
 
         header = Header.create(
-            InformationReport.TYPE, sender=SENDER, scope=SCOPE, area=AREA, sequence=1,
+            InformationReport.TYPE,
+            sender=SENDER,
+            scope=SCOPE,
+            area=AREA,
+            sequence=1,
             namespace=self.exchange.plan.namespace,
         )
         return len(seal(header, self._label, self._body, self.exchange.pki.signer(SENDER)))
@@ -239,10 +261,16 @@ class Pipeline:
 
         signer = self.exchange.pki.signer(SENDER)
         agencies = recipient_agencies(self.exchange.plan, sender=SENDER, scope=SCOPE, area=AREA)
-        cwk, _ = seal_cwk(signer, resolve_recipients(agencies, self.exchange.encryption_keys()[0],
-                                                     now=datetime.now(UTC)))
+        cwk, _ = seal_cwk(
+            signer,
+            resolve_recipients(agencies, self.exchange.encryption_keys()[0], now=datetime.now(UTC)),
+        )
         header = Header.create(
-            InformationReport.TYPE, sender=SENDER, scope=SCOPE, area=AREA, sequence=1,
+            InformationReport.TYPE,
+            sender=SENDER,
+            scope=SCOPE,
+            area=AREA,
+            sequence=1,
             namespace=self.exchange.plan.namespace,
         )
         return len(seal_encrypted(header, self._label, self._body, signer, cwk))
@@ -253,8 +281,10 @@ class Pipeline:
 
     def _counts(self) -> tuple[int, int]:
         receivers = self.exchange.receivers.values()
-        return (sum(r.stats.delivered for r in receivers),
-                sum(sum(r.stats.rejected.values()) for r in receivers))
+        return (
+            sum(r.stats.delivered for r in receivers),
+            sum(sum(r.stats.rejected.values()) for r in receivers),
+        )
 
     async def run(
         self, count: int, *, rate: float | None = None, within_s: float = 300.0
@@ -273,9 +303,13 @@ class Pipeline:
         seconds = (last if complete else time.perf_counter()) - start
         delivered, rejected = self._counts()
         return PipelineRun(
-            count=count, receivers=len(self.agencies), seconds=seconds,
+            count=count,
+            receivers=len(self.agencies),
+            seconds=seconds,
             latencies=[x for p in self.probes.values() for x in p.latencies],
-            delivered=delivered - delivered0, rejected=rejected - rejected0, target_rate=rate,
+            delivered=delivered - delivered0,
+            rejected=rejected - rejected0,
+            target_rate=rate,
         )
 
     async def _settle(self, delivered0: int, count: int, within_s: float) -> bool:
@@ -296,7 +330,8 @@ class Pipeline:
         for agency, receiver in self.exchange.receivers.items():
             registry = receiver.metrics.registry
             labels = {"agency": agency}
-            within += registry.get_sample_value(
-                f"{name}_bucket", {**labels, "le": str(seconds)}) or 0.0
+            within += (
+                registry.get_sample_value(f"{name}_bucket", {**labels, "le": str(seconds)}) or 0.0
+            )
             total += registry.get_sample_value(f"{name}_count", labels) or 0.0
         return within, total

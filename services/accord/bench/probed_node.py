@@ -39,8 +39,9 @@ def install(out: Path) -> None:
         if landed:
             now = datetime.now(UTC).timestamp()
             fresh = set(landed)
-            landings.extend((d.issued_at.timestamp(), now) for d in batch
-                            if (d.sender, d.message_id) in fresh)
+            landings.extend(
+                (d.issued_at.timestamp(), now) for d in batch if (d.sender, d.message_id) in fresh
+            )
         return landed, first_receipt
 
     setattr(Inbox, "land", timed)  # noqa: B010 - replaced in this process only, on purpose

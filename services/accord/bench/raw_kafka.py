@@ -52,8 +52,11 @@ async def raw_roundtrip(conn: KafkaConnection, topic: str, count: int, size: int
         await producer.stop()
         await consumer.stop()
     return Rate(
-        "raw-aiokafka", count, elapsed,
-        p50_ms=percentile(latencies, 50) * 1000, p99_ms=percentile(latencies, 99) * 1000,
+        "raw-aiokafka",
+        count,
+        elapsed,
+        p50_ms=percentile(latencies, 50) * 1000,
+        p99_ms=percentile(latencies, 99) * 1000,
     )
 
 

@@ -63,14 +63,25 @@ class Target:
 
 
 TARGETS = (
-    Target("deployed throughput >= 1.0 x two-process peer", "ratio_deployed_peer2",
-           1.0, at_least=True),
-    Target("publisher CPU per message <= 1.0 x peer's", "ratio_cpu_publisher_peer2",
-           1.0, at_least=False),
-    Target("receiver CPU per message <= 1.0 x peer's", "ratio_cpu_receiver_peer2",
-           1.0, at_least=False),
-    Target("receiver >= 5000 msgs/s per core", "receiver_msgs_per_core", 5000.0,
-           at_least=True, unit=" msgs/s"),
+    Target(
+        "deployed throughput >= 1.0 x two-process peer", "ratio_deployed_peer2", 1.0, at_least=True
+    ),
+    Target(
+        "publisher CPU per message <= 1.0 x peer's",
+        "ratio_cpu_publisher_peer2",
+        1.0,
+        at_least=False,
+    ),
+    Target(
+        "receiver CPU per message <= 1.0 x peer's", "ratio_cpu_receiver_peer2", 1.0, at_least=False
+    ),
+    Target(
+        "receiver >= 5000 msgs/s per core",
+        "receiver_msgs_per_core",
+        5000.0,
+        at_least=True,
+        unit=" msgs/s",
+    ),
     Target("paced p99 <= 30 ms", "paced_p99_ms", 30.0, at_least=False, unit=" ms"),
 )
 
@@ -113,8 +124,12 @@ def _pipeline_figures(prefix: str, run: PipelineRun) -> Figures:
 
 
 async def run_once(
-    conn: KafkaConnection, directory: Path, options: BenchOptions, pki: Pki,
-    progress: Callable[[str], None] = lambda _: None, broker_pid: int | None = None,
+    conn: KafkaConnection,
+    directory: Path,
+    options: BenchOptions,
+    pki: Pki,
+    progress: Callable[[str], None] = lambda _: None,
+    broker_pid: int | None = None,
     peer_first: bool = False,
 ) -> Figures:
     """Every figure of one repeat. A fresh namespace (topics, groups, inboxes) each time.
@@ -123,8 +138,14 @@ async def run_once(
     between repeats, so a drift in the machine's load favours neither side.
     """
     figures: Figures = {"receivers": float(options.receivers)}
-    pipeline = Pipeline(conn, directory, receivers=options.receivers, pki=pki,
-                        body_size=options.body_size, fetch_wait_ms=options.fetch_wait_ms)
+    pipeline = Pipeline(
+        conn,
+        directory,
+        receivers=options.receivers,
+        pki=pki,
+        body_size=options.body_size,
+        fetch_wait_ms=options.fetch_wait_ms,
+    )
     progress("starting the exchange (topics, receivers, publisher)")
     await pipeline.start()
     try:
@@ -140,10 +161,13 @@ async def run_once(
         figures["raw_cpu_us_per_msg_process"] = (
             (time.process_time() - raw_cpu) / options.messages * 1e6
         )
-        figures.update({
-            "raw_msgs_per_s": raw.per_second, "raw_p50_ms": raw.p50_ms or 0.0,
-            "raw_p99_ms": raw.p99_ms or 0.0,
-        })
+        figures.update(
+            {
+                "raw_msgs_per_s": raw.per_second,
+                "raw_p50_ms": raw.p50_ms or 0.0,
+                "raw_p99_ms": raw.p99_ms or 0.0,
+            }
+        )
         figures["peak_rss_mib_after_a"] = peak_rss_mib()
 
         # (b) throughput, after a warm-up that is not counted.
@@ -159,10 +183,12 @@ async def run_once(
         if cpu0[1] is not None and cpu1[1] is not None:
             figures["pipeline_cpu_us_per_msg_broker"] = (cpu1[1] - cpu0[1]) / run.count * 1e6
         figures["peak_rss_mib_after_b"] = peak_rss_mib()
-        figures.update(await _encrypted(conn, directory / "encrypted", options, pki, progress,
-                                        broker_pid))
-        figures["ratio_encrypted_signed"] = (figures["encrypted_msgs_per_s"]
-                                             / figures["pipeline_msgs_per_s"])
+        figures.update(
+            await _encrypted(conn, directory / "encrypted", options, pki, progress, broker_pid)
+        )
+        figures["ratio_encrypted_signed"] = (
+            figures["encrypted_msgs_per_s"] / figures["pipeline_msgs_per_s"]
+        )
 
         # paced: (b) at a fixed rate; the latency target is judged here.
         paced_count = max(1, round(options.rate * options.seconds))
@@ -180,21 +206,31 @@ async def run_once(
 
     # (b) taken apart: each side alone, in a namespace of its own.
     progress(f"(b) split: publisher alone, then receiver alone, {options.messages} messages")
-    publish, receive = await split_rates(conn, directory / "split", pki, options.messages,
-                                         options.body_size, options.fetch_wait_ms)
+    publish, receive = await split_rates(
+        conn, directory / "split", pki, options.messages, options.body_size, options.fetch_wait_ms
+    )
     figures["publish_only_msgs_per_s"] = publish.per_second
     figures["receive_only_msgs_per_s"] = receive.per_second
 
     async def deployed() -> None:
         # (b) as deployed: the receiving node in a process of its own; CPU per process.
         for n, name in enumerate(options.variants):
-            progress(f"(b) deployed, {name}: receiving node as its own process, "
-                     f"{options.messages} messages")
+            progress(
+                f"(b) deployed, {name}: receiving node as its own process, "
+                f"{options.messages} messages"
+            )
             run = await deployed_run(
-                conn, directory / f"deployed-{name}", pki, options.messages,
-                body_size=options.body_size, warmup=options.warmup, broker_pid=broker_pid,
-                fetch_wait_ms=options.fetch_wait_ms, log_level=options.log_level,
-                plan_of=VARIANTS[name])
+                conn,
+                directory / f"deployed-{name}",
+                pki,
+                options.messages,
+                body_size=options.body_size,
+                warmup=options.warmup,
+                broker_pid=broker_pid,
+                fetch_wait_ms=options.fetch_wait_ms,
+                log_level=options.log_level,
+                plan_of=VARIANTS[name],
+            )
             # The judged variant keeps the plain "deployed_" names; others are prefixed.
             figures.update(run.figures("" if n == 0 else f"{name}_"))
 
@@ -204,10 +240,15 @@ async def run_once(
         for processes in (1, 2):
             progress(f"peer (FastStream), {processes} process(es), {options.messages} messages")
             run = await peer_run(
-                conn.bootstrap_servers, directory / f"peer{processes}", options.messages,
-                processes=1 if processes == 1 else 2, body_size=options.body_size,
-                warmup=options.warmup, fetch_wait_ms=options.fetch_wait_ms,
-                broker_pid=broker_pid)
+                conn.bootstrap_servers,
+                directory / f"peer{processes}",
+                options.messages,
+                processes=1 if processes == 1 else 2,
+                body_size=options.body_size,
+                warmup=options.warmup,
+                fetch_wait_ms=options.fetch_wait_ms,
+                broker_pid=broker_pid,
+            )
             figures.update(run.figures(f"peer{processes}"))
 
     for step in (peer, deployed) if peer_first else (deployed, peer):
@@ -242,19 +283,28 @@ def ratios(f: Figures) -> Figures:
         "peer_subscriber_msgs_per_core": 1e6 / f["peer2_cpu_us_per_msg_subscriber"],
     }
     if "cpu_us_per_msg_broker" in f and "peer2_cpu_us_per_msg_broker" in f:
-        r["ratio_cpu_broker_peer2"] = (f["cpu_us_per_msg_broker"]
-                                       / f["peer2_cpu_us_per_msg_broker"])
+        r["ratio_cpu_broker_peer2"] = f["cpu_us_per_msg_broker"] / f["peer2_cpu_us_per_msg_broker"]
     return r
 
 
 async def _encrypted(
-    conn: KafkaConnection, directory: Path, options: BenchOptions, pki: Pki,
-    progress: Callable[[str], None], broker_pid: int | None,
+    conn: KafkaConnection,
+    directory: Path,
+    options: BenchOptions,
+    pki: Pki,
+    progress: Callable[[str], None],
+    broker_pid: int | None,
 ) -> Figures:
     """(b) again with envelope v2 (signed + encrypted), in a namespace of its own."""
-    pipeline = Pipeline(conn, directory, receivers=options.receivers, pki=pki,
-                        body_size=options.body_size, fetch_wait_ms=options.fetch_wait_ms,
-                        encrypted=True)
+    pipeline = Pipeline(
+        conn,
+        directory,
+        receivers=options.receivers,
+        pki=pki,
+        body_size=options.body_size,
+        fetch_wait_ms=options.fetch_wait_ms,
+        encrypted=True,
+    )
     await pipeline.start()
     try:
         figures: Figures = {"encrypted_record_bytes": float(pipeline.record_size())}
@@ -306,9 +356,17 @@ async def bench(
             runs = []
             for i in range(options.repeat):
                 progress(f"repeat {i + 1}/{options.repeat}")
-                runs.append(await run_once(conn, root / f"run{i}", options, pki, progress,
-                                           broker_pid=broker.pid if broker else None,
-                                           peer_first=i % 2 == 1))
+                runs.append(
+                    await run_once(
+                        conn,
+                        root / f"run{i}",
+                        options,
+                        pki,
+                        progress,
+                        broker_pid=broker.pid if broker else None,
+                        peer_first=i % 2 == 1,
+                    )
+                )
             return runs
         finally:
             if broker is not None:

@@ -31,7 +31,11 @@ _IN_FLIGHT = 512
 
 
 async def split_rates(
-    conn: KafkaConnection, directory: Path, pki: Pki, count: int, body_size: int = 1024,
+    conn: KafkaConnection,
+    directory: Path,
+    pki: Pki,
+    count: int,
+    body_size: int = 1024,
     fetch_wait_ms: int = 10,
 ) -> tuple[Rate, Rate]:
     ex = LocalExchange(plan=bench_plan(), connection=conn, directory=directory, pki=pki)
@@ -43,8 +47,9 @@ async def split_rates(
 
         async def one(i: int) -> None:
             async with in_flight:
-                header, envelope = publisher.seal(bench_body(i, body_size), scope=SCOPE,
-                                                  area=AREA, label=label)
+                header, envelope = publisher.seal(
+                    bench_body(i, body_size), scope=SCOPE, area=AREA, label=label
+                )
                 await publisher.send(header, envelope)
 
         start = time.perf_counter()

@@ -25,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE)) for name, pattern in (
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
         ("Ed25519 sign / verify", r"ed25519|curve25519|EVP_Digest(Sign|Verify)"),
         ("SQLite", r"sqlite3|\bfsync|fdatasync|pwrite"),
         ("logging", r"structlog|/logging/"),
@@ -35,8 +36,10 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("hashing (SHA-256)", r"hashlib|sha256|_hashopenssl"),
         ("aiokafka produce / fetch", r"aiokafka|kafka/"),
         ("asyncio machinery", r"asyncio|selectors|uvloop"),
-        ("accord checks (labels, scope, plan, trust)",
-         r"accord/(labels|access|plan|trust|parties|areas)"),
+        (
+            "accord checks (labels, scope, plan, trust)",
+            r"accord/(labels|access|plan|trust|parties|areas)",
+        ),
         ("FastStream", r"faststream"),
     )
 )
@@ -79,8 +82,7 @@ def tally(lines: Iterable[str]) -> dict[str, Counter[str]]:
     return result
 
 
-def report(counts: dict[str, Counter[str]], messages: int | None,
-           cpu_us: dict[str, float]) -> str:
+def report(counts: dict[str, Counter[str]], messages: int | None, cpu_us: dict[str, float]) -> str:
     lines = []
     for process, counter in sorted(counts.items()):
         total = sum(counter.values())
@@ -101,9 +103,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("stacks", type=Path)
     parser.add_argument("--messages", type=int, default=None)
-    parser.add_argument("--cpu-us", action="append", default=[], metavar="PROCESS=US",
-                        help="a process's CPU µs per message, e.g. "
-                        "'accord receiving node=230' (repeatable)")
+    parser.add_argument(
+        "--cpu-us",
+        action="append",
+        default=[],
+        metavar="PROCESS=US",
+        help="a process's CPU µs per message, e.g. 'accord receiving node=230' (repeatable)",
+    )
     args = parser.parse_args(argv)
     cpu = {k: float(v) for k, _, v in (s.rpartition("=") for s in args.cpu_us)}
     with args.stacks.open(encoding="utf-8", errors="replace") as f:

@@ -159,7 +159,9 @@ class LocalCluster:
             self.kill_all()
             raise
         self.ready_seconds = time.monotonic() - began
-        _log.info("cluster ready", nodes=len(self._nodes), seconds=round(self.ready_seconds, 2))
+        _log.info(
+            "broker.cluster_ready", nodes=len(self._nodes), seconds=round(self.ready_seconds, 2)
+        )
 
     def stop(self, timeout: float = 30.0) -> dict[int, int | None]:
         """SIGTERM every node at once (so none waits on a quorum that is leaving), then wait."""

@@ -13,9 +13,12 @@ from accord.config import KafkaConnection
 from accord.errors import BrokerError
 
 
-def client_connection(state: NodeState, scram_users: Mapping[str, str],
-                      username: str | None = None, password: str | None = None
-                      ) -> KafkaConnection:
+def client_connection(
+    state: NodeState,
+    scram_users: Mapping[str, str],
+    username: str | None = None,
+    password: str | None = None,
+) -> KafkaConnection:
     """The CLIENT listener; in scram mode as the admin unless told otherwise."""
     bootstrap = f"{state.host}:{state.client_port}"
     if state.mode == "plain":
@@ -47,9 +50,14 @@ def tls_cafile(state: NodeState) -> Path:
     return Path(state.tls_cafile)
 
 
-def tls_connection(state: NodeState, scram_users: Mapping[str, str],
-                   username: str | None = None, password: str | None = None,
-                   *, client_cert: CertFiles | None = None) -> KafkaConnection:
+def tls_connection(
+    state: NodeState,
+    scram_users: Mapping[str, str],
+    username: str | None = None,
+    password: str | None = None,
+    *,
+    client_cert: CertFiles | None = None,
+) -> KafkaConnection:
     """The TLS listener: SSL (plain) or SASL_SSL (scram), trusting the broker's CA;
     ``client_cert`` when the listener requires one."""
     base = client_connection(state, scram_users, username, password)

@@ -120,8 +120,14 @@ def with_tls(state: NodeState, tls: TlsSettings, *, tls_dir: Path, running: bool
     """Record the TLS listener. A data dir that has one keeps its port unless told."""
     s = state
     taken = {s.client_port, s.controller_port, s.internal_port}
-    port = tls.port or s.tls_port or next(
-        p for p in free_ports(s.host, 4) if p not in taken  # not one of ours, unbound yet
+    port = (
+        tls.port
+        or s.tls_port
+        or next(
+            p
+            for p in free_ports(s.host, 4)
+            if p not in taken  # not one of ours, unbound yet
+        )
     )
     if tls.port and s.tls_port and tls.port != s.tls_port and running:
         raise BrokerError(

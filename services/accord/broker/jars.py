@@ -114,7 +114,7 @@ def ensure_jars(version: str = KAFKA_VERSION, *, timeout: float = 900.0) -> Path
             f"-DoutputDirectory={scratch}",
             "dependency:copy-dependencies",
         ]  # fmt: skip
-        _log.info("fetching kafka jars", version=version, into=str(libs))
+        _log.info("broker.fetching_kafka_jars", version=version, into=str(libs))
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
@@ -131,5 +131,5 @@ def ensure_jars(version: str = KAFKA_VERSION, *, timeout: float = 900.0) -> Path
         (scratch / _COMPLETE).write_text(version + "\n")
         shutil.rmtree(libs, ignore_errors=True)
         scratch.rename(libs)
-    _log.info("kafka jars ready", version=version, jars=len(list(libs.glob("*.jar"))))
+    _log.info("broker.kafka_jars_ready", version=version, jars=len(list(libs.glob("*.jar"))))
     return libs

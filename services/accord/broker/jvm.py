@@ -80,8 +80,9 @@ def _die_with_parent() -> Callable[[], None] | None:
     return hook
 
 
-def spawn(cmd: Sequence[str], *, cwd: Path, log_path: Path, detach: bool
-          ) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+def spawn(
+    cmd: Sequence[str], *, cwd: Path, log_path: Path, detach: bool
+) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
     """Start ``cmd`` with its output appended to ``log_path``; return it and the log handle."""
     log_handle = open(log_path, "ab")  # noqa: SIM115 (lives with the process)
     proc = subprocess.Popen(
@@ -97,8 +98,15 @@ def spawn(cmd: Sequence[str], *, cwd: Path, log_path: Path, detach: bool
     return proc, log_handle
 
 
-def format_storage(java: str, classpath: str, *, cluster_id: str, properties: Path,
-                   scram_users: Mapping[str, str], cwd: Path) -> None:
+def format_storage(
+    java: str,
+    classpath: str,
+    *,
+    cluster_id: str,
+    properties: Path,
+    scram_users: Mapping[str, str],
+    cwd: Path,
+) -> None:
     """Format KRaft storage (once: ``--ignore-formatted``), adding SCRAM users if any."""
     cmd = [
         java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classpath, STORAGE_TOOL,
@@ -116,15 +124,16 @@ def format_storage(java: str, classpath: str, *, cluster_id: str, properties: Pa
         )
 
 
-def signal_child(proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: float,
-                 *, node_id: int) -> int | None:
+def signal_child(
+    proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: float, *, node_id: int
+) -> int | None:
     """Signal a JVM this process spawned; SIGKILL it after ``timeout``. Its exit code."""
     if proc.poll() is None:
         proc.send_signal(sig)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            _log.warning("broker ignored SIGTERM; killing", node=node_id)
+            _log.warning("broker.sigterm_ignored", node=node_id)
             proc.kill()
             proc.wait(10)
     return proc.returncode

@@ -58,8 +58,15 @@ from accord.errors import BrokerError
 from accord.observability.logs import get_logger
 
 # Re-exported: callers import these from here (accord.broker, cluster, tests).
-__all__ = ["MAIN_CLASS", "STORAGE_TOOL", "LocalBroker", "Membership", "TlsSettings",
-           "log_tail", "new_cluster_id"]
+__all__ = [
+    "MAIN_CLASS",
+    "STORAGE_TOOL",
+    "LocalBroker",
+    "Membership",
+    "TlsSettings",
+    "log_tail",
+    "new_cluster_id",
+]
 
 _log = get_logger(__name__)
 
@@ -113,13 +120,18 @@ class LocalBroker:
         for name, password in [(admin_user, admin_password or ""), *self.scram_users.items()]:
             check_scram_text(name, password)
         self._state = initial_state(
-            self.data_dir, node_id=node_id, kafka_version=kafka_version, mode=mode, host=host,
-            port=port, admin_user=admin_user, admin_password=admin_password,
+            self.data_dir,
+            node_id=node_id,
+            kafka_version=kafka_version,
+            mode=mode,
+            host=host,
+            port=port,
+            admin_user=admin_user,
+            admin_password=admin_password,
             membership=membership,
         )
         if tls is not None:
-            self._state = with_tls(self._state, tls, tls_dir=self.tls_dir,
-                                   running=self.is_running)
+            self._state = with_tls(self._state, tls, tls_dir=self.tls_dir, running=self.is_running)
         self._voters = (
             list(membership.voters) if membership else [(node_id, self._state.controller_port)]
         )
@@ -220,8 +232,9 @@ class LocalBroker:
     ) -> KafkaConnection:
         """Client settings for the TLS listener: SSL (plain) or SASL_SSL (scram), trusting
         the broker's CA; ``client_cert`` when the listener requires one."""
-        return connections.tls_connection(self._state, self.scram_users, username, password,
-                                          client_cert=client_cert)
+        return connections.tls_connection(
+            self._state, self.scram_users, username, password, client_cert=client_cert
+        )
 
     def issue_client_cert(self, name: str) -> CertFiles:
         """A client certificate (``CN=name``) from this broker's CA, for ``client_auth``."""
@@ -269,7 +282,7 @@ class LocalBroker:
         except BrokerError as exc:
             if self._auto_ports and "Address already in use" in log_tail(self.log_path):
                 # Someone took a port between our pick and the JVM's bind: pick again once.
-                _log.warning("broker port taken, retrying", node=self.node_id, error=str(exc))
+                _log.warning("broker.port_taken", node=self.node_id, error=str(exc))
                 self._auto_ports = False
                 self._repick_ports()
                 self.launch()
@@ -319,14 +332,15 @@ class LocalBroker:
             str(self.properties_path),
         ]
         self._spawned_at = time.monotonic()
-        self._proc, self._log_handle = spawn(cmd, cwd=self.data_dir, log_path=self.log_path,
-                                             detach=self.detach)
+        self._proc, self._log_handle = spawn(
+            cmd, cwd=self.data_dir, log_path=self.log_path, detach=self.detach
+        )
         if not self.detach:
             own(self)
         self._state = self._state.model_copy(update={"pid": self._proc.pid})
         self._save_state()
         _log.info(
-            "broker spawned",
+            "broker.spawned",
             node=self.node_id,
             pid=self._proc.pid,
             mode=self.mode,
@@ -337,10 +351,17 @@ class LocalBroker:
     def _format(self, java: str, classpath: str) -> None:
         users = (
             {self.admin_user: self.admin_password or "", **self.scram_users}
-            if self.mode == "scram" else {}
+            if self.mode == "scram"
+            else {}
         )
-        format_storage(java, classpath, cluster_id=self._state.cluster_id,
-                       properties=self.properties_path, scram_users=users, cwd=self.data_dir)
+        format_storage(
+            java,
+            classpath,
+            cluster_id=self._state.cluster_id,
+            properties=self.properties_path,
+            scram_users=users,
+            cwd=self.data_dir,
+        )
 
     def wait_ready(self, timeout: float = 90.0, *, brokers: int = 1) -> None:
         """Block until the node serves metadata listing ``brokers`` brokers, else BrokerError."""
@@ -368,7 +389,7 @@ class LocalBroker:
                 )
             time.sleep(0.2)
         self.ready_seconds = time.monotonic() - getattr(self, "_spawned_at", deadline - timeout)
-        _log.info("broker ready", node=self.node_id, seconds=round(self.ready_seconds, 2))
+        _log.info("broker.ready", node=self.node_id, seconds=round(self.ready_seconds, 2))
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM (a clean, controlled shutdown), then SIGKILL after ``timeout``.

@@ -123,8 +123,7 @@ def free_ports(host: str, count: int) -> list[int]:
             return picked
     raise BrokerError(
         f"found only {len(picked)} of {count} free ports on {host} in {floor}-{low - 1}",
-        hint="stop other local brokers, or widen the range below "
-        "net.ipv4.ip_local_port_range",
+        hint="stop other local brokers, or widen the range below net.ipv4.ip_local_port_range",
     )
 
 

@@ -33,10 +33,17 @@ def _row(name: str, f: Figures, prefix: str, latency: bool = True) -> str:
     return line
 
 
-def _cpu_row(name: str, publisher: float | None, receiver: float | None,
-             broker: float | None, total: float | None = None) -> str:
-    cells = [f"{v:>11.0f}" if v is not None else f"{'':>11}"
-             for v in (publisher, receiver, broker, total)]
+def _cpu_row(
+    name: str,
+    publisher: float | None,
+    receiver: float | None,
+    broker: float | None,
+    total: float | None = None,
+) -> str:
+    cells = [
+        f"{v:>11.0f}" if v is not None else f"{'':>11}"
+        for v in (publisher, receiver, broker, total)
+    ]
     return f"{name:29}{''.join(cells)}"
 
 
@@ -57,8 +64,9 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         _row("    (b) receiver alone, drain", f, "receive_only", latency=False),
     ]
     for n, name in enumerate(options.variants):
-        lines.append(_row(f"accord deployed, {name}", f, "deployed" if n == 0
-                          else f"{name}_deployed"))
+        lines.append(
+            _row(f"accord deployed, {name}", f, "deployed" if n == 0 else f"{name}_deployed")
+        )
     lines += [
         _row("peer (FastStream), one process", f, "peer1"),
         _row("peer (FastStream), two processes", f, "peer2"),
@@ -74,24 +82,43 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"paced: receivers' histogram puts {f['paced_histogram_le_50ms']:.1%} at or under 50 ms;"
         f" max {f['paced_max_ms']:.1f} ms",
         "",
-        "CPU per message (µs)" + "".join(f"{h:>11}" for h in
-                                         ("", "publisher", "receiver", "broker", "total")),
+        "CPU per message (µs)"
+        + "".join(f"{h:>11}" for h in ("", "publisher", "receiver", "broker", "total")),
         _cpu_row("(a) raw client, one process", f["raw_cpu_us_per_msg_process"], None, None),
-        _cpu_row("(b) one process (both)", f["pipeline_cpu_us_per_msg_process"], None,
-                 f.get("pipeline_cpu_us_per_msg_broker")),
-        _cpu_row("peer, one process (both)", f["peer1_cpu_us_per_msg_process"], None,
-                 f.get("peer1_cpu_us_per_msg_broker")),
+        _cpu_row(
+            "(b) one process (both)",
+            f["pipeline_cpu_us_per_msg_process"],
+            None,
+            f.get("pipeline_cpu_us_per_msg_broker"),
+        ),
+        _cpu_row(
+            "peer, one process (both)",
+            f["peer1_cpu_us_per_msg_process"],
+            None,
+            f.get("peer1_cpu_us_per_msg_broker"),
+        ),
     ]
     for n, name in enumerate(options.variants):
         p = "" if n == 0 else f"{name}_"
-        lines.append(_cpu_row(f"accord deployed, {name}", f[f"{p}cpu_us_per_msg_publisher"],
-                              f[f"{p}cpu_us_per_msg_receiver"],
-                              f.get(f"{p}cpu_us_per_msg_broker"), f[f"{p}cpu_us_per_msg_total"]))
+        lines.append(
+            _cpu_row(
+                f"accord deployed, {name}",
+                f[f"{p}cpu_us_per_msg_publisher"],
+                f[f"{p}cpu_us_per_msg_receiver"],
+                f.get(f"{p}cpu_us_per_msg_broker"),
+                f[f"{p}cpu_us_per_msg_total"],
+            )
+        )
     peer_pub, peer_sub = f["peer2_cpu_us_per_msg_publisher"], f["peer2_cpu_us_per_msg_subscriber"]
     peer_broker = f.get("peer2_cpu_us_per_msg_broker")
     lines += [
-        _cpu_row("peer, two processes", peer_pub, peer_sub, peer_broker,
-                 peer_pub + peer_sub + (peer_broker or 0.0)),
+        _cpu_row(
+            "peer, two processes",
+            peer_pub,
+            peer_sub,
+            peer_broker,
+            peer_pub + peer_sub + (peer_broker or 0.0),
+        ),
         f"{'accord / peer (x)':29}{f['ratio_cpu_publisher_peer2']:>11.2f}"
         f"{f['ratio_cpu_receiver_peer2']:>11.2f}"
         + (f"{f['ratio_cpu_broker_peer2']:>11.2f}" if "ratio_cpu_broker_peer2" in f else ""),
@@ -112,8 +139,10 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         value = f[t.key]
         verdict = "met" if t.met(f) else "MISSED"
         by = t.margin(f)
-        lines.append(f"  {t.name:50} {verdict:7} {value:.2f}{t.unit}"
-                     f" ({'ahead' if by >= 0 else 'short'} by {abs(by):.0%})")
+        lines.append(
+            f"  {t.name:50} {verdict:7} {value:.2f}{t.unit}"
+            f" ({'ahead' if by >= 0 else 'short'} by {abs(by):.0%})"
+        )
     return "\n".join(lines)
 
 
@@ -131,35 +160,95 @@ def encryption_line(f: Figures) -> str:
 
 
 @click.command("bench")
-@click.option("--messages", type=click.IntRange(1), default=20_000, show_default=True,
-              help="Messages for the throughput runs (a) and (b).")
-@click.option("--rate", type=click.FloatRange(min=1, min_open=False), default=500.0,
-              show_default=True, help="Paced run: messages per second.")
-@click.option("--seconds", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Paced run: how long.")
-@click.option("--receivers", type=click.IntRange(1, 5), default=1, show_default=True,
-              help="Receiving agencies in (b), each its own Receiver and inbox.")
-@click.option("--repeat", type=click.IntRange(1), default=1, show_default=True,
-              help="Run everything this many times; print medians.")
-@click.option("--body-size", type=click.IntRange(256, 65536), default=1024, show_default=True,
-              help="Bytes of each message body's JSON.")
+@click.option(
+    "--messages",
+    type=click.IntRange(1),
+    default=20_000,
+    show_default=True,
+    help="Messages for the throughput runs (a) and (b).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=1, min_open=False),
+    default=500.0,
+    show_default=True,
+    help="Paced run: messages per second.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Paced run: how long.",
+)
+@click.option(
+    "--receivers",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Receiving agencies in (b), each its own Receiver and inbox.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Run everything this many times; print medians.",
+)
+@click.option(
+    "--body-size",
+    type=click.IntRange(256, 65536),
+    default=1024,
+    show_default=True,
+    help="Bytes of each message body's JSON.",
+)
 @click.option("--ed25519-loops", type=click.IntRange(100), default=20_000, show_default=True)
-@click.option("--warmup", type=click.IntRange(0), default=500, show_default=True,
-              help="Uncounted messages through (b) before it is timed.")
-@click.option("--fetch-wait-ms", type=click.IntRange(0, 500), default=10, show_default=True,
-              help="The receivers' fetch wait (accord receive --fetch-wait-ms); 0 = none.")
-@click.option("--bootstrap", default=None,
-              help="Use this PLAINTEXT broker instead of starting a local one.")
+@click.option(
+    "--warmup",
+    type=click.IntRange(0),
+    default=500,
+    show_default=True,
+    help="Uncounted messages through (b) before it is timed.",
+)
+@click.option(
+    "--fetch-wait-ms",
+    type=click.IntRange(0, 500),
+    default=10,
+    show_default=True,
+    help="The receivers' fetch wait (accord receive --fetch-wait-ms); 0 = none.",
+)
+@click.option(
+    "--bootstrap", default=None, help="Use this PLAINTEXT broker instead of starting a local one."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
-@click.option("--log-level", default="WARNING", show_default=True,
-              help="Log level of (b) and of the deployed node (INFO: a line per message).")
-@click.option("--variant", "variants", multiple=True, type=click.Choice(list(VARIANTS)),
-              help="Pipeline variants to run as deployed (repeatable; default all). "
-              "The first is the one the targets judge.")
+@click.option(
+    "--log-level",
+    default="WARNING",
+    show_default=True,
+    help="Log level of (b) and of the deployed node (INFO: a line per message).",
+)
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    type=click.Choice(list(VARIANTS)),
+    help="Pipeline variants to run as deployed (repeatable; default all). "
+    "The first is the one the targets judge.",
+)
 def bench_command(
-    messages: int, rate: float, seconds: float, receivers: int, repeat: int, body_size: int,
-    ed25519_loops: int, warmup: int, fetch_wait_ms: int, bootstrap: str | None, as_json: bool,
-    log_level: str, variants: tuple[str, ...],
+    messages: int,
+    rate: float,
+    seconds: float,
+    receivers: int,
+    repeat: int,
+    body_size: int,
+    ed25519_loops: int,
+    warmup: int,
+    fetch_wait_ms: int,
+    bootstrap: str | None,
+    as_json: bool,
+    log_level: str,
+    variants: tuple[str, ...],
 ) -> None:
     """Throughput, CPU and latency: accord against raw Kafka and a FastStream peer."""
     try:
@@ -167,12 +256,21 @@ def bench_command(
     except ImportError:
         raise BenchExtraMissing(
             "the FastStream peer is not installed",
-            hint="pip install -e '.[bench]' (make test installs it)") from None
+            hint="pip install -e '.[bench]' (make test installs it)",
+        ) from None
     configure_logging(log_level)
     options = BenchOptions(
-        messages=messages, rate=rate, seconds=seconds, receivers=receivers, repeat=repeat,
-        body_size=body_size, ed25519_loops=ed25519_loops, warmup=warmup,
-        fetch_wait_ms=fetch_wait_ms, bootstrap=bootstrap, log_level=log_level.upper(),
+        messages=messages,
+        rate=rate,
+        seconds=seconds,
+        receivers=receivers,
+        repeat=repeat,
+        body_size=body_size,
+        ed25519_loops=ed25519_loops,
+        warmup=warmup,
+        fetch_wait_ms=fetch_wait_ms,
+        bootstrap=bootstrap,
+        log_level=log_level.upper(),
         variants=variants or tuple(VARIANTS),
     )
 
@@ -185,16 +283,24 @@ def bench_command(
     load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     figures = medians(runs)
     if as_json:
-        click.echo(json.dumps({
-            "options": options.__dict__,
-            "median": figures,
-            "runs": runs,
-            "targets": targets(figures),
-            "target_margins": {t.key: t.margin(figures) for t in TARGETS},
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+        click.echo(
+            json.dumps(
+                {
+                    "options": options.__dict__,
+                    "median": figures,
+                    "runs": runs,
+                    "targets": targets(figures),
+                    "target_margins": {t.key: t.margin(figures) for t in TARGETS},
+                    "machine": {
+                        "cpus": os.cpu_count(),
+                        "python": platform.python_version(),
                         "load": load,
-                        "platform": platform.platform()},
-        }, indent=2))
+                        "platform": platform.platform(),
+                    },
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(_table(figures, options, repeat))
         click.echo(load)

@@ -15,18 +15,31 @@ def _line(outcome: Outcome) -> None:
         click.echo(f"agree     {outcome.id}  {outcome.got}")
     else:
         note = f"  ({outcome.note})" if outcome.note else ""
-        click.echo(f"DISAGREE  {outcome.id}  expected {outcome.expected}, got {outcome.got}"
-                   f"{note}")
+        click.echo(f"DISAGREE  {outcome.id}  expected {outcome.expected}, got {outcome.got}{note}")
 
 
 @click.command("conformance")
-@click.option("--verifier", "command", required=True, metavar="CMD",
-              help="The verifier command, split into words like a shell (no shell runs it).")
-@click.option("--vectors", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("schemas/vectors"), show_default=True,
-              help="Directory holding manifest.json.")
-@click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Seconds the verifier has for each vector.")
+@click.option(
+    "--verifier",
+    "command",
+    required=True,
+    metavar="CMD",
+    help="The verifier command, split into words like a shell (no shell runs it).",
+)
+@click.option(
+    "--vectors",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("schemas/vectors"),
+    show_default=True,
+    help="Directory holding manifest.json.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds the verifier has for each vector.",
+)
 def conformance_command(command: str, vectors: Path, timeout: float) -> None:
     """Run CMD over every vector and compare its verdicts (protocol: schemas/CONFORMANCE.md).
 

@@ -26,9 +26,11 @@ def _inbox_path(agency: str, data_dir: Path | None) -> Path:
     directory = data_dir or load_node_settings(agency, kafka=load_connection()).data_dir
     path = directory / "inbox.sqlite"
     if not has_outbox(path):
-        raise ConfigError(f"no handover outbox in {path}",
-                          hint="the node hands over when started with "
-                          "`accord receive --webhook URL --webhook-secret-env VAR`")
+        raise ConfigError(
+            f"no handover outbox in {path}",
+            hint="the node hands over when started with "
+            "`accord receive --webhook URL --webhook-secret-env VAR`",
+        )
     return path
 
 
@@ -56,30 +58,47 @@ def list_command(agency: str, data_dir: Path | None, state: str | None, as_json:
         outbox.close()
     for r in rows:
         if as_json:
-            click.echo(json.dumps({
-                "message_id": r.message_id, "sender": r.sender, "webhook_id": r.webhook_id,
-                "state": r.state, "attempts": r.attempts, "last_error": r.last_error,
-                "next_attempt_at": _when(r.next_attempt_at) if r.state == "pending" else None,
-                "delivered_at": _when(r.delivered_at),
-            }))
+            click.echo(
+                json.dumps(
+                    {
+                        "message_id": r.message_id,
+                        "sender": r.sender,
+                        "webhook_id": r.webhook_id,
+                        "state": r.state,
+                        "attempts": r.attempts,
+                        "last_error": r.last_error,
+                        "next_attempt_at": _when(r.next_attempt_at)
+                        if r.state == "pending"
+                        else None,
+                        "delivered_at": _when(r.delivered_at),
+                    }
+                )
+            )
         else:
-            click.echo(f"{r.message_id}  {r.sender:<12} {r.state:<9} attempts {r.attempts:<3} "
-                       f"{r.last_error or ''}")
+            click.echo(
+                f"{r.message_id}  {r.sender:<12} {r.state:<9} attempts {r.attempts:<3} "
+                f"{r.last_error or ''}"
+            )
     if not as_json:
-        click.echo(f"pending {counts['pending']}, delivered {counts['delivered']}, "
-                   f"dead {counts['dead']}")
+        click.echo(
+            f"pending {counts['pending']}, delivered {counts['delivered']}, dead {counts['dead']}"
+        )
 
 
 @handover_group.command("retry")
 @click.option("--agency", required=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--dead", "all_dead", is_flag=True, help="Every dead row.")
-@click.option("--force", is_flag=True,
-              help="Hand over again even what the agency system already took "
-              "(same webhook-id, so it can still dedupe).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Hand over again even what the agency system already took "
+    "(same webhook-id, so it can still dedupe).",
+)
 @click.argument("message_ids", nargs=-1)
-def retry_command(agency: str, data_dir: Path | None, all_dead: bool, force: bool,
-                  message_ids: tuple[str, ...]) -> None:
+def retry_command(
+    agency: str, data_dir: Path | None, all_dead: bool, force: bool, message_ids: tuple[str, ...]
+) -> None:
     """Make MESSAGE_IDS (or, with --dead, every dead row) due now; the running node
     sends them at its next look (within a second)."""
     if not message_ids and not all_dead:
@@ -90,12 +109,15 @@ def retry_command(agency: str, data_dir: Path | None, all_dead: bool, force: boo
         for mid in message_ids:
             found = outbox.find(mid)
             if not found:
-                raise HandoverError(f"no handover row for message {mid}",
-                                    hint="see `accord handover list`")
+                raise HandoverError(
+                    f"no handover row for message {mid}", hint="see `accord handover list`"
+                )
             for row in found:
                 if row.state == "delivered" and not force:
-                    raise ConfigError(f"message {mid} was already handed over",
-                                      hint="add --force to hand it over again")
+                    raise ConfigError(
+                        f"message {mid} was already handed over",
+                        hint="add --force to hand it over again",
+                    )
             chosen += found
         changed = outbox.retry(chosen, force=force)
     finally:

@@ -119,12 +119,19 @@ def bundle(directory: Path, out: Path | None) -> None:
 @keys.command("publish")
 @_AGENCY
 @_DIR
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-              help="The plan whose key topics to use (default: $ACCORD_PLAN or "
-              "deploy/plan.yaml).")
-@click.option("--bootstrap", default=None,
-              help="Default: $ACCORD_BOOTSTRAP_SERVERS. Log in as the agency "
-              "(ACCORD_KAFKA_USERNAME/PASSWORD): only it may write its key topic.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The plan whose key topics to use (default: $ACCORD_PLAN or deploy/plan.yaml).",
+)
+@click.option(
+    "--bootstrap",
+    default=None,
+    help="Default: $ACCORD_BOOTSTRAP_SERVERS. Log in as the agency "
+    "(ACCORD_KAFKA_USERNAME/PASSWORD): only it may write its key topic.",
+)
 def publish(agency: str, directory: Path, plan_path: Path | None, bootstrap: str | None) -> None:
     """Put the agency's key statements and revocations on its key topic.
 
@@ -144,13 +151,15 @@ def publish(agency: str, directory: Path, plan_path: Path | None, bootstrap: str
     files = EncryptionKeyFiles(directory)
     statements = files.agency_statements(agency)
     if not statements:
-        raise PkiError(f"{agency} has no encryption key in {directory}",
-                       hint="run `accord keys issue` first")
+        raise PkiError(
+            f"{agency} has no encryption key in {directory}", hint="run `accord keys issue` first"
+        )
     conn = load_connection(bootstrap_servers=bootstrap, client_id="accord-keys")
     topic = plan.keys_topic(agency)
     with node_errors(conn, doing="write", resource=topic):
-        count = asyncio.run(publish_key_statements(
-            conn, topic, agency, statements, files.pki.trust_store()))
+        count = asyncio.run(
+            publish_key_statements(conn, topic, agency, statements, files.pki.trust_store())
+        )
     click.echo(f"published {count} key statements to {topic}")
 
 

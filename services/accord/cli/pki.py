@@ -16,10 +16,18 @@ from accord.parties import Country
 from accord.trust.certs import kid_of
 from accord.trust.pki import PkiDirectory
 
-_DIR = click.option("--dir", "directory", type=click.Path(path_type=Path), required=True,
-                    help="PKI directory (layout: see accord.trust.pki).")
-_CA_PASS = click.option("--ca-passphrase-env", metavar="VAR",
-                        help="Environment variable holding the root key's passphrase.")
+_DIR = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="PKI directory (layout: see accord.trust.pki).",
+)
+_CA_PASS = click.option(
+    "--ca-passphrase-env",
+    metavar="VAR",
+    help="Environment variable holding the root key's passphrase.",
+)
 
 
 def _secret(var: str | None) -> bytes | None:
@@ -51,11 +59,21 @@ def init_root(country: str, directory: Path, days: int, passphrase_env: str | No
     click.echo(f"root {country.upper()} kid={kid_of(cert)}")
 
 
-def _issue(agency: str, directory: Path, days: int, passphrase_env: str | None,
-           ca_passphrase_env: str | None, *, rotate: bool) -> None:
+def _issue(
+    agency: str,
+    directory: Path,
+    days: int,
+    passphrase_env: str | None,
+    ca_passphrase_env: str | None,
+    *,
+    rotate: bool,
+) -> None:
     cert = PkiDirectory(directory).issue(
-        agency, valid_days=days, passphrase=_secret(passphrase_env),
-        ca_passphrase=_secret(ca_passphrase_env), rotate=rotate,
+        agency,
+        valid_days=days,
+        passphrase=_secret(passphrase_env),
+        ca_passphrase=_secret(ca_passphrase_env),
+        rotate=rotate,
     )
     click.echo(f"{agency} kid={kid_of(cert)} not_after={cert.not_valid_after_utc.isoformat()}")
 
@@ -66,18 +84,30 @@ def _issue(agency: str, directory: Path, days: int, passphrase_env: str | None,
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--passphrase-env", metavar="VAR", help="Encrypt the new key with this variable.")
 @_CA_PASS
-def issue(agency: str, directory: Path, days: int, passphrase_env: str | None,
-          ca_passphrase_env: str | None) -> None:
+def issue(
+    agency: str,
+    directory: Path,
+    days: int,
+    passphrase_env: str | None,
+    ca_passphrase_env: str | None,
+) -> None:
     """Issue an agency's first signing key and certificate."""
     _issue(agency, directory, days, passphrase_env, ca_passphrase_env, rotate=False)
 
 
-_PLAN = click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
-                     help="The plan whose trust topic to use (default: $ACCORD_PLAN or "
-                     "deploy/plan.yaml).")
-_BOOTSTRAP = click.option("--bootstrap", default=None,
-                          help="Default: $ACCORD_BOOTSTRAP_SERVERS. Log in as a principal that "
-                          "may write the trust topic (ACCORD_KAFKA_USERNAME/PASSWORD).")
+_PLAN = click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The plan whose trust topic to use (default: $ACCORD_PLAN or deploy/plan.yaml).",
+)
+_BOOTSTRAP = click.option(
+    "--bootstrap",
+    default=None,
+    help="Default: $ACCORD_BOOTSTRAP_SERVERS. Log in as a principal that "
+    "may write the trust topic (ACCORD_KAFKA_USERNAME/PASSWORD).",
+)
 
 
 @pki.command("rotate")
@@ -86,14 +116,25 @@ _BOOTSTRAP = click.option("--bootstrap", default=None,
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--passphrase-env", metavar="VAR", help="Encrypt the new key with this variable.")
 @_CA_PASS
-@click.option("--publish/--no-publish", default=True, show_default=True,
-              help="Publish the new certificate on the trust topic, then put the key in use; "
-              "with --no-publish the key is only staged (PENDING) until `accord pki publish`.")
+@click.option(
+    "--publish/--no-publish",
+    default=True,
+    show_default=True,
+    help="Publish the new certificate on the trust topic, then put the key in use; "
+    "with --no-publish the key is only staged (PENDING) until `accord pki publish`.",
+)
 @_PLAN
 @_BOOTSTRAP
-def rotate(agency: str, directory: Path, days: int, passphrase_env: str | None,
-           ca_passphrase_env: str | None, publish: bool, plan_path: Path | None,
-           bootstrap: str | None) -> None:
+def rotate(
+    agency: str,
+    directory: Path,
+    days: int,
+    passphrase_env: str | None,
+    ca_passphrase_env: str | None,
+    publish: bool,
+    plan_path: Path | None,
+    bootstrap: str | None,
+) -> None:
     """Issue a new key and certificate, put it on the trust topic, then sign with it.
 
     The new key is used only once receivers can know its certificate, so nothing
@@ -102,24 +143,33 @@ def rotate(agency: str, directory: Path, days: int, passphrase_env: str | None,
     """
     pki_dir = PkiDirectory(directory)
     cert = pki_dir.issue(
-        agency, valid_days=days, passphrase=_secret(passphrase_env),
-        ca_passphrase=_secret(ca_passphrase_env), rotate=True, activate=False,
+        agency,
+        valid_days=days,
+        passphrase=_secret(passphrase_env),
+        ca_passphrase=_secret(ca_passphrase_env),
+        rotate=True,
+        activate=False,
     )
     kid = kid_of(cert)
     if not publish:
-        click.echo(f"{agency} kid={kid} staged (PENDING, not in use); run `accord pki publish "
-                   f"--dir {directory}` to publish its certificate and put it in use")
+        click.echo(
+            f"{agency} kid={kid} staged (PENDING, not in use); run `accord pki publish "
+            f"--dir {directory}` to publish its certificate and put it in use"
+        )
         return
     try:
         _publish(pki_dir, plan_path, bootstrap)
     except AccordError as exc:
-        hint = (f"the new key {kid[:16]}… is staged (PENDING) and not in use; the old key "
-                "still signs. Publish as a principal that may write the trust topic (the "
-                f"plan's admin): `accord pki publish --dir {directory}`")
+        hint = (
+            f"the new key {kid[:16]}… is staged (PENDING) and not in use; the old key "
+            "still signs. Publish as a principal that may write the trust topic (the "
+            f"plan's admin): `accord pki publish --dir {directory}`"
+        )
         exc.hint = f"{exc.hint}; {hint}" if exc.hint else hint
         raise exc from None
-    click.echo(f"{agency} kid={kid} not_after={cert.not_valid_after_utc.isoformat()} "
-               "published and in use")
+    click.echo(
+        f"{agency} kid={kid} not_after={cert.not_valid_after_utc.isoformat()} published and in use"
+    )
 
 
 @pki.command("revoke")
@@ -127,14 +177,28 @@ def rotate(agency: str, directory: Path, days: int, passphrase_env: str | None,
 @_DIR
 @click.option("--kid", help="The certificate to revoke (see `accord pki show`).")
 @click.option("--all", "everything", is_flag=True, help="Revoke every certificate of the agency.")
-@click.option("--crl-days", default=30, show_default=True, type=click.IntRange(1, 3650),
-              help="Days until the new CRL's next_update.")
+@click.option(
+    "--crl-days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Days until the new CRL's next_update.",
+)
 @_CA_PASS
-def revoke(agency: str, directory: Path, kid: str | None, everything: bool, crl_days: int,
-           ca_passphrase_env: str | None) -> None:
+def revoke(
+    agency: str,
+    directory: Path,
+    kid: str | None,
+    everything: bool,
+    crl_days: int,
+    ca_passphrase_env: str | None,
+) -> None:
     """Revoke a certificate: reissue the country root's CRL."""
     kids = PkiDirectory(directory).revoke(
-        agency, kid=kid, everything=everything, ca_passphrase=_secret(ca_passphrase_env),
+        agency,
+        kid=kid,
+        everything=everything,
+        ca_passphrase=_secret(ca_passphrase_env),
         crl_days=crl_days,
     )
     for revoked in kids:
@@ -168,8 +232,9 @@ def publish(directory: Path, plan_path: Path | None, bootstrap: str | None) -> N
         click.echo(f"in use now: kid={kid}")
 
 
-def _publish(pki_dir: PkiDirectory, plan_path: Path | None,
-             bootstrap: str | None) -> tuple[int, list[str], str]:
+def _publish(
+    pki_dir: PkiDirectory, plan_path: Path | None, bootstrap: str | None
+) -> tuple[int, list[str], str]:
     import asyncio
 
     from accord.config import load_connection
@@ -192,7 +257,16 @@ def show(directory: Path) -> None:
     if not rows:
         click.echo("no agency certificates")
     for row in rows:
-        flags = ",".join(f for f, on in (("current", row.current), ("pending", row.pending),
-                                         ("revoked", row.revoked)) if on)
-        click.echo(f"{row.agency} kid={row.kid} not_before={row.not_before.isoformat()} "
-                   f"not_after={row.not_after.isoformat()} {flags}".rstrip())
+        flags = ",".join(
+            f
+            for f, on in (
+                ("current", row.current),
+                ("pending", row.pending),
+                ("revoked", row.revoked),
+            )
+            if on
+        )
+        click.echo(
+            f"{row.agency} kid={row.kid} not_before={row.not_before.isoformat()} "
+            f"not_after={row.not_after.isoformat()} {flags}".rstrip()
+        )

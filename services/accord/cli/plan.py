@@ -19,32 +19,48 @@ from accord.plan import Plan, load_plan
 from accord.plan.reconcile import apply_plan, plan_diff
 
 _plan_option = click.option(
-    "--plan", "plan_path", type=click.Path(path_type=Path), default=None,
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help=f"Plan file [default: $ACCORD_PLAN or {REPO_PLAN_PATH}]",
 )
 
 
 def _connection_options(f: Any) -> Any:
-    f = click.option("--bootstrap", default=None,
-                     help="host:port[,...] [default: $ACCORD_BOOTSTRAP_SERVERS]")(f)
-    f = click.option("--username", default=None,
-                     help="Admin SCRAM user [default: $ACCORD_KAFKA_USERNAME]; "
-                     "the password is read from $ACCORD_KAFKA_PASSWORD")(f)
-    f = click.option("--security-protocol", default=None,
-                     type=click.Choice(["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]),
-                     help="[default: $ACCORD_SECURITY_PROTOCOL, else inferred: SASL "
-                     "with a user name, TLS with a CA file]")(f)
-    f = click.option("--access/--no-access", "access", default=None,
-                     help="Manage principals and ACLs [default: when the connection "
-                     "uses SASL]")(f)
+    f = click.option(
+        "--bootstrap", default=None, help="host:port[,...] [default: $ACCORD_BOOTSTRAP_SERVERS]"
+    )(f)
+    f = click.option(
+        "--username",
+        default=None,
+        help="Admin SCRAM user [default: $ACCORD_KAFKA_USERNAME]; "
+        "the password is read from $ACCORD_KAFKA_PASSWORD",
+    )(f)
+    f = click.option(
+        "--security-protocol",
+        default=None,
+        type=click.Choice(["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]),
+        help="[default: $ACCORD_SECURITY_PROTOCOL, else inferred: SASL "
+        "with a user name, TLS with a CA file]",
+    )(f)
+    f = click.option(
+        "--access/--no-access",
+        "access",
+        default=None,
+        help="Manage principals and ACLs [default: when the connection uses SASL]",
+    )(f)
     return f
 
 
-def _connect(bootstrap: str | None, username: str | None,
-             protocol: str | None) -> KafkaConnection:
+def _connect(bootstrap: str | None, username: str | None, protocol: str | None) -> KafkaConnection:
     # The protocol, when not given, is inferred from the credentials by the loader.
-    return load_connection(bootstrap_servers=bootstrap, username=username,
-                           security_protocol=protocol, client_id="accord-plan")
+    return load_connection(
+        bootstrap_servers=bootstrap,
+        username=username,
+        security_protocol=protocol,
+        client_id="accord-plan",
+    )
 
 
 @click.group("plan")
@@ -57,27 +73,43 @@ def plan_group() -> None:
 def check(plan_path: Path | None) -> None:
     """Validate the plan file; errors name file:line and the fix."""
     plan = load_plan(plan_path)
-    click.echo(f"plan OK: {len(plan.agencies)} agencies, {len(plan.topics())} topics, "
-               f"{len(render_acls(plan))} ACLs")
+    click.echo(
+        f"plan OK: {len(plan.agencies)} agencies, {len(plan.topics())} topics, "
+        f"{len(render_acls(plan))} ACLs"
+    )
 
 
 @plan_group.command("show")
 @_plan_option
-@click.option("--access", "show_access", is_flag=True,
-              help="Print the access matrix (topic x principal) the broker enforces.")
+@click.option(
+    "--access",
+    "show_access",
+    is_flag=True,
+    help="Print the access matrix (topic x principal) the broker enforces.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(plan_path: Path | None, show_access: bool, as_json: bool) -> None:
     """Print the plan, and with --access the R/W matrix rendered from the ACLs."""
     plan = load_plan(plan_path)
     if as_json:
         doc: dict[str, Any] = {
-            "topics": [{"name": t.name, "partitions": t.partitions,
-                        "replication_factor": t.replication_factor, "configs": t.configs}
-                       for t in plan.topics()],
-            "agencies": {a: {"group_id": plan.group_id(a),
-                             "receive_topics": plan.receive_topics(a),
-                             "publish_topics": plan.publish_topics(a)}
-                         for a in sorted(plan.agencies)},
+            "topics": [
+                {
+                    "name": t.name,
+                    "partitions": t.partitions,
+                    "replication_factor": t.replication_factor,
+                    "configs": t.configs,
+                }
+                for t in plan.topics()
+            ],
+            "agencies": {
+                a: {
+                    "group_id": plan.group_id(a),
+                    "receive_topics": plan.receive_topics(a),
+                    "publish_topics": plan.publish_topics(a),
+                }
+                for a in sorted(plan.agencies)
+            },
         }
         if show_access:
             doc["access"] = access_matrix(plan)
@@ -91,8 +123,10 @@ def show(plan_path: Path | None, show_access: bool, as_json: bool) -> None:
 
 def _print_plan(plan: Plan) -> None:
     for scope, sp in plan.scopes.items():
-        click.echo(f"scope {scope.value} ({', '.join(sp.countries)}): "
-                   f"{', '.join(a.value for a in sp.areas)}")
+        click.echo(
+            f"scope {scope.value} ({', '.join(sp.countries)}): "
+            f"{', '.join(a.value for a in sp.areas)}"
+        )
     click.echo()
     for agency in sorted(plan.agencies):
         ap = plan.agencies[agency]
@@ -112,8 +146,9 @@ def _print_matrix(plan: Plan) -> None:
     width = max(len(t.name) for t in plan.topics())
     cols = [max(len(p), 2) for p in principals]
     click.echo("access (R read, W write, - denied; rendered from the broker ACLs)")
-    click.echo(" " * width + "  " + "  ".join(p.ljust(w) for p, w in zip(principals, cols,
-                                                                             strict=True)))
+    click.echo(
+        " " * width + "  " + "  ".join(p.ljust(w) for p, w in zip(principals, cols, strict=True))
+    )
     for t in plan.topics():
         cells = [matrix[p][t.name].ljust(w) for p, w in zip(principals, cols, strict=True)]
         click.echo((t.name.ljust(width) + "  " + "  ".join(cells)).rstrip())
@@ -122,8 +157,13 @@ def _print_matrix(plan: Plan) -> None:
 @plan_group.command("diff")
 @_plan_option
 @_connection_options
-def diff(plan_path: Path | None, bootstrap: str | None, username: str | None,
-         security_protocol: str | None, access: bool | None) -> None:
+def diff(
+    plan_path: Path | None,
+    bootstrap: str | None,
+    username: str | None,
+    security_protocol: str | None,
+    access: bool | None,
+) -> None:
     """Show what apply would change, changing nothing."""
     plan = load_plan(plan_path)
     conn = _connect(bootstrap, username, security_protocol)
@@ -136,11 +176,21 @@ def diff(plan_path: Path | None, bootstrap: str | None, username: str | None,
 @plan_group.command("apply")
 @_plan_option
 @_connection_options
-@click.option("--secrets", "secrets_path", type=click.Path(path_type=Path), default=None,
-              help="YAML principal -> password; ACCORD_SECRET_<ID> variables override it.")
-def apply(plan_path: Path | None, bootstrap: str | None, username: str | None,
-          security_protocol: str | None, access: bool | None,
-          secrets_path: Path | None) -> None:
+@click.option(
+    "--secrets",
+    "secrets_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="YAML principal -> password; ACCORD_SECRET_<ID> variables override it.",
+)
+def apply(
+    plan_path: Path | None,
+    bootstrap: str | None,
+    username: str | None,
+    security_protocol: str | None,
+    access: bool | None,
+    secrets_path: Path | None,
+) -> None:
     """Create topics, principals and ACLs; remove principals no longer planned."""
     plan = load_plan(plan_path)
     conn = _connect(bootstrap, username, security_protocol)

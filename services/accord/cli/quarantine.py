@@ -35,8 +35,13 @@ from accord.trust import TrustStore
 from accord.trust.pki import PkiDirectory
 
 
-def _open(agency: str, plan_path: Path | None, pki_dir: Path | None, data_dir: Path | None,
-          bootstrap: str | None) -> tuple[NodeSettings, Plan]:
+def _open(
+    agency: str,
+    plan_path: Path | None,
+    pki_dir: Path | None,
+    data_dir: Path | None,
+    bootstrap: str | None,
+) -> tuple[NodeSettings, Plan]:
     settings = _settings(agency, plan_path, pki_dir, data_dir, bootstrap)
     plan = load_plan(settings.plan_path)
     plan.agency(agency)  # an agency the plan does not know fails here, clearly
@@ -52,9 +57,15 @@ def quarantine_group() -> None:
 @node_options
 @click.option("--reason", default=None, help="Only records refused for this reason code.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
-                 data_dir: Path | None, bootstrap: str | None, reason: str | None,
-                 as_json: bool) -> None:
+def list_command(
+    agency: str,
+    plan_path: Path | None,
+    pki_dir: Path | None,
+    data_dir: Path | None,
+    bootstrap: str | None,
+    reason: str | None,
+    as_json: bool,
+) -> None:
     """One line per quarantined record: where it is, why, where it came from."""
     settings, plan = _open(agency, plan_path, pki_dir, data_dir, bootstrap)
 
@@ -64,9 +75,18 @@ def list_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
             if reason is not None and r.reason != reason:
                 continue
             if as_json:
-                click.echo(json.dumps({"ref": r.ref, "reason": r.reason, "detail": r.detail,
-                                       "source": r.source, "bytes": len(r.value or b""),
-                                       "truncated": r.original_size is not None}))
+                click.echo(
+                    json.dumps(
+                        {
+                            "ref": r.ref,
+                            "reason": r.reason,
+                            "detail": r.detail,
+                            "source": r.source,
+                            "bytes": len(r.value or b""),
+                            "truncated": r.original_size is not None,
+                        }
+                    )
+                )
             else:
                 click.echo(f"{r.ref:<8} {r.reason:<24} {r.source:<60} {r.detail[:80]}")
 
@@ -76,8 +96,14 @@ def list_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
 @quarantine_group.command("show")
 @node_options
 @click.argument("ref")
-def show_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
-                 data_dir: Path | None, bootstrap: str | None, ref: str) -> None:
+def show_command(
+    agency: str,
+    plan_path: Path | None,
+    pki_dir: Path | None,
+    data_dir: Path | None,
+    bootstrap: str | None,
+    ref: str,
+) -> None:
     """One record (REF = partition:offset from `list`) and what replay would do now."""
     settings, plan = _open(agency, plan_path, pki_dir, data_dir, bootstrap)
 
@@ -87,11 +113,19 @@ def show_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
         return record, await current_trust(settings.kafka, plan, bundle)
 
     record, trust = asyncio.run(lookup())
-    click.echo(json.dumps({
-        "ref": record.ref, "reason": record.reason, "detail": record.detail,
-        "source": record.source, "bytes": len(record.value or b""),
-        "original_size": record.original_size,
-    }, indent=2))
+    click.echo(
+        json.dumps(
+            {
+                "ref": record.ref,
+                "reason": record.reason,
+                "detail": record.detail,
+                "source": record.source,
+                "bytes": len(record.value or b""),
+                "original_size": record.original_size,
+            },
+            indent=2,
+        )
+    )
     # What replay would do, judged without touching the inbox: a scratch one, private
     # and thrown away.
     with tempfile.TemporaryDirectory(prefix="accord-quarantine-") as scratch_dir:
@@ -104,24 +138,35 @@ def show_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
         click.echo(f"now: still refused [{outcome.reason}]: {outcome.detail}")
         click.echo(f"hint: {outcome.hint}")
     else:
-        click.echo(f"now: passes verification (message {outcome.message_id}); "
-                   "`accord quarantine replay` lands it unless the inbox already holds it")
+        click.echo(
+            f"now: passes verification (message {outcome.message_id}); "
+            "`accord quarantine replay` lands it unless the inbox already holds it"
+        )
 
 
 @quarantine_group.command("replay")
 @node_options
 @click.argument("refs", nargs=-1)
-@click.option("--reason", default=None,
-              help="Only records refused for this reason code, e.g. unknown-key.")
-def replay_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
-                   data_dir: Path | None, bootstrap: str | None, refs: tuple[str, ...],
-                   reason: str | None) -> None:
+@click.option(
+    "--reason", default=None, help="Only records refused for this reason code, e.g. unknown-key."
+)
+def replay_command(
+    agency: str,
+    plan_path: Path | None,
+    pki_dir: Path | None,
+    data_dir: Path | None,
+    bootstrap: str | None,
+    refs: tuple[str, ...],
+    reason: str | None,
+) -> None:
     """Re-verify quarantined records (all, or REFS) with today's trust store and land
     what now passes, once. Exits 1 if some are still refused."""
     settings, plan = _open(agency, plan_path, pki_dir, data_dir, bootstrap)
     if not settings.inbox_path.exists():
-        raise ConfigError(f"no inbox at {settings.inbox_path}",
-                          hint="run `accord receive --agency ...` first, or pass --data-dir")
+        raise ConfigError(
+            f"no inbox at {settings.inbox_path}",
+            hint="run `accord receive --agency ...` first, or pass --data-dir",
+        )
     chosen = {parse_ref(ref) for ref in refs}
     missing = set(chosen)
     tally = {"landed": 0, "already-landed": 0, "still-refused": 0}
@@ -129,16 +174,21 @@ def replay_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
     def report(res: ReplayResult) -> None:
         tally[res.outcome] += 1
         if res.outcome == "still-refused":
-            click.echo(f"error [{res.reason}]: {res.record.ref} (from {res.record.source}): "
-                       f"{res.detail}", err=True)
+            click.echo(
+                f"error [{res.reason}]: {res.record.ref} (from {res.record.source}): {res.detail}",
+                err=True,
+            )
             click.echo(f"hint: {res.hint}", err=True)
         else:
-            click.echo(f"{res.outcome:<15} {res.record.ref:<8} {res.message_id}  "
-                       f"(quarantined as {res.record.reason})")
+            click.echo(
+                f"{res.outcome:<15} {res.record.ref:<8} {res.message_id}  "
+                f"(quarantined as {res.record.reason})"
+            )
 
     async def run() -> None:
-        trust = await current_trust(settings.kafka, plan,
-                                    PkiDirectory(settings.pki_dir).bundle_path)
+        trust = await current_trust(
+            settings.kafka, plan, PkiDirectory(settings.pki_dir).bundle_path
+        )
         inbox = Inbox(settings.inbox_path, outbox=has_outbox(settings.inbox_path))
         try:
             # One record at a time, each landing its own transaction: memory stays
@@ -156,9 +206,13 @@ def replay_command(agency: str, plan_path: Path | None, pki_dir: Path | None,
     asyncio.run(run())
     if missing:
         refs_missing = ", ".join(f"{p}:{o}" for p, o in sorted(missing))
-        raise QuarantineError(f"no quarantined record at {refs_missing}",
-                              hint="take refs (partition:offset) from `accord quarantine list`")
-    click.echo(f"replayed {sum(tally.values())}: landed {tally['landed']}, already landed "
-               f"{tally['already-landed']}, still refused {tally['still-refused']}")
+        raise QuarantineError(
+            f"no quarantined record at {refs_missing}",
+            hint="take refs (partition:offset) from `accord quarantine list`",
+        )
+    click.echo(
+        f"replayed {sum(tally.values())}: landed {tally['landed']}, already landed "
+        f"{tally['already-landed']}, still refused {tally['still-refused']}"
+    )
     if tally["still-refused"]:
         sys.exit(1)

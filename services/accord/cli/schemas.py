@@ -30,8 +30,13 @@ def schemas() -> None:
 
 
 @schemas.command("export")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("schemas"),
-              show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("schemas"),
+    show_default=True,
+)
 def export(directory: Path) -> None:
     """Write the JSON Schemas (schemas/v1/) generated from the models."""
     files = export_schemas()
@@ -40,8 +45,13 @@ def export(directory: Path) -> None:
 
 
 @schemas.command("vectors")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("schemas"),
-              show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("schemas"),
+    show_default=True,
+)
 def vectors(directory: Path) -> None:
     """Write the golden test vectors (schemas/vectors/), deterministically."""
     files = build_vectors()
@@ -50,17 +60,29 @@ def vectors(directory: Path) -> None:
 
 
 @schemas.command("check")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("schemas"),
-              show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("schemas"),
+    show_default=True,
+)
 def check(directory: Path) -> None:
     """Exit 1 when the checked-in schemas or vectors differ from what the code generates."""
     expected = _artefacts()
-    drift = [name for name, data in expected.items()
-             if not (directory / name).is_file() or (directory / name).read_bytes() != data]
+    drift = [
+        name
+        for name, data in expected.items()
+        if not (directory / name).is_file() or (directory / name).read_bytes() != data
+    ]
     managed = [directory / "v1", directory / "vectors"]
     extra = sorted(
-        str(p.relative_to(directory)) for d in managed if d.is_dir()
-        for p in d.rglob("*") if p.is_file() and str(p.relative_to(directory)) not in expected
+        str(p.relative_to(directory))
+        for d in managed
+        if d.is_dir()
+        for p in d.rglob("*")
+        if p.is_file()
+        and str(p.relative_to(directory)) not in expected
         # envelope v2 vectors hold random HPKE encapsulations: generated once by
         # accord.envelope.vectors_v2, checked by running the conformance suite on them
         and not str(p.relative_to(directory)).startswith("vectors/v2/")

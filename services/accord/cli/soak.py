@@ -26,8 +26,9 @@ from accord.trust.pki import provision
 SCENARIOS = ("broker-crash", "failover", "receiver-crash", "hostile", "gap", "stuck")
 
 
-async def _soak(chosen: list[str], messages: int, hostile_n: int, workdir: Path,
-                seed: int | None) -> list[ScenarioResult]:
+async def _soak(
+    chosen: list[str], messages: int, hostile_n: int, workdir: Path, seed: int | None
+) -> list[ScenarioResult]:
     pki = provision(workdir / "pki", load_plan(None).agencies)
     results: list[ScenarioResult] = []
 
@@ -54,13 +55,15 @@ async def _soak(chosen: list[str], messages: int, hostile_n: int, workdir: Path,
                     await asyncio.to_thread(shared.start)
                 conn = shared.connection()
                 if name == "receiver-crash":
-                    results.append(await receiver_crash.run(conn, where, messages=messages,
-                                                            pki=pki, seed=seed))
+                    results.append(
+                        await receiver_crash.run(conn, where, messages=messages, pki=pki, seed=seed)
+                    )
                 elif name == "hostile":
                     results.append(await hostile.run(conn, where, hostile=hostile_n, seed=seed))
                 elif name == "gap":
-                    results.append(await gap.run(conn, where, messages=messages // 5,
-                                                 pki=pki, seed=seed))
+                    results.append(
+                        await gap.run(conn, where, messages=messages // 5, pki=pki, seed=seed)
+                    )
             say(name, began)
     finally:
         if shared is not None:
@@ -69,17 +72,34 @@ async def _soak(chosen: list[str], messages: int, hostile_n: int, workdir: Path,
 
 
 @click.command("soak")
-@click.option("--messages", type=click.IntRange(min=100), default=10_000, show_default=True,
-              help="Messages per crash scenario (gap and stuck use a fifth).")
-@click.option("--hostile", "hostile_n", type=click.IntRange(min=100), default=10_000,
-              show_default=True, help="Hostile records injected by the hostile scenario.")
-@click.option("--scenario", type=click.Choice(["all", *SCENARIOS]), default="all",
-              show_default=True)
+@click.option(
+    "--messages",
+    type=click.IntRange(min=100),
+    default=10_000,
+    show_default=True,
+    help="Messages per crash scenario (gap and stuck use a fifth).",
+)
+@click.option(
+    "--hostile",
+    "hostile_n",
+    type=click.IntRange(min=100),
+    default=10_000,
+    show_default=True,
+    help="Hostile records injected by the hostile scenario.",
+)
+@click.option(
+    "--scenario", type=click.Choice(["all", *SCENARIOS]), default="all", show_default=True
+)
 @click.option("--seed", type=int, default=None, help="Fix the random fault points.")
-@click.option("--work-dir", type=click.Path(path_type=Path), default=None,
-              help="Where brokers and nodes live (default: a fresh temporary directory).")
-def soak_command(messages: int, hostile_n: int, scenario: str, seed: int | None,
-                 work_dir: Path | None) -> None:
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where brokers and nodes live (default: a fresh temporary directory).",
+)
+def soak_command(
+    messages: int, hostile_n: int, scenario: str, seed: int | None, work_dir: Path | None
+) -> None:
     """Run the reliability scenarios (crashes, failover, hostile input) and print figures.
 
     Starts its own brokers (no Docker); takes a few minutes at the default size.
@@ -95,8 +115,10 @@ def soak_command(messages: int, hostile_n: int, scenario: str, seed: int | None,
             configure_logging("WARNING", json=True, stream=log_file)
             began = time.monotonic()
             results = asyncio.run(_soak(chosen, messages, hostile_n, workdir, seed))
-    click.echo(f"accord soak: {messages} messages, {hostile_n} hostile records, "
-               f"{time.monotonic() - began:.0f} s")
+    click.echo(
+        f"accord soak: {messages} messages, {hostile_n} hostile records, "
+        f"{time.monotonic() - began:.0f} s"
+    )
     click.echo(render(results))
     if not all(r.ok for r in results):
         raise SystemExit(1)

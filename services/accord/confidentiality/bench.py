@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _envelopes(
-    signer: Signer, trust: TrustStore, keys: dict[str, EncryptionKeyPair],
+    signer: Signer,
+    trust: TrustStore,
+    keys: dict[str, EncryptionKeyPair],
     args: argparse.Namespace,
 ) -> str:
     """Envelope v1 (signed) against v2 (signed + encrypted) for the same message, ten
@@ -105,8 +107,7 @@ def _envelopes(
     keyring.open(announcement, trust, now=datetime.now(UTC))
 
     def header() -> Header:
-        return Header.create(body.TYPE, sender=signer.agency, scope=SCOPE, area=AREA,
-                             sequence=1)
+        return Header.create(body.TYPE, sender=signer.agency, scope=SCOPE, area=AREA, sequence=1)
 
     def v1() -> bytes:
         return seal(header(), label, body, signer)
@@ -129,18 +130,20 @@ def _envelopes(
         return open_sealed(verdict, keyring)
 
     read_1, read_2 = _cpu_us(read1, n), _cpu_us(read2, n)
-    return "\n".join((
-        f"envelope, body {len(body.model_dump_json())} B JSON, 10 recipients, "
-        f"{n} messages; CPU per message, one process",
-        f"{'':>18} {'record B':>9} {'seal':>8} {'verify(+open)':>14} {'seal+read msgs/s':>17}",
-        f"{'v1 signed':>18} {len(plain):>9} {seal1:>6.0f}us {read_1:>12.0f}us "
-        f"{1e6 / (seal1 + read_1):>17.0f}",
-        f"{'v2 signed+enc':>18} {len(secret):>9} {seal2:>6.0f}us {read_2:>12.0f}us "
-        f"{1e6 / (seal2 + read_2):>17.0f}",
-        f"v2 - v1: {len(secret) - len(plain):+d} B per record; v2/v1 throughput "
-        f"{(seal1 + read_1) / (seal2 + read_2):.2f}x; announcement {len(announcement)} B "
-        "once per epoch",
-    ))
+    return "\n".join(
+        (
+            f"envelope, body {len(body.model_dump_json())} B JSON, 10 recipients, "
+            f"{n} messages; CPU per message, one process",
+            f"{'':>18} {'record B':>9} {'seal':>8} {'verify(+open)':>14} {'seal+read msgs/s':>17}",
+            f"{'v1 signed':>18} {len(plain):>9} {seal1:>6.0f}us {read_1:>12.0f}us "
+            f"{1e6 / (seal1 + read_1):>17.0f}",
+            f"{'v2 signed+enc':>18} {len(secret):>9} {seal2:>6.0f}us {read_2:>12.0f}us "
+            f"{1e6 / (seal2 + read_2):>17.0f}",
+            f"v2 - v1: {len(secret) - len(plain):+d} B per record; v2/v1 throughput "
+            f"{(seal1 + read_1) / (seal2 + read_2):.2f}x; announcement {len(announcement)} B "
+            "once per epoch",
+        )
+    )
 
 
 def _row(

@@ -83,18 +83,31 @@ def apply_key_record(
             return "cwk", None
     except AccordError as exc:
         error = f"{exc.code}: {exc.message[:200]}"
-        log.warning("key-record-rejected", key=key.decode("utf-8", "replace")[:100], error=error)
+        log.warning(
+            "confidentiality.key_record_rejected",
+            key=key.decode("utf-8", "replace")[:100],
+            error=error,
+        )
         return "rejected", error
     except Exception as exc:  # untrusted bytes: any failure is a rejection
         error = f"{type(exc).__name__}: {str(exc)[:200]}"
-        log.warning("key-record-rejected", key=key.decode("utf-8", "replace")[:100], error=error)
+        log.warning(
+            "confidentiality.key_record_rejected",
+            key=key.decode("utf-8", "replace")[:100],
+            error=error,
+        )
         return "rejected", error
     return "ignored", None
 
 
 async def publish_key_statements(
-    conn: KafkaConnection, topic: str, agency: str, statements: list[bytes], trust: TrustStore,
-    *, now: datetime | None = None,
+    conn: KafkaConnection,
+    topic: str,
+    agency: str,
+    statements: list[bytes],
+    trust: TrustStore,
+    *,
+    now: datetime | None = None,
 ) -> int:
     """Put ``agency``'s key statements and revocations on its key topic; return how many.
 
@@ -109,11 +122,15 @@ async def publish_key_statements(
         try:
             statement = verify_key_statement(raw, trust, now=at)
         except AccordError as exc:
-            raise PkiError(f"a key statement of {agency} does not verify: {exc.message[:200]}",
-                           hint="re-issue it with `accord keys rotate`") from None
+            raise PkiError(
+                f"a key statement of {agency} does not verify: {exc.message[:200]}",
+                hint="re-issue it with `accord keys rotate`",
+            ) from None
         if statement.agency != agency:
-            raise PkiError(f"a statement of {statement.agency} is in {agency}'s key files",
-                           hint="each agency publishes only its own statements")
+            raise PkiError(
+                f"a statement of {statement.agency} is in {agency}'s key files",
+                hint="each agency publishes only its own statements",
+            )
         keyed.append((statement_key(agency, statement.ekid), raw))
     producer = new_producer(conn)
     await producer.start()

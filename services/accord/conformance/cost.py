@@ -38,14 +38,21 @@ def _valid_mib() -> bytes:
     """A valid strategic assessment just under 1 MiB, signed with the test keys."""
     sample = SAMPLES[StrategicAssessment.TYPE]
     header = sample_header(sample)
-    body = sample.body.model_copy(update={
-        "summary": "情" * 20000,
-        "key_judgments": tuple(
-            KeyJudgment(statement="判" * 2000, likelihood=Likelihood.LIKELY,
-                        confidence=Confidence.HIGH) for _ in range(50)),
-        "sources": tuple(Source(description="源" * 2000, reliability=Reliability.B,
-                                credibility=2) for _ in range(65)),
-    })
+    body = sample.body.model_copy(
+        update={
+            "summary": "情" * 20000,
+            "key_judgments": tuple(
+                KeyJudgment(
+                    statement="判" * 2000, likelihood=Likelihood.LIKELY, confidence=Confidence.HIGH
+                )
+                for _ in range(50)
+            ),
+            "sources": tuple(
+                Source(description="源" * 2000, reliability=Reliability.B, credibility=2)
+                for _ in range(65)
+            ),
+        }
+    )
     payload = payload_bytes(header, sample_label(sample.sender, sample.scope), body)
     return sign_payload(payload, StrategicAssessment.TYPE, [_build_pki().signers["JPN.MOFA"]])
 
@@ -61,14 +68,20 @@ def _shapes(valid: bytes) -> dict[str, bytes]:
         "1 MiB of [[[[": b"[" * MIB,
         "1 MiB list of []": b"[" + b"[]," * (MIB // 3 - 1) + b"[]]",
         "1 MiB list of {}": b"[" + b"{}," * (MIB // 3 - 1) + b"{}]",
-        "1 MiB object, many members": b"{" + b",".join(
-            b'"%d":0' % i for i in range(MIB // 10)) + b"}",
+        "1 MiB object, many members": b"{"
+        + b",".join(b'"%d":0' % i for i in range(MIB // 10))
+        + b"}",
         "1 MiB of whitespace then {}": b" " * (MIB - 2) + b"{}",
         "1 MiB payload, bad signature": json.dumps(
-            {"payload": big_payload, "signatures": [sig]}, separators=(",", ":")).encode(),
+            {"payload": big_payload, "signatures": [sig]}, separators=(",", ":")
+        ).encode(),
         "1 MiB payload of \\u escapes": (
-            b'{"payload":"' + b"\\u0041" * ((MIB - 2000) // 6) + b'","signatures":['
-            + json.dumps(sig, separators=(",", ":")).encode() + b"]}"),
+            b'{"payload":"'
+            + b"\\u0041" * ((MIB - 2000) // 6)
+            + b'","signatures":['
+            + json.dumps(sig, separators=(",", ":")).encode()
+            + b"]}"
+        ),
     }
 
 
@@ -93,16 +106,20 @@ def main() -> None:
     valid = (VECTORS / vector["file"]).read_bytes()
     now = datetime.fromisoformat(vector["now"])
     base = None
-    print(f"{'shape':30} {'bytes':>8} {'verdict':>14} {'min ms':>8} {'median ms':>9} "
-          f"{'x valid':>7}")
+    print(
+        f"{'shape':30} {'bytes':>8} {'verdict':>14} {'min ms':>8} {'median ms':>9} {'x valid':>7}"
+    )
     for name, raw in _shapes(valid).items():
         verdict = verify(raw, store, topic=vector["topic"], now=now)
         fastest, median = _times_ms(
-            functools.partial(verify, raw, store, topic=vector["topic"], now=now), args.repeat)
+            functools.partial(verify, raw, store, topic=vector["topic"], now=now), args.repeat
+        )
         base = base or fastest
         label = "accept" if isinstance(verdict, Verified) else verdict.reason.value
-        print(f"{name:30} {len(raw):>8} {label:>14} {fastest:>8.3f} {median:>9.3f} "
-              f"{fastest / base:>7.1f}")
+        print(
+            f"{name:30} {len(raw):>8} {label:>14} {fastest:>8.3f} {median:>9.3f} "
+            f"{fastest / base:>7.1f}"
+        )
 
 
 if __name__ == "__main__":

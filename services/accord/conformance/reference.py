@@ -30,8 +30,9 @@ from accord.trust import TrustStore
 __all__ = ["answer", "serve"]
 
 
-def answer(request: dict[str, Any], stores: dict[tuple[str, tuple[str, ...]], TrustStore]
-           ) -> dict[str, Any]:
+def answer(
+    request: dict[str, Any], stores: dict[tuple[str, tuple[str, ...]], TrustStore]
+) -> dict[str, Any]:
     """The response to one request (a verifier may cache trust per bundle and roots)."""
     key = (str(request["bundle"]), tuple(request["roots"]))
     store = stores.get(key)
@@ -51,18 +52,31 @@ def answer(request: dict[str, Any], stores: dict[tuple[str, tuple[str, ...]], Tr
         if body is not None:
             response["plaintext_sha256"] = hashlib.sha256(body).hexdigest()
         return response
-    return {"id": request["id"], "verdict": "reject", "reason": verdict.reason.value,
-            "rule": verdict.rule, "detail": verdict.detail}
+    return {
+        "id": request["id"],
+        "verdict": "reject",
+        "reason": verdict.reason.value,
+        "rule": verdict.rule,
+        "detail": verdict.detail,
+    }
 
 
-def _decrypting(raw: bytes, store: TrustStore, topic: str, now: datetime, max_bytes: int,
-                decrypt: dict[str, Any]) -> tuple[Verified | Rejected, bytes | None]:
+def _decrypting(
+    raw: bytes,
+    store: TrustStore,
+    topic: str,
+    now: datetime,
+    max_bytes: int,
+    decrypt: dict[str, Any],
+) -> tuple[Verified | Rejected, bytes | None]:
     """A decrypting node (SPEC 11): open the announcements, verify, then ENC-04..08.
 
     Returns the verdict and, for an opened v2 record, the decrypted body's bytes."""
     agency = str(decrypt["agency"])
-    keyring = Keyring(agency, [EncryptionKeyPair.from_seed(base64.b64decode(k, validate=True))
-                               for k in decrypt["keys"]])
+    keyring = Keyring(
+        agency,
+        [EncryptionKeyPair.from_seed(base64.b64decode(k, validate=True)) for k in decrypt["keys"]],
+    )
     for announcement in decrypt.get("announcements", []):
         # NotARecipient is remembered: a record under that CWK is not-a-recipient (ENC-05)
         with contextlib.suppress(NotARecipient):
@@ -71,10 +85,16 @@ def _decrypting(raw: bytes, store: TrustStore, topic: str, now: datetime, max_by
     if isinstance(verdict, Rejected):
         return verdict, None
     if isinstance(verdict, Verified):
-        if (decrypt.get("encryption_required") and verdict.header.type != "accord.receipt.v1"
-                and rules.enabled("ENC-04")):
-            return Rejected(ReasonCode.PLAINTEXT_REFUSED, "plaintext body where the plan "
-                            "requires encryption", "ENC-04"), None
+        if (
+            decrypt.get("encryption_required")
+            and verdict.header.type != "accord.receipt.v1"
+            and rules.enabled("ENC-04")
+        ):
+            return Rejected(
+                ReasonCode.PLAINTEXT_REFUSED,
+                "plaintext body where the plan requires encryption",
+                "ENC-04",
+            ), None
         return verdict, None
     assert isinstance(verdict, Sealed)
     try:
@@ -86,7 +106,7 @@ def _decrypting(raw: bytes, store: TrustStore, topic: str, now: datetime, max_by
     head = b'{"header":' + verdict.header_bytes + b',"label":' + verdict.label_bytes + b',"body":'
     assert opened.plaintext is not None
     assert opened.plaintext.startswith(head)
-    return opened, opened.plaintext[len(head):-1]
+    return opened, opened.plaintext[len(head) : -1]
 
 
 def serve(stdin: IO[str], stdout: IO[str]) -> int:

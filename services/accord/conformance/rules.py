@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from accord.errors import ReasonCode
 
 __all__ = [
-    "ENC_RULES", "RULES", "TABLE", "Rule", "by_id", "disabled", "enabled", "on_change", "order",
+    "ENC_RULES",
+    "RULES",
+    "TABLE",
+    "Rule",
+    "by_id",
+    "disabled",
+    "enabled",
+    "on_change",
+    "order",
 ]
 
 
@@ -90,9 +98,7 @@ and the mutation test enumerate; ``TABLE`` is every rule in evaluation order."""
 
 _AFTER = {"ENV-05": "ENC-01", "ENV-09": "ENC-02", "ENV-23": "ENC-03"}
 TABLE: tuple[Rule, ...] = tuple(
-    r
-    for v1 in RULES
-    for r in (v1, *(e for e in ENC_RULES if e.id == _AFTER.get(v1.id)))
+    r for v1 in RULES for r in (v1, *(e for e in ENC_RULES if e.id == _AFTER.get(v1.id)))
 ) + tuple(e for e in ENC_RULES if e.stage == "decrypt")
 
 _BY_ID = {r.id: r for r in TABLE}

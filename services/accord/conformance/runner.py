@@ -47,9 +47,10 @@ def load_requests(vectors: Path) -> Iterator[tuple[dict[str, Any], str]]:
     try:
         manifest = json.loads((vectors / "manifest.json").read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConformanceError(f"cannot read {vectors / 'manifest.json'}: {exc}",
-                               hint="pass --vectors DIR, the directory of manifest.json"
-                               ) from None
+        raise ConformanceError(
+            f"cannot read {vectors / 'manifest.json'}: {exc}",
+            hint="pass --vectors DIR, the directory of manifest.json",
+        ) from None
     bundle = str((vectors / manifest["bundle"]).resolve())
     for vector in manifest["vectors"]:
         raw = (vectors / vector["file"]).read_bytes()
@@ -70,8 +71,10 @@ def load_requests(vectors: Path) -> Iterator[tuple[dict[str, Any], str]]:
             request["decrypt"] = {
                 "agency": decrypt["agency"],
                 "keys": [manifest["decryption_keys"][decrypt["agency"]]],
-                "announcements": [base64.b64encode((vectors / name).read_bytes()).decode()
-                                  for name in decrypt["announcements"]],
+                "announcements": [
+                    base64.b64encode((vectors / name).read_bytes()).decode()
+                    for name in decrypt["announcements"]
+                ],
                 "entitled": decrypt["entitled"],
                 "encryption_required": decrypt["encryption_required"],
             }
@@ -94,13 +97,15 @@ def _verdict(line: bytes, rid: str) -> tuple[str, str]:
     try:
         response = json.loads(line)
     except ValueError:
-        raise ConformanceError(f"verifier wrote a line that is not JSON for {rid}: "
-                               f"{line[:120]!r}",
-                               hint="write exactly one JSON object per line on stdout; "
-                               "logs go to stderr") from None
+        raise ConformanceError(
+            f"verifier wrote a line that is not JSON for {rid}: {line[:120]!r}",
+            hint="write exactly one JSON object per line on stdout; logs go to stderr",
+        ) from None
     if not isinstance(response, dict) or response.get("id") != rid:
-        raise ConformanceError(f"verifier answered {str(response)[:120]} for request {rid}",
-                               hint="answer each request in order, echoing its id")
+        raise ConformanceError(
+            f"verifier answered {str(response)[:120]} for request {rid}",
+            hint="answer each request in order, echoing its id",
+        )
     verdict = response.get("verdict")
     if verdict == "accept":
         digest = response.get("plaintext_sha256")
@@ -108,13 +113,17 @@ def _verdict(line: bytes, rid: str) -> tuple[str, str]:
     if verdict == "reject" and isinstance(response.get("reason"), str):
         note = " ".join(str(response[k]) for k in ("rule", "detail") if response.get(k))
         return f"reject {response['reason']}", note
-    raise ConformanceError(f"verifier answered no verdict for {rid}: {str(response)[:160]}",
-                           hint='answer {"id": …, "verdict": "accept"} or '
-                           '{"id": …, "verdict": "reject", "reason": …}')
+    raise ConformanceError(
+        f"verifier answered no verdict for {rid}: {str(response)[:160]}",
+        hint='answer {"id": …, "verdict": "accept"} or {"id": …, "verdict": "reject", "reason": …}',
+    )
 
 
 def run(
-    command: str, vectors: Path, *, timeout: float = 10.0,
+    command: str,
+    vectors: Path,
+    *,
+    timeout: float = 10.0,
     report: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Start ``command`` once, send every vector, return how each one went."""
@@ -125,8 +134,10 @@ def run(
     try:
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     except OSError as exc:
-        raise ConformanceError(f"cannot start {argv[0]!r}: {exc.strerror or exc}",
-                               hint="check the command and that it is executable") from None
+        raise ConformanceError(
+            f"cannot start {argv[0]!r}: {exc.strerror or exc}",
+            hint="check the command and that it is executable",
+        ) from None
     assert process.stdin is not None
     assert process.stdout is not None
     lines: queue.Queue[bytes | None] = queue.Queue()
@@ -139,18 +150,23 @@ def run(
                 process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
                 process.stdin.flush()
             except (BrokenPipeError, OSError):
-                raise ConformanceError(f"verifier exited before {rid} "
-                                       f"(status {process.poll()})",
-                                       hint="run the command by hand to see why") from None
+                raise ConformanceError(
+                    f"verifier exited before {rid} (status {process.poll()})",
+                    hint="run the command by hand to see why",
+                ) from None
             try:
                 line = lines.get(timeout=timeout)
             except queue.Empty:
-                raise ConformanceError(f"verifier hung: no answer to {rid} in {timeout:g} s",
-                                       hint="flush stdout after each line") from None
+                raise ConformanceError(
+                    f"verifier hung: no answer to {rid} in {timeout:g} s",
+                    hint="flush stdout after each line",
+                ) from None
             if line is None:
                 process.wait(timeout=timeout)
-                raise ConformanceError(f"verifier exited at {rid} (status {process.returncode})",
-                                       hint="run the command by hand to see why")
+                raise ConformanceError(
+                    f"verifier exited at {rid} (status {process.returncode})",
+                    hint="run the command by hand to see why",
+                )
             got, note = _verdict(line, rid)
             outcome = Outcome(rid, expected, got, note)
             outcomes.append(outcome)

@@ -44,8 +44,9 @@ class RawRecord:
     """The reason code every entitled receiver quarantines it with; None for a duplicate."""
 
 
-def mirrored(message_id: str, type_: str, sender: str, scope: Scope, area: Area
-             ) -> tuple[tuple[str, bytes], ...]:
+def mirrored(
+    message_id: str, type_: str, sender: str, scope: Scope, area: Area
+) -> tuple[tuple[str, bytes], ...]:
     """The routing headers a publisher adds, so a raw record differs only where we say."""
     values = (message_id, type_, sender, scope.value, area.value)
     return tuple((n, v.encode()) for n, v in zip(MIRRORED_HEADERS, values, strict=True))
@@ -61,8 +62,14 @@ def _with_payload(envelope: bytes, payload: bytes) -> bytes:
 def tampered_record(plan: Plan, signer: Signer, now: datetime) -> RawRecord:
     """A properly sealed JPN.MOD report whose position is altered after signing."""
     scope, area = Scope.TRILATERAL, Area.MARITIME_AVIATION_SECURITY
-    header = Header.create(InformationReport.TYPE, sender=signer.agency, scope=scope, area=area,
-                           sequence=0, namespace=plan.namespace)
+    header = Header.create(
+        InformationReport.TYPE,
+        sender=signer.agency,
+        scope=scope,
+        area=area,
+        sequence=0,
+        namespace=plan.namespace,
+    )
     label = label_for(signer.agency, scope, now)
     body = InformationReport(
         title="Unidentified submarine contact near the Tsushima Strait",
@@ -83,7 +90,10 @@ def tampered_record(plan: Plan, signer: Signer, now: datetime) -> RawRecord:
     return RawRecord(
         name="tampered",
         description=f"{signer.agency} report with its position altered after signing",
-        injector=signer.agency, scope=scope, area=area, topic=header.topic,
+        injector=signer.agency,
+        scope=scope,
+        area=area,
+        topic=header.topic,
         value=_with_payload(envelope, altered),
         headers=mirrored(str(header.message_id), header.type, signer.agency, scope, area),
         expected=ReasonCode.BAD_SIGNATURE,
@@ -97,23 +107,44 @@ def mislabelled_record(plan: Plan, signer: Signer, now: datetime) -> RawRecord:
     (label vs scope) stands between this message and the USA nodes.
     """
     scope, area = Scope.TRILATERAL, Area.STRATEGIC_ASSESSMENTS
-    header = Header.create(StrategicAssessment.TYPE, sender=signer.agency, scope=scope,
-                           area=area, sequence=0, namespace=plan.namespace)
-    label = label_for(signer.agency, scope, now, classification=Classification.SECRET,
-                      releasable_to=(Country.AUS, Country.JPN))
+    header = Header.create(
+        StrategicAssessment.TYPE,
+        sender=signer.agency,
+        scope=scope,
+        area=area,
+        sequence=0,
+        namespace=plan.namespace,
+    )
+    label = label_for(
+        signer.agency,
+        scope,
+        now,
+        classification=Classification.SECRET,
+        releasable_to=(Country.AUS, Country.JPN),
+    )
     body = StrategicAssessment(
         title="Bilateral reading of alliance burden-sharing debates",
         summary="An AUS/JPN-only assessment sent, by mistake, on the trilateral topic.",
-        key_judgments=(KeyJudgment(statement="Debates intensify ahead of budget cycles.",
-                                   likelihood=Likelihood.LIKELY,
-                                   confidence=Confidence.MODERATE),),
-        region="Indo-Pacific", valid_from=now, valid_until=now + timedelta(days=30),
+        key_judgments=(
+            KeyJudgment(
+                statement="Debates intensify ahead of budget cycles.",
+                likelihood=Likelihood.LIKELY,
+                confidence=Confidence.MODERATE,
+            ),
+        ),
+        region="Indo-Pacific",
+        valid_from=now,
+        valid_until=now + timedelta(days=30),
     )
     value = sign_payload(payload_bytes(header, label, body), header.type, [signer])
     return RawRecord(
         name="mislabelled",
         description=f"{signer.agency} trilateral assessment labelled releasable to AUS, JPN only",
-        injector=signer.agency, scope=scope, area=area, topic=header.topic, value=value,
+        injector=signer.agency,
+        scope=scope,
+        area=area,
+        topic=header.topic,
+        value=value,
         headers=mirrored(str(header.message_id), header.type, signer.agency, scope, area),
         expected=ReasonCode.RELEASABILITY_VIOLATION,
     )
@@ -125,7 +156,8 @@ async def send_raw(connection: KafkaConnection, records: list[RawRecord]) -> Non
     await producer.start()
     try:
         for r in records:
-            await producer.send_and_wait(r.topic, value=r.value, key=r.injector.encode(),
-                                         headers=list(r.headers))
+            await producer.send_and_wait(
+                r.topic, value=r.value, key=r.injector.encode(), headers=list(r.headers)
+            )
     finally:
         await producer.stop()

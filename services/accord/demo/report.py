@@ -13,11 +13,17 @@ def _codes(counts: dict[str, int]) -> str:
 
 
 def render(result: DemoResult) -> list[str]:
-    lines = ["", f"accord demo: {len(result.sent)} messages published, "
-             f"{len(result.injected)} raw records injected ({result.mode} broker)", ""]
+    lines = [
+        "",
+        f"accord demo: {len(result.sent)} messages published, "
+        f"{len(result.injected)} raw records injected ({result.mode} broker)",
+        "",
+    ]
     sent = Counter(s.sender for s in result.sent)
-    header = (f"{'agency':<12} {'sent':>4} {'delivered':>9} {'expected':>8} {'dup':>4} "
-              f"{'gaps':>4}  rejected (reason code x count)")
+    header = (
+        f"{'agency':<12} {'sent':>4} {'delivered':>9} {'expected':>8} {'dup':>4} "
+        f"{'gaps':>4}  rejected (reason code x count)"
+    )
     lines += [header, "-" * len(header)]
     for agency, o in result.agencies.items():
         lines.append(
@@ -29,8 +35,10 @@ def render(result: DemoResult) -> list[str]:
         what = r.expected.value if r.expected else "counted as a duplicate, not re-delivered"
         lines.append(f"injected {r.name:<11} -> {what}: {r.description}")
     quarantined = sum(sum(o.quarantined.values()) for o in result.agencies.values())
-    lines.append(f"quarantine topics hold {quarantined} records, each with its reason code "
-                 "(read back as each agency)")
+    lines.append(
+        f"quarantine topics hold {quarantined} records, each with its reason code "
+        "(read back as each agency)"
+    )
 
     usa = {a: o for a, o in result.agencies.items() if country_of(a) is Country.USA}
     bilateral = {a: o.inbox_scopes.get(Scope.BILATERAL.value, 0) for a, o in usa.items()}
@@ -38,22 +46,30 @@ def render(result: DemoResult) -> list[str]:
     release = result.released
     got_release = all(release.message_id in o.inbox_ids for o in usa.values())
     if not any(bilateral.values()):
-        lines.append(f"USA received nothing bilateral: every message in the USA inboxes "
-                     f"({held}) is trilateral"
-                     + (f"; the release of '{release.title}' arrived" if got_release else ""))
+        lines.append(
+            f"USA received nothing bilateral: every message in the USA inboxes "
+            f"({held}) is trilateral"
+            + (f"; the release of '{release.title}' arrived" if got_release else "")
+        )
     else:
         lines.append(f"USA HOLDS BILATERAL MESSAGES: {_codes(bilateral)}")
 
     m = result.monitor
     if m.outstanding:
-        lines.append(f"monitor: {len(m.outstanding)} messages not acknowledged by every "
-                     f"entitled agency within {m.deadline_s:.0f}s:")
-        lines += [f"  {x.message_id} from {x.sender} ({x.scope}/{x.area}): missing "
-                  f"{', '.join(x.missing)}" for x in m.outstanding]
+        lines.append(
+            f"monitor: {len(m.outstanding)} messages not acknowledged by every "
+            f"entitled agency within {m.deadline_s:.0f}s:"
+        )
+        lines += [
+            f"  {x.message_id} from {x.sender} ({x.scope}/{x.area}): missing {', '.join(x.missing)}"
+            for x in m.outstanding
+        ]
     else:
-        lines.append(f"monitor: {m.messages} messages, {m.acknowledgements} delivery "
-                     f"acknowledgements in verified receipts, {m.forged} forged; no entitled "
-                     f"agency outstanding past the {m.deadline_s:.0f}s acknowledgement deadline")
+        lines.append(
+            f"monitor: {m.messages} messages, {m.acknowledgements} delivery "
+            f"acknowledgements in verified receipts, {m.forged} forged; no entitled "
+            f"agency outstanding past the {m.deadline_s:.0f}s acknowledgement deadline"
+        )
     lines.append("")
     if result.ok:
         lines.append(f"outcome: as expected ({result.seconds:.1f}s)")

@@ -179,9 +179,15 @@ async def run_demo(
         os.dup2(log_stream.fileno(), 2)
         progress(f"logs: {directory / 'demo.log'}")
     try:
-        result = await _run(directory, plain=plain, plan_path=plan_path,
-                            ack_deadline_s=ack_deadline_s, settle_s=settle_s,
-                            progress=progress, started=started)
+        result = await _run(
+            directory,
+            plain=plain,
+            plan_path=plan_path,
+            ack_deadline_s=ack_deadline_s,
+            settle_s=settle_s,
+            progress=progress,
+            started=started,
+        )
         result.seconds = time.monotonic() - started  # wall time, broker stop included
         return result
     finally:
@@ -196,15 +202,23 @@ async def run_demo(
 
 
 async def _run(
-    directory: Path, *, plain: bool, plan_path: Path | None, ack_deadline_s: float,
-    settle_s: float, progress: Say, started: float,
+    directory: Path,
+    *,
+    plain: bool,
+    plan_path: Path | None,
+    ack_deadline_s: float,
+    settle_s: float,
+    progress: Say,
+    started: float,
 ) -> DemoResult:
     plan = load_plan(plan_path)
     broker = LocalBroker(directory / "broker", mode="plain" if plain else "scram")
     broker.start()
-    progress(f"broker up at {broker.bootstrap_servers} ("
-             + ("PLAINTEXT, no authorizer" if plain else
-                "SASL/SCRAM-SHA-512, default-deny authorizer") + ")")
+    progress(
+        f"broker up at {broker.bootstrap_servers} ("
+        + ("PLAINTEXT, no authorizer" if plain else "SASL/SCRAM-SHA-512, default-deny authorizer")
+        + ")"
+    )
     try:
         # Fresh random passwords each run: nothing reusable is left in the repository.
         names = [*plan.agencies, plan.monitor.principal]
@@ -214,17 +228,28 @@ async def _run(
             return broker.connection() if plain else broker.connection(name, passwords[name])
 
         exchange = LocalExchange(
-            plan=plan, connection=broker.connection(), directory=directory,
+            plan=plan,
+            connection=broker.connection(),
+            directory=directory,
             connections={a: connection_of(a) for a in plan.agencies},
         )
         exchange.apply({n: SecretStr(p) for n, p in passwords.items()})
-        progress(f"PKI provisioned ({len(plan.agencies)} agency certificates); plan applied: "
-                 f"{len(plan.topics())} topics"
-                 + ("" if plain else f", {len(names)} principals with ACLs"))
+        progress(
+            f"PKI provisioned ({len(plan.agencies)} agency certificates); plan applied: "
+            f"{len(plan.topics())} topics"
+            + ("" if plain else f", {len(names)} principals with ACLs")
+        )
         try:
-            return await _exchange(exchange, broker, connection_of, plan,
-                                   ack_deadline_s=ack_deadline_s, settle_s=settle_s,
-                                   progress=progress, started=started)
+            return await _exchange(
+                exchange,
+                broker,
+                connection_of,
+                plan,
+                ack_deadline_s=ack_deadline_s,
+                settle_s=settle_s,
+                progress=progress,
+                started=started,
+            )
         finally:
             # In parallel: each receiver leaving its group takes a round trip or two,
             # and ten in a row would double the tail of the run.
@@ -237,20 +262,31 @@ async def _run(
 
 
 async def _exchange(
-    ex: LocalExchange, broker: LocalBroker, connection_of: Callable[[str], KafkaConnection],
-    plan: Plan, *, ack_deadline_s: float, settle_s: float, progress: Say, started: float,
+    ex: LocalExchange,
+    broker: LocalBroker,
+    connection_of: Callable[[str], KafkaConnection],
+    plan: Plan,
+    *,
+    ack_deadline_s: float,
+    settle_s: float,
+    progress: Say,
+    started: float,
 ) -> DemoResult:
     await ex.start_receivers()
-    progress(f"{len(ex.receivers)} agency nodes running"
-             + (", each logged in as its own principal" if broker.mode == "scram" else ""))
+    progress(
+        f"{len(ex.receivers)} agency nodes running"
+        + (", each logged in as its own principal" if broker.mode == "scram" else "")
+    )
 
     sent, released, superseded, retracted = await _publish_scenario(ex)
     last_publish = time.monotonic()
     by_area = Counter(s.area.value for s in sent)
-    progress(f"published {len(sent)} messages in {len(by_area)} areas "
-             f"({sum(s.scope is Scope.BILATERAL for s in sent)} bilateral, "
-             f"{sum(s.scope is Scope.TRILATERAL for s in sent)} trilateral), "
-             "incl. 1 trilateral release, 1 supersede, 1 retract")
+    progress(
+        f"published {len(sent)} messages in {len(by_area)} areas "
+        f"({sum(s.scope is Scope.BILATERAL for s in sent)} bilateral, "
+        f"{sum(s.scope is Scope.TRILATERAL for s in sent)} trilateral), "
+        "incl. 1 trilateral release, 1 supersede, 1 retract"
+    )
 
     now = datetime.now(UTC)
     duplicate_of = next(s for s in sent if s.key == sc.DUPLICATED)
@@ -261,48 +297,72 @@ async def _exchange(
             name="duplicate",
             description=f"byte-identical copy of {duplicate_of.sender}'s "
             f"'{duplicate_of.title}', as a producer retry would send it",
-            injector=duplicate_of.sender, scope=duplicate_of.scope, area=duplicate_of.area,
+            injector=duplicate_of.sender,
+            scope=duplicate_of.scope,
+            area=duplicate_of.area,
             topic=plan.exchange_topic(duplicate_of.scope, duplicate_of.area),
             value=duplicate_of.envelope,
-            headers=mirrored(duplicate_of.message_id, duplicate_of.type, duplicate_of.sender,
-                             duplicate_of.scope, duplicate_of.area),
+            headers=mirrored(
+                duplicate_of.message_id,
+                duplicate_of.type,
+                duplicate_of.sender,
+                duplicate_of.scope,
+                duplicate_of.area,
+            ),
             expected=None,
         ),
     ]
     for injector in sorted({r.injector for r in injected}):
         await send_raw(connection_of(injector), [r for r in injected if r.injector == injector])
-    progress("injected raw"
-             + (" with the agencies' own principals: " if broker.mode == "scram" else ": ")
-             + "; ".join(f"{r.name} ({r.injector})" for r in injected))
+    progress(
+        "injected raw"
+        + (" with the agencies' own principals: " if broker.mode == "scram" else ": ")
+        + "; ".join(f"{r.name} ({r.injector})" for r in injected)
+    )
 
     outcomes = _expected(plan, sent, injected)
-    settled = await ex.settle({a: len(o.expected_ids) for a, o in outcomes.items()},
-                              within_s=settle_s)
+    settled = await ex.settle(
+        {a: len(o.expected_ids) for a, o in outcomes.items()}, within_s=settle_s
+    )
     await _await_rejections(ex, outcomes, within_s=10.0 if settled else 1.0)
     await ex.quiesce(idle_s=1.0, within_s=15.0)  # anything unexpected still in flight
     progress("nodes settled" if settled else f"nodes did NOT settle within {settle_s:.0f}s")
 
     # The monitor only flags messages older than its deadline: let it pass for the last.
     await asyncio.sleep(max(0.0, last_publish + ack_deadline_s - time.monotonic()))
-    monitor = Monitor(connection=connection_of(plan.monitor.principal), plan=plan,
-                      trust=ex.trust, deadline=timedelta(seconds=ack_deadline_s))
+    monitor = Monitor(
+        connection=connection_of(plan.monitor.principal),
+        plan=plan,
+        trust=ex.trust,
+        deadline=timedelta(seconds=ack_deadline_s),
+    )
     await monitor.consume(idle_s=1.0, until=30.0)
     ids = [s.message_id for s in sent]
     summary = MonitorSummary(
         messages=len(monitor.ledger),
         acknowledgements=sum(len(monitor.ledger.acknowledged_by(m)) for m in ids),
-        forged=monitor.rejected, deadline_s=ack_deadline_s, outstanding=monitor.outstanding(),
+        forged=monitor.rejected,
+        deadline_s=ack_deadline_s,
+        outstanding=monitor.outstanding(),
     )
     progress(f"monitor read the receipts of {summary.messages} messages")
 
     quarantine = await asyncio.gather(
-        *(_read_quarantine(plan, connection_of(a), a) for a in outcomes))
+        *(_read_quarantine(plan, connection_of(a), a) for a in outcomes)
+    )
     for agency, reasons in zip(outcomes, quarantine, strict=True):
         _observe(outcomes[agency], ex, agency, reasons)
     result = DemoResult(
-        mode=broker.mode, bootstrap=broker.bootstrap_servers, sent=sent, injected=injected,
-        agencies=outcomes, monitor=summary, released=released, superseded=superseded,
-        retracted=retracted, seconds=time.monotonic() - started,
+        mode=broker.mode,
+        bootstrap=broker.bootstrap_servers,
+        sent=sent,
+        injected=injected,
+        agencies=outcomes,
+        monitor=summary,
+        released=released,
+        superseded=superseded,
+        retracted=retracted,
+        seconds=time.monotonic() - started,
     )
     result.problems = problems(result)
     return result
@@ -319,31 +379,48 @@ async def _publish_scenario(ex: LocalExchange) -> tuple[list[Sent], Sent, Sent, 
     original = by_key[sc.RELEASED]
     releaser = await ex.publisher(original.sender)
     result = await releaser.release_trilateral(original.message_id, ex.trust)
-    released = Sent(f"{original.key}-release", original.sender, Scope.TRILATERAL,
-                    original.area, original.type, original.title, result.message_id,
-                    result.envelope)
+    released = Sent(
+        f"{original.key}-release",
+        original.sender,
+        Scope.TRILATERAL,
+        original.area,
+        original.type,
+        original.title,
+        result.message_id,
+        result.envelope,
+    )
 
     first = by_planned[sc.SUPERSEDED]
     replacement = await _publish(ex, sc.replacement(first, now))
     superseded = await _publish(
-        ex, sc.supersede(first, by_key[sc.SUPERSEDED].message_id, replacement.message_id),
-        causation=by_key[sc.SUPERSEDED].message_id)
+        ex,
+        sc.supersede(first, by_key[sc.SUPERSEDED].message_id, replacement.message_id),
+        causation=by_key[sc.SUPERSEDED].message_id,
+    )
     withdrawn = by_planned[sc.RETRACTED]
-    retracted = await _publish(ex, sc.retract(withdrawn, by_key[sc.RETRACTED].message_id),
-                               causation=by_key[sc.RETRACTED].message_id)
+    retracted = await _publish(
+        ex,
+        sc.retract(withdrawn, by_key[sc.RETRACTED].message_id),
+        causation=by_key[sc.RETRACTED].message_id,
+    )
     return [*sent, released, replacement, superseded, retracted], released, superseded, retracted
 
 
 async def _publish(ex: LocalExchange, p: sc.Planned, *, causation: str | None = None) -> Sent:
     publisher = await ex.publisher(p.sender)
-    label = sc.label_for(p.sender, p.scope, datetime.now(UTC),
-                         classification=p.classification, caveats=p.caveats)
+    label = sc.label_for(
+        p.sender, p.scope, datetime.now(UTC), classification=p.classification, caveats=p.caveats
+    )
     result = await publisher.publish(
-        p.body, scope=p.scope, area=p.area, label=label,
+        p.body,
+        scope=p.scope,
+        area=p.area,
+        label=label,
         causation_id=UUID(causation) if causation else None,
     )
-    return Sent(p.key, p.sender, p.scope, p.area, p.body.TYPE, p.title, result.message_id,
-                result.envelope)
+    return Sent(
+        p.key, p.sender, p.scope, p.area, p.body.TYPE, p.title, result.message_id, result.envelope
+    )
 
 
 # -- expectations and observations ------------------------------------------------
@@ -362,7 +439,8 @@ def _expected(plan: Plan, sent: list[Sent], injected: list[RawRecord]) -> dict[s
                 o.expected_duplicates += 1
             else:
                 o.expected_rejected[r.expected.value] = (
-                    o.expected_rejected.get(r.expected.value, 0) + 1)
+                    o.expected_rejected.get(r.expected.value, 0) + 1
+                )
     return out
 
 
@@ -388,8 +466,10 @@ async def _read_quarantine(plan: Plan, conn: KafkaConnection, agency: str) -> di
     offsets an operator's tooling relies on.
     """
     topic = plan.quarantine_topic(agency)
-    partitions = [TopicPartition(topic, p)
-                  for p in range(plan.topic_settings.resolved("quarantine").partitions)]
+    partitions = [
+        TopicPartition(topic, p)
+        for p in range(plan.topic_settings.resolved("quarantine").partitions)
+    ]
     consumer = new_consumer(conn, group_id=None, client_id=f"accord-demo-{agency.lower()}")
     await consumer.start()
     reasons: Counter[str] = Counter()
@@ -433,24 +513,27 @@ def problems(result: DemoResult) -> list[str]:
         missing = o.expected_ids - o.inbox_ids
         extra = o.inbox_ids - o.expected_ids
         out += [f"{agency}: did not receive {titles[m]} ({m})" for m in sorted(missing)]
-        out += [f"{agency}: received {titles.get(m, m)} it is not entitled to" for m in
-                sorted(extra)]
+        out += [
+            f"{agency}: received {titles.get(m, m)} it is not entitled to" for m in sorted(extra)
+        ]
         if o.delivered != len(o.expected_ids):
             out.append(f"{agency}: delivered {o.delivered}, expected {len(o.expected_ids)}")
         if o.duplicates != o.expected_duplicates:
             out.append(f"{agency}: {o.duplicates} duplicates, expected {o.expected_duplicates}")
         if o.rejected != o.expected_rejected:
-            out.append(f"{agency}: rejected {_codes(o.rejected)}, expected "
-                       f"{_codes(o.expected_rejected)}")
+            out.append(
+                f"{agency}: rejected {_codes(o.rejected)}, expected {_codes(o.expected_rejected)}"
+            )
         if o.quarantined != o.expected_rejected:
-            out.append(f"{agency}: quarantine topic holds {_codes(o.quarantined)}, expected "
-                       f"{_codes(o.expected_rejected)}")
+            out.append(
+                f"{agency}: quarantine topic holds {_codes(o.quarantined)}, expected "
+                f"{_codes(o.expected_rejected)}"
+            )
         if o.gaps:
             out.append(f"{agency}: {o.gaps} sequence gaps")
         if country_of(agency) is Country.USA and set(o.inbox_scopes) - {Scope.TRILATERAL.value}:
             out.append(f"{agency}: holds bilateral messages ({_codes(o.inbox_scopes)})")
-        for target, status in ((result.superseded, "superseded"),
-                               (result.retracted, "retracted")):
+        for target, status in ((result.superseded, "superseded"), (result.retracted, "retracted")):
             original = _target_of(result, target)
             held = o.statuses.get(original.message_id)
             if held is not None and held != status:
@@ -460,8 +543,11 @@ def problems(result: DemoResult) -> list[str]:
         out.append(f"monitor: {m.forged} receipts failed verification")
     if m.messages != len(result.sent):
         out.append(f"monitor: knows {m.messages} messages, {len(result.sent)} were published")
-    out += [f"monitor: {titles.get(x.message_id, x.message_id)} not acknowledged by "
-            f"{', '.join(x.missing)} within {m.deadline_s:.0f}s" for x in m.outstanding]
+    out += [
+        f"monitor: {titles.get(x.message_id, x.message_id)} not acknowledged by "
+        f"{', '.join(x.missing)} within {m.deadline_s:.0f}s"
+        for x in m.outstanding
+    ]
     return out
 
 

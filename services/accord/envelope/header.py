@@ -41,8 +41,13 @@ class Header(Strict):
     message_id: Annotated[
         CanonicalUuid,
         AfterValidator(_check_v7),
-        WithJsonSchema({"type": "string", "pattern": _UUID7_PATTERN,
-                        "description": "UUIDv7 (RFC 9562), canonical lower-case"}),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": _UUID7_PATTERN,
+                "description": "UUIDv7 (RFC 9562), canonical lower-case",
+            }
+        ),
     ]
     type: Annotated[
         str,
@@ -75,7 +80,8 @@ class Header(Strict):
     ) -> Header:
         """A header with a fresh id, the current time and the topic the rules require."""
         topic = (
-            receipts_topic(namespace) if type == Receipt.TYPE
+            receipts_topic(namespace)
+            if type == Receipt.TYPE
             else exchange_topic(scope, area, namespace)
         )
         header = {

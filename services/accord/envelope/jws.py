@@ -31,8 +31,17 @@ from accord.observability.logs import get_logger
 from accord.parties import Country, country_of
 from accord.trust import Signer, TrustedKey, TrustStore, kid_of, x5t_s256
 
-__all__ = ["CLOCK_SKEW", "MAX_BYTES", "MAX_SIGNATURES", "Rejected", "Verdict", "Verified",
-           "cosign", "seal", "verify"]
+__all__ = [
+    "CLOCK_SKEW",
+    "MAX_BYTES",
+    "MAX_SIGNATURES",
+    "Rejected",
+    "Verdict",
+    "Verified",
+    "cosign",
+    "seal",
+    "verify",
+]
 
 log = get_logger(__name__)
 
@@ -138,8 +147,7 @@ _LOOSE_PAYLOAD = _payload_model(_AnyBody)
 
 
 def _b64e(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode(
-        "ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
 
 
 def _canonical_b64url(text: str) -> bool:
@@ -153,8 +161,11 @@ def _canonical_b64url(text: str) -> bool:
         return False
     if text.encode("ascii").translate(None, _B64URL_ALPHABET):
         return False
-    return (rest == 0 or (rest == 2 and text[-1] in _LAST_OF_2)
-            or (rest == 3 and text[-1] in _LAST_OF_3))
+    return (
+        rest == 0
+        or (rest == 2 and text[-1] in _LAST_OF_2)
+        or (rest == 3 and text[-1] in _LAST_OF_3)
+    )
 
 
 def _b64d(text: str, what: str, rule: str = "ENV-06") -> bytes:
@@ -170,8 +181,10 @@ def _b64d(text: str, what: str, rule: str = "ENV-06") -> bytes:
             )
         # Rule switched off (mutation test only): decode as a lenient library would,
         # padding accepted and stray low bits ignored.
-        return binascii.a2b_base64(text.rstrip("=").encode("ascii").translate(_FROM_URL)
-                                   + b"=" * (-len(text.rstrip("=")) % 4))
+        return binascii.a2b_base64(
+            text.rstrip("=").encode("ascii").translate(_FROM_URL)
+            + b"=" * (-len(text.rstrip("=")) % 4)
+        )
     except (binascii.Error, UnicodeEncodeError):
         _refuse(ReasonCode.MALFORMED, f"{what} is not base64url", rule)
 
@@ -204,8 +217,12 @@ def _float_literal(text: str) -> float:
 # One decoder for every call: json.loads(..., object_pairs_hook=...) builds a new
 # JSONDecoder (and scanner) per call. A decoder keeps no state between calls (the
 # default json.loads shares one module-level decoder the same way).
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constants,
-                            parse_int=_int_literal, parse_float=_float_literal)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_constant=_no_constants,
+    parse_int=_int_literal,
+    parse_float=_float_literal,
+)
 _LENIENT = json.JSONDecoder()  # last member wins: only with a strict-JSON rule switched off
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -295,19 +312,24 @@ def _serialize_b64(payload_b64: str, signatures: list[dict[str, str]]) -> bytes:
     the compact JSON is plain concatenation. Never used for strings read from input.
     """
     members = ",".join(
-        f'{{"protected":"{s["protected"]}","signature":"{s["signature"]}"}}'
-        for s in signatures
+        f'{{"protected":"{s["protected"]}","signature":"{s["signature"]}"}}' for s in signatures
     )
     return f'{{"payload":"{payload_b64}","signatures":[{members}]}}'.encode("ascii")
 
 
 def payload_bytes(header: Header, label: Label, body: MessageBody) -> bytes:
     """The exact payload bytes ``seal`` signs (compact JSON, UTF-8, fields in model order)."""
-    return b"".join((
-        b'{"header":', header.model_dump_json().encode(),
-        b',"label":', label.model_dump_json().encode(),
-        b',"body":', body.model_dump_json().encode(), b"}",
-    ))
+    return b"".join(
+        (
+            b'{"header":',
+            header.model_dump_json().encode(),
+            b',"label":',
+            label.model_dump_json().encode(),
+            b',"body":',
+            body.model_dump_json().encode(),
+            b"}",
+        )
+    )
 
 
 def sign_payload(payload: bytes, cty: str, signers: list[Signer]) -> bytes:
@@ -325,18 +347,27 @@ def seal(header: Header, label: Label, body: MessageBody, signer: Signer) -> byt
     Raises :class:`accord.errors.Refused` with the reason verification would give.
     """
     if header.type != body.TYPE:
-        raise Refused(ReasonCode.SCHEMA_INVALID,
-                      f"header type {header.type} but body is {body.TYPE}", rule="ENV-29")
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID,
+            f"header type {header.type} but body is {body.TYPE}",
+            rule="ENV-29",
+        )
     if signer.agency != header.sender:
-        raise Refused(ReasonCode.SENDER_MISMATCH,
-                      f"header sender {header.sender} but signer is {signer.agency}",
-                      rule="ENV-32")
+        raise Refused(
+            ReasonCode.SENDER_MISMATCH,
+            f"header sender {header.sender} but signer is {signer.agency}",
+            rule="ENV-32",
+        )
     _check_message(header, label, body, cosigners=())
     return sign_payload(payload_bytes(header, label, body), header.type, [signer])
 
 
 def cosign(
-    envelope: bytes, signer: Signer, trust: TrustStore, *, topic: str | None = None,
+    envelope: bytes,
+    signer: Signer,
+    trust: TrustStore,
+    *,
+    topic: str | None = None,
     now: datetime | None = None,
 ) -> bytes:
     """Verify a sealed envelope, then add ``signer``'s signature; the payload is untouched.
@@ -353,16 +384,22 @@ def cosign(
     payload_b64: str = outer["payload"]
     signatures: list[dict[str, str]] = outer["signatures"]
     if signer.kid in {_header_of(s["protected"])[0] for s in signatures}:
-        raise Refused(ReasonCode.MALFORMED, f"{signer.agency} has already signed this envelope",
-                      rule="ENV-16")
+        raise Refused(
+            ReasonCode.MALFORMED, f"{signer.agency} has already signed this envelope", rule="ENV-16"
+        )
     if signer.agency in verdict.signers:
-        raise Refused(ReasonCode.MALFORMED, f"{signer.agency} has already signed this envelope",
-                      rule="ENV-22")
+        raise Refused(
+            ReasonCode.MALFORMED, f"{signer.agency} has already signed this envelope", rule="ENV-22"
+        )
     if len(signatures) >= MAX_SIGNATURES:
-        raise Refused(ReasonCode.MALFORMED, f"an envelope carries at most {MAX_SIGNATURES} "
-                      "signatures", rule="ENV-04")
-    return _serialize(payload_b64, [*signatures,
-                                    _signature(signer, verdict.header.type, payload_b64)])
+        raise Refused(
+            ReasonCode.MALFORMED,
+            f"an envelope carries at most {MAX_SIGNATURES} signatures",
+            rule="ENV-04",
+        )
+    return _serialize(
+        payload_b64, [*signatures, _signature(signer, verdict.header.type, payload_b64)]
+    )
 
 
 # -- verify --------------------------------------------------------------------------
@@ -391,13 +428,22 @@ def verify(
         verdict = _verify(raw, trust, topic, now, max_bytes)
         if isinstance(verdict, Sealed):
             # v1 callers get a verdict they can use; a v2 reader calls verify_sealed.
-            return Rejected(ReasonCode.MALFORMED, "envelope v2 (encrypted body): open it with "
-                            "accord.envelope.v2", "ENC-01")
+            return Rejected(
+                ReasonCode.MALFORMED,
+                "envelope v2 (encrypted body): open it with accord.envelope.v2",
+                "ENC-01",
+            )
         return verdict
     except Refused as refused:
         return Rejected(refused.reason, refused.message, refused.rule)
-    except (ValueError, TypeError, binascii.Error, RecursionError, UnicodeError,
-            OverflowError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        binascii.Error,
+        RecursionError,
+        UnicodeError,
+        OverflowError,
+    ) as exc:
         return Rejected(ReasonCode.MALFORMED, f"{type(exc).__name__}: {exc}"[:500])
     except Exception as exc:
         # A bug, not a verdict: still never raise into the consumer loop, but say so
@@ -431,13 +477,16 @@ def _bounded_shape(raw: bytes) -> int:
         # when it is parsed after the signatures, not here. Cut its string out.
         end = _JSON_STRING.match(raw, v2.end() - 2)
         if end is not None:
-            raw = raw[: v2.end() - 2] + raw[end.end():]
+            raw = raw[: v2.end() - 2] + raw[end.end() :]
     structure = raw.translate(None, _NOT_STRUCTURE)  # one C pass; keeps only [ { : ,
     openings = structure.count(b"[") + structure.count(b"{")
     if len(structure) > _SCAN_LIMIT:
-        _refuse(ReasonCode.MALFORMED,
-                f"envelope has more than {_SCAN_LIMIT} of the bytes {{ [ : , (a valid "
-                "record has at most 44)", "ENV-02")
+        _refuse(
+            ReasonCode.MALFORMED,
+            f"envelope has more than {_SCAN_LIMIT} of the bytes {{ [ : , (a valid "
+            "record has at most 44)",
+            "ENV-02",
+        )
     return openings
 
 
@@ -447,23 +496,27 @@ def _outer(raw: bytes, max_bytes: int) -> dict[str, Any]:
         _refuse(ReasonCode.MALFORMED, "envelope must be bytes", "ENV-02")
     raw = bytes(raw)
     if len(raw) > max_bytes and rules.enabled("ENV-01"):
-        _refuse(ReasonCode.OVERSIZED, f"envelope is {len(raw)} bytes, limit {max_bytes}",
-                "ENV-01")
+        _refuse(ReasonCode.OVERSIZED, f"envelope is {len(raw)} bytes, limit {max_bytes}", "ENV-01")
     openings = _bounded_shape(raw) if rules.enabled("ENV-02") else None
     outer = _strict_json(raw, "envelope", "ENV-02", openings=openings)
     if not isinstance(outer, dict):
         _refuse(ReasonCode.MALFORMED, "envelope must be a JSON object", "ENV-03")
     if rules.enabled("ENV-03") and outer.keys() != {"payload", "signatures"}:
-        _refuse(ReasonCode.MALFORMED,
-                "envelope must be a JWS JSON object with exactly 'payload' and 'signatures' "
-                "(general serialization; flattened and compact are refused)", "ENV-03")
+        _refuse(
+            ReasonCode.MALFORMED,
+            "envelope must be a JWS JSON object with exactly 'payload' and 'signatures' "
+            "(general serialization; flattened and compact are refused)",
+            "ENV-03",
+        )
     signatures = outer.get("signatures")
     if not isinstance(outer.get("payload"), str) or not isinstance(signatures, list):
-        _refuse(ReasonCode.MALFORMED, "'payload' must be a string and 'signatures' an array",
-                "ENV-03")
+        _refuse(
+            ReasonCode.MALFORMED, "'payload' must be a string and 'signatures' an array", "ENV-03"
+        )
     if not signatures or (len(signatures) > MAX_SIGNATURES and rules.enabled("ENV-04")):
-        _refuse(ReasonCode.MALFORMED, f"an envelope carries 1 to {MAX_SIGNATURES} signatures",
-                "ENV-04")
+        _refuse(
+            ReasonCode.MALFORMED, f"an envelope carries 1 to {MAX_SIGNATURES} signatures", "ENV-04"
+        )
     for sig in signatures:
         if (
             not isinstance(sig, dict)
@@ -471,8 +524,12 @@ def _outer(raw: bytes, max_bytes: int) -> dict[str, Any]:
             or not isinstance(sig.get("signature"), str)
             or (sig.keys() != {"protected", "signature"} and rules.enabled("ENV-05"))
         ):
-            _refuse(ReasonCode.MALFORMED, "each signature must have exactly string 'protected' "
-                    "and 'signature' members (no unprotected 'header')", "ENV-05")
+            _refuse(
+                ReasonCode.MALFORMED,
+                "each signature must have exactly string 'protected' "
+                "and 'signature' members (no unprotected 'header')",
+                "ENV-05",
+            )
     if rules.enabled("ENV-06"):
         # ENC-01: an unencoded (v2) payload is not base64url; ENV-06 reads the rest.
         v2 = _is_v2(outer["payload"])
@@ -480,19 +537,31 @@ def _outer(raw: bytes, max_bytes: int) -> dict[str, Any]:
         for sig in signatures:
             texts += (sig["protected"], sig["signature"])
         if not all(_canonical_b64url(t) for t in texts):
-            _refuse(ReasonCode.MALFORMED, "payload, protected and signature must be canonical "
-                    "base64url (no padding, no stray low bits)", "ENV-06")
+            _refuse(
+                ReasonCode.MALFORMED,
+                "payload, protected and signature must be canonical "
+                "base64url (no padding, no stray low bits)",
+                "ENV-06",
+            )
         # No string of a valid v1 record needs an escape, so none may hold one: the text
         # ENV-23 signs over is then the transmitted bytes, with no unescaping to agree on.
         # A v2 payload (ENC-01) is JSON text in a JSON string: written minimally, its one
         # spelling ('"' as \\", '\\' as \\\\, nothing else escaped).
         if b"\\" in raw:
             if not v2:
-                _refuse(ReasonCode.MALFORMED, "the envelope holds a JSON escape (\\); its "
-                        "strings must be written as plain base64url", "ENV-06")
+                _refuse(
+                    ReasonCode.MALFORMED,
+                    "the envelope holds a JSON escape (\\); its "
+                    "strings must be written as plain base64url",
+                    "ENV-06",
+                )
             if not _minimal_escapes(raw, outer["payload"]) and rules.enabled("ENC-01"):
-                _refuse(ReasonCode.MALFORMED, "a v2 payload escapes only '\"' and '\\\\', "
-                        "and nothing else of the record is escaped", "ENC-01")
+                _refuse(
+                    ReasonCode.MALFORMED,
+                    "a v2 payload escapes only '\"' and '\\\\', "
+                    "and nothing else of the record is escaped",
+                    "ENC-01",
+                )
     return outer
 
 
@@ -521,8 +590,7 @@ def _header_of(protected_b64: str, v2: bool = False) -> tuple[str, str]:
     """
     if len(protected_b64) > _PROTECTED_MAX and rules.enabled("ENV-07"):
         _refuse(ReasonCode.MALFORMED, "protected header too long", "ENV-07")
-    header = _strict_json(_b64d(protected_b64, "protected header"), "protected header",
-                          "ENV-07")
+    header = _strict_json(_b64d(protected_b64, "protected header"), "protected header", "ENV-07")
     if not isinstance(header, dict):
         _refuse(ReasonCode.MALFORMED, "protected header must be a JSON object", "ENV-07")
     if not isinstance(header.get("alg"), str) and rules.enabled("ENV-08"):
@@ -533,10 +601,14 @@ def _header_of(protected_b64: str, v2: bool = False) -> tuple[str, str]:
     members = header.keys() - {"x5t#S256"}
     if v2:
         # ENC-02: the signer committed to the unencoded reading (RFC 7797 section 6).
-        if (header.get("b64") is not False or header.get("crit") != ["b64"]) and \
-                rules.enabled("ENC-02"):
-            _refuse(ReasonCode.MALFORMED, 'envelope v2 needs "b64": false and "crit": ["b64"] '
-                    "in every protected header", "ENC-02")
+        if (header.get("b64") is not False or header.get("crit") != ["b64"]) and rules.enabled(
+            "ENC-02"
+        ):
+            _refuse(
+                ReasonCode.MALFORMED,
+                'envelope v2 needs "b64": false and "crit": ["b64"] in every protected header',
+                "ENC-02",
+            )
         members = members - _V2_MEMBERS
     if members != _HEADER_MEMBERS and rules.enabled("ENV-10"):
         # crit: accord understands no extension. jku/x5u/jwk/x5c: an attacker would use
@@ -544,15 +616,22 @@ def _header_of(protected_b64: str, v2: bool = False) -> tuple[str, str]:
         # library along the way can act on them.
         extra = sorted(members - _HEADER_MEMBERS)[:5]
         missing = sorted(_HEADER_MEMBERS - members)
-        _refuse(ReasonCode.MALFORMED, f"protected header members: unexpected {extra}, "
-                f"missing {missing}", "ENV-10")
+        _refuse(
+            ReasonCode.MALFORMED,
+            f"protected header members: unexpected {extra}, missing {missing}",
+            "ENV-10",
+        )
     if header.get("typ") != TYP and rules.enabled("ENV-11"):
         _refuse(ReasonCode.MALFORMED, f"typ must be {TYP!r}", "ENV-11")
     kid = header.get("kid")
     if not (isinstance(kid, str) and _KID.fullmatch(kid)) and rules.enabled("ENV-12"):
         _refuse(ReasonCode.MALFORMED, "kid must be 64 lower-case hex digits", "ENV-12")
-    if "x5t#S256" in header and rules.enabled("ENV-13") and (
-        header["x5t#S256"] != x5t_s256(kid)  # type: ignore[arg-type]  # str after ENV-12
+    if (
+        "x5t#S256" in header
+        and rules.enabled("ENV-13")
+        and (
+            header["x5t#S256"] != x5t_s256(kid)  # type: ignore[arg-type]  # str after ENV-12
+        )
     ):
         _refuse(ReasonCode.MALFORMED, "x5t#S256 does not match kid", "ENV-13")
     cty = header.get("cty")
@@ -598,7 +677,8 @@ def _verify(
 
     # ENV-07..16: every protected header, before any key is looked up
     headers: list[tuple[str, str]] = _per_signature(
-        lambda protected: _header_of(protected, v2), [s["protected"] for s in signatures])
+        lambda protected: _header_of(protected, v2), [s["protected"] for s in signatures]
+    )
     cty = headers[0][1]
     if any(h[1] != cty for h in headers) and rules.enabled("ENV-15"):
         _refuse(ReasonCode.MALFORMED, "signatures disagree on cty", "ENV-15")
@@ -609,7 +689,8 @@ def _verify(
     # ENV-17..22: keys only from the local trust store; chain, usage, CRL, validity now
     keys: list[TrustedKey] = _per_signature(
         lambda item: _trusted_key(trust, item[0], item[1], payload_b64, now),
-        list(zip(kids, signatures, strict=True)))
+        list(zip(kids, signatures, strict=True)),
+    )
     agencies = tuple(k.agency for k in keys)
     if len(set(agencies)) != len(agencies) and rules.enabled("ENV-22"):
         _refuse(ReasonCode.MALFORMED, "an agency signs an envelope at most once", "ENV-22")
@@ -621,11 +702,11 @@ def _verify(
             try:
                 if len(signature) != 64:
                     raise InvalidSignature
-                key.public_key.verify(signature, _signing_input(sig["protected"], payload_b64,
-                                                                v2))
+                key.public_key.verify(signature, _signing_input(sig["protected"], payload_b64, v2))
             except InvalidSignature:
-                _refuse(ReasonCode.BAD_SIGNATURE,
-                        f"signature by {key.agency} does not verify", "ENV-23")
+                _refuse(
+                    ReasonCode.BAD_SIGNATURE, f"signature by {key.agency} does not verify", "ENV-23"
+                )
 
     if v2:
         return _verify_v2(payload_b64, cty, keys, agencies, topic, now)
@@ -654,8 +735,11 @@ def _verify(
     _check_time_and_parties(header, cty, keys, agencies, now)
     _check_message(header, label, body, cosigners=agencies[1:])
     if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
-        _refuse(ReasonCode.TOPIC_MISMATCH,
-                f"signed for topic {header.topic} but read from {topic[:249]}", "ENV-44")
+        _refuse(
+            ReasonCode.TOPIC_MISMATCH,
+            f"signed for topic {header.topic} but read from {topic[:249]}",
+            "ENV-44",
+        )
     return Verified(header, label, body, agencies, payload)
 
 
@@ -668,19 +752,28 @@ def _check_time_and_parties(
 
     # ENV-30, ENV-31: the signed time is plausible, and the keys were valid then
     if header.issued_at > now + CLOCK_SKEW and rules.enabled("ENV-30"):
-        _refuse(ReasonCode.FUTURE_DATED,
-                f"issued_at {header.issued_at.isoformat()} is more than "
-                f"{int(CLOCK_SKEW.total_seconds())} s after {now.isoformat()}", "ENV-30")
+        _refuse(
+            ReasonCode.FUTURE_DATED,
+            f"issued_at {header.issued_at.isoformat()} is more than "
+            f"{int(CLOCK_SKEW.total_seconds())} s after {now.isoformat()}",
+            "ENV-30",
+        )
     for key in keys:
         if not key.not_before <= header.issued_at <= key.not_after and rules.enabled("ENV-31"):
-            _refuse(ReasonCode.EXPIRED_CERT,
-                    f"certificate of {key.agency} was not valid at issued_at "
-                    f"{header.issued_at.isoformat()}", "ENV-31")
+            _refuse(
+                ReasonCode.EXPIRED_CERT,
+                f"certificate of {key.agency} was not valid at issued_at "
+                f"{header.issued_at.isoformat()}",
+                "ENV-31",
+            )
 
     # ENV-32..44: sender, scope, body rules, label, topic
     if header.sender != agencies[0] and rules.enabled("ENV-32"):
-        _refuse(ReasonCode.SENDER_MISMATCH,
-                f"header sender {header.sender} but first signer is {agencies[0]}", "ENV-32")
+        _refuse(
+            ReasonCode.SENDER_MISMATCH,
+            f"header sender {header.sender} but first signer is {agencies[0]}",
+            "ENV-32",
+        )
 
 
 def _signing_input(protected: str, payload: str, v2: bool) -> bytes:
@@ -690,8 +783,7 @@ def _signing_input(protected: str, payload: str, v2: bool) -> bytes:
     return f"{protected}.{payload}".encode("ascii")
 
 
-_HEADER_LABEL = create_model("PayloadV2", __base__=Strict, header=(Header, ...),
-                             label=(Label, ...))
+_HEADER_LABEL = create_model("PayloadV2", __base__=Strict, header=(Header, ...), label=(Label, ...))
 _ENC_MIN = 45  # 0x01 || cwk_id (16) || nonce (12) || tag (16)
 _ENC_MAX = MAX_BYTES + _ENC_MIN
 
@@ -704,16 +796,22 @@ def _v2_layout(payload: str) -> tuple[str, str, Any, bytes]:
         # ENC-03 switched off (mutation test only): read the payload as a lax partner
         # would, any layout, header and label re-serialised.
         doc = _LENIENT.decode(payload)
-        return (json.dumps(doc["header"], separators=(",", ":")),
-                json.dumps(doc["label"], separators=(",", ":")), doc["label"],
-                _b64d(doc["enc"], "enc", "ENC-03"))
+        return (
+            json.dumps(doc["header"], separators=(",", ":")),
+            json.dumps(doc["label"], separators=(",", ":")),
+            doc["label"],
+            _b64d(doc["enc"], "enc", "ENC-03"),
+        )
     if _depth(payload) > _MAX_DEPTH:
         _refuse(ReasonCode.MALFORMED, f"payload nesting deeper than {_MAX_DEPTH}", "ENV-24")
 
     def part(start: int, prefix: str) -> tuple[str, Any, int]:
         if not payload.startswith(prefix, start):
-            _refuse(ReasonCode.MALFORMED, f"envelope v2 payload: expected {prefix!r} at "
-                    f"{start}", "ENC-03")
+            _refuse(
+                ReasonCode.MALFORMED,
+                f"envelope v2 payload: expected {prefix!r} at {start}",
+                "ENC-03",
+            )
         begin = start + len(prefix)
         try:
             # One strict parse per part from where the previous part ended: the AAD
@@ -729,10 +827,12 @@ def _v2_layout(payload: str) -> tuple[str, str, Any, bytes]:
     if not (tail.startswith(',"enc":"') and tail.endswith('"}')) and strict:
         _refuse(ReasonCode.MALFORMED, 'envelope v2 payload must end with ,"enc":"…"}', "ENC-03")
     enc_text = tail[8:-2]
-    if strict and (not _canonical_b64url(enc_text)
-                   or not _ENC_MIN <= len(enc_text) * 3 // 4 <= _ENC_MAX):
-        _refuse(ReasonCode.MALFORMED, "enc must be canonical base64url of 45 bytes to 1 MiB",
-                "ENC-03")
+    if strict and (
+        not _canonical_b64url(enc_text) or not _ENC_MIN <= len(enc_text) * 3 // 4 <= _ENC_MAX
+    ):
+        _refuse(
+            ReasonCode.MALFORMED, "enc must be canonical base64url of 45 bytes to 1 MiB", "ENC-03"
+        )
     enc = _b64d(enc_text, "enc", "ENC-03")
     if enc[:1] != b"\x01" and strict:
         _refuse(ReasonCode.MALFORMED, "unknown encrypted body version", "ENC-03")
@@ -740,8 +840,12 @@ def _v2_layout(payload: str) -> tuple[str, str, Any, bytes]:
 
 
 def _verify_v2(
-    payload_text: str, cty: str, keys: list[TrustedKey], agencies: tuple[str, ...],
-    topic: str | None, now: datetime,
+    payload_text: str,
+    cty: str,
+    keys: list[TrustedKey],
+    agencies: tuple[str, ...],
+    topic: str | None,
+    now: datetime,
 ) -> Sealed:
     """ENC-03, then ENV-24..ENV-33 and ENV-41..ENV-44 with no body (SPEC 11)."""
     # ENC-03 parses H and L strictly (ENV-24's parse, done part by part)
@@ -756,7 +860,8 @@ def _verify_v2(
     try:
         parsed = _HEADER_LABEL.model_validate_json(
             b'{"header":' + header_bytes + b',"label":' + label_bytes + b"}",
-            strict=rules.enabled("ENV-27"))
+            strict=rules.enabled("ENV-27"),
+        )
     except ValidationError as exc:
         _refuse(ReasonCode.SCHEMA_INVALID, _summary(exc), _rule_of(exc))
     header: Header = parsed.header  # type: ignore[attr-defined]
@@ -764,10 +869,14 @@ def _verify_v2(
     _check_time_and_parties(header, cty, keys, agencies, now)
     _check_message(header, label, None, cosigners=agencies[1:])
     if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
-        _refuse(ReasonCode.TOPIC_MISMATCH,
-                f"signed for topic {header.topic} but read from {topic[:249]}", "ENV-44")
-    return Sealed(header, label, cty, agencies, payload_text.encode("utf-8"), header_bytes,
-                  label_bytes, enc)
+        _refuse(
+            ReasonCode.TOPIC_MISMATCH,
+            f"signed for topic {header.topic} but read from {topic[:249]}",
+            "ENV-44",
+        )
+    return Sealed(
+        header, label, cty, agencies, payload_text.encode("utf-8"), header_bytes, label_bytes, enc
+    )
 
 
 def _trusted_key(
@@ -810,15 +919,21 @@ def _check_message(
     decrypted (``check_body``)."""
     for agency in (header.sender, *cosigners):
         if _country_of(agency) not in header.scope.members and rules.enabled("ENV-33"):
-            _refuse(ReasonCode.SCOPE_VIOLATION,
-                    f"{agency} is not a member of scope {header.scope}", "ENV-33")
+            _refuse(
+                ReasonCode.SCOPE_VIOLATION,
+                f"{agency} is not a member of scope {header.scope}",
+                "ENV-33",
+            )
     if body is not None:
         body.check_context(sender=header.sender, scope=header.scope, area=header.area)
     check_label(label, header.scope, sender=header.sender)
     expected = topic_for(header)
     if header.topic != expected and rules.enabled("ENV-43"):
-        _refuse(ReasonCode.TOPIC_MISMATCH,
-                f"header topic {header.topic} but scope/area/type give {expected}", "ENV-43")
+        _refuse(
+            ReasonCode.TOPIC_MISMATCH,
+            f"header topic {header.topic} but scope/area/type give {expected}",
+            "ENV-43",
+        )
 
 
 def _rule_of(exc: ValidationError) -> str:

@@ -133,9 +133,7 @@ def root_hash(leaves: Sequence[bytes]) -> bytes:
     return MerkleTree(leaves).root
 
 
-def root_from_inclusion_proof(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
     """The root that ``proof`` leads to from leaf hash ``leaf`` at ``index`` in a tree
     of ``size`` leaves: RFC 9162 §2.1.3.2, steps 1 to 4 and the length check of 5.
 

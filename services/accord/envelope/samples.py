@@ -100,96 +100,164 @@ _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85
 
 def _samples() -> dict[str, Sample]:
     bodies: list[tuple[str, Scope, Area, MessageBody]] = [
-        ("JPN.MOFA", Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS, StrategicAssessment(
-            title="Ballistic missile activity on the Korean Peninsula, Q1 outlook",
-            summary="Test launches are expected to continue at the 2025 rate.",
-            key_judgments=(
-                KeyJudgment(statement="Further medium-range launches this quarter.",
-                            likelihood=Likelihood.LIKELY, confidence=Confidence.MODERATE),
-                KeyJudgment(statement="A nuclear test this quarter.",
-                            likelihood=Likelihood.UNLIKELY, confidence=Confidence.LOW),
+        (
+            "JPN.MOFA",
+            Scope.BILATERAL,
+            Area.STRATEGIC_ASSESSMENTS,
+            StrategicAssessment(
+                title="Ballistic missile activity on the Korean Peninsula, Q1 outlook",
+                summary="Test launches are expected to continue at the 2025 rate.",
+                key_judgments=(
+                    KeyJudgment(
+                        statement="Further medium-range launches this quarter.",
+                        likelihood=Likelihood.LIKELY,
+                        confidence=Confidence.MODERATE,
+                    ),
+                    KeyJudgment(
+                        statement="A nuclear test this quarter.",
+                        likelihood=Likelihood.UNLIKELY,
+                        confidence=Confidence.LOW,
+                    ),
+                ),
+                sources=(
+                    Source(
+                        description="Open-source launch reporting",
+                        reliability=Reliability.B,
+                        credibility=2,
+                    ),
+                ),
+                subjects=(Subject.NORTH_KOREA_NUCLEAR, Subject.BALLISTIC_MISSILES),
+                region="Korean Peninsula",
+                valid_from=_T,
+                valid_until=_T + timedelta(days=90),
+                attachments=(
+                    Attachment(
+                        sha256=_EMPTY_SHA256,
+                        size=0,
+                        media_type="application/pdf",
+                        name="annex-a.pdf",
+                    ),
+                ),
             ),
-            sources=(Source(description="Open-source launch reporting",
-                            reliability=Reliability.B, credibility=2),),
-            subjects=(Subject.NORTH_KOREA_NUCLEAR, Subject.BALLISTIC_MISSILES),
-            region="Korean Peninsula",
-            valid_from=_T,
-            valid_until=_T + timedelta(days=90),
-            attachments=(Attachment(sha256=_EMPTY_SHA256, size=0,
-                                    media_type="application/pdf", name="annex-a.pdf"),),
-        )),
-        ("AUS.DFAT", Scope.TRILATERAL, Area.COUNTER_TERRORISM, InformationReport(
-            title="Credible threat to a regional transport hub",
-            priority=Priority.IMMEDIATE,
-            details="Reporting indicates planning against a transport hub within 72 hours.",
-            subjects=(Subject.TERRORISM,),
-            region="South-East Asia",
-            observed_at=_T - timedelta(hours=2),
-        )),
-        ("JPN.MOD", Scope.BILATERAL, Area.JOINT_EXERCISES, ExerciseNotice(
-            name="Nichi-Gō Trident 2026",
-            kind=ExerciseKind.EXERCISE,
-            description="Combined humanitarian relief exercise.",
-            participants=("JPN.MOD", "AUS.DEFENCE"),
-            location="Darwin",
-            starts_at=_T + timedelta(days=30),
-            ends_at=_T + timedelta(days=37),
-            focus_areas=(Area.HUMANITARIAN_RELIEF,),
-        )),
-        ("AUS.DEFENCE", Scope.BILATERAL, Area.PERSONNEL_EXCHANGE, PersonnelExchangeNotice(
-            home_agency="AUS.DEFENCE",
-            host_agency="JPN.MOD",
-            position="Liaison officer, Joint Staff",
-            starts_on=date(2026, 4, 1),
-            ends_on=date(2028, 3, 31),
-        )),
-        ("AUS.DFAT", Scope.BILATERAL, Area.COORDINATED_ACTIVITIES, CoordinatedActivityNotice(
-            title="Pacific maritime law-enforcement capacity building",
-            kind=ActivityKind.REGIONAL_CAPACITY_BUILDING,
-            description="Joint training for Pacific island coast guards.",
-            participants=("AUS.DFAT", "JPN.MOFA"),
-            region="South Pacific",
-            starts_at=_T + timedelta(days=10),
-        )),
-        ("JPN.MOFA", Scope.BILATERAL, Area.ACTION_PLAN, ActionPlanUpdate(
-            measure_id="AP-2007-06",
-            title="Exchange of strategic assessments at working level",
-            area=Area.STRATEGIC_ASSESSMENTS,
-            status=MeasureStatus.IN_PROGRESS,
-            owners=("JPN.MOFA", "AUS.DFAT"),
-            due_on=date(2026, 12, 31),
-        )),
-        ("USA.STATE", Scope.TRILATERAL, Area.DIALOGUE, DialogueRecord(
-            kind=DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE,
-            held_on=date(2026, 1, 10),
-            location="Washington, D.C.",
-            participants=(
-                Participant(country=Country.JPN, office="Minister for Foreign Affairs"),
-                Participant(country=Country.AUS, office="Minister for Foreign Affairs"),
-                Participant(country=Country.USA, office="Secretary of State"),
+        ),
+        (
+            "AUS.DFAT",
+            Scope.TRILATERAL,
+            Area.COUNTER_TERRORISM,
+            InformationReport(
+                title="Credible threat to a regional transport hub",
+                priority=Priority.IMMEDIATE,
+                details="Reporting indicates planning against a transport hub within 72 hours.",
+                subjects=(Subject.TERRORISM,),
+                region="South-East Asia",
+                observed_at=_T - timedelta(hours=2),
             ),
-            outcomes=("Agreed to deepen trilateral maritime security cooperation.",),
-        )),
-        ("AUS.DFAT", Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS, Receipt(
-            receiving_agency="AUS.DFAT",
-            received_at=_T + timedelta(seconds=2),
-            status="delivered",
-            acknowledgements=(
-                Acknowledgement(message_id=ASSESSMENT_ID, sender="JPN.MOFA",
-                                payload_sha256="0" * 64),
+        ),
+        (
+            "JPN.MOD",
+            Scope.BILATERAL,
+            Area.JOINT_EXERCISES,
+            ExerciseNotice(
+                name="Nichi-Gō Trident 2026",
+                kind=ExerciseKind.EXERCISE,
+                description="Combined humanitarian relief exercise.",
+                participants=("JPN.MOD", "AUS.DEFENCE"),
+                location="Darwin",
+                starts_at=_T + timedelta(days=30),
+                ends_at=_T + timedelta(days=37),
+                focus_areas=(Area.HUMANITARIAN_RELIEF,),
             ),
-        )),
-        ("JPN.MOFA", Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS, Supersede(
-            target_message_id=ASSESSMENT_ID,
-            target_sender="JPN.MOFA",
-            reason="Corrected launch count.",
-            replacement_summary="Launch rate revised down after re-examination.",
-        )),
-        ("JPN.MOFA", Scope.BILATERAL, Area.STRATEGIC_ASSESSMENTS, Retract(
-            target_message_id=ASSESSMENT_ID,
-            target_sender="JPN.MOFA",
-            reason="Issued in error.",
-        )),
+        ),
+        (
+            "AUS.DEFENCE",
+            Scope.BILATERAL,
+            Area.PERSONNEL_EXCHANGE,
+            PersonnelExchangeNotice(
+                home_agency="AUS.DEFENCE",
+                host_agency="JPN.MOD",
+                position="Liaison officer, Joint Staff",
+                starts_on=date(2026, 4, 1),
+                ends_on=date(2028, 3, 31),
+            ),
+        ),
+        (
+            "AUS.DFAT",
+            Scope.BILATERAL,
+            Area.COORDINATED_ACTIVITIES,
+            CoordinatedActivityNotice(
+                title="Pacific maritime law-enforcement capacity building",
+                kind=ActivityKind.REGIONAL_CAPACITY_BUILDING,
+                description="Joint training for Pacific island coast guards.",
+                participants=("AUS.DFAT", "JPN.MOFA"),
+                region="South Pacific",
+                starts_at=_T + timedelta(days=10),
+            ),
+        ),
+        (
+            "JPN.MOFA",
+            Scope.BILATERAL,
+            Area.ACTION_PLAN,
+            ActionPlanUpdate(
+                measure_id="AP-2007-06",
+                title="Exchange of strategic assessments at working level",
+                area=Area.STRATEGIC_ASSESSMENTS,
+                status=MeasureStatus.IN_PROGRESS,
+                owners=("JPN.MOFA", "AUS.DFAT"),
+                due_on=date(2026, 12, 31),
+            ),
+        ),
+        (
+            "USA.STATE",
+            Scope.TRILATERAL,
+            Area.DIALOGUE,
+            DialogueRecord(
+                kind=DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE,
+                held_on=date(2026, 1, 10),
+                location="Washington, D.C.",
+                participants=(
+                    Participant(country=Country.JPN, office="Minister for Foreign Affairs"),
+                    Participant(country=Country.AUS, office="Minister for Foreign Affairs"),
+                    Participant(country=Country.USA, office="Secretary of State"),
+                ),
+                outcomes=("Agreed to deepen trilateral maritime security cooperation.",),
+            ),
+        ),
+        (
+            "AUS.DFAT",
+            Scope.BILATERAL,
+            Area.STRATEGIC_ASSESSMENTS,
+            Receipt(
+                receiving_agency="AUS.DFAT",
+                received_at=_T + timedelta(seconds=2),
+                status="delivered",
+                acknowledgements=(
+                    Acknowledgement(
+                        message_id=ASSESSMENT_ID, sender="JPN.MOFA", payload_sha256="0" * 64
+                    ),
+                ),
+            ),
+        ),
+        (
+            "JPN.MOFA",
+            Scope.BILATERAL,
+            Area.STRATEGIC_ASSESSMENTS,
+            Supersede(
+                target_message_id=ASSESSMENT_ID,
+                target_sender="JPN.MOFA",
+                reason="Corrected launch count.",
+                replacement_summary="Launch rate revised down after re-examination.",
+            ),
+        ),
+        (
+            "JPN.MOFA",
+            Scope.BILATERAL,
+            Area.STRATEGIC_ASSESSMENTS,
+            Retract(
+                target_message_id=ASSESSMENT_ID,
+                target_sender="JPN.MOFA",
+                reason="Issued in error.",
+            ),
+        ),
     ]
     return {
         body.TYPE: Sample(sender, scope, area, body, fixed_id(i + 1))

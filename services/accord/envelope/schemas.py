@@ -81,8 +81,9 @@ def _jws() -> dict[str, Any]:
                     "additionalProperties": False,
                     "required": ["protected", "signature"],
                     "properties": {
-                        "protected": _b64url("base64url of the protected header "
-                                             "(accord.protected-header.v1)"),
+                        "protected": _b64url(
+                            "base64url of the protected header (accord.protected-header.v1)"
+                        ),
                         "signature": _b64url("base64url of the 64-byte Ed25519 signature"),
                     },
                 },
@@ -101,16 +102,23 @@ def _protected() -> dict[str, Any]:
         "required": ["alg", "kid", "typ", "cty"],
         "properties": {
             "alg": {"const": ALG},
-            "kid": {"type": "string", "pattern": "^[0-9a-f]{64}$",
-                    "description": "SHA-256 of the signer's DER certificate, lowercase hex"},
+            "kid": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "SHA-256 of the signer's DER certificate, lowercase hex",
+            },
             "typ": {"const": TYP},
             # Any string: an unknown type is refused after the signatures, as
             # schema-invalid (SPEC ENV-14, ENV-25), not as a malformed header.
-            "cty": {"type": "string",
-                    "description": "the message type; one not known is schema-invalid "
-                    "(SPEC ENV-25)"},
-            "x5t#S256": {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$",
-                         "description": "the same digest as kid, base64url"},
+            "cty": {
+                "type": "string",
+                "description": "the message type; one not known is schema-invalid (SPEC ENV-25)",
+            },
+            "x5t#S256": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{43}$",
+                "description": "the same digest as kid, base64url",
+            },
         },
     }
 

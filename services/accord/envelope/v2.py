@@ -175,9 +175,12 @@ def open_sealed(
     model = MESSAGE_TYPES[sealed.cty]
     _strict_json(plaintext, "decrypted body", "ENC-08")
     try:
-        body = (model.model_validate_json(plaintext, strict=True) if rules.enabled("ENC-08")
-                # mutation test only: a reader that takes the decrypted body unchecked
-                else model.model_construct(**json.loads(plaintext)))
+        body = (
+            model.model_validate_json(plaintext, strict=True)
+            if rules.enabled("ENC-08")
+            # mutation test only: a reader that takes the decrypted body unchecked
+            else model.model_construct(**json.loads(plaintext))
+        )
     except ValidationError as exc:
         raise Refused(
             ReasonCode.SCHEMA_INVALID, f"decrypted body: {_summary(exc)}", rule="ENC-08"

@@ -36,14 +36,25 @@ READER = "AUS.DFAT"
 """The decrypting agency of every v2 vector."""
 
 # Sender, reader, and eight more: ten recipients in all for the wide vector.
-_TEN = ("AUS.AFP", "AUS.ASIO", "AUS.DEFENCE", "AUS.DFAT", "AUS.ONI",
-        "JPN.CAO", "JPN.MOD", "JPN.MOFA", "JPN.NPA", "JPN.PSIA")
+_TEN = (
+    "AUS.AFP",
+    "AUS.ASIO",
+    "AUS.DEFENCE",
+    "AUS.DFAT",
+    "AUS.ONI",
+    "JPN.CAO",
+    "JPN.MOD",
+    "JPN.MOFA",
+    "JPN.NPA",
+    "JPN.PSIA",
+)
 
 
 def encryption_seed(agency: str) -> bytes:
     """An agency's TEST X-Wing seed (32 bytes): anyone can derive it, never use it."""
-    return hashlib.sha256(b"accord test encryption key, not for production: "
-                          + agency.encode()).digest()
+    return hashlib.sha256(
+        b"accord test encryption key, not for production: " + agency.encode()
+    ).digest()
 
 
 def _pair(agency: str) -> EncryptionKeyPair:
@@ -55,16 +66,31 @@ def _cwk(signer: Signer, agencies: tuple[str, ...]) -> tuple[Cwk, bytes]:
     return seal_cwk(signer, recipients, now=ISSUED_AT)
 
 
-def _v2_record(payload: bytes, signer: Signer, cty: str, protected: dict[str, Any] | None = None
-               ) -> bytes:
+def _v2_record(
+    payload: bytes, signer: Signer, cty: str, protected: dict[str, Any] | None = None
+) -> bytes:
     """A v2 record signed over ``payload`` as given (to build records seal_encrypted refuses)."""
-    header = protected if protected is not None else {
-        "alg": "EdDSA", "kid": signer.kid, "typ": TYP, "cty": cty, "b64": False,
-        "crit": ["b64"], "x5t#S256": x5t_s256(signer.kid)}
+    header = (
+        protected
+        if protected is not None
+        else {
+            "alg": "EdDSA",
+            "kid": signer.kid,
+            "typ": TYP,
+            "cty": cty,
+            "b64": False,
+            "crit": ["b64"],
+            "x5t#S256": x5t_s256(signer.kid),
+        }
+    )
     p64 = _b64(_json(header))
     signature = signer.sign(p64.encode("ascii") + b"." + payload)
-    return _json({"payload": payload.decode("utf-8"),
-                  "signatures": [{"protected": p64, "signature": _b64(signature)}]})
+    return _json(
+        {
+            "payload": payload.decode("utf-8"),
+            "signatures": [{"protected": p64, "signature": _b64(signature)}],
+        }
+    )
 
 
 def build_v2_vectors() -> dict[str, bytes]:
@@ -81,9 +107,17 @@ def build_v2_vectors() -> dict[str, bytes]:
     pair = ("AUS.DFAT", "JPN.MOFA")
     entitled = sorted(_TEN)
 
-    def add(vid: str, record: bytes, expected: str, rule: str | None, description: str,
-            announcements: list[bytes], *, required: bool = False,
-            plaintext: bytes | None = None) -> None:
+    def add(
+        vid: str,
+        record: bytes,
+        expected: str,
+        rule: str | None,
+        description: str,
+        announcements: list[bytes],
+        *,
+        required: bool = False,
+        plaintext: bytes | None = None,
+    ) -> None:
         file = f"{vid}.jws.json"
         files[file] = record
         names = []
@@ -91,25 +125,51 @@ def build_v2_vectors() -> dict[str, bytes]:
             name = f"{vid}.cwk{i}.jws"
             files[name] = announcement
             names.append(name)
-        vectors.append({
-            "id": vid, "file": file, "expected": expected, "rule": rule,
-            "description": description, "topic": header.topic, "now": _iso(VERIFY_AT),
-            "max_bytes": MAX_BYTES,
-            "decrypt": {"agency": READER, "announcements": names, "entitled": entitled,
-                        "encryption_required": required},
-            **({"plaintext_sha256": hashlib.sha256(plaintext).hexdigest()}
-               if plaintext is not None else {}),
-        })
+        vectors.append(
+            {
+                "id": vid,
+                "file": file,
+                "expected": expected,
+                "rule": rule,
+                "description": description,
+                "topic": header.topic,
+                "now": _iso(VERIFY_AT),
+                "max_bytes": MAX_BYTES,
+                "decrypt": {
+                    "agency": READER,
+                    "announcements": names,
+                    "entitled": entitled,
+                    "encryption_required": required,
+                },
+                **(
+                    {"plaintext_sha256": hashlib.sha256(plaintext).hexdigest()}
+                    if plaintext is not None
+                    else {}
+                ),
+            }
+        )
 
     cwk, ann = _cwk(mofa, pair)
     good = seal_encrypted(header, label, sa.body, mofa, cwk)
-    add("valid/v2-one-recipient", good, "valid", None,
+    add(
+        "valid/v2-one-recipient",
+        good,
+        "valid",
+        None,
         f"a strategic assessment from JPN.MOFA encrypted to {READER} (and the sender)",
-        [ann], plaintext=body)
+        [ann],
+        plaintext=body,
+    )
     cwk10, ann10 = _cwk(mofa, _TEN)
-    add("valid/v2-ten-recipients", seal_encrypted(header, label, sa.body, mofa, cwk10),
-        "valid", None, "the same message under a CWK shared with ten agencies",
-        [ann10], plaintext=body)
+    add(
+        "valid/v2-ten-recipients",
+        seal_encrypted(header, label, sa.body, mofa, cwk10),
+        "valid",
+        None,
+        "the same message under a CWK shared with ten agencies",
+        [ann10],
+        plaintext=body,
+    )
 
     payload = json.loads(good)["payload"].encode("utf-8")
     M = ReasonCode.MALFORMED
@@ -117,52 +177,103 @@ def build_v2_vectors() -> dict[str, bytes]:
     # (\u0041 for A in the payload); the signed payload text is unchanged.
     at = good.index(b'"payload":"') + 11
     at = good.index(b"A", at)
-    add("reject/ENC-01-extra-escape", good[:at] + b"\\u0041" + good[at + 1:], M.value,
-        "ENC-01", "a valid v2 record with one A of its payload spelt \\u0041", [ann])
+    add(
+        "reject/ENC-01-extra-escape",
+        good[:at] + b"\\u0041" + good[at + 1 :],
+        M.value,
+        "ENC-01",
+        "a valid v2 record with one A of its payload spelt \\u0041",
+        [ann],
+    )
     # ENC-02: signed over the unencoded payload without b64 false / crit.
-    v1_protected = {"alg": "EdDSA", "kid": mofa.kid, "typ": TYP, "cty": SA,
-                    "x5t#S256": x5t_s256(mofa.kid)}
-    add("reject/ENC-02-no-b64-false", _v2_record(payload, mofa, SA, v1_protected), M.value,
-        "ENC-02", "a v2 payload under a protected header without b64 false and crit", [ann])
+    v1_protected = {
+        "alg": "EdDSA",
+        "kid": mofa.kid,
+        "typ": TYP,
+        "cty": SA,
+        "x5t#S256": x5t_s256(mofa.kid),
+    }
+    add(
+        "reject/ENC-02-no-b64-false",
+        _v2_record(payload, mofa, SA, v1_protected),
+        M.value,
+        "ENC-02",
+        "a v2 payload under a protected header without b64 false and crit",
+        [ann],
+    )
     # ENC-03: a member after enc.
-    add("reject/ENC-03-extra-member", _v2_record(payload[:-1] + b',"x":1}', mofa, SA),
-        M.value, "ENC-03", 'a v2 payload with a member after "enc"', [ann])
+    add(
+        "reject/ENC-03-extra-member",
+        _v2_record(payload[:-1] + b',"x":1}', mofa, SA),
+        M.value,
+        "ENC-03",
+        'a v2 payload with a member after "enc"',
+        [ann],
+    )
     # ENC-04: a valid v1 record where the plan requires encryption.
     v1 = sign_payload(payload_bytes(header, label, sa.body), SA, [mofa])
-    add("reject/ENC-04-plaintext", v1, ReasonCode.PLAINTEXT_REFUSED.value, "ENC-04",
-        "a valid v1 record read by a node whose plan requires encryption", [],
-        required=True)
+    add(
+        "reject/ENC-04-plaintext",
+        v1,
+        ReasonCode.PLAINTEXT_REFUSED.value,
+        "ENC-04",
+        "a valid v1 record read by a node whose plan requires encryption",
+        [],
+        required=True,
+    )
     # ENC-05: the announcement leaves the reader out.
     cwk5, ann5 = _cwk(mofa, ("JPN.MOD", "JPN.MOFA"))
-    add("reject/ENC-05-not-announced-to-reader",
-        seal_encrypted(header, label, sa.body, mofa, cwk5), ReasonCode.NOT_A_RECIPIENT.value,
-        "ENC-05", f"a CWK announced to JPN.MOD and the sender only, read by {READER}", [ann5])
+    add(
+        "reject/ENC-05-not-announced-to-reader",
+        seal_encrypted(header, label, sa.body, mofa, cwk5),
+        ReasonCode.NOT_A_RECIPIENT.value,
+        "ENC-05",
+        f"a CWK announced to JPN.MOD and the sender only, read by {READER}",
+        [ann5],
+    )
     # ENC-06: shared beyond the entitled agencies.
     cwk6, ann6 = _cwk(mofa, ("AUS.DFAT", "JPN.MOFA", "USA.STATE"))
-    add("reject/ENC-06-shared-beyond-entitled",
+    add(
+        "reject/ENC-06-shared-beyond-entitled",
         seal_encrypted(header, label, sa.body, mofa, cwk6),
-        ReasonCode.RELEASABILITY_VIOLATION.value, "ENC-06",
-        "a CWK also shared with USA.STATE, which the plan does not entitle", [ann6])
+        ReasonCode.RELEASABILITY_VIOLATION.value,
+        "ENC-06",
+        "a CWK also shared with USA.STATE, which the plan does not entitle",
+        [ann6],
+    )
     # ENC-07: the body encrypted under another label (AAD), then signed as sent.
     other = label.model_dump_json().replace('"SECRET"', '"TOP SECRET"', 1).encode()
     if other == lab:
         other = lab[:-1] + b" }"
     enc = encrypt_body(cwk, header.message_id, header=h, label=other, plaintext=body)
-    add("reject/ENC-07-aad-mismatch",
-        _v2_record(b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64(enc).encode()
-                   + b'"}', mofa, SA),
-        ReasonCode.UNDECRYPTABLE.value, "ENC-07",
-        "a body encrypted with AAD over another label than the one sent", [ann])
+    add(
+        "reject/ENC-07-aad-mismatch",
+        _v2_record(
+            b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64(enc).encode() + b'"}',
+            mofa,
+            SA,
+        ),
+        ReasonCode.UNDECRYPTABLE.value,
+        "ENC-07",
+        "a body encrypted with AAD over another label than the one sent",
+        [ann],
+    )
     # ENC-08: the plaintext is not a valid body.
     bad = json.loads(body)
     bad["annex"] = "x"
     enc8 = encrypt_body(cwk, header.message_id, header=h, label=lab, plaintext=_json(bad))
-    add("reject/ENC-08-body-invalid",
-        _v2_record(b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64(enc8).encode()
-                   + b'"}', mofa, SA),
-        ReasonCode.SCHEMA_INVALID.value, "ENC-08",
+    add(
+        "reject/ENC-08-body-invalid",
+        _v2_record(
+            b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64(enc8).encode() + b'"}',
+            mofa,
+            SA,
+        ),
+        ReasonCode.SCHEMA_INVALID.value,
+        "ENC-08",
         "a well-encrypted body that is not valid against the strategic assessment schema",
-        [ann])
+        [ann],
+    )
 
     manifest = {
         "description": "accord envelope v2 conformance vectors. TEST KEYS ONLY: the "
@@ -171,8 +282,9 @@ def build_v2_vectors() -> dict[str, bytes]:
         "topic and time given, after opening its announcements as decrypt.agency.",
         "bundle": "../bundle.pem",
         "roots": pki.pinned,
-        "decryption_keys": {a: base64.b64encode(encryption_seed(a)).decode("ascii")
-                            for a in (READER,)},
+        "decryption_keys": {
+            a: base64.b64encode(encryption_seed(a)).decode("ascii") for a in (READER,)
+        },
         "encryption_public_keys": {a: _pair(a).ekid for a in sorted({*_TEN, "USA.STATE"})},
         "vectors": vectors,
     }

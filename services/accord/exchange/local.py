@@ -86,8 +86,9 @@ class LocalExchange:
             pairs = {a: EncryptionKeyPair.generate() for a in sorted(self.plan.agencies)}
             directory = KeyDirectory(self.trust)
             for agency, pair in pairs.items():
-                directory.add(sign_key_statement(self.pki.signer(agency), pair.public),
-                              now=datetime.now(UTC))
+                directory.add(
+                    sign_key_statement(self.pki.signer(agency), pair.public), now=datetime.now(UTC)
+                )
             self._keys = directory, {a: Keyring(a, [p]) for a, p in pairs.items()}
         return self._keys
 
@@ -97,14 +98,20 @@ class LocalExchange:
 
     def sender_encryption(self, agency: str) -> SenderEncryption:
         directory, keyrings = self.encryption_keys()
-        return SenderEncryption(directory, ContentEncryptor(self.pki.signer(agency)),
-                                keyrings[agency])
+        return SenderEncryption(
+            directory, ContentEncryptor(self.pki.signer(agency)), keyrings[agency]
+        )
 
     # -- receivers -----------------------------------------------------------
 
     async def start_receiver(
-        self, agency: str, *, handler: Handler | None = None,
-        handover: Endpoint | None = None, keys: NodeKeys | None = None, **options: Any,
+        self,
+        agency: str,
+        *,
+        handler: Handler | None = None,
+        handover: Endpoint | None = None,
+        keys: NodeKeys | None = None,
+        **options: Any,
     ) -> Receiver:
         """Start and run one agency's receiver, handing over to ``handover`` if
         given; ``options`` are ``ReceiverSettings`` fields (``follow_trust`` defaults
@@ -155,7 +162,7 @@ class LocalExchange:
             task.cancel()
             done, _ = await asyncio.wait({task}, timeout=5)
             if not done:
-                log.error("receiver-stop-stuck", agency=agency)
+                log.error("exchange.receiver_stop_stuck", agency=agency)
         await receiver.stop()
 
     # -- publishers ----------------------------------------------------------
@@ -223,6 +230,6 @@ class LocalExchange:
 def _report_crash(task: asyncio.Task[None]) -> None:
     # A node that dies must say so loudly; in one process nobody else would.
     if task.cancelled():
-        log.error("receiver-crashed", task=task.get_name(), error="cancelled")
+        log.error("exchange.receiver_crashed", task=task.get_name(), error="cancelled")
     elif task.exception() is not None:
-        log.error("receiver-crashed", task=task.get_name(), error=repr(task.exception()))
+        log.error("exchange.receiver_crashed", task=task.get_name(), error=repr(task.exception()))

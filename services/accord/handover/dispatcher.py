@@ -36,8 +36,9 @@ log = get_logger(__name__)
 EVENT_TYPE = "accord.message.v1"
 
 
-def backoff_s(attempts: int, *, initial_s: float, max_s: float,
-              rng: random.Random | None = None) -> float:
+def backoff_s(
+    attempts: int, *, initial_s: float, max_s: float, rng: random.Random | None = None
+) -> float:
     """Delay before the next try after ``attempts`` failures: exponential, capped,
     with "equal jitter" (half fixed, half random) so a fleet of nodes that lost the
     same endpoint does not come back in lockstep, and never retries at once."""
@@ -46,8 +47,9 @@ def backoff_s(attempts: int, *, initial_s: float, max_s: float,
     return ceiling / 2 + jitter
 
 
-def request_body(row: Row, raw: bytes, payload: bytes, topic: str, digest: str,
-                 timestamp: int) -> bytes:
+def request_body(
+    row: Row, raw: bytes, payload: bytes, topic: str, digest: str, timestamp: int
+) -> bytes:
     """The JSON the agency system receives: the raw envelope (to re-verify and keep)
     and the verified header, label and body (to use at once)."""
     verified = json.loads(payload)
@@ -69,8 +71,14 @@ def request_body(row: Row, raw: bytes, payload: bytes, topic: str, digest: str,
 
 
 class Dispatcher:
-    def __init__(self, endpoint: Endpoint, inbox_path: Path, *, agency: str,
-                 metrics: NodeMetrics | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        inbox_path: Path,
+        *,
+        agency: str,
+        metrics: NodeMetrics | None = None,
+    ) -> None:
         self._endpoint = endpoint
         self._policy = endpoint.policy
         self._outbox = Outbox(inbox_path)
@@ -125,11 +133,13 @@ class Dispatcher:
             try:
                 self._dispatch_due()
             except Exception as exc:  # e.g. the inbox locked for too long: try again
-                self._log.error("handover-loop-failed", error=type(exc).__name__,
-                                detail=str(exc)[:200])
+                self._log.error(
+                    "handover.loop_failed", error=type(exc).__name__, detail=str(exc)[:200]
+                )
             wait = self._policy.poll_s
-            nxt = self._outbox.next_due() if len(self._inflight) < self._policy.concurrency \
-                else None
+            nxt = (
+                self._outbox.next_due() if len(self._inflight) < self._policy.concurrency else None
+            )
             if nxt is not None:
                 wait = min(wait, max(nxt - time.time(), 0.01))
             with contextlib.suppress(TimeoutError):
@@ -153,8 +163,12 @@ class Dispatcher:
         try:
             await self._try(row)
         except Exception as exc:  # e.g. the inbox locked too long: the row stays due
-            self._log.error("handover-attempt-failed", message_id=row.message_id,
-                            error=type(exc).__name__, detail=str(exc)[:200])
+            self._log.error(
+                "handover.attempt_failed",
+                message_id=row.message_id,
+                error=type(exc).__name__,
+                detail=str(exc)[:200],
+            )
             # Held in flight a little, so a lasting fault cannot spin the loop.
             await asyncio.sleep(self._policy.poll_s)
 
@@ -162,8 +176,7 @@ class Dispatcher:
         found = self._outbox.message(row.sender, row.message_id)
         # Trace: a child of the receiver's trace of this message, on the request's
         # ``traceparent`` header and on every event below.
-        with span("accord.handover", self._trace(row, found),
-                  message_id=row.message_id) as trace:
+        with span("accord.handover", self._trace(row, found), message_id=row.message_id) as trace:
             await self._try_traced(row, found, trace)
 
     def _trace(self, row: Row, found: tuple[bytes, bytes, str, str] | None) -> TraceContext:
@@ -174,8 +187,9 @@ class Dispatcher:
         correlation = json.loads(found[1])["header"].get("correlation_id")
         return trace.with_correlation(None if correlation is None else str(correlation))
 
-    async def _try_traced(self, row: Row, found: tuple[bytes, bytes, str, str] | None,
-                          trace: TraceContext) -> None:
+    async def _try_traced(
+        self, row: Row, found: tuple[bytes, bytes, str, str] | None, trace: TraceContext
+    ) -> None:
         if found is None:  # cannot happen with the landing transaction; never loop on it
             self._outbox.dead(row.key, "message missing from the inbox")
             self._dead.inc()
@@ -184,8 +198,12 @@ class Dispatcher:
         if not row.force and self._ledger.taken(row.sender, row.message_id, digest):
             # A rebuilt inbox: the agency system acknowledged this message before.
             self._outbox.delivered(row.key, time.time(), note="taken before (ledger)")
-            self._log.info("handover-skipped", message_id=row.message_id,
-                           webhook_id=row.webhook_id, why="ledger")
+            self._log.info(
+                "handover.skipped",
+                message_id=row.message_id,
+                webhook_id=row.webhook_id,
+                why="ledger",
+            )
             return
         timestamp = int(time.time())
         body = request_body(row, raw, payload, topic, digest, timestamp)
@@ -194,37 +212,59 @@ class Dispatcher:
         started = time.monotonic()
         error = await self._post(body, headers)
         elapsed = time.monotonic() - started
-        self.metrics.handover_attempt.labels(self._agency, "ok" if error is None
-                                             else "failed").observe(elapsed)
+        self.metrics.handover_attempt.labels(
+            self._agency, "ok" if error is None else "failed"
+        ).observe(elapsed)
         now = time.time()
         if error is None:
             self._ledger.record(row.sender, row.message_id, row.webhook_id, digest, now)
             self._outbox.delivered(row.key, now)
             self._delivered.inc()
-            self._log.info("handed-over", message_id=row.message_id, webhook_id=row.webhook_id,
-                           attempts=row.attempts + 1, ms=round(elapsed * 1000, 1))
+            self._log.info(
+                "handover.handed_over",
+                message_id=row.message_id,
+                webhook_id=row.webhook_id,
+                attempts=row.attempts + 1,
+                ms=round(elapsed * 1000, 1),
+            )
             return
-        if (now - row.enqueued_at >= self._policy.dead_after_s
-                and row.attempts + 1 >= self._policy.min_attempts):
+        if (
+            now - row.enqueued_at >= self._policy.dead_after_s
+            and row.attempts + 1 >= self._policy.min_attempts
+        ):
             self._outbox.dead(row.key, error)
             self._dead.inc()
-            self._log.error("handover-dead", message_id=row.message_id,
-                            webhook_id=row.webhook_id, attempts=row.attempts + 1, error=error)
+            self._log.error(
+                "handover.dead",
+                message_id=row.message_id,
+                webhook_id=row.webhook_id,
+                attempts=row.attempts + 1,
+                error=error,
+            )
             return
-        delay = backoff_s(row.attempts + 1, initial_s=self._policy.backoff_initial_s,
-                          max_s=self._policy.backoff_max_s)
+        delay = backoff_s(
+            row.attempts + 1,
+            initial_s=self._policy.backoff_initial_s,
+            max_s=self._policy.backoff_max_s,
+        )
         self._outbox.failed(row.key, error, now + delay)
-        self._log.warning("handover-failed", message_id=row.message_id,
-                          webhook_id=row.webhook_id, attempts=row.attempts + 1, error=error,
-                          retry_in_s=round(delay, 2))
+        self._log.warning(
+            "handover.failed",
+            message_id=row.message_id,
+            webhook_id=row.webhook_id,
+            attempts=row.attempts + 1,
+            error=error,
+            retry_in_s=round(delay, 2),
+        )
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> str | None:
         """None on a 2xx, else why not (one short line, no secrets, no body)."""
         session = self._session
         assert session is not None
         try:
-            async with session.post(self._endpoint.url, data=body, headers=headers,
-                                    allow_redirects=False) as response:
+            async with session.post(
+                self._endpoint.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 status = response.status
         except TimeoutError:
             return f"timeout after {self._policy.timeout_s:g}s"

@@ -42,14 +42,20 @@ def check_url(url: str) -> str:
     """Refuse what would leak messages: https is required unless the host is loopback."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"webhook URL {url!r} is not an http(s) URL",
-                          hint="e.g. https://agency.example/accord or http://127.0.0.1:8080/in")
+        raise ConfigError(
+            f"webhook URL {url!r} is not an http(s) URL",
+            hint="e.g. https://agency.example/accord or http://127.0.0.1:8080/in",
+        )
     if parts.username or parts.password:
-        raise ConfigError("the webhook URL carries credentials",
-                          hint="authentication is the webhook signature; drop user:pass@")
+        raise ConfigError(
+            "the webhook URL carries credentials",
+            hint="authentication is the webhook signature; drop user:pass@",
+        )
     if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise ConfigError(f"plain http to {parts.hostname} would send messages in clear",
-                          hint="use https, or http only to a loopback address")
+        raise ConfigError(
+            f"plain http to {parts.hostname} would send messages in clear",
+            hint="use https, or http only to a loopback address",
+        )
     return url
 
 
@@ -62,16 +68,24 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def load_endpoint(url: str, secret_env: str | None, *, policy: HandoverPolicy | None = None,
-                  env: Mapping[str, str] | None = None) -> Endpoint:
+def load_endpoint(
+    url: str,
+    secret_env: str | None,
+    *,
+    policy: HandoverPolicy | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
     """An endpoint from its URL and the name of the variable holding its secret."""
     source = os.environ if env is None else env
     if not secret_env:
-        raise ConfigError("a webhook needs a signing secret",
-                          hint="pass --webhook-secret-env VAR, VAR holding a whsec_ secret "
-                          "(`accord handover secret` makes one)")
+        raise ConfigError(
+            "a webhook needs a signing secret",
+            hint="pass --webhook-secret-env VAR, VAR holding a whsec_ secret "
+            "(`accord handover secret` makes one)",
+        )
     secret = source.get(secret_env)
     if not secret:
-        raise ConfigError(f"${secret_env} is not set",
-                          hint="export it with the endpoint's whsec_ secret")
+        raise ConfigError(
+            f"${secret_env} is not set", hint="export it with the endpoint's whsec_ secret"
+        )
     return Endpoint(check_url(url), parse_secret(secret), policy or HandoverPolicy())

@@ -40,8 +40,7 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # A record lost to a power cut costs one more request after a rebuild.
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -58,13 +57,18 @@ class Ledger:
         ).fetchone()
         return row is not None and row[0] == payload_sha256
 
-    def record(self, sender: str, message_id: str, webhook_id: str, payload_sha256: str,
-               now: float | None = None) -> None:
+    def record(
+        self,
+        sender: str,
+        message_id: str,
+        webhook_id: str,
+        payload_sha256: str,
+        now: float | None = None,
+    ) -> None:
         self._db.execute(
             "INSERT INTO taken (sender, message_id, webhook_id, payload_sha256, taken_at)"
             " VALUES (?,?,?,?,?) ON CONFLICT(sender, message_id) DO NOTHING",
-            (sender, message_id, webhook_id, payload_sha256,
-             time.time() if now is None else now),
+            (sender, message_id, webhook_id, payload_sha256, time.time() if now is None else now),
         )
 
     def count(self) -> int:

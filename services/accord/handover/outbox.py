@@ -51,9 +51,12 @@ def ensure_schema(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE handover ADD COLUMN traceparent TEXT")
 
 
-def enqueue(cur: sqlite3.Cursor, messages: Iterable[tuple[str, str]],
-            now: float | None = None,
-            traces: Mapping[tuple[str, str], str] | None = None) -> None:
+def enqueue(
+    cur: sqlite3.Cursor,
+    messages: Iterable[tuple[str, str]],
+    now: float | None = None,
+    traces: Mapping[tuple[str, str], str] | None = None,
+) -> None:
     """Record (sender, message_id) pairs for handover, in the caller's transaction;
     ``traces`` gives each message's ``traceparent`` (the receiver's trace), so the
     handover request continues the trace even after a restart."""
@@ -84,14 +87,26 @@ class Row:
         return (self.sender, self.message_id)
 
 
-_COLUMNS = ("sender, message_id, webhook_id, state, attempts, enqueued_at, next_attempt_at,"
-            " last_error, delivered_at, force")
+_COLUMNS = (
+    "sender, message_id, webhook_id, state, attempts, enqueued_at, next_attempt_at,"
+    " last_error, delivered_at, force"
+)
 
 
 def _row(r: tuple[Any, ...]) -> Row:
     s, m, w, st, a, e, n, err, d, f = r
-    return Row(str(s), str(m), str(w), st, int(a), float(e), float(n),
-               None if err is None else str(err), None if d is None else float(d), bool(f))
+    return Row(
+        str(s),
+        str(m),
+        str(w),
+        st,
+        int(a),
+        float(e),
+        float(n),
+        None if err is None else str(err),
+        None if d is None else float(d),
+        bool(f),
+    )
 
 
 class Outbox:
@@ -100,11 +115,13 @@ class Outbox:
 
     def __init__(self, inbox_path: Path, *, read_only: bool = False) -> None:
         if read_only:
-            self._db = sqlite3.connect(f"file:{inbox_path}?mode=ro", uri=True, timeout=30,
-                                       isolation_level=None)
+            self._db = sqlite3.connect(
+                f"file:{inbox_path}?mode=ro", uri=True, timeout=30, isolation_level=None
+            )
         else:
-            self._db = sqlite3.connect(inbox_path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                inbox_path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL, not the inbox's FULL: rows are created durably by the landing
             # transaction; what a power cut can take from here is a state change,
@@ -160,15 +177,18 @@ class Outbox:
             query = f"SELECT {_COLUMNS} FROM handover ORDER BY enqueued_at"  # noqa: S608
             yield from map(_row, self._db.execute(query))
         else:
-            query = (f"SELECT {_COLUMNS} FROM handover WHERE state = ?"  # noqa: S608
-                     " ORDER BY enqueued_at")
+            query = (
+                f"SELECT {_COLUMNS} FROM handover WHERE state = ?"  # noqa: S608
+                " ORDER BY enqueued_at"
+            )
             yield from map(_row, self._db.execute(query, (state,)))
 
     def traceparent(self, key: tuple[str, str]) -> str | None:
         """The trace the receiver handled this message in, as it stored it (the
         caller parses it: it came from a record header)."""
         r = self._db.execute(
-            "SELECT traceparent FROM handover WHERE sender = ? AND message_id = ?", key,
+            "SELECT traceparent FROM handover WHERE sender = ? AND message_id = ?",
+            key,
         ).fetchone()
         return None if r is None or r[0] is None else str(r[0])
 
@@ -247,7 +267,8 @@ def read_states(inbox_path: Path) -> dict[tuple[str, str], State]:
         return {}
     db = sqlite3.connect(f"file:{inbox_path}?mode=ro", uri=True, timeout=30)
     try:
-        return {(s, m): st for s, m, st in
-                db.execute("SELECT sender, message_id, state FROM handover")}
+        return {
+            (s, m): st for s, m, st in db.execute("SELECT sender, message_id, state FROM handover")
+        }
     finally:
         db.close()

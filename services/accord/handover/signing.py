@@ -24,13 +24,17 @@ _MAX_SECRET_BYTES = 64
 def parse_secret(text: str) -> bytes:
     """The key bytes of a ``whsec_<base64>`` secret; refuses weak or malformed ones."""
     if not text.startswith(SECRET_PREFIX):
-        raise ConfigError("the webhook secret does not start with whsec_",
-                          hint="generate one with `accord handover secret`")
+        raise ConfigError(
+            "the webhook secret does not start with whsec_",
+            hint="generate one with `accord handover secret`",
+        )
     try:
-        key = base64.b64decode(text[len(SECRET_PREFIX):], validate=True)
+        key = base64.b64decode(text[len(SECRET_PREFIX) :], validate=True)
     except binascii.Error:
-        raise ConfigError("the webhook secret is not valid base64 after whsec_",
-                          hint="generate one with `accord handover secret`") from None
+        raise ConfigError(
+            "the webhook secret is not valid base64 after whsec_",
+            hint="generate one with `accord handover secret`",
+        ) from None
     if not _MIN_SECRET_BYTES <= len(key) <= _MAX_SECRET_BYTES:
         raise ConfigError(
             f"the webhook secret holds {len(key)} bytes; Standard Webhooks asks for 24 to 64",

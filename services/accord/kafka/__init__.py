@@ -20,6 +20,19 @@ from accord.kafka.errors import (
     node_errors,
 )
 
-__all__ = ["AclDenied", "AuthFailed", "BrokerUnreachable", "ConnectionFailed", "broker_errors",
-           "close_consumer", "close_producer", "kafka_failure", "new_admin", "new_consumer",
-           "new_producer", "node_errors", "start_producer", "task_failure"]
+__all__ = [
+    "AclDenied",
+    "AuthFailed",
+    "BrokerUnreachable",
+    "ConnectionFailed",
+    "broker_errors",
+    "close_consumer",
+    "close_producer",
+    "kafka_failure",
+    "new_admin",
+    "new_consumer",
+    "new_producer",
+    "node_errors",
+    "start_producer",
+    "task_failure",
+]

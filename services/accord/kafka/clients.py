@@ -56,9 +56,7 @@ def task_failure(task: asyncio.Future[Any]) -> str | None:
 def _ssl_context(conn: KafkaConnection) -> ssl.SSLContext | None:
     if not conn.uses_tls:
         return None
-    ctx = ssl.create_default_context(
-        cafile=str(conn.ssl_cafile) if conn.ssl_cafile else None
-    )
+    ctx = ssl.create_default_context(cafile=str(conn.ssl_cafile) if conn.ssl_cafile else None)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if conn.ssl_certfile and conn.ssl_keyfile:
         ctx.load_cert_chain(str(conn.ssl_certfile), str(conn.ssl_keyfile))
@@ -75,9 +73,7 @@ def _common(conn: KafkaConnection) -> dict[str, Any]:
     if conn.uses_sasl:
         kwargs["sasl_mechanism"] = conn.sasl_mechanism
         kwargs["sasl_plain_username"] = conn.username
-        kwargs["sasl_plain_password"] = (
-            conn.password.get_secret_value() if conn.password else None
-        )
+        kwargs["sasl_plain_password"] = conn.password.get_secret_value() if conn.password else None
     ctx = _ssl_context(conn)
     if ctx is not None:
         kwargs["ssl_context"] = ctx

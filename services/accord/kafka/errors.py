@@ -17,8 +17,14 @@ from aiokafka import errors as kafka_errors
 from accord.config import KafkaConnection
 from accord.errors import AccordError, BrokerError, ReasonCode, Refused
 
-__all__ = ["AclDenied", "AuthFailed", "BrokerUnreachable", "ConnectionFailed", "kafka_failure",
-           "node_errors"]
+__all__ = [
+    "AclDenied",
+    "AuthFailed",
+    "BrokerUnreachable",
+    "ConnectionFailed",
+    "kafka_failure",
+    "node_errors",
+]
 
 
 class AclDenied(BrokerError):
@@ -45,11 +51,12 @@ class ConnectionFailed(BrokerError):
     code = "connection-failed"
 
 
-
-_DENIED = (kafka_errors.TopicAuthorizationFailedError,
-           kafka_errors.GroupAuthorizationFailedError,
-           kafka_errors.ClusterAuthorizationFailedError,
-           kafka_errors.TransactionalIdAuthorizationFailed)
+_DENIED = (
+    kafka_errors.TopicAuthorizationFailedError,
+    kafka_errors.GroupAuthorizationFailedError,
+    kafka_errors.ClusterAuthorizationFailedError,
+    kafka_errors.TransactionalIdAuthorizationFailed,
+)
 _TOO_LARGE = (kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordListTooLargeError)
 
 
@@ -65,8 +72,9 @@ def _reachable(bootstrap: str) -> bool:
     return False
 
 
-def kafka_failure(exc: BaseException, conn: KafkaConnection, *, doing: str,
-                  resource: str | None = None) -> AccordError:
+def kafka_failure(
+    exc: BaseException, conn: KafkaConnection, *, doing: str, resource: str | None = None
+) -> AccordError:
     """The accord error for a Kafka client failure, naming its real cause.
 
     ``doing`` is what was refused ("write", "read"), ``resource`` the topic or group.
@@ -87,10 +95,12 @@ def kafka_failure(exc: BaseException, conn: KafkaConnection, *, doing: str,
             "the admin run `accord plan apply`",
         )
     if isinstance(exc, _TOO_LARGE):
-        return Refused(ReasonCode.OVERSIZED,
-                       f"the broker refused the message on {resource or 'its topic'} as too large",
-                       hint="make the message smaller (attachments, long texts); the topic's "
-                       "max.message.bytes is the broker's limit")
+        return Refused(
+            ReasonCode.OVERSIZED,
+            f"the broker refused the message on {resource or 'its topic'} as too large",
+            hint="make the message smaller (attachments, long texts); the topic's "
+            "max.message.bytes is the broker's limit",
+        )
     if isinstance(exc, kafka_errors.KafkaConnectionError | kafka_errors.NoBrokersAvailable):
         if not _reachable(where):
             error: BrokerError = BrokerUnreachable(
@@ -100,31 +110,33 @@ def kafka_failure(exc: BaseException, conn: KafkaConnection, *, doing: str,
             )
         elif conn.uses_sasl:
             error = AuthFailed(
-                f"the broker at {where} refused the login of {principal} "
-                f"({conn.sasl_mechanism})",
+                f"the broker at {where} refused the login of {principal} ({conn.sasl_mechanism})",
                 hint="check ACCORD_KAFKA_USERNAME and ACCORD_KAFKA_PASSWORD (the agency's "
                 "SCRAM credentials, set by `accord plan apply`)",
             )
         else:
             error = ConnectionFailed(
-                f"connected to {where} but the Kafka handshake failed "
-                f"({conn.security_protocol})",
+                f"connected to {where} but the Kafka handshake failed ({conn.security_protocol})",
                 hint="the listener may require a login or TLS: set ACCORD_KAFKA_USERNAME and "
                 "ACCORD_KAFKA_PASSWORD, or ACCORD_SSL_CAFILE",
             )
         return error
     if isinstance(exc, kafka_errors.SaslAuthenticationFailed):
-        return AuthFailed(f"the broker at {where} refused the login of {principal}",
-                          hint="check ACCORD_KAFKA_USERNAME and ACCORD_KAFKA_PASSWORD")
+        return AuthFailed(
+            f"the broker at {where} refused the login of {principal}",
+            hint="check ACCORD_KAFKA_USERNAME and ACCORD_KAFKA_PASSWORD",
+        )
     target = f" {resource}" if resource else ""
-    return BrokerError(f"Kafka failed while trying to {doing}{target}: "
-                       f"{type(exc).__name__}: {str(exc)[:200]}",
-                       hint="check that the brokers are up (`accord broker status`) and retry")
+    return BrokerError(
+        f"Kafka failed while trying to {doing}{target}: {type(exc).__name__}: {str(exc)[:200]}",
+        hint="check that the brokers are up (`accord broker status`) and retry",
+    )
 
 
 @contextlib.contextmanager
-def node_errors(conn: KafkaConnection, *, doing: str,
-                resource: str | None = None) -> Iterator[None]:
+def node_errors(
+    conn: KafkaConnection, *, doing: str, resource: str | None = None
+) -> Iterator[None]:
     """Turn Kafka failures (raised, or the cause of an accord error) into accord errors."""
     try:
         yield
@@ -135,5 +147,3 @@ def node_errors(conn: KafkaConnection, *, doing: str,
         raise
     except kafka_errors.KafkaError as exc:
         raise kafka_failure(exc, conn, doing=doing, resource=resource) from None
-
-

@@ -83,8 +83,12 @@ class Source(Strict):
     reliability: Reliability
     credibility: Annotated[
         int,
-        Field(ge=1, le=6, description="Admiralty code information credibility: 1 (confirmed) "
-              "to 6 (cannot be judged)"),
+        Field(
+            ge=1,
+            le=6,
+            description="Admiralty code information credibility: 1 (confirmed) "
+            "to 6 (cannot be judged)",
+        ),
     ]
 
 
@@ -191,14 +195,16 @@ class PersonnelExchangeNotice(MessageBody):
     @model_validator(mode="after")
     def _check(self) -> PersonnelExchangeNotice:
         invariant(self.home_agency != self.host_agency, "home_agency and host_agency must differ")
-        invariant(self.ends_on is None or self.ends_on >= self.starts_on,
-                  "ends_on is before starts_on")
+        invariant(
+            self.ends_on is None or self.ends_on >= self.starts_on, "ends_on is before starts_on"
+        )
         return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)
-        self._agencies_in_scope((self.home_agency, self.host_agency), scope, "agencies",
-                                rule="ENV-36")
+        self._agencies_in_scope(
+            (self.home_agency, self.host_agency), scope, "agencies", rule="ENV-36"
+        )
 
 
 class ActivityKind(StrEnum):
@@ -224,8 +230,9 @@ class CoordinatedActivityNotice(MessageBody):
     @model_validator(mode="after")
     def _check(self) -> CoordinatedActivityNotice:
         unique(self.participants, "participants")
-        invariant(self.ends_at is None or self.ends_at > self.starts_at,
-                  "ends_at must be after starts_at")
+        invariant(
+            self.ends_at is None or self.ends_at > self.starts_at, "ends_at must be after starts_at"
+        )
         return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
@@ -300,7 +307,8 @@ class DialogueRecord(MessageBody):
         super().check_context(sender=sender, scope=scope, area=area)
         if (
             self.kind is DialogueKind.TRILATERAL_STRATEGIC_DIALOGUE
-            and scope is not Scope.TRILATERAL and rules.enabled("ENV-35")
+            and scope is not Scope.TRILATERAL
+            and rules.enabled("ENV-35")
         ):
             raise Refused(
                 ReasonCode.SCOPE_VIOLATION,

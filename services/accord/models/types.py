@@ -58,31 +58,43 @@ def _lexical(pattern: re.Pattern[str], what: str, parse: Callable[[str], Any]) -
         # Python pass through to that check unchanged.
         if isinstance(value, str):
             if not pattern.fullmatch(value):
-                raise PydanticCustomError("lexical_form", "{what} is not in its canonical form",
-                                          {"what": what})
+                raise PydanticCustomError(
+                    "lexical_form", "{what} is not in its canonical form", {"what": what}
+                )
             return parse(value)
         return value
+
     return BeforeValidator(check)
 
 
 CanonicalUuid = Annotated[
     UUID,
     _lexical(_UUID_RE, "uuid", UUID),
-    WithJsonSchema({"type": "string", "pattern": UUID_PATTERN,
-                    "description": "canonical lower-case hyphenated UUID"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": UUID_PATTERN,
+            "description": "canonical lower-case hyphenated UUID",
+        }
+    ),
 ]
 Timestamp = Annotated[
     AwareDatetime,
     _lexical(_DATETIME_RE, "date-time", datetime.fromisoformat),
-    WithJsonSchema({"type": "string", "pattern": DATETIME_PATTERN,
-                    "description": "RFC 3339 date-time, upper-case T and Z or an offset "
-                    "(SPEC.md 3.3)"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DATETIME_PATTERN,
+            "description": "RFC 3339 date-time, upper-case T and Z or an offset (SPEC.md 3.3)",
+        }
+    ),
 ]
 Day = Annotated[
     date,
     _lexical(_DATE_RE, "date", date.fromisoformat),
-    WithJsonSchema({"type": "string", "pattern": DATE_PATTERN,
-                    "description": "calendar date YYYY-MM-DD"}),
+    WithJsonSchema(
+        {"type": "string", "pattern": DATE_PATTERN, "description": "calendar date YYYY-MM-DD"}
+    ),
 ]
 
 
@@ -105,11 +117,13 @@ Agency = Annotated[
     AgencyId,
     # The validator lives in accord.parties; this only publishes the same rule in the
     # JSON Schema, so partners can check agency ids without accord's code.
-    WithJsonSchema({
-        "type": "string",
-        "pattern": r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$",
-        "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
-    }),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$",
+            "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
+        }
+    ),
 ]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300)]
@@ -150,8 +164,15 @@ FileName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255, pattern=FILE_NAME_PATTERN),
     AfterValidator(_not_dot),
-    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 255,
-                    "pattern": FILE_NAME_PATTERN, "not": {"enum": [".", ".."]}}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": FILE_NAME_PATTERN,
+            "not": {"enum": [".", ".."]},
+        }
+    ),
 ]
 
 
@@ -182,9 +203,7 @@ class Subject(StrEnum):
     REGIONAL_CAPACITY_BUILDING = "regional-capacity-building"
 
 
-Subjects = Annotated[
-    tuple[Subject, ...], Field(max_length=len(Subject), json_schema_extra=UNIQUE)
-]
+Subjects = Annotated[tuple[Subject, ...], Field(max_length=len(Subject), json_schema_extra=UNIQUE)]
 
 
 class Attachment(Strict):

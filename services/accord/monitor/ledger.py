@@ -58,8 +58,7 @@ class Ledger:
             entry = self._entries.get(key)
             if entry is None:
                 entitled = frozenset(a for a in entitled_here if a != ack.sender)
-                entry = _Entry(ack.sender, ack.payload_sha256, published, scope, area, at,
-                               entitled)
+                entry = _Entry(ack.sender, ack.payload_sha256, published, scope, area, at, entitled)
                 self._entries[key] = entry
             elif published and not entry.announced:
                 # The originator's word on the content: acknowledgements of anything
@@ -83,8 +82,16 @@ class Ledger:
             age = now - e.first_seen
             missing = e.entitled - e.acknowledged
             if missing and age >= deadline:
-                out.append(Outstanding(mid, e.sender, e.scope.value, e.area.value,
-                                       age.total_seconds(), tuple(sorted(missing))))
+                out.append(
+                    Outstanding(
+                        mid,
+                        e.sender,
+                        e.scope.value,
+                        e.area.value,
+                        age.total_seconds(),
+                        tuple(sorted(missing)),
+                    )
+                )
         return sorted(out, key=lambda o: (-o.age_s, o.message_id))
 
     def acknowledged_by(self, message_id: str, *, sender: str | None = None) -> frozenset[str]:

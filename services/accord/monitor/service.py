@@ -47,8 +47,13 @@ _MAX_PARKED = 10_000  # receipts waiting for a certificate: bounded, oldest drop
 
 class Monitor:
     def __init__(
-        self, *, connection: KafkaConnection, plan: Plan, trust: TrustStore,
-        deadline: timedelta = timedelta(seconds=30), follow_trust: bool = True,
+        self,
+        *,
+        connection: KafkaConnection,
+        plan: Plan,
+        trust: TrustStore,
+        deadline: timedelta = timedelta(seconds=30),
+        follow_trust: bool = True,
         metrics: MonitorMetrics | None = None,
     ) -> None:
         self._connection = connection
@@ -83,8 +88,9 @@ class Monitor:
         self._retry_parked(final=True)
         self._export_ledger()
 
-    async def serve(self, *, status_every_s: float = 15.0,
-                    stop: asyncio.Event | None = None) -> None:
+    async def serve(
+        self, *, status_every_s: float = 15.0, stop: asyncio.Event | None = None
+    ) -> None:
         """Read receipts and refresh the metrics until ``stop`` is set."""
         stop = stop or asyncio.Event()
         await self._start_trust()
@@ -139,8 +145,12 @@ class Monitor:
         try:
             await admin.start()
             described = await admin.describe_topics([topic])
-            tps = [TopicPartition(topic, p["partition"])
-                   for t in described if t["error_code"] == 0 for p in t["partitions"]]
+            tps = [
+                TopicPartition(topic, p["partition"])
+                for t in described
+                if t["error_code"] == 0
+                for p in t["partitions"]
+            ]
             if not tps:
                 return 0
             await consumer.start()
@@ -166,10 +176,12 @@ class Monitor:
 
     # -- receipts ------------------------------------------------------------
 
-    async def _read_receipts(self, *, idle_s: float | None, until: float | None,
-                             stop: asyncio.Event | None = None) -> None:
-        consumer = new_consumer(self._connection, self._plan.receipts_topic,
-                                group_id=self._plan.monitor.group)
+    async def _read_receipts(
+        self, *, idle_s: float | None, until: float | None, stop: asyncio.Event | None = None
+    ) -> None:
+        consumer = new_consumer(
+            self._connection, self._plan.receipts_topic, group_id=self._plan.monitor.group
+        )
         await consumer.start()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -195,8 +207,7 @@ class Monitor:
         """Verify and record one receipt; False if it was parked for later."""
         data = raw or b""
         verdict = verify(data, self._trust, topic=self._plan.receipts_topic)
-        if isinstance(verdict, Rejected) and verdict.reason == ReasonCode.UNKNOWN_KEY \
-                and not final:
+        if isinstance(verdict, Rejected) and verdict.reason == ReasonCode.UNKNOWN_KEY and not final:
             if len(self._parked) >= _MAX_PARKED:
                 self._reject(self._parked.pop(0), ReasonCode.UNKNOWN_KEY.value)
             self._parked.append(data)
@@ -206,15 +217,14 @@ class Monitor:
             self._reject(data, reason)
             return True
         h = verdict.header
-        self.ledger.record(verdict.body, scope=Scope(h.scope), area=h.area,
-                           at=h.issued_at)
+        self.ledger.record(verdict.body, scope=Scope(h.scope), area=h.area, at=h.issued_at)
         return True
 
     def _reject(self, _raw: bytes, reason: str) -> None:
         self.rejected += 1
         self.rejected_by[reason] += 1
         self.metrics.receipts_rejected.labels(reason).inc()
-        log.warning("receipt-rejected", reason=reason)
+        log.warning("monitor.receipt_rejected", reason=reason)
 
     def _retry_parked(self, *, final: bool) -> None:
         """Verify parked receipts again if the trust feed has applied something new

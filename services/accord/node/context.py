@@ -44,8 +44,9 @@ class NodeContext:
         statements and CWKs the receiver reads on the trust topic serve both."""
         if self.keys is None or self.keys.keyring is None:
             return None
-        return SenderEncryption(self.keys.directory, ContentEncryptor(self.signer),
-                                self.keys.keyring)
+        return SenderEncryption(
+            self.keys.directory, ContentEncryptor(self.signer), self.keys.keyring
+        )
 
 
 def open_node(settings: NodeSettings) -> NodeContext:
@@ -104,11 +105,13 @@ def _encryption_keys(
     shipped = settings.pki_dir / KEYS_BUNDLE
     lines = shipped.read_bytes().splitlines() if shipped.is_file() else []
     if len(lines) > _MAX_SHIPPED:
-        raise PkiError(f"{shipped} has {len(lines)} lines, more than {_MAX_SHIPPED}",
-                       hint="export it again with `accord keys bundle`")
+        raise PkiError(
+            f"{shipped} has {len(lines)} lines, more than {_MAX_SHIPPED}",
+            hint="export it again with `accord keys bundle`",
+        )
     for raw in [*files.statements(), *(line.strip() for line in lines if line.strip())]:
         try:
             directory.add(raw, now=now)
         except AccordError as exc:
-            log.warning("keys.statement-skipped", error=f"{exc.code}: {exc.message[:200]}")
+            log.warning("node.keys_statement_skipped", error=f"{exc.code}: {exc.message[:200]}")
     return NodeKeys(directory, keyring)

@@ -17,9 +17,16 @@ from accord.config import KafkaConnection
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def start_receiver_process(*, agency: str, connection: KafkaConnection, plan_file: Path,
-                           pki_dir: Path, data_dir: Path, log: Path,
-                           options: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+def start_receiver_process(
+    *,
+    agency: str,
+    connection: KafkaConnection,
+    plan_file: Path,
+    pki_dir: Path,
+    data_dir: Path,
+    log: Path,
+    options: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
     """``accord receive --agency`` (plus ``options``) on a plain broker, logging JSON
     lines to ``log``."""
     env = {
@@ -31,9 +38,10 @@ def start_receiver_process(*, agency: str, connection: KafkaConnection, plan_fil
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", agency,
-             *options],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "accord", "--log-json", "receive", "--agency", agency, *options],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -67,5 +75,5 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     # Fields after the command name, which is in parentheses and may hold spaces.
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS

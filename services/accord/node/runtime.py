@@ -50,17 +50,27 @@ class Node:
         self.context = context
         settings = context.settings
         self.publisher = Publisher(
-            agency=context.agency, connection=settings.kafka, plan=context.plan,
-            signer=context.signer, state_path=settings.publisher_state_path,
+            agency=context.agency,
+            connection=settings.kafka,
+            plan=context.plan,
+            signer=context.signer,
+            state_path=settings.publisher_state_path,
             encryption=context.encryption(),
         )
         self.receiver: Receiver | None = None
         if receive:
             self.receiver = Receiver(
-                agency=context.agency, connection=settings.kafka, plan=context.plan,
-                trust=context.trust, signer=context.signer, inbox_path=settings.inbox_path,
-                handler=handler, handover=handover, metrics=None,
-                settings=settings.receiver, keys=context.keys,
+                agency=context.agency,
+                connection=settings.kafka,
+                plan=context.plan,
+                trust=context.trust,
+                signer=context.signer,
+                inbox_path=settings.inbox_path,
+                handler=handler,
+                handover=handover,
+                metrics=None,
+                settings=settings.receiver,
+                keys=context.keys,
             )
         self._run: asyncio.Task[None] | None = None
 
@@ -77,8 +87,12 @@ class Node:
         """Open ``agency``'s node from its settings; ``settings`` are
         :func:`accord.config.load_node_settings` arguments (``plan_path``, ``pki_dir``,
         ``data_dir``, ``kafka``, ``receiver``, …), the rest from ``ACCORD_*``."""
-        return cls(open_node(load_node_settings(agency, **settings)),
-                   handler=handler, handover=handover, receive=receive)
+        return cls(
+            open_node(load_node_settings(agency, **settings)),
+            handler=handler,
+            handover=handover,
+            receive=receive,
+        )
 
     @property
     def agency(self) -> str:
@@ -131,8 +145,9 @@ class Node:
         correlation_id: UUID | None = None,
     ) -> PublishResult:
         """Sign and publish one message; returns where the broker put it."""
-        return await self.publisher.publish(body, scope=scope, area=area, label=label,
-                                            correlation_id=correlation_id)
+        return await self.publisher.publish(
+            body, scope=scope, area=area, label=label, correlation_id=correlation_id
+        )
 
     async def publish_document(self, document: Mapping[str, Any]) -> PublishResult:
         """Publish a message document (``type``, ``scope``, ``area``, ``label``, ``body``),
@@ -142,5 +157,4 @@ class Node:
 
     async def release(self, message_id: str, *, label: Label | None = None) -> PublishResult:
         """Release one of this agency's bilateral messages to the trilateral scope."""
-        return await self.publisher.release_trilateral(message_id, self.context.trust,
-                                                       label=label)
+        return await self.publisher.release_trilateral(message_id, self.context.trust, label=label)

@@ -59,8 +59,13 @@ class Collapse:
     ``logging.Filter`` (for stdlib records of third-party libraries).
     """
 
-    def __init__(self, window_s: float = 10.0, *, max_keys: int = 1024,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        window_s: float = 10.0,
+        *,
+        max_keys: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.window_s = window_s
         self._max_keys = max_keys
         self._clock = clock
@@ -86,12 +91,15 @@ class Collapse:
         return suppressed + 1
 
     # structlog processor
-    def __call__(self, _logger: Any, method: str, event_dict: structlog.typing.EventDict
-                 ) -> structlog.typing.EventDict:
+    def __call__(
+        self, _logger: Any, method: str, event_dict: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
         if method not in ("warning", "warn", "error", "exception", "critical"):
             return event_dict
-        identity = method + "|" + "|".join(
-            f"{k}={v!r}" for k, v in sorted(event_dict.items()) if k not in _VOLATILE
+        identity = (
+            method
+            + "|"
+            + "|".join(f"{k}={v!r}" for k, v in sorted(event_dict.items()) if k not in _VOLATILE)
         )
         count = self.admit(identity)
         if count is None:
@@ -113,7 +121,10 @@ class Collapse:
 
 
 def configure_logging(
-    level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None,
+    level: str = "INFO",
+    *,
+    json: bool | None = None,
+    stream: TextIO | None = None,
     collapse_s: float = 10.0,
 ) -> None:
     """Configure structlog and the stdlib root logger once, for the whole process.
@@ -147,18 +158,20 @@ def configure_logging(
     # processors render their records, as events named by their message, with the
     # library's logger name and the collapse count.
     handler = logging.StreamHandler(out)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[
-            structlog.stdlib.add_logger_name,
-            structlog.stdlib.ExtraAdder(allow=["repeated"]),
-            *shared,
-        ],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(allow=["repeated"]),
+                *shared,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
     if collapse is not None:
         handler.addFilter(collapse)
     root = logging.getLogger()

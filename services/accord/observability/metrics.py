@@ -46,68 +46,98 @@ class NodeMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.records = Counter(
-            "accord_records", "Records taken off Kafka, by outcome and reason",
-            ["agency", "outcome", "reason"], registry=r,
+            "accord_records",
+            "Records taken off Kafka, by outcome and reason",
+            ["agency", "outcome", "reason"],
+            registry=r,
         )
         self.published = Counter(
-            "accord_published", "Messages published and acknowledged by the broker",
-            ["agency", "topic"], registry=r,
+            "accord_published",
+            "Messages published and acknowledged by the broker",
+            ["agency", "topic"],
+            registry=r,
         )
         self.publish_refused = Counter(
-            "accord_publish_refused", "Publishes refused before sending, by reason",
-            ["agency", "reason"], registry=r,
+            "accord_publish_refused",
+            "Publishes refused before sending, by reason",
+            ["agency", "reason"],
+            registry=r,
         )
         self.publish_failed = Counter(
-            "accord_publish_failed", "Publishes the broker did not acknowledge in time",
-            ["agency"], registry=r,
+            "accord_publish_failed",
+            "Publishes the broker did not acknowledge in time",
+            ["agency"],
+            registry=r,
         )
         self.latency = Histogram(
             "accord_end_to_end_latency_seconds",
             "From the signed issued-at to the durable inbox write",
-            ["agency"], buckets=_LATENCY_BUCKETS, registry=r,
+            ["agency"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.lag = Gauge(
-            "accord_consumer_lag", "Records behind the partition's high watermark",
-            ["agency", "topic", "partition"], registry=r,
+            "accord_consumer_lag",
+            "Records behind the partition's high watermark",
+            ["agency", "topic", "partition"],
+            registry=r,
         )
         self.gaps = Counter(
-            "accord_sequence_gaps", "Messages found missing by per-sender sequence numbers",
-            ["agency", "sender", "topic"], registry=r,
+            "accord_sequence_gaps",
+            "Messages found missing by per-sender sequence numbers",
+            ["agency", "sender", "topic"],
+            registry=r,
         )
         self.receipts = Counter(
-            "accord_receipts_sent", "Signed receipts acknowledged by the broker",
-            ["agency"], registry=r,
+            "accord_receipts_sent",
+            "Signed receipts acknowledged by the broker",
+            ["agency"],
+            registry=r,
         )
         self.recoveries = Counter(
-            "accord_consumer_recoveries", "Times a stuck consumer was rebuilt",
-            ["agency"], registry=r,
+            "accord_consumer_recoveries",
+            "Times a stuck consumer was rebuilt",
+            ["agency"],
+            registry=r,
         )
         self.trust_rejected = Counter(
             "accord_trust_records_rejected",
             "Trust-topic records that could not be applied and were skipped, by error",
-            ["agency", "error"], registry=r,
+            ["agency", "error"],
+            registry=r,
         )
         self.trust_feed_restarts = Counter(
-            "accord_trust_feed_restarts", "Times the trust feed's follow loop failed and restarted",
-            ["agency"], registry=r,
+            "accord_trust_feed_restarts",
+            "Times the trust feed's follow loop failed and restarted",
+            ["agency"],
+            registry=r,
         )
         # Handover to the agency system (accord.handover): separate from receipts,
         # which mean "landed in the node".
         self.handover_pending = Gauge(
-            "accord_handover_pending", "Landed messages not yet taken by the agency system",
-            ["agency"], registry=r,
+            "accord_handover_pending",
+            "Landed messages not yet taken by the agency system",
+            ["agency"],
+            registry=r,
         )
         self.handover_delivered = Counter(
-            "accord_handover_delivered", "Messages the agency system acknowledged (2xx)",
-            ["agency"], registry=r,
+            "accord_handover_delivered",
+            "Messages the agency system acknowledged (2xx)",
+            ["agency"],
+            registry=r,
         )
         self.handover_dead = Counter(
-            "accord_handover_dead", "Messages parked as dead after the retry window",
-            ["agency"], registry=r,
+            "accord_handover_dead",
+            "Messages parked as dead after the retry window",
+            ["agency"],
+            registry=r,
         )
         self.handover_attempt = Histogram(
-            "accord_handover_attempt_seconds", "One webhook request, by outcome",
-            ["agency", "outcome"], buckets=_LATENCY_BUCKETS, registry=r,
+            "accord_handover_attempt_seconds",
+            "One webhook request, by outcome",
+            ["agency", "outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         # Which build is running, and the process itself (CPU, memory, open files,
         # start time): the first things asked of a misbehaving node.
@@ -120,12 +150,17 @@ class NodeMetrics:
     def watch_ready(self, ready: Callable[[], bool], *, agency: str = "") -> None:
         """Export the node's readiness (the same answer as ``/readyz``), read at scrape
         time, so Prometheus sees a node that runs but is not ready."""
-        gauge = Gauge("accord_node_ready", "1 while the node is ready (as /readyz says)",
-                      ["agency"], registry=self.registry)
+        gauge = Gauge(
+            "accord_node_ready",
+            "1 while the node is ready (as /readyz says)",
+            ["agency"],
+            registry=self.registry,
+        )
         gauge.labels(agency).set_function(lambda: 1.0 if ready() else 0.0)
 
-    def watch_trust(self, store: _HasCrls, feed: _FeedHealth | None = None,
-                    *, agency: str = "") -> None:
+    def watch_trust(
+        self, store: _HasCrls, feed: _FeedHealth | None = None, *, agency: str = ""
+    ) -> None:
         """Export the trust store's CRL dates and, given one, the trust feed's health.
 
         Read at scrape time, so a CRL the feed applies shows up at the next scrape
@@ -151,7 +186,8 @@ class _TrustCollector:
         )
         last_update = GaugeMetricFamily(
             "accord_trust_crl_last_update_timestamp_seconds",
-            "When each applied CRL was issued (Unix time)", labels=["agency", "issuer"],
+            "When each applied CRL was issued (Unix time)",
+            labels=["agency", "issuer"],
         )
         newest: dict[str, Any] = {}
         for crl in self._store.crls():
@@ -166,10 +202,16 @@ class _TrustCollector:
         yield last_update
         if self._feed is not None:
             for name, value, text in (
-                ("accord_trust_feed_last_poll_timestamp_seconds", self._feed.last_poll,
-                 "When the trust feed last read the trust topic without error (Unix time)"),
-                ("accord_trust_feed_last_record_timestamp_seconds", self._feed.last_record,
-                 "When the trust feed last applied a record (Unix time)"),
+                (
+                    "accord_trust_feed_last_poll_timestamp_seconds",
+                    self._feed.last_poll,
+                    "When the trust feed last read the trust topic without error (Unix time)",
+                ),
+                (
+                    "accord_trust_feed_last_record_timestamp_seconds",
+                    self._feed.last_record,
+                    "When the trust feed last applied a record (Unix time)",
+                ),
             ):
                 family = GaugeMetricFamily(name, text, labels=["agency"])
                 if value is not None:
@@ -189,33 +231,43 @@ class MonitorMetrics:
         self.overdue = Gauge(
             "accord_acks_overdue",
             "Messages an entitled agency has not acknowledged within the deadline",
-            ["agency"], registry=r,
+            ["agency"],
+            registry=r,
         )
         self.messages = Gauge(
-            "accord_monitor_messages", "Messages the monitor has seen receipts for",
+            "accord_monitor_messages",
+            "Messages the monitor has seen receipts for",
             registry=r,
         )
         self.receipts_rejected = Counter(
-            "accord_monitor_receipts_rejected", "Receipts that did not verify, by reason",
-            ["reason"], registry=r,
+            "accord_monitor_receipts_rejected",
+            "Receipts that did not verify, by reason",
+            ["reason"],
+            registry=r,
         )
         self.group_committed = Gauge(
             "accord_group_committed_offset",
             "The agency group's committed offset, read from the broker",
-            ["agency", "topic", "partition"], registry=r,
+            ["agency", "topic", "partition"],
+            registry=r,
         )
         self.group_end = Gauge(
-            "accord_group_end_offset", "The partition's end offset, read from the broker",
-            ["agency", "topic", "partition"], registry=r,
+            "accord_group_end_offset",
+            "The partition's end offset, read from the broker",
+            ["agency", "topic", "partition"],
+            registry=r,
         )
         self.group_lag = Gauge(
             "accord_group_lag",
             "Records the agency group has not committed yet, read from the broker",
-            ["agency", "topic", "partition"], registry=r,
+            ["agency", "topic", "partition"],
+            registry=r,
         )
         self.group_members = Gauge(
-            "accord_group_members", "Members of the agency's consumer group",
-            ["agency"], registry=r,
+            "accord_group_members",
+            "Members of the agency's consumer group",
+            ["agency"],
+            registry=r,
         )
         self.status_ok = Gauge(
             "accord_monitor_status_last_success_timestamp_seconds",

@@ -59,8 +59,12 @@ class TraceContext:
     @classmethod
     def new(cls, *, correlation_id: str | None = None, sampled: bool = True) -> TraceContext:
         """A fresh trace (random 128-bit trace id, 64-bit span id)."""
-        return cls(trace_id=_random_hex(16, _ZERO_TRACE), span_id=_random_hex(8, _ZERO_SPAN),
-                   sampled=sampled, correlation_id=correlation_id)
+        return cls(
+            trace_id=_random_hex(16, _ZERO_TRACE),
+            span_id=_random_hex(8, _ZERO_SPAN),
+            sampled=sampled,
+            correlation_id=correlation_id,
+        )
 
     def child(self) -> TraceContext:
         """The same trace, a new span: for work done on behalf of this one."""
@@ -109,8 +113,7 @@ def parse_traceparent(value: bytes | str | None) -> TraceContext | None:
     trace_id, span_id, flags = match.groups()
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    return TraceContext(trace_id=trace_id, span_id=span_id,
-                        sampled=bool(int(flags, 16) & _SAMPLED))
+    return TraceContext(trace_id=trace_id, span_id=span_id, sampled=bool(int(flags, 16) & _SAMPLED))
 
 
 Headers = Sequence[tuple[str, bytes]]
@@ -146,8 +149,7 @@ def continue_or_start(
     if parent is None:
         return TraceContext.new(correlation_id=correlation_id)
     # Built at once rather than by two ``replace`` calls: this runs per record.
-    return TraceContext(parent.trace_id, _random_hex(8, _ZERO_SPAN), parent.sampled,
-                        correlation_id)
+    return TraceContext(parent.trace_id, _random_hex(8, _ZERO_SPAN), parent.sampled, correlation_id)
 
 
 def current() -> TraceContext | None:
@@ -171,18 +173,23 @@ _tracer = otel.get_tracer("accord")
 
 
 @contextlib.contextmanager
-def span(name: str, trace: TraceContext, *, tracer: otel.Tracer | None = None,
-         **attributes: str | int) -> Iterator[TraceContext]:
+def span(
+    name: str, trace: TraceContext, *, tracer: otel.Tracer | None = None, **attributes: str | int
+) -> Iterator[TraceContext]:
     """An OpenTelemetry span named ``name`` as a child of ``trace``, bound for logging.
 
     The span's own id becomes the logged ``span_id`` when an SDK records it, so a
     log line and an exported span name the same span; without an SDK the context
     is ``trace`` unchanged. ``tracer`` defaults to the global provider's.
     """
-    parent = otel.NonRecordingSpan(otel.SpanContext(
-        trace_id=int(trace.trace_id, 16), span_id=int(trace.span_id, 16), is_remote=True,
-        trace_flags=otel.TraceFlags(_SAMPLED if trace.sampled else 0),
-    ))
+    parent = otel.NonRecordingSpan(
+        otel.SpanContext(
+            trace_id=int(trace.trace_id, 16),
+            span_id=int(trace.span_id, 16),
+            is_remote=True,
+            trace_flags=otel.TraceFlags(_SAMPLED if trace.sampled else 0),
+        )
+    )
     context = otel.set_span_in_context(parent)
     use = tracer if tracer is not None else _tracer
     with use.start_as_current_span(name, context=context, attributes=attributes) as s:

@@ -64,8 +64,7 @@ def _list_topics(admin: Any, ck: Any, login_errors: list[Any]) -> Any:
             if err.code() == ck.KafkaError._AUTHENTICATION:
                 raise BrokerError(
                     f"the broker refused the login: {err.str()}",
-                    hint="check --username and ACCORD_KAFKA_PASSWORD (the admin's SCRAM "
-                    "password)",
+                    hint="check --username and ACCORD_KAFKA_PASSWORD (the admin's SCRAM password)",
                 )
 
 
@@ -87,8 +86,13 @@ def read_state(
         described = admin.describe_user_scram_credentials().result(timeout=_TIMEOUT_S)
         users = frozenset(u for u in described if is_managed(u, plan))
         any_filter = ck.AclBindingFilter(
-            ck.ResourceType.ANY, None, ck.ResourcePatternType.ANY, None, None,
-            ck.AclOperation.ANY, ck.AclPermissionType.ANY,
+            ck.ResourceType.ANY,
+            None,
+            ck.ResourcePatternType.ANY,
+            None,
+            None,
+            ck.AclOperation.ANY,
+            ck.AclPermissionType.ANY,
         )
         bindings = admin.describe_acls(any_filter).result(timeout=_TIMEOUT_S)
     except KafkaException as exc:
@@ -104,9 +108,11 @@ def read_state(
         users = users | {user}
         rule = _rule_of(b)
         if rule is None:
-            foreign.append(f"{b.principal} {b.permission_type.name} {b.operation.name} "
-                           f"{b.restype.name}:{b.name} ({b.resource_pattern_type.name}, "
-                           f"host {b.host})")
+            foreign.append(
+                f"{b.principal} {b.permission_type.name} {b.operation.name} "
+                f"{b.restype.name}:{b.name} ({b.resource_pattern_type.name}, "
+                f"host {b.host})"
+            )
         else:
             acls.add(rule)
     return BrokerState(topics, len(meta.brokers), users, frozenset(acls), tuple(sorted(foreign)))
@@ -114,9 +120,13 @@ def read_state(
 
 def _rule_of(binding: Any) -> AclRule | None:
     res, pat, op = binding.restype.name, binding.resource_pattern_type.name, binding.operation.name
-    if (binding.permission_type.name != "ALLOW" or binding.host != "*"
-            or res not in ("TOPIC", "GROUP") or pat not in ("LITERAL", "PREFIXED")
-            or op not in ("READ", "WRITE", "DESCRIBE")):
+    if (
+        binding.permission_type.name != "ALLOW"
+        or binding.host != "*"
+        or res not in ("TOPIC", "GROUP")
+        or pat not in ("LITERAL", "PREFIXED")
+        or op not in ("READ", "WRITE", "DESCRIBE")
+    ):
         return None
     return AclRule(binding.principal, res, pat, binding.name, op)
 
@@ -125,8 +135,13 @@ def _binding(rule: AclRule) -> Any:
     ck = _ck()
 
     return ck.AclBinding(
-        ck.ResourceType[rule.resource], rule.name, ck.ResourcePatternType[rule.pattern],
-        rule.principal, "*", ck.AclOperation[rule.operation], ck.AclPermissionType.ALLOW,
+        ck.ResourceType[rule.resource],
+        rule.name,
+        ck.ResourcePatternType[rule.pattern],
+        rule.principal,
+        "*",
+        ck.AclOperation[rule.operation],
+        ck.AclPermissionType.ALLOW,
     )
 
 
@@ -144,8 +159,9 @@ class ApplyReport:
         out = [f"created topic {t}" for t in self.created_topics]
         out += [f"topic {t} exists; left as is" for t in self.existing_topics]
         if self.access:
-            out += [f"set SCRAM-SHA-512 credentials for {principal_of(p)}"
-                    for p in self.credentials_set]
+            out += [
+                f"set SCRAM-SHA-512 credentials for {principal_of(p)}" for p in self.credentials_set
+            ]
             out += [f"deleted principal {principal_of(p)}" for p in self.principals_deleted]
             out.append(f"ACLs: {self.acls_added} added, {self.acls_removed} removed")
         else:
@@ -176,9 +192,15 @@ def apply_diff(
             )
     report = ApplyReport(existing_topics=list(diff.topics_present), access=diff.access)
     if diff.topics_to_create:
-        new = [ck.NewTopic(t.name, num_partitions=t.partitions,
-                        replication_factor=t.replication_factor, config=dict(t.configs))
-               for t in diff.topics_to_create]
+        new = [
+            ck.NewTopic(
+                t.name,
+                num_partitions=t.partitions,
+                replication_factor=t.replication_factor,
+                config=dict(t.configs),
+            )
+            for t in diff.topics_to_create
+        ]
         for name, fut in admin.create_topics(new, request_timeout=_TIMEOUT_S).items():
             try:
                 fut.result(timeout=_TIMEOUT_S)
@@ -196,35 +218,54 @@ def apply_diff(
         names = [p for p in wanted_principals(plan) if p in secrets]
         if names:
             info = ck.ScramCredentialInfo(ck.ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
-            _wait(admin.alter_user_scram_credentials([
-                ck.UserScramCredentialUpsertion(
-                    n, info, secrets[n].get_secret_value().encode("utf-8"))
-                for n in names
-            ]))
+            _wait(
+                admin.alter_user_scram_credentials(
+                    [
+                        ck.UserScramCredentialUpsertion(
+                            n, info, secrets[n].get_secret_value().encode("utf-8")
+                        )
+                        for n in names
+                    ]
+                )
+            )
             report.credentials_set = names
             log.info("plan.credentials_set", principals=names)
         if diff.acls_to_add:
-            _wait(admin.create_acls([_binding(r) for r in diff.acls_to_add],
-                                    request_timeout=_TIMEOUT_S))
+            _wait(
+                admin.create_acls(
+                    [_binding(r) for r in diff.acls_to_add], request_timeout=_TIMEOUT_S
+                )
+            )
             report.acls_added = len(diff.acls_to_add)
         if diff.acls_to_remove:
             # An AclBindingFilter with every field set matches exactly that binding.
-            _wait(admin.delete_acls([_filter(r) for r in diff.acls_to_remove],
-                                    request_timeout=_TIMEOUT_S))
+            _wait(
+                admin.delete_acls(
+                    [_filter(r) for r in diff.acls_to_remove], request_timeout=_TIMEOUT_S
+                )
+            )
             report.acls_removed = len(diff.acls_to_remove)
         if diff.principals_to_delete:
             # Remove every ACL of a departed principal (including ones we do not
             # render), then its credentials: new logins fail and ACL checks on
             # existing sessions fail at once.
-            _wait(admin.delete_acls([_principal_filter(principal_of(p))
-                                     for p in diff.principals_to_delete],
-                                    request_timeout=_TIMEOUT_S))
+            _wait(
+                admin.delete_acls(
+                    [_principal_filter(principal_of(p)) for p in diff.principals_to_delete],
+                    request_timeout=_TIMEOUT_S,
+                )
+            )
             existing = admin.describe_user_scram_credentials().result(timeout=_TIMEOUT_S)
             gone = [p for p in diff.principals_to_delete if p in existing]
             if gone:
-                _wait(admin.alter_user_scram_credentials([
-                    ck.UserScramCredentialDeletion(p, ck.ScramMechanism.SCRAM_SHA_512) for p in gone
-                ]))
+                _wait(
+                    admin.alter_user_scram_credentials(
+                        [
+                            ck.UserScramCredentialDeletion(p, ck.ScramMechanism.SCRAM_SHA_512)
+                            for p in gone
+                        ]
+                    )
+                )
             report.principals_deleted = list(diff.principals_to_delete)
             log.info("plan.principals_deleted", principals=list(diff.principals_to_delete))
         _await_converged(admin, plan, diff)
@@ -245,10 +286,12 @@ def _await_converged(admin: Any, plan: Plan, diff: PlanDiff, timeout: float = 30
     while True:
         state = read_state(admin, plan, access=True)
         users = state.users or frozenset()
-        if (set(diff.acls_to_add) <= state.acls
-                and not set(diff.acls_to_remove) & state.acls
-                and set(diff.principals_to_create) <= users
-                and not set(diff.principals_to_delete) & users):
+        if (
+            set(diff.acls_to_add) <= state.acls
+            and not set(diff.acls_to_remove) & state.acls
+            and set(diff.principals_to_create) <= users
+            and not set(diff.principals_to_delete) & users
+        ):
             return
         if time.monotonic() > deadline:
             raise BrokerError(
@@ -262,8 +305,13 @@ def _filter(rule: AclRule) -> Any:
     ck = _ck()
 
     return ck.AclBindingFilter(
-        ck.ResourceType[rule.resource], rule.name, ck.ResourcePatternType[rule.pattern],
-        rule.principal, "*", ck.AclOperation[rule.operation], ck.AclPermissionType.ALLOW,
+        ck.ResourceType[rule.resource],
+        rule.name,
+        ck.ResourcePatternType[rule.pattern],
+        rule.principal,
+        "*",
+        ck.AclOperation[rule.operation],
+        ck.AclPermissionType.ALLOW,
     )
 
 
@@ -271,8 +319,13 @@ def _principal_filter(principal: str) -> Any:
     ck = _ck()
 
     return ck.AclBindingFilter(
-        ck.ResourceType.ANY, None, ck.ResourcePatternType.ANY, principal, None,
-        ck.AclOperation.ANY, ck.AclPermissionType.ANY,
+        ck.ResourceType.ANY,
+        None,
+        ck.ResourcePatternType.ANY,
+        principal,
+        None,
+        ck.AclOperation.ANY,
+        ck.AclPermissionType.ANY,
     )
 
 
@@ -282,5 +335,3 @@ def new_admin_for(conn: KafkaConnection) -> tuple[Any, list[Any]]:
 
     errors: list[Any] = []
     return new_control_admin(conn, error_cb=errors.append), errors
-
-

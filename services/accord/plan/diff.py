@@ -47,14 +47,22 @@ class PlanDiff:
 
     @property
     def changes_nothing(self) -> bool:
-        return not (self.topics_to_create or self.principals_to_create
-                    or self.principals_to_delete or self.acls_to_add or self.acls_to_remove)
+        return not (
+            self.topics_to_create
+            or self.principals_to_create
+            or self.principals_to_delete
+            or self.acls_to_add
+            or self.acls_to_remove
+        )
 
     def lines(self) -> list[str]:
         """Human-readable, one change per line, ``+`` add, ``-`` remove, ``=`` kept."""
-        out = [f"+ topic {t.name} (partitions={t.partitions}, rf={t.replication_factor}, "
-               + ", ".join(f"{k}={v}" for k, v in sorted(t.configs.items())) + ")"
-               for t in self.topics_to_create]
+        out = [
+            f"+ topic {t.name} (partitions={t.partitions}, rf={t.replication_factor}, "
+            + ", ".join(f"{k}={v}" for k, v in sorted(t.configs.items()))
+            + ")"
+            for t in self.topics_to_create
+        ]
         out += [f"= topic {t} exists (left as is)" for t in self.topics_present]
         if self.access:
             out += [f"+ principal {principal_of(p)}" for p in self.principals_to_create]
@@ -62,8 +70,9 @@ class PlanDiff:
             out += [f"+ acl {r}" for r in self.acls_to_add]
             out += [f"- acl {r}" for r in self.acls_to_remove]
         else:
-            out.append("  access not managed (broker connection is not SASL): "
-                       "principals and ACLs skipped")
+            out.append(
+                "  access not managed (broker connection is not SASL): principals and ACLs skipped"
+            )
         out += [f"! {w}" for w in self.warnings]
         return out
 
@@ -95,12 +104,15 @@ def compute_diff(plan: Plan, state: BrokerState) -> PlanDiff:
     stale = tuple(sorted(u for u in users if is_managed(u, plan) and u not in wanted))
     desired = render_acls(plan)
     return PlanDiff(
-        create, present, to_create, stale, kept,
+        create,
+        present,
+        to_create,
+        stale,
+        kept,
         acls_to_add=tuple(sorted(desired - state.acls)),
         acls_to_remove=tuple(sorted(state.acls - desired)),
         access=True,
-        warnings=tuple(f"unmanaged ACL on managed principal left as is: {a}"
-                       for a in state.foreign_acls),
+        warnings=tuple(
+            f"unmanaged ACL on managed principal left as is: {a}" for a in state.foreign_acls
+        ),
     )
-
-

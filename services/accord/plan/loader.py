@@ -98,8 +98,7 @@ def dump_plan(plan: Plan, path: str | os.PathLike[str]) -> FsPath:
     processes of their own, which load their plan from a file)."""
     target = FsPath(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(plan.model_dump(mode="json", by_alias=True)),
-                      encoding="utf-8")
+    target.write_text(yaml.safe_dump(plan.model_dump(mode="json", by_alias=True)), encoding="utf-8")
     return target
 
 
@@ -189,9 +188,11 @@ def _describe(err: ErrorDetails, pos: _Positions, where: str) -> str:
         )
         return f"{head}: {value!r} is not allowed\n  hint: {hint}"
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{head}: {msg}\n  hint: fix the value {value!r}" if not isinstance(
-        value, dict | list
-    ) else f"{head}: {msg}\n  hint: see deploy/plan.yaml for the expected shape"
+    return (
+        f"{head}: {msg}\n  hint: fix the value {value!r}"
+        if not isinstance(value, dict | list)
+        else f"{head}: {msg}\n  hint: see deploy/plan.yaml for the expected shape"
+    )
 
 
 def _closest(word: str, choices: list[str]) -> str | None:

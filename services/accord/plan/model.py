@@ -183,54 +183,90 @@ class Plan(_Strict):
         out: list[Problem] = []
         for i, country in enumerate(self.countries):
             if country in self.countries[:i]:
-                out.append(Problem(("countries", i), f"country {country} is listed twice",
-                                   "list each country once"))
+                out.append(
+                    Problem(
+                        ("countries", i),
+                        f"country {country} is listed twice",
+                        "list each country once",
+                    )
+                )
         for scope, sp in self.scopes.items():
             if set(sp.countries) != set(scope.members):
                 want = ", ".join(sorted(scope.members))
-                out.append(Problem(
-                    ("scopes", scope.value, "countries"),
-                    f"scope {scope.value} must have exactly the countries {want}",
-                    f"set countries: [{want}]; the scope's membership is fixed by the "
-                    "declaration and used by labels and topics",
-                ))
+                out.append(
+                    Problem(
+                        ("scopes", scope.value, "countries"),
+                        f"scope {scope.value} must have exactly the countries {want}",
+                        f"set countries: [{want}]; the scope's membership is fixed by the "
+                        "declaration and used by labels and topics",
+                    )
+                )
             for i, c in enumerate(sp.countries):
                 if c not in self.countries:
-                    out.append(Problem(("scopes", scope.value, "countries", i),
-                                       f"country {c} is not in the plan's countries",
-                                       f"add {c} to the top-level countries list"))
+                    out.append(
+                        Problem(
+                            ("scopes", scope.value, "countries", i),
+                            f"country {c} is not in the plan's countries",
+                            f"add {c} to the top-level countries list",
+                        )
+                    )
             out += _dupes(sp.areas, ("scopes", scope.value, "areas"), "area")
         missing = [s for s in Scope if s not in self.scopes]
         for s in missing:
-            out.append(Problem(("scopes",), f"scope {s.value} is missing",
-                               f"add scopes.{s.value} with its countries and areas"))
+            out.append(
+                Problem(
+                    ("scopes",),
+                    f"scope {s.value} is missing",
+                    f"add scopes.{s.value} with its countries and areas",
+                )
+            )
         for kind in ("exchange", "receipts", "quarantine", "trust"):
             resolved = self.topic_settings.resolved(kind)
             if resolved.min_insync_replicas > resolved.replication_factor:
-                out.append(Problem(
-                    ("topics", kind if getattr(self.topic_settings, kind).min_insync_replicas
-                     else "defaults", "min_insync_replicas"),
-                    f"{kind} topics: min_insync_replicas ({resolved.min_insync_replicas}) "
-                    f"exceeds replication_factor ({resolved.replication_factor})",
-                    "min_insync_replicas must be <= replication_factor, or every "
-                    "acks=all write would fail",
-                ))
+                out.append(
+                    Problem(
+                        (
+                            "topics",
+                            kind
+                            if getattr(self.topic_settings, kind).min_insync_replicas
+                            else "defaults",
+                            "min_insync_replicas",
+                        ),
+                        f"{kind} topics: min_insync_replicas ({resolved.min_insync_replicas}) "
+                        f"exceeds replication_factor ({resolved.replication_factor})",
+                        "min_insync_replicas must be <= replication_factor, or every "
+                        "acks=all write would fail",
+                    )
+                )
         if self.topic_settings.resolved("trust").cleanup_policy != "compact":
-            out.append(Problem(("topics", "trust", "cleanup_policy"),
-                               "the trust topic must be compacted",
-                               "set cleanup_policy: compact (certificates and CRLs must "
-                               "outlive any retention window)"))
+            out.append(
+                Problem(
+                    ("topics", "trust", "cleanup_policy"),
+                    "the trust topic must be compacted",
+                    "set cleanup_policy: compact (certificates and CRLs must "
+                    "outlive any retention window)",
+                )
+            )
         for agency_id, ap in self.agencies.items():
             country = country_of(agency_id)
             base: Path = ("agencies", agency_id)
             if country not in self.countries:
-                out.append(Problem(base, f"agency {agency_id}: country {country} is not in "
-                                         "the plan's countries",
-                                   f"add {country} to countries, or remove the agency"))
+                out.append(
+                    Problem(
+                        base,
+                        f"agency {agency_id}: country {country} is not in the plan's countries",
+                        f"add {country} to countries, or remove the agency",
+                    )
+                )
                 continue
             if ap.id != agency_id:
-                out.append(Problem((*base, "id"), f"id {ap.id!r} differs from the key "
-                                                  f"{agency_id!r}", "remove the id field"))
+                out.append(
+                    Problem(
+                        (*base, "id"),
+                        f"id {ap.id!r} differs from the key {agency_id!r}",
+                        "remove the id field",
+                    )
+                )
             carried = self.areas_for_country(country)
             for verb in ("publish", "receive"):
                 areas: list[Area] = getattr(ap, verb)
@@ -238,21 +274,32 @@ class Plan(_Strict):
                 for i, area in enumerate(areas):
                     if area not in carried:
                         scopes = [s.value for s, sp in self.scopes.items() if area in sp.areas]
-                        out.append(Problem(
-                            (*base, verb, i),
-                            f"agency {agency_id} may not {verb} {area.value}: no scope that "
-                            f"{country} belongs to carries it"
-                            + (f" (only {', '.join(scopes)})" if scopes else ""),
-                            f"remove {area.value} from {agency_id}.{verb}, or add it to the "
-                            f"areas of a scope {country} belongs to",
-                        ))
+                        out.append(
+                            Problem(
+                                (*base, verb, i),
+                                f"agency {agency_id} may not {verb} {area.value}: no scope that "
+                                f"{country} belongs to carries it"
+                                + (f" (only {', '.join(scopes)})" if scopes else ""),
+                                f"remove {area.value} from {agency_id}.{verb}, or add it to the "
+                                f"areas of a scope {country} belongs to",
+                            )
+                        )
             if not ap.publish and not ap.receive:
-                out.append(Problem(base, f"agency {agency_id} has no publish or receive areas",
-                                   "give it at least one area, or remove it"))
+                out.append(
+                    Problem(
+                        base,
+                        f"agency {agency_id} has no publish or receive areas",
+                        "give it at least one area, or remove it",
+                    )
+                )
         if self.monitor.principal in self.agencies:
-            out.append(Problem(("monitor", "principal"),
-                               "the monitor principal collides with an agency id",
-                               "use a distinct name such as accord.monitor"))
+            out.append(
+                Problem(
+                    ("monitor", "principal"),
+                    "the monitor principal collides with an agency id",
+                    "use a distinct name such as accord.monitor",
+                )
+            )
         return out
 
     # ---------------------------------------------------------------- queries
@@ -299,14 +346,22 @@ class Plan(_Strict):
     def publish_topics(self, agency: str) -> list[str]:
         """Exchange topics the agency may write."""
         self.agency(agency)
-        return [self.exchange_topic(s, a) for s in Scope for a in self.scope_areas(s)
-                if self.may_publish(agency, s, a)]
+        return [
+            self.exchange_topic(s, a)
+            for s in Scope
+            for a in self.scope_areas(s)
+            if self.may_publish(agency, s, a)
+        ]
 
     def receive_topics(self, agency: str) -> list[str]:
         """Exchange topics the agency may read: its country's scopes x its receive areas."""
         self.agency(agency)
-        return [self.exchange_topic(s, a) for s in Scope for a in self.scope_areas(s)
-                if self.may_receive(agency, s, a)]
+        return [
+            self.exchange_topic(s, a)
+            for s in Scope
+            for a in self.scope_areas(s)
+            if self.may_receive(agency, s, a)
+        ]
 
     def entitled_receivers(self, scope: Scope, area: Area) -> list[str]:
         """Agencies that should receive a message on ``exchange_topic(scope, area)``.
@@ -342,15 +397,18 @@ class Plan(_Strict):
 
     def topics(self) -> list[TopicSpec]:
         """Every topic to create, exchange topics first, in a stable order."""
-        specs = [_spec(t, self.topic_settings.resolved("exchange"), "exchange")
-                 for t in self.exchange_topics()]
+        specs = [
+            _spec(t, self.topic_settings.resolved("exchange"), "exchange")
+            for t in self.exchange_topics()
+        ]
         specs.append(
             _spec(self.receipts_topic, self.topic_settings.resolved("receipts"), "receipts")
         )
         specs.append(_spec(self.trust_topic, self.topic_settings.resolved("trust"), "trust"))
         # Key topics are compacted and read from the start like the trust topic.
-        specs += [_spec(t, self.topic_settings.resolved("trust"), "trust")
-                  for t in self.keys_topics()]
+        specs += [
+            _spec(t, self.topic_settings.resolved("trust"), "trust") for t in self.keys_topics()
+        ]
         q = self.topic_settings.resolved("quarantine")
         specs += [_spec(self.quarantine_topic(a), q, "quarantine") for a in sorted(self.agencies)]
         return specs
@@ -370,8 +428,13 @@ def _dupes(items: list[Area], path: Path, what: str) -> list[Problem]:
     out = []
     for i, item in enumerate(items):
         if item in seen:
-            out.append(Problem((*path, i), f"{what} {item.value} is listed twice",
-                               f"remove the second {item.value}"))
+            out.append(
+                Problem(
+                    (*path, i),
+                    f"{what} {item.value} is listed twice",
+                    f"remove the second {item.value}",
+                )
+            )
         seen.add(item)
     return out
 

@@ -32,19 +32,27 @@ def build_message(doc: Mapping[str, Any], agency: str) -> tuple[MessageBody, Sco
     """Turn a message document into a body, scope, area and label; clear errors."""
     unknown = set(doc) - {"type", "scope", "area", "label", "body"}
     if unknown:
-        raise ConfigError(f"unknown keys in message file: {', '.join(sorted(unknown))}",
-                          hint="allowed: type, scope, area, label, body")
+        raise ConfigError(
+            f"unknown keys in message file: {', '.join(sorted(unknown))}",
+            hint="allowed: type, scope, area, label, body",
+        )
     type_name = doc.get("type")
     model = MESSAGE_TYPES.get(str(type_name))
     if model is None:
-        raise Refused(ReasonCode.SCHEMA_INVALID, f"unknown message type {type_name!r}",
-                      hint="one of: " + ", ".join(sorted(MESSAGE_TYPES)))
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID,
+            f"unknown message type {type_name!r}",
+            hint="one of: " + ", ".join(sorted(MESSAGE_TYPES)),
+        )
     try:
         scope = Scope(str(doc.get("scope")))
         area = Area(str(doc.get("area")))
     except ValueError as exc:
-        raise Refused(ReasonCode.SCHEMA_INVALID, str(exc),
-                      hint="scope: bilateral|trilateral; area: see `accord plan show`") from None
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID,
+            str(exc),
+            hint="scope: bilateral|trilateral; area: see `accord plan show`",
+        ) from None
     now = datetime.now(UTC)
     label_doc = {
         "policy": Policy.ACCORD_JPN_AUS_2007.value,
@@ -63,20 +71,27 @@ def build_message(doc: Mapping[str, Any], agency: str) -> tuple[MessageBody, Sco
         first = exc.errors()[0]
         # The same distinction verification makes: a value the label scale does
         # not know is its own reason, not a broken document.
-        reason = (ReasonCode.UNKNOWN_LABEL_VALUE if first["type"] in {"enum", "literal_error"}
-                  else ReasonCode.SCHEMA_INVALID)
-        raise Refused(reason, f"label.{_where(first['loc'])}: {first['msg']}",
-                      hint="see schemas/v1/accord.label.v1.schema.json") from None
+        reason = (
+            ReasonCode.UNKNOWN_LABEL_VALUE
+            if first["type"] in {"enum", "literal_error"}
+            else ReasonCode.SCHEMA_INVALID
+        )
+        raise Refused(
+            reason,
+            f"label.{_where(first['loc'])}: {first['msg']}",
+            hint="see schemas/v1/accord.label.v1.schema.json",
+        ) from None
     try:
         body = model.model_validate_json(json.dumps(_json_ready(doc.get("body") or {})))
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise Refused(ReasonCode.SCHEMA_INVALID, f"body.{_where(first['loc'])}: {first['msg']}",
-                      hint=f"see schemas/v1/{type_name}.schema.json") from None
+        raise Refused(
+            ReasonCode.SCHEMA_INVALID,
+            f"body.{_where(first['loc'])}: {first['msg']}",
+            hint=f"see schemas/v1/{type_name}.schema.json",
+        ) from None
     return body, scope, area, label
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc)
-
-

@@ -57,7 +57,11 @@ _TRACE_HEADER_BYTES = len(TRACEPARENT) + 55
 """The ``traceparent`` header every record carries (name + version-00 value)."""
 
 MIRRORED_HEADERS = (
-    "accord-message-id", "accord-type", "accord-sender", "accord-scope", "accord-area",
+    "accord-message-id",
+    "accord-type",
+    "accord-sender",
+    "accord-scope",
+    "accord-area",
 )
 
 
@@ -130,8 +134,12 @@ class Publisher:
         self._announcer: asyncio.Task[None] | None = None
         # Bounded like stop(): an announcement must not outlive the brokers.
         self._announcer_sender = ReceiptSender(
-            topic=plan.receipts_topic, signer=signer, status="published",
-            timeout_s=close_timeout_s, mirror=routing_headers, enqueue=lambda: self._enqueue,
+            topic=plan.receipts_topic,
+            signer=signer,
+            status="published",
+            timeout_s=close_timeout_s,
+            mirror=routing_headers,
+            enqueue=lambda: self._enqueue,
         )
         # Held only while a record is appended to the producer's batch, never while
         # its ack is awaited: concurrent sends then reach the partition in call order,
@@ -162,8 +170,12 @@ class Publisher:
             abandoned = await close_producer(self._producer, timeout_s=self._close_timeout_s)
             if abandoned:
                 # Their publish calls have already raised PublishError (or will now).
-                log.error("publisher-closed-unconfirmed", agency=self.agency,
-                          batches=abandoned, timeout_s=self._close_timeout_s)
+                log.error(
+                    "publisher.closed_unconfirmed",
+                    agency=self.agency,
+                    batches=abandoned,
+                    timeout_s=self._close_timeout_s,
+                )
         self._producer = None
         self._state.close()
 
@@ -226,14 +238,16 @@ class Publisher:
             )
         e = self._encryption
         now = datetime.now(UTC)
-        agencies = recipient_agencies(self._plan, sender=self.agency, scope=header.scope,
-                                      area=header.area)
+        agencies = recipient_agencies(
+            self._plan, sender=self.agency, scope=header.scope, area=header.area
+        )
         recipients = resolve_recipients(agencies, e.directory, now=now)  # NoEncryptionKey
         cwk, announcement = e.encryptor.cwk_for(recipients, now=now)
         if announcement is not None:
             e.keyring.open(announcement, e.directory.trust, now=now)  # to read our own
             self._key_announcements.append(
-                (announcement_key(self.agency, cwk.cwk_id), announcement))
+                (announcement_key(self.agency, cwk.cwk_id), announcement)
+            )
         return seal_encrypted(header, label, body, self._signer, cwk)
 
     async def _send_key_announcements(self) -> None:
@@ -252,9 +266,9 @@ class Publisher:
             key, announcement = self._key_announcements[0]
             producer = self._require_producer()
             try:
-                queued = await producer.send(self._plan.keys_topic(self.agency),
-                                             value=announcement,
-                                             key=key)
+                queued = await producer.send(
+                    self._plan.keys_topic(self.agency), value=announcement, key=key
+                )
                 await asyncio.wait_for(asyncio.shield(queued), timeout=self._retry_deadline_s)
             except (KafkaError, TimeoutError) as exc:
                 raise PublishError(
@@ -267,8 +281,13 @@ class Publisher:
 
     def _check_size(self, header: Header, envelope: bytes) -> None:
         """Refuse, before anything is sent or numbered, a record the broker would refuse."""
-        size = (len(envelope) + len(header.sender) + _RECORD_OVERHEAD + _TRACE_HEADER_BYTES
-                + sum(len(k) + len(v) for k, v in routing_headers(header)))
+        size = (
+            len(envelope)
+            + len(header.sender)
+            + _RECORD_OVERHEAD
+            + _TRACE_HEADER_BYTES
+            + sum(len(k) + len(v) for k, v in routing_headers(header))
+        )
         if size > MAX_RECORD_BYTES:
             self._refused(ReasonCode.OVERSIZED)
             raise Refused(
@@ -292,8 +311,12 @@ class Publisher:
         causation_id: UUID | None = None,
     ) -> PublishResult:
         header, envelope = self.seal(
-            body, scope=scope, area=area, label=label,
-            correlation_id=correlation_id, causation_id=causation_id,
+            body,
+            scope=scope,
+            area=area,
+            label=label,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
         )
         return await self.send(header, envelope)
 
@@ -303,8 +326,12 @@ class Publisher:
         # the traceparent header travels beside the signed bytes, never inside them.
         # An OpenTelemetry span from send to the broker's ack (non-recording, and
         # free, unless an SDK is configured); the record carries the span's context.
-        with span("accord.publish", _trace_for(header), topic=header.topic,
-                  message_id=str(header.message_id)) as trace:
+        with span(
+            "accord.publish",
+            _trace_for(header),
+            topic=header.topic,
+            message_id=str(header.message_id),
+        ) as trace:
             return await self._send(header, envelope, trace)
 
     async def _send(self, header: Header, envelope: bytes, trace: TraceContext) -> PublishResult:
@@ -339,8 +366,11 @@ class Publisher:
                 if time.monotonic() >= deadline:
                     raise self._failed(header, exc) from exc
                 log.warning(
-                    "publish-retry", message_id=message_id, topic=header.topic,
-                    attempt=attempt, error=type(exc).__name__,
+                    "publisher.publish_retry",
+                    message_id=message_id,
+                    topic=header.topic,
+                    attempt=attempt,
+                    error=type(exc).__name__,
                 )
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
         self._state.acknowledged(message_id, partition=meta.partition, offset=meta.offset)
@@ -348,17 +378,26 @@ class Publisher:
         if self._announce:
             self._announce_published(header, envelope, trace)
         log.info(
-            "published", message_id=message_id, sender=self.agency, topic=header.topic,
-            partition=meta.partition, offset=meta.offset, sequence=header.sequence,
+            "publisher.published",
+            message_id=message_id,
+            sender=self.agency,
+            topic=header.topic,
+            partition=meta.partition,
+            offset=meta.offset,
+            sequence=header.sequence,
             type=header.type,
         )
         return PublishResult(
-            message_id, header.topic, meta.partition, meta.offset, header.sequence, envelope,
+            message_id,
+            header.topic,
+            meta.partition,
+            meta.offset,
+            header.sequence,
+            envelope,
             trace.trace_id,
         )
 
-    def _announce_published(self, header: Header, envelope: bytes,
-                            trace: TraceContext) -> None:
+    def _announce_published(self, header: Header, envelope: bytes, trace: TraceContext) -> None:
         """Queue a ``published`` acknowledgement of our own message for the monitor.
 
         Announcements are batched (one signed receipt per scope and area per
@@ -377,8 +416,9 @@ class Publisher:
     def _flush_soon(self, delay: float) -> None:
         if self._announcer is None or self._announcer.done():
             # A context of its own: the batch is no one message's, so no trace is bound.
-            self._announcer = asyncio.create_task(self._flush_announcements(delay),
-                                                  context=contextvars.Context())
+            self._announcer = asyncio.create_task(
+                self._flush_announcements(delay), context=contextvars.Context()
+            )
 
     async def _flush_announcements(self, delay: float = 0.0) -> None:
         if delay:
@@ -389,17 +429,22 @@ class Publisher:
             producer = self._require_producer()
             try:
                 await self._announcer_sender.send(
-                    producer, pending,
+                    producer,
+                    pending,
                     lambda: self._state.next_sequence(self._plan.receipts_topic),
                     traces=traces,
                 )
             except BrokerError as exc:
-                log.warning("announce-failed", messages=len(pending), error=str(exc))
+                log.warning("publisher.announce_failed", messages=len(pending), error=str(exc))
 
     # -- trilateral release ------------------------------------------------
 
     async def release_trilateral(
-        self, original_id: str, trust: TrustStore, *, label: Label | None = None,
+        self,
+        original_id: str,
+        trust: TrustStore,
+        *,
+        label: Label | None = None,
         correlation_id: UUID | None = None,
     ) -> PublishResult:
         """Release one of this agency's bilateral messages to the trilateral scope.
@@ -453,8 +498,9 @@ class Publisher:
             scope=Scope.TRILATERAL,
             area=Area(original.header.area),
             label=released_label,
-            correlation_id=(correlation_id or original.header.correlation_id
-                            or original.header.message_id),
+            correlation_id=(
+                correlation_id or original.header.correlation_id or original.header.message_id
+            ),
             causation_id=original.header.message_id,
         )
         # Recorded before the send, with nothing awaited since the check above: a
@@ -468,12 +514,19 @@ class Publisher:
         assert sent is not None  # recorded together with the release
         verdict = self._read_own(sent.envelope, trust, topic=sent.topic)
         if isinstance(verdict, Rejected):
-            raise Refused(verdict.reason, f"the earlier release no longer verifies: "
-                          f"{verdict.detail}")
+            raise Refused(
+                verdict.reason, f"the earlier release no longer verifies: {verdict.detail}"
+            )
         if not sent.acknowledged or sent.partition is None or sent.offset is None:
             return await self.send(verdict.header, sent.envelope)
-        return PublishResult(release_id, sent.topic, sent.partition, sent.offset,
-                             verdict.header.sequence, sent.envelope)
+        return PublishResult(
+            release_id,
+            sent.topic,
+            sent.partition,
+            sent.offset,
+            verdict.header.sequence,
+            sent.envelope,
+        )
 
     def _read_own(
         self, envelope: bytes, trust: TrustStore, *, topic: str | None = None
@@ -509,11 +562,15 @@ class Publisher:
         self._metrics.publish_failed.labels(self.agency).inc()
         detail = str(exc) or (
             f"no acknowledgement within {self._retry_deadline_s:g}s"
-            if isinstance(exc, TimeoutError) else "no detail"
+            if isinstance(exc, TimeoutError)
+            else "no detail"
         )
         log.error(
-            "publish-failed", message_id=str(header.message_id), topic=header.topic,
-            error=type(exc).__name__, detail=detail[:200],
+            "publisher.publish_failed",
+            message_id=str(header.message_id),
+            topic=header.topic,
+            error=type(exc).__name__,
+            detail=detail[:200],
         )
         return PublishError(
             f"broker did not acknowledge {header.message_id} on {header.topic}: "

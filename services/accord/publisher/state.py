@@ -58,8 +58,7 @@ class PublisherState:
         # authoritative copy of what was sent. The sent log holds full payloads:
         # private to the node's user (accord.sqlite).
         if path is None:
-            self._db = sqlite3.connect(":memory:", isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         else:
             self._db = open_private(path, synchronous="NORMAL")
         self._db.executescript(_SCHEMA)
@@ -125,8 +124,10 @@ class PublisherState:
         return None if row is None else str(row[0])
 
     def record_release(self, original_id: str, release_id: str) -> None:
-        self._db.execute("INSERT INTO releases (original_id, release_id) VALUES (?, ?)",
-                         (original_id, release_id))
+        self._db.execute(
+            "INSERT INTO releases (original_id, release_id) VALUES (?, ?)",
+            (original_id, release_id),
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -61,19 +61,22 @@ def parse_record(record: ConsumerRecord) -> QuarantinedRecord:
         return int(text) if text.isdigit() else None
 
     return QuarantinedRecord(
-        partition=record.partition, offset=record.offset,
+        partition=record.partition,
+        offset=record.offset,
         reason=headers.get("accord-reason", "unknown"),
         detail=headers.get("accord-detail", ""),
         source_topic=headers.get("accord-source-topic", ""),
         source_partition=number("accord-source-partition"),
         source_offset=number("accord-source-offset"),
-        value=record.value, key=record.key,
+        value=record.value,
+        key=record.key,
         original_size=number("accord-original-size"),
     )
 
 
-async def iter_topic(conn: KafkaConnection, topic: str, *,
-                     stall_s: float = 30.0) -> AsyncIterator[ConsumerRecord]:
+async def iter_topic(
+    conn: KafkaConnection, topic: str, *, stall_s: float = 30.0
+) -> AsyncIterator[ConsumerRecord]:
     """Every record of ``topic``, from the start up to the end offsets seen when
     reading began, a batch at a time: memory stays bounded however large the topic
     (a hostile flood fills quarantine first). Fails with ``BrokerError`` when the
@@ -83,17 +86,21 @@ async def iter_topic(conn: KafkaConnection, topic: str, *,
     try:
         await _bounded(consumer.start(), topic, stall_s)
         if topic not in await _bounded(consumer.topics(), topic, stall_s):
-            raise BrokerError(f"topic {topic} does not exist",
-                              hint="apply the plan with `accord plan apply`, or check --agency")
+            raise BrokerError(
+                f"topic {topic} does not exist",
+                hint="apply the plan with `accord plan apply`, or check --agency",
+            )
         ends: dict[TopicPartition, int] | None = None
         loop = asyncio.get_running_loop()
         progress_at = loop.time()
         while True:
-            batch = await _bounded(consumer.getmany(timeout_ms=200, max_records=_BATCH),
-                                   topic, stall_s)
+            batch = await _bounded(
+                consumer.getmany(timeout_ms=200, max_records=_BATCH), topic, stall_s
+            )
             if ends is None and consumer.assignment():  # after the first metadata update
-                ends = await _bounded(consumer.end_offsets(list(consumer.assignment())),
-                                      topic, stall_s)
+                ends = await _bounded(
+                    consumer.end_offsets(list(consumer.assignment())), topic, stall_s
+                )
             for tp, records in batch.items():
                 progress_at = loop.time()
                 for r in records:
@@ -104,9 +111,10 @@ async def iter_topic(conn: KafkaConnection, topic: str, *,
                 if not behind:
                     return
             if loop.time() - progress_at > stall_s:
-                raise BrokerError(f"reading {topic} made no progress for {stall_s:g}s",
-                                  hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS "
-                                  "points at it")
+                raise BrokerError(
+                    f"reading {topic} made no progress for {stall_s:g}s",
+                    hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS points at it",
+                )
     finally:
         await close_consumer(consumer, timeout_s=10)
 
@@ -120,21 +128,26 @@ async def _bounded(step: Awaitable[T], topic: str, timeout_s: float) -> T:
     try:
         return await asyncio.wait_for(step, timeout=timeout_s)
     except TimeoutError:
-        raise BrokerError(f"could not read {topic} within {timeout_s:g}s",
-                          hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS "
-                          "points at it") from None
+        raise BrokerError(
+            f"could not read {topic} within {timeout_s:g}s",
+            hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS points at it",
+        ) from None
     except KafkaConnectionError as exc:
-        raise BrokerError(f"could not reach the broker to read {topic}: {type(exc).__name__}",
-                          hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS "
-                          "points at it") from None
+        raise BrokerError(
+            f"could not reach the broker to read {topic}: {type(exc).__name__}",
+            hint="check that the broker is up and ACCORD_BOOTSTRAP_SERVERS points at it",
+        ) from None
     except KafkaError as exc:
-        raise BrokerError(f"could not read {topic}: {type(exc).__name__}",
-                          hint="check that this principal may read the topic (its own "
-                          "quarantine and the trust topic)") from None
+        raise BrokerError(
+            f"could not read {topic}: {type(exc).__name__}",
+            hint="check that this principal may read the topic (its own "
+            "quarantine and the trust topic)",
+        ) from None
 
 
-async def iter_quarantine(conn: KafkaConnection, topic: str, *,
-                          stall_s: float = 30.0) -> AsyncIterator[QuarantinedRecord]:
+async def iter_quarantine(
+    conn: KafkaConnection, topic: str, *, stall_s: float = 30.0
+) -> AsyncIterator[QuarantinedRecord]:
     async for r in iter_topic(conn, topic, stall_s=stall_s):
         yield parse_record(r)
 
@@ -145,8 +158,9 @@ def parse_ref(ref: str) -> tuple[int, int]:
     try:
         return int(part or 0), int(off)
     except ValueError:
-        raise QuarantineError(f"{ref!r} is not partition:offset",
-                              hint="take one from `accord quarantine list`") from None
+        raise QuarantineError(
+            f"{ref!r} is not partition:offset", hint="take one from `accord quarantine list`"
+        ) from None
 
 
 async def find(conn: KafkaConnection, topic: str, ref: str) -> QuarantinedRecord:
@@ -155,5 +169,6 @@ async def find(conn: KafkaConnection, topic: str, ref: str) -> QuarantinedRecord
     async for r in iter_quarantine(conn, topic):
         if (r.partition, r.offset) == wanted:
             return r
-    raise QuarantineError(f"no quarantined record at {ref}",
-                          hint="take one from `accord quarantine list`")
+    raise QuarantineError(
+        f"no quarantined record at {ref}", hint="take one from `accord quarantine list`"
+    )

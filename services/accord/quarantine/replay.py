@@ -60,8 +60,9 @@ class ReplayResult:
         return HINTS.get(self.reason or "", DEFAULT_HINT)
 
 
-async def current_trust(conn: KafkaConnection, plan: Plan, bundle: Path, *,
-                        timeout_s: float = 30.0) -> TrustStore:
+async def current_trust(
+    conn: KafkaConnection, plan: Plan, bundle: Path, *, timeout_s: float = 30.0
+) -> TrustStore:
     """Today's trust store, as the running node has it: its bundle, then the trust
     topic (rotations and revocations) read to its end."""
     store = TrustStore.from_bundle(bundle)
@@ -104,8 +105,15 @@ class _AsRecord:
         return ()
 
 
-def replay(records: Iterable[QuarantinedRecord], *, agency: str, plan: Plan,
-           trust: TrustStore, inbox: Inbox, now: datetime | None = None) -> list[ReplayResult]:
+def replay(
+    records: Iterable[QuarantinedRecord],
+    *,
+    agency: str,
+    plan: Plan,
+    trust: TrustStore,
+    inbox: Inbox,
+    now: datetime | None = None,
+) -> list[ReplayResult]:
     """Replay each record in order through the receiver's own batch step (the same
     checks, dedupe and ownership rules); one landing transaction per record that
     passes. No offsets move: the node's position on the exchange topics is its own."""
@@ -114,20 +122,28 @@ def replay(records: Iterable[QuarantinedRecord], *, agency: str, plan: Plan,
     results: list[ReplayResult] = []
     for q in records:
         if q.original_size is not None:
-            results.append(ReplayResult(q, "still-refused", reason=ReasonCode.OVERSIZED.value,
-                                        detail=f"only a prefix of {q.original_size} bytes kept"))
+            results.append(
+                ReplayResult(
+                    q,
+                    "still-refused",
+                    reason=ReasonCode.OVERSIZED.value,
+                    detail=f"only a prefix of {q.original_size} bytes kept",
+                )
+            )
             continue
         out = step([[_AsRecord(q)]], inbox, context, now=at)
         if out.quarantined:
             [(_, refusal)] = out.quarantined
-            results.append(ReplayResult(q, "still-refused", reason=refusal.reason.value,
-                                        detail=refusal.detail))
+            results.append(
+                ReplayResult(q, "still-refused", reason=refusal.reason.value, detail=refusal.detail)
+            )
             continue
         if out.duplicates:
             results.append(ReplayResult(q, "already-landed"))
             continue
         [delivery] = out.deliveries
         landed, _ = inbox.land(out.deliveries, {}, out.status_changes)
-        results.append(ReplayResult(q, "landed" if landed else "already-landed",
-                                    delivery.message_id))
+        results.append(
+            ReplayResult(q, "landed" if landed else "already-landed", delivery.message_id)
+        )
     return results

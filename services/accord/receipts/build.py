@@ -63,8 +63,9 @@ def _receipt_label_now(agency: str, scope: Scope, now: datetime) -> Label:
 
 
 def acknowledgement(header: Header, payload_sha256: str) -> Acknowledgement:
-    return Acknowledgement(message_id=header.message_id, sender=header.sender,
-                           payload_sha256=payload_sha256)
+    return Acknowledgement(
+        message_id=header.message_id, sender=header.sender, payload_sha256=payload_sha256
+    )
 
 
 def build_receipt(
@@ -106,12 +107,15 @@ def group_for_receipts(
     same scope, area and namespace, at most ``MAX_ACKNOWLEDGEMENTS`` each."""
     groups: dict[tuple[Scope, Area, str], list[Acknowledgement]] = {}
     for header, digest in items:
-        key = (Scope(header.scope), Area(header.area),
-               namespace_of(header.topic) or DEFAULT_NAMESPACE)
+        key = (
+            Scope(header.scope),
+            Area(header.area),
+            namespace_of(header.topic) or DEFAULT_NAMESPACE,
+        )
         groups.setdefault(key, []).append(acknowledgement(header, digest))
     return groups
 
 
 def chunks(acks: list[Acknowledgement]) -> Iterator[list[Acknowledgement]]:
     for i in range(0, len(acks), MAX_ACKNOWLEDGEMENTS):
-        yield acks[i:i + MAX_ACKNOWLEDGEMENTS]
+        yield acks[i : i + MAX_ACKNOWLEDGEMENTS]

@@ -4,5 +4,12 @@ from accord.receiver.inbox import Inbox, StatusChange, StoredMessage
 from accord.receiver.service import Handler, Receiver, ReceiverStats
 from accord.receiver.settings import ReceiverSettings
 
-__all__ = ["Handler", "Inbox", "Receiver", "ReceiverSettings", "ReceiverStats", "StatusChange",
-           "StoredMessage"]
+__all__ = [
+    "Handler",
+    "Inbox",
+    "Receiver",
+    "ReceiverSettings",
+    "ReceiverStats",
+    "StatusChange",
+    "StoredMessage",
+]

@@ -73,9 +73,11 @@ def assess(
         and header.type != "accord.receipt.v1"
         and plan.scopes[header.scope].encryption == "required"
     ):
-        return Rejected(ReasonCode.PLAINTEXT_REFUSED,
-                        f"plaintext body in scope {header.scope}, which requires encryption",
-                        "ENC-04")
+        return Rejected(
+            ReasonCode.PLAINTEXT_REFUSED,
+            f"plaintext body in scope {header.scope}, which requires encryption",
+            "ENC-04",
+        )
     return Accepted(verdict)
 
 
@@ -83,8 +85,11 @@ def _open(sealed: Sealed, plan: Plan, keyring: Keyring | None) -> Accepted | Rej
     """Decrypt after every other check passed: ENC-05 to ENC-08."""
     h = sealed.header
     if keyring is None:
-        return Rejected(ReasonCode.UNDECRYPTABLE, "encrypted body and this node holds no "
-                        "encryption key", "ENC-05")
+        return Rejected(
+            ReasonCode.UNDECRYPTABLE,
+            "encrypted body and this node holds no encryption key",
+            "ENC-05",
+        )
     try:
         entitled = recipient_agencies(plan, sender=h.sender, scope=h.scope, area=h.area)
         return Accepted(open_sealed(sealed, keyring, entitled=entitled))
@@ -98,8 +103,13 @@ def _header_mismatch(
     signed = dict(
         zip(
             MIRRORED_HEADERS,
-            (str(v.header.message_id), v.header.type, v.header.sender, v.header.scope,
-             v.header.area),
+            (
+                str(v.header.message_id),
+                v.header.type,
+                v.header.sender,
+                v.header.scope,
+                v.header.area,
+            ),
             strict=True,
         )
     )

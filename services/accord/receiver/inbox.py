@@ -53,7 +53,9 @@ CREATE TABLE IF NOT EXISTS {name} (
     PRIMARY KEY (sender, message_id)
 );
 """
-_SCHEMA = _MESSAGES.format(name="messages") + """
+_SCHEMA = (
+    _MESSAGES.format(name="messages")
+    + """
 CREATE INDEX IF NOT EXISTS messages_by_id ON messages(message_id);
 CREATE INDEX IF NOT EXISTS messages_receipt_pending ON messages(receipt_pending)
     WHERE receipt_pending = 1;
@@ -74,6 +76,7 @@ CREATE TABLE IF NOT EXISTS sequences (
     PRIMARY KEY (sender, topic)
 );
 """
+)
 
 _VERSION = 2
 _IN_CHUNK = 500
@@ -167,7 +170,7 @@ class Inbox:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        log.info("inbox-migrated", path=str(self.path), schema=_VERSION)
+        log.info("receiver.inbox_migrated", path=str(self.path), schema=_VERSION)
 
     def close(self) -> None:
         self._db.close()
@@ -178,14 +181,12 @@ class Inbox:
         rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets")
         return {(t, p): o for t, p, o in rows}
 
-    def payload_digests(
-        self, keys: Collection[tuple[str, str]]
-    ) -> dict[tuple[str, str], str]:
+    def payload_digests(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The payload digest of each (sender, message_id) here, in a few queries."""
         ids = sorted({m for _, m in keys})
         found: dict[tuple[str, str], str] = {}
         for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i:i + _IN_CHUNK]
+            chunk = ids[i : i + _IN_CHUNK]
             rows = self._db.execute(
                 "SELECT sender, message_id, payload_sha256 FROM messages"  # noqa: S608
                 f" WHERE message_id IN ({','.join('?' * len(chunk))})",
@@ -196,9 +197,7 @@ class Inbox:
 
     def senders_of(self, message_id: str) -> frozenset[str]:
         """Every sender with a message of this id here (ids are only unique per sender)."""
-        rows = self._db.execute(
-            "SELECT sender FROM messages WHERE message_id = ?", (message_id,)
-        )
+        rows = self._db.execute("SELECT sender FROM messages WHERE message_id = ?", (message_id,))
         return frozenset(str(r[0]) for r in rows)
 
     def last_sequence(self, sender: str, topic: str) -> int | None:
@@ -274,9 +273,20 @@ class Inbox:
                     " payload_sha256, payload, raw)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        d.message_id, d.type, d.sender, d.scope, d.area, d.sequence,
-                        d.issued_at.isoformat(), now, d.topic, d.partition, d.offset,
-                        d.payload_sha256, d.payload, d.raw,
+                        d.message_id,
+                        d.type,
+                        d.sender,
+                        d.scope,
+                        d.area,
+                        d.sequence,
+                        d.issued_at.isoformat(),
+                        now,
+                        d.topic,
+                        d.partition,
+                        d.offset,
+                        d.payload_sha256,
+                        d.payload,
+                        d.raw,
                     ),
                 )
                 if cur.rowcount == 1:
@@ -362,8 +372,10 @@ def read_keys(path: Path) -> list[tuple[str, str, Status]]:
     if db is None:
         return []
     try:
-        return [(r[0], r[1], r[2])
-                for r in db.execute("SELECT sender, message_id, status FROM messages")]
+        return [
+            (r[0], r[1], r[2])
+            for r in db.execute("SELECT sender, message_id, status FROM messages")
+        ]
     except sqlite3.OperationalError:
         return []
     finally:
@@ -400,7 +412,7 @@ def read_landing_times(path: Path) -> list[tuple[datetime, datetime]]:
 
 # Constant column lists; every value is bound as a parameter.
 _ALL = (
-    'message_id, type, sender, scope, area, sequence, issued_at, received_at, topic,'
+    "message_id, type, sender, scope, area, sequence, issued_at, received_at, topic,"
     ' partition, "offset", payload_sha256, payload, raw, status, receipt_pending'
 )
 _COLUMNS = (
@@ -412,7 +424,17 @@ _COLUMNS = (
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
     (mid, typ, sender, scope, area, seq, topic, part, off, digest, status, body, raw) = row
     return StoredMessage(
-        message_id=mid, type=typ, sender=sender, scope=scope, area=area, sequence=seq,
-        topic=topic, partition=part, offset=off, payload_sha256=digest, status=status,
-        body=json.loads(body)["body"], raw=bytes(raw),
+        message_id=mid,
+        type=typ,
+        sender=sender,
+        scope=scope,
+        area=area,
+        sequence=seq,
+        topic=topic,
+        partition=part,
+        offset=off,
+        payload_sha256=digest,
+        status=status,
+        body=json.loads(body)["body"],
+        raw=bytes(raw),
     )

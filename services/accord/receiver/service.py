@@ -144,16 +144,25 @@ class Receiver:
         self.metrics = metrics or NodeMetrics()
         self._new_consumer = consumer_factory
         self._new_producer = producer_factory
-        self._context = Context(trust=trust, plan=plan, country=self.country,
-                                max_bytes=settings.max_record_bytes,
-                                keyring=keys.keyring if keys is not None else None)
+        self._context = Context(
+            trust=trust,
+            plan=plan,
+            country=self.country,
+            max_bytes=settings.max_record_bytes,
+            keyring=keys.keyring if keys is not None else None,
+        )
         self._topics = plan.receive_topics(agency)
         self._group_id = plan.group_id(agency)
         self._send_timeout_s = settings.send_timeout_s
-        self._quarantine = QuarantineWriter(topic=plan.quarantine_topic(agency), agency=agency,
-                                            timeout_s=self._send_timeout_s)
-        self._receipts = ReceiptSender(topic=plan.receipts_topic, signer=signer,
-                                       status="delivered", timeout_s=self._send_timeout_s)
+        self._quarantine = QuarantineWriter(
+            topic=plan.quarantine_topic(agency), agency=agency, timeout_s=self._send_timeout_s
+        )
+        self._receipts = ReceiptSender(
+            topic=plan.receipts_topic,
+            signer=signer,
+            status="delivered",
+            timeout_s=self._send_timeout_s,
+        )
         self._consumer: AIOKafkaConsumer | None = None
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._counters: dict[tuple[str, str], Any] = {}
@@ -167,9 +176,17 @@ class Receiver:
         self._receipts_checked = time.monotonic()
         # Rotations and revocations arrive on the trust topic while the node runs.
         self._trust_feed = (
-            TrustFeed(connection, plan.trust_topic, trust, metrics=self.metrics, agency=agency,
-                      keys=keys, key_topics=plan.keys_topics() if keys is not None else ())
-            if settings.follow_trust else None
+            TrustFeed(
+                connection,
+                plan.trust_topic,
+                trust,
+                metrics=self.metrics,
+                agency=agency,
+                keys=keys,
+                key_topics=plan.keys_topics() if keys is not None else (),
+            )
+            if settings.follow_trust
+            else None
         )
         # Trust health on /metrics: CRL dates, and the feed's last poll and record.
         self.metrics.watch_trust(trust, feed=self._trust_feed, agency=agency)
@@ -190,8 +207,12 @@ class Receiver:
     def ready(self) -> bool:
         """Assigned partitions, reached the broker within the stall timeout, and not
         rebuilding a consumer: this node is taking records now."""
-        return (bool(self._assigned) and self.healthy and not self._recovering
-                and not self._stopping.is_set())
+        return (
+            bool(self._assigned)
+            and self.healthy
+            and not self._recovering
+            and not self._stopping.is_set()
+        )
 
     @property
     def healthy(self) -> bool:
@@ -206,12 +227,12 @@ class Receiver:
             await self._trust_feed.start()
         await self._start_consumer()
         if self._handover is not None:  # handover: rows landed before are picked up
-            self.dispatcher = Dispatcher(self._handover, self._inbox_path,
-                                         agency=self.agency, metrics=self.metrics)
+            self.dispatcher = Dispatcher(
+                self._handover, self._inbox_path, agency=self.agency, metrics=self.metrics
+            )
             await self.dispatcher.start()
         self.last_poll = time.monotonic()
-        self._log.info("receiver-started", topics=self._topics,
-                 group_id=self._group_id)
+        self._log.info("receiver.started", topics=self._topics, group_id=self._group_id)
         await self._flush_pending_receipts()
 
     async def stop(self) -> None:
@@ -226,12 +247,13 @@ class Receiver:
                 await self._trust_feed.stop()
             except Exception as exc:  # the clients and the inbox must still close
                 # A feed that ended in error re-raises it here; stopping goes on.
-                self._log.error("trust-feed-failed", error=type(exc).__name__,
-                                detail=str(exc)[:200])
+                self._log.error(
+                    "receiver.trust_feed_failed", error=type(exc).__name__, detail=str(exc)[:200]
+                )
         if self._consumer is not None:
             failure = await close_consumer(self._consumer, timeout_s=10)
             if failure is not None:
-                self._log.warning("consumer-stop-failed", error=failure)
+                self._log.warning("receiver.consumer_stop_failed", error=failure)
             self._consumer = None
         if self._producer is not None:
             # Receipts still unacknowledged are kept in the inbox's outbox and
@@ -242,7 +264,7 @@ class Receiver:
             await self.dispatcher.stop()
             self.dispatcher = None
         self.inbox.close()
-        self._log.info("receiver-stopped")
+        self._log.info("receiver.stopped")
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -305,8 +327,7 @@ class Receiver:
         try:
             with broker_errors("offsets unavailable"):
                 ends = await asyncio.wait_for(consumer.end_offsets(assigned), timeout=bound)
-                starts = await asyncio.wait_for(consumer.beginning_offsets(assigned),
-                                                timeout=bound)
+                starts = await asyncio.wait_for(consumer.beginning_offsets(assigned), timeout=bound)
         except BrokerError as exc:
             return f"broker-unreachable ({type(exc.__cause__).__name__})"
         done = self.inbox.next_offsets()
@@ -355,12 +376,12 @@ class Receiver:
             # The inbox has never seen these partitions: start from the beginning,
             # whatever the group committed (a rebuilt inbox must get everything again).
             await consumer.seek_to_beginning(*fresh)
-        self._log.info("partitions-assigned", count=len(assigned))
+        self._log.info("receiver.partitions_assigned", count=len(assigned))
 
     async def _rebuild_producer(self) -> None:
         """Replace a producer that stopped getting acks; bounded at every step."""
         self._producer_suspect = False
-        self._log.warning("producer-rebuilding")
+        self._log.warning("receiver.producer_rebuilding")
         old, self._producer = self._producer, None
         if old is not None:
             await close_producer(old, timeout_s=10)
@@ -370,7 +391,7 @@ class Receiver:
                 with broker_errors("producer restart failed"):
                     await start_producer(producer, timeout_s=self._settings.stall_timeout_s)
             except BrokerError as exc:
-                self._log.warning("producer-restart-failed", error=str(exc))
+                self._log.warning("receiver.producer_restart_failed", error=str(exc))
                 await close_producer(producer, timeout_s=10)
                 await asyncio.sleep(2.0)
                 continue
@@ -387,12 +408,12 @@ class Receiver:
     async def _rebuild_consumer(self, why: str) -> None:
         self.stats.recoveries += 1
         self.metrics.recoveries.labels(self.agency).inc()
-        self._log.warning("consumer-recovering", reason=why)
+        self._log.warning("receiver.consumer_recovering", reason=why)
         old, self._consumer = self._consumer, None
         if old is not None:
             failure = await close_consumer(old, timeout_s=10)
             if failure is not None:
-                self._log.warning("consumer-stop-failed", error=failure)
+                self._log.warning("receiver.consumer_stop_failed", error=failure)
         await asyncio.sleep(1.0)
         while not self._stopping.is_set():
             # Bounded, in a task of its own: aiokafka's start can wait on an absent
@@ -403,7 +424,7 @@ class Receiver:
             if failure is None:
                 return
             starting.cancel()
-            self._log.warning("consumer-restart-failed", error=failure)
+            self._log.warning("receiver.consumer_restart_failed", error=failure)
             # Close the half-started consumer: a broker outage would otherwise
             # leak one client (sockets, tasks) per retry.
             failed, self._consumer = self._consumer, None
@@ -426,9 +447,11 @@ class Receiver:
         out = step(batch.values(), self.inbox, self._context, now=now)
         if (
             self._trust_feed is not None
-            and any(r.reason is ReasonCode.UNKNOWN_KEY
-                    or (r.reason is ReasonCode.UNDECRYPTABLE and r.rule == "ENC-05")
-                    for _, r in out.quarantined)
+            and any(
+                r.reason is ReasonCode.UNKNOWN_KEY
+                or (r.reason is ReasonCode.UNDECRYPTABLE and r.rule == "ENC-05")
+                for _, r in out.quarantined
+            )
             and await self._trust_feed.sync()
         ):
             # A just-rotated key: its certificate was on the trust topic but not yet
@@ -446,7 +469,9 @@ class Receiver:
         traces = _delivery_traces(batch, out)  # trace: one per delivered message
         items = out.receipt_items() if self._settings.send_receipts else []
         landed, first_receipt = self.inbox.land(
-            out.deliveries, out.offsets, out.status_changes,
+            out.deliveries,
+            out.offsets,
+            out.status_changes,
             receipt_stream=self._receipts.topic if items else None,
             receipt_count=receipt_count(items),
             traces={k: t.traceparent for k, t in traces.items()} if self.dispatcher else None,
@@ -462,9 +487,15 @@ class Receiver:
             self._count("delivered", "")
             self.stats.delivered += 1
             # The trace's fields passed, not bound: a third of the cost, on the hot path.
-            self._log.info("delivered", message_id=key[1], sender=v.header.sender,
-                           topic=v.header.topic, latency_ms=round(latency * 1000, 2),
-                           type=v.header.type, **traces[key].log_fields())
+            self._log.info(
+                "receiver.delivered",
+                message_id=key[1],
+                sender=v.header.sender,
+                topic=v.header.topic,
+                latency_ms=round(latency * 1000, 2),
+                type=v.header.type,
+                **traces[key].log_fields(),
+            )
         if self._handler is not None and landed:
             where = {(d.sender, d.message_id): (d.topic, d.partition) for d in out.deliveries}
             await self._hand_over(landed, out.accepted, where, traces)
@@ -478,23 +509,39 @@ class Receiver:
         for record in out.duplicates:
             self._count("duplicate", "")
             self.stats.duplicates += 1
-            self._log.info("duplicate", topic=record.topic, partition=record.partition,
-                           offset=record.offset, **continue_or_start(record.headers).log_fields())
+            self._log.info(
+                "receiver.duplicate",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                **continue_or_start(record.headers).log_fields(),
+            )
         for gap in out.gaps:
             self.stats.gaps += gap.missing
             self.metrics.gaps.labels(self.agency, gap.sender, gap.topic).inc(gap.missing)
-            self._log.warning("sequence-gap", sender=gap.sender, topic=gap.topic,
-                              expected=gap.expected, got=gap.got, missing=gap.missing,
-                              message_id=gap.message_id)
+            self._log.warning(
+                "receiver.sequence_gap",
+                sender=gap.sender,
+                topic=gap.topic,
+                expected=gap.expected,
+                got=gap.got,
+                missing=gap.missing,
+                message_id=gap.message_id,
+            )
         for record, refusal in out.quarantined:
             self._count("rejected", refusal.reason.value)
             self.stats.rejected[refusal.reason.value] = (
                 self.stats.rejected.get(refusal.reason.value, 0) + 1
             )
-            self._log.warning("rejected", reason=refusal.reason.value,
-                              detail=refusal.detail[:200], topic=record.topic,
-                              partition=record.partition, offset=record.offset,
-                              **continue_or_start(record.headers).log_fields())
+            self._log.warning(
+                "receiver.rejected",
+                reason=refusal.reason.value,
+                detail=refusal.detail[:200],
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                **continue_or_start(record.headers).log_fields(),
+            )
 
     def _commit_soon(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit offsets in the background, one commit in flight at a time."""
@@ -514,15 +561,18 @@ class Receiver:
                 await consumer.commit({tp: (o, at) for tp, o in offsets.items()})
         except BrokerError as exc:
             # Safe to lose: the inbox holds the offsets this node resumes from.
-            self._log.warning("commit-failed", error=str(exc))
+            self._log.warning("receiver.commit_failed", error=str(exc))
             return
         for tp, offset in offsets.items():
-            self._log.debug("committed", topic=tp.topic,
-                      partition=tp.partition, offset=offset)
+            self._log.debug(
+                "receiver.committed", topic=tp.topic, partition=tp.partition, offset=offset
+            )
             self._update_lag(consumer, tp, offset)
 
     async def _hand_over(
-        self, landed: list[tuple[str, str]], accepted: dict[tuple[str, str], Verified],
+        self,
+        landed: list[tuple[str, str]],
+        accepted: dict[tuple[str, str], Verified],
         where: dict[tuple[str, str], tuple[str, int]],
         traces: dict[tuple[str, str], TraceContext],
     ) -> None:
@@ -538,8 +588,12 @@ class Receiver:
 
         await asyncio.gather(*(in_order(items) for items in by_partition.values()))
 
-    async def _receipts_soon(self, items: list[tuple[Header, str]], first_sequence: int,
-                             traces: dict[tuple[str, str], TraceContext] | None = None) -> None:
+    async def _receipts_soon(
+        self,
+        items: list[tuple[Header, str]],
+        first_sequence: int,
+        traces: dict[tuple[str, str], TraceContext] | None = None,
+    ) -> None:
         """Sign and send receipts in the background; at most a few batches in flight."""
         self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         if len(self._receipt_tasks) >= _MAX_RECEIPT_BATCHES_IN_FLIGHT:
@@ -550,18 +604,21 @@ class Receiver:
             asyncio.create_task(self._send_receipts(items, first_sequence, traces))
         )
 
-    async def _send_receipts(self, items: list[tuple[Header, str]], first_sequence: int,
-                             traces: dict[tuple[str, str], TraceContext] | None = None) -> None:
+    async def _send_receipts(
+        self,
+        items: list[tuple[Header, str]],
+        first_sequence: int,
+        traces: dict[tuple[str, str], TraceContext] | None = None,
+    ) -> None:
         producer = self._producer
         if producer is None:
             return
         numbers = itertools.count(first_sequence)
         try:
-            sent = await self._receipts.send(producer, items, lambda: next(numbers),
-                                             traces=traces)
+            sent = await self._receipts.send(producer, items, lambda: next(numbers), traces=traces)
         except BrokerError as exc:
             # The rows stay receipt_pending: resent once the producer is healthy.
-            self._log.warning("receipts-failed", error=str(exc), count=len(items))
+            self._log.warning("receiver.receipts_failed", error=str(exc), count=len(items))
             self._producer_suspect = True
             return
         keys = [(a.sender, str(a.message_id)) for a in sent.acknowledged]
@@ -569,9 +626,13 @@ class Receiver:
         self.stats.receipts += len(keys)
         self.metrics.receipts.labels(self.agency).inc(len(keys))
         one = traces.get(keys[0]) if traces and len(keys) == 1 else None
-        self._log.info("receipt-sent", messages=len(keys), receipts=sent.receipts,
-                       message_id=keys[0][1] if len(keys) == 1 else None,
-                       **(one.log_fields() if one is not None else {}))
+        self._log.info(
+            "receiver.receipt_sent",
+            messages=len(keys),
+            receipts=sent.receipts,
+            message_id=keys[0][1] if len(keys) == 1 else None,
+            **(one.log_fields() if one is not None else {}),
+        )
 
     async def _flush_pending_receipts(self) -> None:
         """Receipts a crash left unsent: re-verify from the raw bytes and send."""
@@ -592,8 +653,12 @@ class Receiver:
         try:
             await self._handler(v)
         except Exception as exc:  # an agency's hook must not stop the node
-            self._log.error("handler-failed", message_id=str(v.header.message_id),
-                      error=type(exc).__name__, detail=str(exc)[:200])
+            self._log.error(
+                "receiver.handler_failed",
+                message_id=str(v.header.message_id),
+                error=type(exc).__name__,
+                detail=str(exc)[:200],
+            )
 
     def _count(self, outcome: str, reason: str) -> None:
         # Label lookups cost more than the increment: keep the children.
@@ -610,7 +675,6 @@ class Receiver:
             self.metrics.lag.labels(self.agency, tp.topic, str(tp.partition)).set(
                 max(high - position, 0)
             )
-
 
 
 def _delivery_traces(

@@ -55,9 +55,7 @@ class Record(Protocol):
 class InboxState(Protocol):
     """The reads the step makes of the inbox (``Inbox`` fits)."""
 
-    def payload_digests(
-        self, keys: Collection[tuple[str, str]]
-    ) -> dict[tuple[str, str], str]: ...
+    def payload_digests(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]: ...
     def senders_of(self, message_id: str) -> frozenset[str]: ...
     def last_sequence(self, sender: str, topic: str) -> int | None: ...
 
@@ -148,8 +146,11 @@ def step(
     # Pass 2: what each record is against the inbox and the rest of the batch. The
     # digests of what the inbox already holds come in one query for the whole batch.
     digests = inbox.payload_digests(
-        {(o.header.sender, str(o.header.message_id)) for _, o in assessed
-         if not isinstance(o, Rejected)}
+        {
+            (o.header.sender, str(o.header.message_id))
+            for _, o in assessed
+            if not isinstance(o, Rejected)
+        }
     )
     last_sequence: dict[tuple[str, str], int] = {}
     for record, outcome in assessed:

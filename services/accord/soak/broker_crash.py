@@ -26,8 +26,14 @@ from accord.trust.pki import Pki
 NAME = "broker-crash"
 
 
-async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
-              kill_after: float = 0.4, settle_s: float = 300.0) -> ScenarioResult:
+async def run(
+    workdir: Path,
+    *,
+    messages: int = 10_000,
+    pki: Pki | None = None,
+    kill_after: float = 0.4,
+    settle_s: float = 300.0,
+) -> ScenarioResult:
     """Publish ``messages``; SIGKILL the broker once ``kill_after`` of them are acked."""
     result = ScenarioResult(NAME)
     broker = LocalBroker(workdir / "kafka", mode="plain")
@@ -59,8 +65,10 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
             # and every receiver has delivered something past what it had at restart.
             counts = {a: ex.receivers[a].stats.delivered for a in RECEIVERS}
             resumed = await wait_for(
-                lambda: len(stream.acknowledged) > acked_at_restart
-                and all(ex.receivers[a].stats.delivered > counts[a] for a in RECEIVERS),
+                lambda: (
+                    len(stream.acknowledged) > acked_at_restart
+                    and all(ex.receivers[a].stats.delivered > counts[a] for a in RECEIVERS)
+                ),
                 within_s=settle_s,
             )
             if resumed:
@@ -74,7 +82,8 @@ async def run(workdir: Path, *, messages: int = 10_000, pki: Pki | None = None,
             await ex.settle(expected, within_s=settle_s)
             await ex.quiesce(idle_s=2.0, within_s=30)
             check_inboxes(
-                result, stream.acknowledged,
+                result,
+                stream.acknowledged,
                 {a: inbox_ids(ex.inbox_path(a)) for a in RECEIVERS},
                 # A publish that gave up may still have been written: it may land, once.
                 allowed=stream.failed,

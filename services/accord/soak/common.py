@@ -26,16 +26,18 @@ RECEIVERS = ("JPN.NPA", "JPN.MOFA")
 
 def label_for(sender: str, scope: Scope = BI) -> Label:
     now = datetime.now(UTC)
-    return Label.model_validate({
-        "policy": Policy.ACCORD_JPN_AUS_2007,
-        "classification": Classification.RESTRICTED,
-        "releasable_to": tuple(sorted(scope.members)),
-        "caveats": (Caveat.ORCON,),
-        "originator": sender,
-        "created_at": now,
-        "review_on": (now + timedelta(days=365)).date(),
-        "legal_basis": "Reliability scenario message under the originator's laws.",
-    })
+    return Label.model_validate(
+        {
+            "policy": Policy.ACCORD_JPN_AUS_2007,
+            "classification": Classification.RESTRICTED,
+            "releasable_to": tuple(sorted(scope.members)),
+            "caveats": (Caveat.ORCON,),
+            "originator": sender,
+            "created_at": now,
+            "review_on": (now + timedelta(days=365)).date(),
+            "legal_basis": "Reliability scenario message under the originator's laws.",
+        }
+    )
 
 
 def report(n: int) -> InformationReport:
@@ -88,10 +90,13 @@ class Stream:
         await asyncio.gather(*tasks)
 
 
-
-
-def check_inboxes(result: ScenarioResult, expected: Iterable[str],
-                  inboxes: Mapping[str, list[str]], *, allowed: Iterable[str] = ()) -> None:
+def check_inboxes(
+    result: ScenarioResult,
+    expected: Iterable[str],
+    inboxes: Mapping[str, list[str]],
+    *,
+    allowed: Iterable[str] = (),
+) -> None:
     """Fill delivered/lost/landed-twice/unexpected from each inbox's message ids.
 
     ``allowed`` are ids that may or may not land (publishes whose outcome the
@@ -114,5 +119,3 @@ async def wait_for(predicate: Callable[[], bool], within_s: float, *, every: flo
             return True
         await asyncio.sleep(every)
     return predicate()
-
-

@@ -30,9 +30,15 @@ def replicated_plan(base: Plan | None = None, *, rf: int = 3, min_isr: int = 2) 
     return plan.model_copy(update={"topic_settings": settings.model_copy(update=updates)})
 
 
-def new_exchange(connection: KafkaConnection, directory: Path, *, plan: Plan | None = None,
-                 pki: Pki | None = None) -> LocalExchange:
-    ex = LocalExchange(plan=plan or fresh_plan(), connection=connection,
-                       directory=directory, pki=pki)
+def new_exchange(
+    connection: KafkaConnection,
+    directory: Path,
+    *,
+    plan: Plan | None = None,
+    pki: Pki | None = None,
+) -> LocalExchange:
+    ex = LocalExchange(
+        plan=plan or fresh_plan(), connection=connection, directory=directory, pki=pki
+    )
     ex.apply()
     return ex

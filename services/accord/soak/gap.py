@@ -33,9 +33,16 @@ from accord.trust.pki import Pki
 NAME = "gap"
 
 
-async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 2_000,
-              withheld: int = 5, pki: Pki | None = None, seed: int | None = None,
-              settle_s: float = 120.0) -> ScenarioResult:
+async def run(
+    connection: KafkaConnection,
+    workdir: Path,
+    *,
+    messages: int = 2_000,
+    withheld: int = 5,
+    pki: Pki | None = None,
+    seed: int | None = None,
+    settle_s: float = 120.0,
+) -> ScenarioResult:
     result = ScenarioResult(NAME)
     rng = random.Random(seed)  # noqa: S311 - reproducible fault points, not secrets
     # Never the first or last: a gap shows only when a later message arrives.
@@ -60,7 +67,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 2_0
         result.faults = withheld
         check_inboxes(result, sent, {a: inbox_ids(ex.inbox_path(a)) for a in RECEIVERS})
         topic = ex.plan.exchange_topic(BI, CT)
-        gap_events = [e for e in events if e.get("event") == "sequence-gap"]
+        gap_events = [e for e in events if e.get("event") == "receiver.sequence_gap"]
         for agency in RECEIVERS:
             receiver = ex.receivers[agency]
             result.gaps += receiver.stats.gaps

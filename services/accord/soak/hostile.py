@@ -123,21 +123,25 @@ def prepare_pki(directory: Path, plan: Plan) -> Keys:
     expired = _expired_signer(pki, SENDER)
     # A key certified by a root nobody trusts: its kid is in no trust store.
     stray_root_key, stray_root = create_root(Country.AUS, valid_days=30)
-    stray_key, stray_cert = issue_certificate(SENDER, root_key=stray_root_key,
-                                              root_cert=stray_root)
+    stray_key, stray_cert = issue_certificate(SENDER, root_key=stray_root_key, root_cert=stray_root)
     rotated = _expired_signer(pki, SENDER, file=False, expired=False)
     pki.write_bundle()
     return Keys(
         trust=pki.trust_store(),
-        valid=pki.signer(SENDER), revoked=revoked, expired=expired,
+        valid=pki.signer(SENDER),
+        revoked=revoked,
+        expired=expired,
         unknown=Signer.from_key(stray_key, stray_cert),
-        not_entitled=pki.signer(NOT_ENTITLED_SENDER), outsider=pki.signer(OUTSIDER),
-        attacker=pki.signer(ATTACKER), rotated=rotated,
+        not_entitled=pki.signer(NOT_ENTITLED_SENDER),
+        outsider=pki.signer(OUTSIDER),
+        attacker=pki.signer(ATTACKER),
+        rotated=rotated,
     )
 
 
-def _expired_signer(pki: PkiDirectory, agency: str, *, file: bool = True,
-                    expired: bool = True) -> Signer:
+def _expired_signer(
+    pki: PkiDirectory, agency: str, *, file: bool = True, expired: bool = True
+) -> Signer:
     """A certificate that expired yesterday, filed beside the agency's others (or,
     with ``expired=False, file=False``, a valid one the node's directory never shows)."""
     root_dir = pki.root_dir(Country.AUS)
@@ -148,8 +152,11 @@ def _expired_signer(pki: PkiDirectory, agency: str, *, file: bool = True,
     root_cert = x509.load_pem_x509_certificate((root_dir / "ca.cert.pem").read_bytes())
     if expired:
         key, cert = issue_certificate(
-            agency, root_key=root_key, root_cert=root_cert,
-            not_before=datetime.now(UTC) - timedelta(days=3), valid_days=2,
+            agency,
+            root_key=root_key,
+            root_cert=root_cert,
+            not_before=datetime.now(UTC) - timedelta(days=3),
+            valid_days=2,
         )
     else:
         key, cert = issue_certificate(agency, root_key=root_key, root_cert=root_cert)
@@ -169,16 +176,18 @@ def poisoned_certificate(signer: Signer) -> bytes:
     assert der.count(ed25519_spki) == 1
     der = der.replace(ed25519_spki, bytes.fromhex("302a300506032b657f032100"))
     import base64
+
     body = base64.encodebytes(der).replace(b"\n", b"")
-    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"
 
 
 class Generator:
     """Valid messages and hostile records, each hostile one with its expected reason."""
 
-    def __init__(self, plan: Plan, keys: Keys, rng: random.Random,
-                 publisher: Publisher | None = None) -> None:
+    def __init__(
+        self, plan: Plan, keys: Keys, rng: random.Random, publisher: Publisher | None = None
+    ) -> None:
         self.plan = plan
         self.keys = keys
         self.rng = rng
@@ -196,17 +205,30 @@ class Generator:
         self._n = 0
         self._fake_sequence = 1_000_000
 
-    def header(self, sender: str, *, scope: Scope = BI, area: Area = CT,
-               type: str = InformationReport.TYPE, **kw: object) -> Header:
+    def header(
+        self,
+        sender: str,
+        *,
+        scope: Scope = BI,
+        area: Area = CT,
+        type: str = InformationReport.TYPE,
+        **kw: object,
+    ) -> Header:
         self._fake_sequence += 1
-        return Header.create(type, sender=sender, scope=scope, area=area,
-                             sequence=self._fake_sequence, namespace=self.plan.namespace,
-                             **kw)  # type: ignore[arg-type]
+        return Header.create(
+            type,
+            sender=sender,
+            scope=scope,
+            area=area,
+            sequence=self._fake_sequence,
+            namespace=self.plan.namespace,
+            **kw,  # type: ignore[arg-type]
+        )
 
-    def signed(self, header: Header, label: Label, signer: Signer, n: int,
-               body: MessageBody | None = None) -> bytes:
-        return sign_payload(payload_bytes(header, label, body or report(n)), header.type,
-                            [signer])
+    def signed(
+        self, header: Header, label: Label, signer: Signer, n: int, body: MessageBody | None = None
+    ) -> bytes:
+        return sign_payload(payload_bytes(header, label, body or report(n)), header.type, [signer])
 
     def take_follow(self) -> tuple[Header, bytes] | None:
         follow, self.follow = self.follow, None
@@ -214,24 +236,38 @@ class Generator:
 
     def valid(self, publisher: Publisher) -> tuple[Header, bytes]:
         self._n += 1
-        header, envelope = publisher.seal(report(self._n), scope=BI, area=CT,
-                                          label=label_for(SENDER))
+        header, envelope = publisher.seal(
+            report(self._n), scope=BI, area=CT, label=label_for(SENDER)
+        )
         self.valid_seen.append((header, envelope))
         return header, envelope
 
     def hostile(self) -> Hostile:
         kinds = [
-            self._substitute, self._bitflip, self._truncate, self._nesting, self._utf8,
-            self._wrong_types, self._schema, self._wrong_label, self._wrong_topic,
-            self._wrong_scope, self._replay, self._unknown_kid, self._revoked,
-            self._expired, self._not_entitled, self._lying_headers,
+            self._substitute,
+            self._bitflip,
+            self._truncate,
+            self._nesting,
+            self._utf8,
+            self._wrong_types,
+            self._schema,
+            self._wrong_label,
+            self._wrong_topic,
+            self._wrong_scope,
+            self._replay,
+            self._unknown_kid,
+            self._revoked,
+            self._expired,
+            self._not_entitled,
+            self._lying_headers,
         ]
         if self.publisher is not None:
             kinds.append(self._retract_after)  # shares the target's partition: always refused
         # Oversized and costly records are 1 MiB each: a few percent of the mix is enough.
         if self.rng.random() < 0.02:
-            return self.rng.choice([self._oversized, self._deep_open, self._empty_objects,
-                                    self._many_members])()
+            return self.rng.choice(
+                [self._oversized, self._deep_open, self._empty_objects, self._many_members]
+            )()
         return self.rng.choice(kinds)()
 
     # -- byte-level damage ---------------------------------------------------
@@ -252,8 +288,12 @@ class Generator:
         # is non-canonical base64url (malformed, SPEC ENV-06), not a bad signature.
         i = self.rng.randrange(start, end - 1)
         choice = self.rng.choice([c for c in _B64 if ord(c) != raw[i]])
-        return Hostile("bit-substitute", raw[:i] + choice.encode() + raw[i + 1:], self.topic,
-                       ReasonCode.BAD_SIGNATURE)
+        return Hostile(
+            "bit-substitute",
+            raw[:i] + choice.encode() + raw[i + 1 :],
+            self.topic,
+            ReasonCode.BAD_SIGNATURE,
+        )
 
     def _bitflip(self) -> Hostile:
         # Envelopes are ASCII, so setting the top bit of any byte makes invalid UTF-8.
@@ -264,8 +304,9 @@ class Generator:
 
     def _truncate(self) -> Hostile:
         raw = self._sample()
-        return Hostile("truncated", raw[: self.rng.randrange(len(raw))], self.topic,
-                       ReasonCode.MALFORMED)
+        return Hostile(
+            "truncated", raw[: self.rng.randrange(len(raw))], self.topic, ReasonCode.MALFORMED
+        )
 
     def _oversized(self) -> Hostile:
         filler = b"A" * (MAX_RECORD_BYTES + self.rng.randrange(1, 4096))
@@ -302,12 +343,14 @@ class Generator:
 
     def _retraction(self, kind: str, target: Header) -> Hostile:
         self.retracted.add(str(target.message_id))
-        body = Retract(target_message_id=target.message_id, target_sender=ATTACKER,
-                       reason="Withdrawn.")
+        body = Retract(
+            target_message_id=target.message_id, target_sender=ATTACKER, reason="Withdrawn."
+        )
         header = self.header(ATTACKER, type=Retract.TYPE)
         raw = self.signed(header, label_for(ATTACKER), self.keys.attacker, 0, body)
-        return Hostile(kind, raw, self.topic, ReasonCode.NOT_ORIGINATOR,
-                       tuple(routing_headers(header)))
+        return Hostile(
+            kind, raw, self.topic, ReasonCode.NOT_ORIGINATOR, tuple(routing_headers(header))
+        )
 
     def attack(self) -> Hostile | None:
         """Now and then, an extra record that need not be refused: a squatted id (it
@@ -336,22 +379,29 @@ class Generator:
 
     def _nesting(self) -> Hostile:
         depth = self.rng.randrange(5_000, 100_000)
-        return Hostile("deep-nesting", b"[" * depth + b"]" * depth, self.topic,
-                       ReasonCode.MALFORMED)
+        return Hostile(
+            "deep-nesting", b"[" * depth + b"]" * depth, self.topic, ReasonCode.MALFORMED
+        )
 
     def _utf8(self) -> Hostile:
         bad = self.rng.choice([b"\xc3\x28", b"\xed\xa0\x80", b"\xff", b"\xf8\x88\x80\x80\x80"])
-        return Hostile("invalid-utf8", b'{"payload":"' + bad + b'","signatures":[]}',
-                       self.topic, ReasonCode.MALFORMED)
+        return Hostile(
+            "invalid-utf8",
+            b'{"payload":"' + bad + b'","signatures":[]}',
+            self.topic,
+            ReasonCode.MALFORMED,
+        )
 
     def _wrong_types(self) -> Hostile:
-        value = self.rng.choice([
-            b'{"payload":123,"signatures":[]}',
-            b'{"payload":"e30","signatures":{"protected":"x"}}',
-            b'{"payload":"e30","signatures":[{"protected":1,"signature":2}]}',
-            b'["payload","signatures"]',
-            b"null",
-        ])
+        value = self.rng.choice(
+            [
+                b'{"payload":123,"signatures":[]}',
+                b'{"payload":"e30","signatures":{"protected":"x"}}',
+                b'{"payload":"e30","signatures":[{"protected":1,"signature":2}]}',
+                b'["payload","signatures"]',
+                b"null",
+            ]
+        )
         return Hostile("wrong-types", value, self.topic, ReasonCode.MALFORMED)
 
     # -- validly signed, wrong inside ---------------------------------------
@@ -373,8 +423,7 @@ class Generator:
 
     def _wrong_topic(self) -> Hostile:
         # A valid message replayed onto another topic this receiver reads.
-        return Hostile("wrong-topic", self._sample(), self.other_topic,
-                       ReasonCode.TOPIC_MISMATCH)
+        return Hostile("wrong-topic", self._sample(), self.other_topic, ReasonCode.TOPIC_MISMATCH)
 
     def _wrong_scope(self) -> Hostile:
         # The USA signing into the Japan-Australia scope.
@@ -387,8 +436,9 @@ class Generator:
             return self._substitute()
         original, _ = self.rng.choice(self.valid_seen)
         raw = self.signed(original, label_for(SENDER), self.keys.valid, -1)
-        return Hostile("replayed-id", raw, self.topic, ReasonCode.REPLAY,
-                       tuple(routing_headers(original)))
+        return Hostile(
+            "replayed-id", raw, self.topic, ReasonCode.REPLAY, tuple(routing_headers(original))
+        )
 
     def _unknown_kid(self) -> Hostile:
         raw = self.signed(self.header(SENDER), label_for(SENDER), self.keys.unknown, 0)
@@ -411,8 +461,9 @@ class Generator:
         if not self.valid_seen:
             return self._truncate()
         header, raw = self.rng.choice(self.valid_seen)
-        lying = tuple((k, b"USA.STATE" if k == "accord-sender" else v)
-                      for k, v in routing_headers(header))
+        lying = tuple(
+            (k, b"USA.STATE" if k == "accord-sender" else v) for k, v in routing_headers(header)
+        )
         return Hostile("lying-headers", raw, self.topic, ReasonCode.HEADER_MISMATCH, lying)
 
 
@@ -428,9 +479,15 @@ def mix(total_hostile: int, valid_every: int, rng: random.Random) -> Iterator[bo
     yield True  # end on a valid one, so the last hostile record is followed by traffic
 
 
-async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_000,
-              valid_every: int = 5, seed: int | None = None,
-              settle_s: float = 300.0) -> ScenarioResult:
+async def run(
+    connection: KafkaConnection,
+    workdir: Path,
+    *,
+    hostile: int = 10_000,
+    valid_every: int = 5,
+    seed: int | None = None,
+    settle_s: float = 300.0,
+) -> ScenarioResult:
     result = ScenarioResult(NAME)
     rng = random.Random(seed)  # noqa: S311 - reproducible fault points, not secrets
     plan = fresh_plan()
@@ -442,15 +499,25 @@ async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_0
     data_dir = workdir / "node"
     inbox = inbox_path(data_dir)
     node = start_receiver_process(
-        agency=AGENCY, connection=connection, plan_file=plan_file,
-        pki_dir=workdir / "pki", data_dir=data_dir, log=workdir / "receiver.log",
+        agency=AGENCY,
+        connection=connection,
+        plan_file=plan_file,
+        pki_dir=workdir / "pki",
+        data_dir=data_dir,
+        log=workdir / "receiver.log",
     )
     # Raw injection: no checks, and large enough requests for the oversized records,
     # which gzip shrinks below the broker's limit while they stay 1 MiB when read.
-    producer = new_producer(connection, compression_type="gzip",
-                            max_request_size=4 * MAX_RECORD_BYTES, linger_ms=20)
-    publisher = Publisher(agency=SENDER, connection=connection, plan=plan, signer=keys.valid,
-                          state_path=workdir / "publisher.sqlite")
+    producer = new_producer(
+        connection, compression_type="gzip", max_request_size=4 * MAX_RECORD_BYTES, linger_ms=20
+    )
+    publisher = Publisher(
+        agency=SENDER,
+        connection=connection,
+        plan=plan,
+        signer=keys.valid,
+        state_path=workdir / "publisher.sqlite",
+    )
     gen = Generator(plan, keys, rng, publisher)
     timer = Timer(plan, keys.trust)
     expected: dict[tuple[str, int, int], Hostile] = {}
@@ -460,24 +527,29 @@ async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_0
     try:
         # First, on the trust topic: a poisoned certificate, then the sender's rotated
         # one. The messages signed with the rotated key go last (below).
-        await producer.send_and_wait(plan.trust_topic, poisoned_certificate(keys.attacker),
-                                     key=b"cert:poisoned")
         await producer.send_and_wait(
-            plan.trust_topic, keys.rotated.certificate.public_bytes(Encoding.PEM),
-            key=f"cert:{keys.rotated.kid}".encode())
+            plan.trust_topic, poisoned_certificate(keys.attacker), key=b"cert:poisoned"
+        )
+        await producer.send_and_wait(
+            plan.trust_topic,
+            keys.rotated.certificate.public_bytes(Encoding.PEM),
+            key=f"cert:{keys.rotated.kid}".encode(),
+        )
         pending: list[tuple[asyncio.Future[object], Hostile | None]] = []
 
         async def send_valid(header: Header, envelope: bytes) -> None:
             timer.valid(envelope, gen.topic)
-            fut = await producer.send(gen.topic, envelope, key=SENDER.encode(),
-                                      headers=routing_headers(header))
+            fut = await producer.send(
+                gen.topic, envelope, key=SENDER.encode(), headers=routing_headers(header)
+            )
             valid_ids.append(str(header.message_id))
             pending.append((fut, None))
 
         async def send_hostile(h: Hostile) -> None:
             timer.hostile(h)
-            fut = await producer.send(h.topic, h.value, key=SENDER.encode(),
-                                      headers=list(h.headers))
+            fut = await producer.send(
+                h.topic, h.value, key=SENDER.encode(), headers=list(h.headers)
+            )
             pending.append((fut, h))
             follow = gen.take_follow()  # the valid message it was built around
             if follow is not None:
@@ -513,8 +585,9 @@ async def run(connection: KafkaConnection, workdir: Path, *, hostile: int = 10_0
             return len(inbox_ids(inbox)) >= len(valid_ids) or node.poll() is not None
 
         await wait_for(progress, settle_s, every=0.5)
-        quarantined = await _read_quarantine(connection, plan.quarantine_topic(AGENCY),
-                                             expect=len(expected), within_s=settle_s)
+        quarantined = await _read_quarantine(
+            connection, plan.quarantine_topic(AGENCY), expect=len(expected), within_s=settle_s
+        )
         peak = max(peak, peak_rss_mib(node.pid) or 0.0)
         result.figures["receiver_alive"] = float(node.poll() is None)
     finally:
@@ -582,8 +655,16 @@ class Timer:
 
     def _time(self, value: bytes, topic: str, headers: tuple[tuple[str, bytes], ...]) -> float:
         started = time.perf_counter()
-        assess(value, topic=topic, kafka_headers=headers, trust=self._trust, plan=self._plan,
-               country=Country.JPN, now=datetime.now(UTC), max_bytes=MAX_RECORD_BYTES)
+        assess(
+            value,
+            topic=topic,
+            kafka_headers=headers,
+            trust=self._trust,
+            plan=self._plan,
+            country=Country.JPN,
+            now=datetime.now(UTC),
+            max_bytes=MAX_RECORD_BYTES,
+        )
         return time.perf_counter() - started
 
     def valid(self, envelope: bytes, topic: str) -> None:
@@ -602,20 +683,27 @@ class Timer:
         if not self._valid:
             return []
         valid = statistics.median(self._valid)
-        reasons = {h.kind: (h.expected.value if h.expected else "lands as its sender's")
-                   for h in items}
-        lines = [f"time to decide, worst of up to {_TIMED_PER_SHAPE} per shape, against a "
-                 f"valid message's median {valid * 1000:.2f} ms:",
-                 f"  {'shape':<26} {'count':>6}  {'expected':<24} {'worst ms':>9} {'x valid':>8}"]
+        reasons = {
+            h.kind: (h.expected.value if h.expected else "lands as its sender's") for h in items
+        }
+        lines = [
+            f"time to decide, worst of up to {_TIMED_PER_SHAPE} per shape, against a "
+            f"valid message's median {valid * 1000:.2f} ms:",
+            f"  {'shape':<26} {'count':>6}  {'expected':<24} {'worst ms':>9} {'x valid':>8}",
+        ]
         for kind in sorted(counts):
             worst = self._worst.get(kind, 0.0)
-            lines.append(f"  {kind:<26} {counts[kind]:>6}  {reasons[kind]:<24} "
-                         f"{worst * 1000:>9.2f} {worst / valid:>8.1f}")
+            lines.append(
+                f"  {kind:<26} {counts[kind]:>6}  {reasons[kind]:<24} "
+                f"{worst * 1000:>9.2f} {worst / valid:>8.1f}"
+            )
         return lines
 
 
-async def _drain(pending: list[tuple[asyncio.Future[object], Hostile | None]],
-                 expected: dict[tuple[str, int, int], Hostile]) -> None:
+async def _drain(
+    pending: list[tuple[asyncio.Future[object], Hostile | None]],
+    expected: dict[tuple[str, int, int], Hostile],
+) -> None:
     for fut, h in pending:
         meta = await fut
         if h is not None:
@@ -623,8 +711,9 @@ async def _drain(pending: list[tuple[asyncio.Future[object], Hostile | None]],
     pending.clear()
 
 
-async def _read_quarantine(connection: KafkaConnection, topic: str, *, expect: int,
-                           within_s: float) -> list[tuple[tuple[str, int, int], str]]:
+async def _read_quarantine(
+    connection: KafkaConnection, topic: str, *, expect: int, within_s: float
+) -> list[tuple[tuple[str, int, int], str]]:
     """(source topic, partition, offset) and reason of every quarantined record."""
     consumer = new_consumer(connection, topic, group_id=None)
     await consumer.start()
@@ -642,8 +731,11 @@ async def _read_quarantine(connection: KafkaConnection, topic: str, *, expect: i
             for records in batch.values():
                 for r in records:
                     h = {k: v.decode() for k, v in (r.headers or ())}
-                    where = (h["accord-source-topic"], int(h["accord-source-partition"]),
-                             int(h["accord-source-offset"]))
+                    where = (
+                        h["accord-source-topic"],
+                        int(h["accord-source-partition"]),
+                        int(h["accord-source-offset"]),
+                    )
                     out.append((where, h["accord-reason"]))
             if len(out) >= expect and loop.time() - idle_since > 3.0:
                 break

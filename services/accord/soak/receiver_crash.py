@@ -33,9 +33,16 @@ NAME = "receiver-crash"
 AGENCY = "JPN.NPA"
 
 
-async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 10_000,
-              kills: int = 5, pki: Pki | None = None, seed: int | None = None,
-              settle_s: float = 300.0) -> ScenarioResult:
+async def run(
+    connection: KafkaConnection,
+    workdir: Path,
+    *,
+    messages: int = 10_000,
+    kills: int = 5,
+    pki: Pki | None = None,
+    seed: int | None = None,
+    settle_s: float = 300.0,
+) -> ScenarioResult:
     result = ScenarioResult(NAME)
     rng = random.Random(seed)  # noqa: S311 - reproducible fault points, not secrets
     ex = new_exchange(connection, workdir / "exchange", pki=pki)
@@ -46,8 +53,12 @@ async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 10_
 
     def spawn() -> subprocess.Popen[bytes]:
         return start_receiver_process(
-            agency=AGENCY, connection=connection, plan_file=plan_file,
-            pki_dir=ex.pki.bundle_path.parent, data_dir=data_dir, log=log,
+            agency=AGENCY,
+            connection=connection,
+            plan_file=plan_file,
+            pki_dir=ex.pki.bundle_path.parent,
+            data_dir=data_dir,
+            log=log,
         )
 
     node = spawn()
@@ -60,6 +71,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 10_
         points = sorted(rng.sample(range(messages // 20, messages * 19 // 20), kills))
         done = 0
         for point in points:
+
             def reached(p: int = point) -> bool:
                 return len(inbox_ids(inbox)) >= p
 
@@ -73,6 +85,7 @@ async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 10_
             began = time.monotonic()
             before = len(inbox_ids(inbox))
             node = spawn()
+
             # Recovery: from the kill until the new process lands its first message.
             def landed(b: int = before) -> bool:
                 return len(inbox_ids(inbox)) > b or b >= messages
@@ -87,8 +100,9 @@ async def run(connection: KafkaConnection, workdir: Path, *, messages: int = 10_
         result.failed = len(stream.failed)
         await wait_for(lambda: len(inbox_ids(inbox)) >= len(stream.acknowledged), settle_s)
         await asyncio.sleep(2.0)  # anything extra would land now
-        check_inboxes(result, stream.acknowledged, {AGENCY: inbox_ids(inbox)},
-                      allowed=stream.failed)
+        check_inboxes(
+            result, stream.acknowledged, {AGENCY: inbox_ids(inbox)}, allowed=stream.failed
+        )
         result.faults = done
     finally:
         stop_process(node)

@@ -83,8 +83,11 @@ def render(results: Iterable[ScenarioResult]) -> str:
         lines.append(f"  quarantined by reason: {_fmt_map(r.quarantined)}")
         if r.misclassified:
             lines.append(f"  quarantined with the wrong reason or not at all: {r.misclassified}")
-        extra = [f"faults injected {r.faults}", f"consumer recoveries {r.recoveries}",
-                 f"sequence gaps {r.gaps}"]
+        extra = [
+            f"faults injected {r.faults}",
+            f"consumer recoveries {r.recoveries}",
+            f"sequence gaps {r.gaps}",
+        ]
         if r.peak_rss_mib is not None:
             extra.append(f"receiver peak RSS {r.peak_rss_mib:.0f} MiB")
         lines.append("  " + "; ".join(extra))

@@ -23,9 +23,15 @@ from accord.trust.pki import Pki
 NAME = "stuck"
 
 
-async def run(workdir: Path, *, messages: int = 2_000, pki: Pki | None = None,
-              stall_timeout_s: float = 5.0, outage_s: float | None = None,
-              settle_s: float = 180.0) -> ScenarioResult:
+async def run(
+    workdir: Path,
+    *,
+    messages: int = 2_000,
+    pki: Pki | None = None,
+    stall_timeout_s: float = 5.0,
+    outage_s: float | None = None,
+    settle_s: float = 180.0,
+) -> ScenarioResult:
     result = ScenarioResult(NAME)
     outage = outage_s if outage_s is not None else 2 * stall_timeout_s + 2
     broker = LocalBroker(workdir / "kafka", mode="plain")
@@ -56,9 +62,12 @@ async def run(workdir: Path, *, messages: int = 2_000, pki: Pki | None = None,
             result.sent = messages
             result.acknowledged = len(acknowledged)
             result.failed = len(before.failed) + len(after.failed)
-            check_inboxes(result, acknowledged,
-                          {a: inbox_ids(ex.inbox_path(a)) for a in RECEIVERS},
-                          allowed=before.failed + after.failed)
+            check_inboxes(
+                result,
+                acknowledged,
+                {a: inbox_ids(ex.inbox_path(a)) for a in RECEIVERS},
+                allowed=before.failed + after.failed,
+            )
             for agency in RECEIVERS:
                 receiver = ex.receivers[agency]
                 result.recoveries += receiver.stats.recoveries

@@ -9,5 +9,11 @@ from accord.status.groups import (
     read_status,
 )
 
-__all__ = ["GroupStatus", "Member", "PartitionStatus", "commit_metadata", "export_status",
-           "read_status"]
+__all__ = [
+    "GroupStatus",
+    "Member",
+    "PartitionStatus",
+    "commit_metadata",
+    "export_status",
+    "read_status",
+]

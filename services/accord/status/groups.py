@@ -44,7 +44,7 @@ def _committed_at(metadata: str | None) -> datetime | None:
     if not metadata or not metadata.startswith(_METADATA_PREFIX):
         return None
     try:
-        at = datetime.fromisoformat(metadata[len(_METADATA_PREFIX):][:40])
+        at = datetime.fromisoformat(metadata[len(_METADATA_PREFIX) :][:40])
     except ValueError:
         return None
     return at if at.tzinfo is not None else None
@@ -86,8 +86,11 @@ class GroupStatus:
 
 
 async def read_status(
-    conn: KafkaConnection, plan: Plan, agencies: Iterable[str] | None = None,
-    *, timeout_s: float = 15.0,
+    conn: KafkaConnection,
+    plan: Plan,
+    agencies: Iterable[str] | None = None,
+    *,
+    timeout_s: float = 15.0,
 ) -> list[GroupStatus]:
     """The status of each agency's group (all the plan's agencies by default).
 
@@ -117,8 +120,9 @@ async def read_status(
         ) from None
 
 
-async def _read_retrying(conn: KafkaConnection, plan: Plan, agencies: list[str]
-                         ) -> list[GroupStatus]:
+async def _read_retrying(
+    conn: KafkaConnection, plan: Plan, agencies: list[str]
+) -> list[GroupStatus]:
     """``_read``, again after a retriable error (a coordinator still loading, a
     leader moving): those pass in seconds; the caller's timeout bounds the whole."""
     while True:
@@ -160,22 +164,36 @@ async def _read(conn: KafkaConnection, plan: Plan, agencies: list[str]) -> list[
             described.update(_members(await admin.describe_consumer_groups([group])))
         out: list[GroupStatus] = []
         for agency, group in zip(agencies, groups, strict=True):
-            tps = [TopicPartition(t, p) for t in plan.receive_topics(agency)
-                   for p in partitions_of.get(t, ())]
+            tps = [
+                TopicPartition(t, p)
+                for t in plan.receive_topics(agency)
+                for p in partitions_of.get(t, ())
+            ]
             ends = await probe.end_offsets(tps) if tps else {}
             committed = await admin.list_consumer_group_offsets(group, partitions=tps)
             partitions = []
             for tp in tps:
                 meta = committed.get(tp)
                 offset = meta.offset if meta is not None and meta.offset >= 0 else None
-                partitions.append(PartitionStatus(
-                    topic=tp.topic, partition=tp.partition, committed=offset,
-                    end=ends.get(tp, 0),
-                    last_commit=_committed_at(meta.metadata if meta is not None else None),
-                ))
+                partitions.append(
+                    PartitionStatus(
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        committed=offset,
+                        end=ends.get(tp, 0),
+                        last_commit=_committed_at(meta.metadata if meta is not None else None),
+                    )
+                )
             state, members = described.get(group, ("Dead", ()))
-            out.append(GroupStatus(agency=agency, group=group, state=state,
-                                   members=members, partitions=tuple(partitions)))
+            out.append(
+                GroupStatus(
+                    agency=agency,
+                    group=group,
+                    state=state,
+                    members=members,
+                    partitions=tuple(partitions),
+                )
+            )
         return out
     finally:
         await close_consumer(probe, timeout_s=5)
@@ -188,8 +206,7 @@ def _members(responses: list[Any]) -> dict[str, tuple[str, tuple[Member, ...]]]:
     for response in responses:
         for group in response.to_object()["groups"]:
             members = tuple(
-                Member(member_id=m["member_id"], client_id=m["client_id"],
-                       host=m["client_host"])
+                Member(member_id=m["member_id"], client_id=m["client_id"], host=m["client_host"])
                 for m in group["members"]
             )
             out[group["group"]] = (group["state"] or "Dead", members)

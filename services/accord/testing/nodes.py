@@ -63,9 +63,16 @@ class NodeProcess:
     ssl_context: ssl.SSLContext | None = None
     """For a node serving mutual TLS: trusts its CA and presents the test client's cert."""
 
-    def request(self, method: str, path: str, body: Any = None, *,
-                headers: dict[str, str] | None = None, token: str | None = None,
-                timeout_s: float = 60.0) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        timeout_s: float = 60.0,
+    ) -> Answer:
         """One request to this node's API, as the test client unless ``token`` says else
         (``token=""`` sends none)."""
         data = None if body is None else json.dumps(body).encode()
@@ -76,11 +83,18 @@ class NodeProcess:
         if bearer:
             sent["Authorization"] = f"Bearer {bearer}"
         # self.url is the http(s)://127.0.0.1 address this module gave the node.
-        req = urllib.request.Request(self.url + path, data=data, headers=sent,  # noqa: S310
-                                     method=method)
+        req = urllib.request.Request(  # noqa: S310
+            self.url + path,
+            data=data,
+            headers=sent,
+            method=method,
+        )
         try:
-            with urllib.request.urlopen(req, timeout=timeout_s,  # noqa: S310
-                                        context=self.ssl_context) as resp:
+            with urllib.request.urlopen(  # noqa: S310
+                req,
+                timeout=timeout_s,
+                context=self.ssl_context,
+            ) as resp:
                 return _answer(resp.status, dict(resp.headers), resp.read())
         except urllib.error.HTTPError as err:
             return _answer(err.code, dict(err.headers), err.read())
@@ -88,8 +102,9 @@ class NodeProcess:
     def get(self, path: str, **kw: Any) -> Answer:
         return self.request("GET", path, **kw)
 
-    def post(self, path: str, body: Any, *, idempotency_key: str | None = None,
-             **kw: Any) -> Answer:
+    def post(
+        self, path: str, body: Any, *, idempotency_key: str | None = None, **kw: Any
+    ) -> Answer:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self.request("POST", path, body, headers=headers, **kw)
 
@@ -105,8 +120,10 @@ class NodeProcess:
                 if item["message_id"] == message_id:
                     return dict(item)
             cursor = page.json["next_cursor"] or ""
-        raise BrokerError(f"{message_id} did not land at {self.agency} within {within_s:g}s",
-                          hint=f"see the node's log: {self.log_path}")
+        raise BrokerError(
+            f"{message_id} did not land at {self.agency} within {within_s:g}s",
+            hint=f"see the node's log: {self.log_path}",
+        )
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM (the node finishes its batch and closes), SIGKILL after ``timeout_s``."""
@@ -120,8 +137,9 @@ class NodeProcess:
 
 
 def _answer(status: int, headers: dict[str, str], raw: bytes) -> Answer:
-    return Answer(status, {k.lower(): v for k, v in headers.items()},
-                  json.loads(raw) if raw else None)
+    return Answer(
+        status, {k.lower(): v for k, v in headers.items()}, json.loads(raw) if raw else None
+    )
 
 
 @dataclass
@@ -135,8 +153,14 @@ class AccordExchange:
     nodes: dict[str, NodeProcess] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, plan: Plan, connection: KafkaConnection, directory: Path,
-               *, namespace: str | None = None) -> AccordExchange:
+    def create(
+        cls,
+        plan: Plan,
+        connection: KafkaConnection,
+        directory: Path,
+        *,
+        namespace: str | None = None,
+    ) -> AccordExchange:
         """Apply ``plan`` (in ``namespace``, default a fresh one) and provision its PKI."""
         ns = namespace or f"t{uuid.uuid4().hex[:12]}"
         exchange = cls(plan.model_copy(update={"namespace": ns}), connection, directory)
@@ -171,8 +195,14 @@ class AccordExchange:
             "ACCORD_API_TOKENS": str(self.tokens_file),
         }
 
-    def start_node(self, agency: str, *, options: tuple[str, ...] = (), mtls: bool = False,
-                   ready_within_s: float = 90.0) -> NodeProcess:
+    def start_node(
+        self,
+        agency: str,
+        *,
+        options: tuple[str, ...] = (),
+        mtls: bool = False,
+        ready_within_s: float = 90.0,
+    ) -> NodeProcess:
         """``accord node --agency AGENCY`` as a process; returns once its API says ready.
 
         With ``mtls`` the API serves HTTPS and demands a client certificate (a
@@ -186,28 +216,55 @@ class AccordExchange:
             ca = LocalCa.ensure(self.directory / "api-tls")
             server = ca.issue_broker()  # a server certificate for 127.0.0.1
             client = ca.issue_client(TEST_CLIENT)
-            options = (*options, "--tls-cert", str(server), "--tls-key", str(server),
-                       "--client-ca", str(ca.cafile))
+            options = (
+                *options,
+                "--tls-cert",
+                str(server),
+                "--tls-key",
+                str(server),
+                "--client-ca",
+                str(ca.cafile),
+            )
             context = ssl.create_default_context(cafile=str(ca.cafile))
             context.load_cert_chain(str(client.certfile), str(client.keyfile))
         log_path = self.directory / f"node-{agency.lower()}.log"
         self.data_dir(agency).mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "accord", "--log-json", "node", "--agency", agency,
-                 "--listen", f"127.0.0.1:{port}", *options],
-                env={**os.environ, **self.node_env(agency)}, stdout=out,
+                [
+                    sys.executable,
+                    "-m",
+                    "accord",
+                    "--log-json",
+                    "node",
+                    "--agency",
+                    agency,
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    *options,
+                ],
+                env={**os.environ, **self.node_env(agency)},
+                stdout=out,
                 stderr=subprocess.STDOUT,
             )
         scheme = "https" if mtls else "http"
-        node = NodeProcess(agency, f"{scheme}://127.0.0.1:{port}", self.token,
-                           self.data_dir(agency), log_path, process, context)
+        node = NodeProcess(
+            agency,
+            f"{scheme}://127.0.0.1:{port}",
+            self.token,
+            self.data_dir(agency),
+            log_path,
+            process,
+            context,
+        )
         self.nodes[agency] = node
         deadline = time.monotonic() + ready_within_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise BrokerError(f"node {agency} exited with {process.returncode}",
-                                  hint=f"see its log: {log_path}")
+                raise BrokerError(
+                    f"node {agency} exited with {process.returncode}",
+                    hint=f"see its log: {log_path}",
+                )
             try:
                 status = node.get("/v1/status", timeout_s=5)
                 if status.status == 200 and status.json["ready"]:
@@ -216,8 +273,9 @@ class AccordExchange:
                 pass  # not listening yet
             time.sleep(0.2)
         node.stop()
-        raise BrokerError(f"node {agency} not ready within {ready_within_s:g}s",
-                          hint=f"see its log: {log_path}")
+        raise BrokerError(
+            f"node {agency} not ready within {ready_within_s:g}s", hint=f"see its log: {log_path}"
+        )
 
     def stop_nodes(self) -> None:
         for node in self.nodes.values():

@@ -42,10 +42,12 @@ def accord_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBro
 
 
 @pytest.fixture(scope="session")
-def accord_exchange(accord_broker: LocalBroker, accord_plan: Plan,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccordExchange]:
-    exchange = AccordExchange.create(accord_plan, accord_broker.connection(),
-                                     tmp_path_factory.mktemp("accord-exchange"))
+def accord_exchange(
+    accord_broker: LocalBroker, accord_plan: Plan, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AccordExchange]:
+    exchange = AccordExchange.create(
+        accord_plan, accord_broker.connection(), tmp_path_factory.mktemp("accord-exchange")
+    )
     try:
         yield exchange
     finally:

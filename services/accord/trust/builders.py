@@ -40,12 +40,14 @@ def create_root(
     """A country root CA: Ed25519, CA:true (no intermediates), keyCertSign + cRLSign."""
     key = key or Ed25519PrivateKey.generate()
     start = not_before or utc_now() - CLOCK_SKEW
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, ALPHA2[country]),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "accord"),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, country.value),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"accord {country.value} root CA"),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, ALPHA2[country]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "accord"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, country.value),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"accord {country.value} root CA"),
+        ]
+    )
     public = key.public_key()
     cert = (
         x509.CertificateBuilder()
@@ -58,9 +60,15 @@ def create_root(
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -90,12 +98,16 @@ def issue_certificate(
     root_public = root_key.public_key()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, ALPHA2[country]),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "accord"),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, country.value),
-            x509.NameAttribute(NameOID.COMMON_NAME, agency),
-        ]))
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COUNTRY_NAME, ALPHA2[country]),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "accord"),
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, country.value),
+                    x509.NameAttribute(NameOID.COMMON_NAME, agency),
+                ]
+            )
+        )
         .issuer_name(root_cert.subject)
         .public_key(public)
         .serial_number(serial or x509.random_serial_number())
@@ -104,9 +116,15 @@ def issue_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -152,5 +170,3 @@ def build_crl(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
         )
     return builder.sign(root_key, algorithm=None)
-
-

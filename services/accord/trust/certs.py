@@ -56,11 +56,14 @@ def agency_of(cert: x509.Certificate) -> str:
         raise PkiError(
             "certificate has no subjectAltName", hint="accord certificates carry an agency URI"
         ) from None
-    uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-            if u.startswith(AGENCY_URI_PREFIX)]
+    uris = [
+        u
+        for u in san.get_values_for_type(x509.UniformResourceIdentifier)
+        if u.startswith(AGENCY_URI_PREFIX)
+    ]
     if len(uris) != 1:
         raise PkiError(f"certificate must name exactly one {AGENCY_URI_PREFIX}<AGENCY> URI")
-    agency = uris[0][len(AGENCY_URI_PREFIX):]
+    agency = uris[0][len(AGENCY_URI_PREFIX) :]
     if not is_agency_id(agency):
         raise PkiError(f"certificate names a malformed agency id {agency!r}")
     if _attr(cert.subject, NameOID.COMMON_NAME) != agency:

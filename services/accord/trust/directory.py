@@ -50,9 +50,7 @@ __all__ = ["CertInfo", "PkiDirectory", "write_private_key"]
 log = get_logger(__name__)
 
 
-def write_private_key(
-    path: Path, key: Ed25519PrivateKey, passphrase: bytes | None = None
-) -> None:
+def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None = None) -> None:
     """Write a PEM PKCS#8 key, created 0600 and exclusive (never chmod-ed after the fact)."""
     encryption = BestAvailableEncryption(passphrase) if passphrase else NoEncryption()
     data = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
@@ -139,8 +137,10 @@ class PkiDirectory:
     ) -> x509.Certificate:
         where = self.root_dir(country)
         if (where / "ca.cert.pem").exists():
-            raise PkiError(f"{country} already has a root in {where}",
-                           hint="a root is created once; issue agency certificates from it")
+            raise PkiError(
+                f"{country} already has a root in {where}",
+                hint="a root is created once; issue agency certificates from it",
+            )
         where.mkdir(parents=True, exist_ok=True)
         key, cert = create_root(country, valid_days=valid_days, not_before=not_before)
         write_private_key(where / "ca.key.pem", key, passphrase)
@@ -187,9 +187,14 @@ class PkiDirectory:
             (where / "PENDING").unlink(missing_ok=True)
         else:
             _write_atomic(where / "PENDING", kid + "\n")
-        log.info("pki.certificate_issued", agency=agency, kid=kid, rotated=rotate,
-                 active=activate or not rotate,
-                 not_after=cert.not_valid_after_utc.isoformat())
+        log.info(
+            "pki.certificate_issued",
+            agency=agency,
+            kid=kid,
+            rotated=rotate,
+            active=activate or not rotate,
+            not_after=cert.not_valid_after_utc.isoformat(),
+        )
         return cert
 
     def revoke(
@@ -208,8 +213,9 @@ class PkiDirectory:
         if kid is not None:
             chosen = [c for c in certs if kid_of(c) == kid]
             if not chosen:
-                raise PkiError(f"{agency} has no certificate with kid {kid}",
-                               hint="see `accord pki show`")
+                raise PkiError(
+                    f"{agency} has no certificate with kid {kid}", hint="see `accord pki show`"
+                )
         elif everything or len(certs) == 1:
             chosen = certs
         else:
@@ -289,8 +295,9 @@ class PkiDirectory:
         try:
             kid = (where / "CURRENT").read_text().strip()
         except FileNotFoundError:
-            raise PkiError(f"{agency} has no certificate in {self.path}",
-                           hint="run `accord pki issue`") from None
+            raise PkiError(
+                f"{agency} has no certificate in {self.path}", hint="run `accord pki issue`"
+            ) from None
         return Signer.load(where / f"{kid}.key.pem", where / f"{kid}.cert.pem", passphrase)
 
     def agencies(self) -> list[str]:
@@ -306,12 +313,18 @@ class PkiDirectory:
             pending = self.pending(agency)
             for cert in self._agency_certs(agency):
                 kid = kid_of(cert)
-                rows.append(CertInfo(
-                    agency=agency, kid=kid, serial=cert.serial_number,
-                    not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-                    current=kid == current, revoked=store.is_revoked(kid),
-                    pending=kid == pending,
-                ))
+                rows.append(
+                    CertInfo(
+                        agency=agency,
+                        kid=kid,
+                        serial=cert.serial_number,
+                        not_before=cert.not_valid_before_utc,
+                        not_after=cert.not_valid_after_utc,
+                        current=kid == current,
+                        revoked=store.is_revoked(kid),
+                        pending=kid == pending,
+                    )
+                )
         return rows
 
     # internals
@@ -320,8 +333,10 @@ class PkiDirectory:
     ) -> tuple[Ed25519PrivateKey, x509.Certificate]:
         where = self.root_dir(country)
         if not (where / "ca.cert.pem").exists():
-            raise PkiError(f"no {country} root in {self.path}",
-                           hint=f"run `accord pki init-root --country {country} --dir {self.path}`")
+            raise PkiError(
+                f"no {country} root in {self.path}",
+                hint=f"run `accord pki init-root --country {country} --dir {self.path}`",
+            )
         return _load_key(where / "ca.key.pem", passphrase), _load_cert(where / "ca.cert.pem")
 
     def _agency_certs(self, agency: str) -> list[x509.Certificate]:
@@ -365,5 +380,3 @@ class PkiDirectory:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(crl.public_bytes(Encoding.PEM))
         tmp.replace(path)  # atomic: a reader never sees half a CRL
-
-

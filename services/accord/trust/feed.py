@@ -61,11 +61,12 @@ def crl_key(crl: x509.CertificateRevocationList, roots: TrustStore) -> str:
     for _, root in roots.roots():
         key = root.public_key()
         # Names as DER bytes (SPEC 4.1), as the trust store applies CRLs.
-        if (root.subject.public_bytes() == crl.issuer.public_bytes()
-                and crl.is_signature_valid(key)):  # type: ignore[arg-type]
+        if root.subject.public_bytes() == crl.issuer.public_bytes() and crl.is_signature_valid(key):  # type: ignore[arg-type]
             return f"crl:{kid_of(root)}"
-    raise PkiError(f"CRL of {crl.issuer.rfc4514_string()[:100]} is not signed by a known root",
-                   hint="issue CRLs with `accord pki revoke` in the PKI directory of that root")
+    raise PkiError(
+        f"CRL of {crl.issuer.rfc4514_string()[:100]} is not signed by a known root",
+        hint="issue CRLs with `accord pki revoke` in the PKI directory of that root",
+    )
 
 
 def trust_items(bundle: bytes, roots: TrustStore | None = None) -> list[tuple[str, bytes]]:
@@ -97,19 +98,24 @@ def trust_items(bundle: bytes, roots: TrustStore | None = None) -> list[tuple[st
         except PkiError:
             raise
         except Exception as exc:  # whatever the parser raises, refuse the item
-            raise PkiError(f"the bundle holds an unreadable {match.group(1).decode()}: "
-                           f"{type(exc).__name__}: {str(exc)[:200]}",
-                           hint="export the bundle again with `accord pki bundle`") from None
+            raise PkiError(
+                f"the bundle holds an unreadable {match.group(1).decode()}: "
+                f"{type(exc).__name__}: {str(exc)[:200]}",
+                hint="export the bundle again with `accord pki bundle`",
+            ) from None
         what, error = apply_item(scratch, key.encode(), pem, quiet=True)
         if what == "rejected":
-            raise PkiError(f"a node could not apply {key[:80]}: {error}",
-                           hint="publish only what `accord pki` issued from this PKI's roots")
+            raise PkiError(
+                f"a node could not apply {key[:80]}: {error}",
+                hint="publish only what `accord pki` issued from this PKI's roots",
+            )
         items.append((key, pem))
     return items
 
 
-async def publish_trust(conn: KafkaConnection, topic: str, bundle: bytes,
-                        roots: TrustStore | None = None) -> int:
+async def publish_trust(
+    conn: KafkaConnection, topic: str, bundle: bytes, roots: TrustStore | None = None
+) -> int:
     """Publish a bundle's certificates and CRLs to the trust topic; return how many.
 
     Every item is checked first against the roots nodes pin (``roots``, by default
@@ -124,7 +130,7 @@ async def publish_trust(conn: KafkaConnection, topic: str, bundle: bytes,
             await producer.send_and_wait(topic, value=pem, key=key.encode())
     finally:
         await close_producer(producer, timeout_s=conn.request_timeout_ms / 1000)
-    log.info("trust-published", topic=topic, items=len(items))
+    log.info("trust.published", topic=topic, items=len(items))
     return len(items)
 
 
@@ -142,8 +148,9 @@ def _bundle_cas(bundle: bytes) -> list[x509.Certificate]:
     return cas
 
 
-def apply_item(store: TrustStore, key: bytes | None, value: bytes | None, *,
-               quiet: bool = False) -> tuple[str, str | None]:
+def apply_item(
+    store: TrustStore, key: bytes | None, value: bytes | None, *, quiet: bool = False
+) -> tuple[str, str | None]:
     """Fold one trust-topic record into ``store``; return what happened and why not.
 
     Never raises (short of BaseException): the record is untrusted bytes, and any
@@ -168,8 +175,11 @@ def apply_item(store: TrustStore, key: bytes | None, value: bytes | None, *,
     except Exception as exc:  # see the docstring: any failure is a rejection
         error = f"{type(exc).__name__}: {str(exc)[:200]}"
         if not quiet:
-            log.warning("trust-item-rejected", key=(key or b"").decode("utf-8", "replace")[:100],
-                        error=error)
+            log.warning(
+                "trust.item_rejected",
+                key=(key or b"").decode("utf-8", "replace")[:100],
+                error=error,
+            )
         return "rejected", error
 
 
@@ -180,9 +190,17 @@ class TrustFeed:
     records are also counted in ``metrics.trust_rejected`` by error type.
     """
 
-    def __init__(self, conn: KafkaConnection, topic: str, store: TrustStore, *,
-                 metrics: NodeMetrics | None = None, agency: str = "",
-                 keys: NodeKeys | None = None, key_topics: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        conn: KafkaConnection,
+        topic: str,
+        store: TrustStore,
+        *,
+        metrics: NodeMetrics | None = None,
+        agency: str = "",
+        keys: NodeKeys | None = None,
+        key_topics: Sequence[str] = (),
+    ) -> None:
         """``keys``: the node's key directory and keyring, fed from the ``enc:`` and
         ``cwk:`` records (accord.confidentiality.feed); None: those are ignored.
         ``key_topics``: the agencies' key topics, read with the trust topic; on those
@@ -240,8 +258,7 @@ class TrustFeed:
         deadline = loop.time() + timeout_s
         try:
             partitions = consumer.assignment()
-            ends = await asyncio.wait_for(consumer.end_offsets(list(partitions)),
-                                          timeout=timeout_s)
+            ends = await asyncio.wait_for(consumer.end_offsets(list(partitions)), timeout=timeout_s)
             while any(self._read_to.get(tp, 0) < end for tp, end in ends.items()):
                 self._progress.clear()
                 left = deadline - loop.time()
@@ -250,7 +267,7 @@ class TrustFeed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._progress.wait(), timeout=left)
         except Exception as exc:  # a failed sync only means: refuse as before
-            log.warning("trust-feed-sync-failed", error=type(exc).__name__)
+            log.warning("trust.feed_sync_failed", error=type(exc).__name__)
             return False
         self._synced_at = loop.time()
         return sum(self.applied.get(k, 0) for k in APPLIED) > before
@@ -258,8 +275,7 @@ class TrustFeed:
     def _ended(self, task: asyncio.Task[None]) -> None:
         # _follow only ends by cancellation; anything else is a bug worth an alarm.
         if not task.cancelled() and task.exception() is not None:
-            log.error("trust-feed-died", topic=self._topic,
-                      error=type(task.exception()).__name__)
+            log.error("trust.feed_died", topic=self._topic, error=type(task.exception()).__name__)
 
     def _apply(self, key: bytes | None, value: bytes | None, topic: str | None = None) -> None:
         from accord.confidentiality.feed import KEY_PREFIXES, apply_key_record
@@ -270,14 +286,17 @@ class TrustFeed:
             # An agency-writable topic never carries certificates or CRLs.
             what, error = "rejected", "NotAKeyRecord: not an enc:/cwk: record on a key topic"
         elif is_key:
-            what, error = (apply_key_record(self._keys, key, value) if self._keys is not None
-                           else ("ignored", None))
+            what, error = (
+                apply_key_record(self._keys, key, value)
+                if self._keys is not None
+                else ("ignored", None)
+            )
         else:
             what, error = apply_item(self._store, key, value)
         self.last_record = time.time()
         self.applied[what] = self.applied.get(what, 0) + 1
         if what in APPLIED:
-            log.info("trust-updated", kind=what, topic=self._topic)
+            log.info("trust.updated", kind=what, topic=self._topic)
         elif what == "rejected":
             kind = (error or "Error").split(":", 1)[0][:60]
             self.metrics.trust_rejected.labels(self._agency, kind).inc()
@@ -290,9 +309,9 @@ class TrustFeed:
             try:
                 # A short fetch wait: a certificate should reach the store in
                 # milliseconds, not the broker's default half second.
-                consumer = new_consumer(self._conn, self._topic, *self._key_topics,
-                                        group_id=None,
-                                        fetch_max_wait_ms=50)
+                consumer = new_consumer(
+                    self._conn, self._topic, *self._key_topics, group_id=None, fetch_max_wait_ms=50
+                )
                 await consumer.start()
                 self._consumer = consumer
                 while True:
@@ -305,16 +324,22 @@ class TrustFeed:
                         self._read_to[tp] = records[-1].offset + 1
                     for tp in consumer.assignment():
                         # Also past compacted-away offsets and control records.
-                        self._read_to[tp] = max(self._read_to.get(tp, 0),
-                                                await consumer.position(tp))
+                        self._read_to[tp] = max(
+                            self._read_to.get(tp, 0), await consumer.position(tp)
+                        )
                     self._progress.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the feed must outlive any error
                 self.restarts += 1
                 self.metrics.trust_feed_restarts.labels(self._agency).inc()
-                log.warning("trust-feed-error", topic=self._topic, error=type(exc).__name__,
-                            detail=str(exc)[:200], retry_in_s=backoff)
+                log.warning(
+                    "trust.feed_error",
+                    topic=self._topic,
+                    error=type(exc).__name__,
+                    detail=str(exc)[:200],
+                    retry_in_s=backoff,
+                )
             finally:
                 self._consumer = None
                 if consumer is not None:

@@ -36,8 +36,9 @@ async def publish_and_activate(
     """
     store = directory.trust_store()
     count = await publish_trust(conn, topic, store.to_bundle(), roots=store)
-    activated = [kid for agency in directory.agencies()
-                 if (kid := directory.activate(agency)) is not None]
+    activated = [
+        kid for agency in directory.agencies() if (kid := directory.activate(agency)) is not None
+    ]
     return count, activated
 
 
@@ -52,8 +53,14 @@ async def rotate(
     ca_passphrase: bytes | None = None,
 ) -> x509.Certificate:
     """Stage a new key for ``agency``, publish its certificate, then put it in use."""
-    cert = directory.issue(agency, valid_days=valid_days, passphrase=passphrase,
-                           ca_passphrase=ca_passphrase, rotate=True, activate=False)
+    cert = directory.issue(
+        agency,
+        valid_days=valid_days,
+        passphrase=passphrase,
+        ca_passphrase=ca_passphrase,
+        rotate=True,
+        activate=False,
+    )
     await publish_and_activate(directory, conn, topic)
     log.info("pki.rotated", agency=agency, topic=topic)
     return cert

@@ -42,9 +42,11 @@ def pinned_fingerprints(values: Iterable[str]) -> frozenset[str]:
     for value in values:
         pin = value.strip().lower().replace(":", "")
         if not _FINGERPRINT.fullmatch(pin):
-            raise PkiError(f"pinned root {value[:80]!r} is not a SHA-256 fingerprint",
-                           hint="64 hex digits: the SHA-256 of the root certificate's DER "
-                           "(`accord pki bundle` writes them to roots.sha256)")
+            raise PkiError(
+                f"pinned root {value[:80]!r} is not a SHA-256 fingerprint",
+                hint="64 hex digits: the SHA-256 of the root certificate's DER "
+                "(`accord pki bundle` writes them to roots.sha256)",
+            )
         pins.add(pin)
     return frozenset(pins)
 
@@ -54,11 +56,16 @@ def read_roots_file(path: Path) -> frozenset[str]:
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
-        raise PkiError(f"cannot read the pinned roots {path}",
-                       hint="export the bundle with `accord pki bundle` (it writes the roots "
-                       "file beside it) or set ACCORD_TRUSTED_ROOTS") from None
-    words = [line.split()[0] for line in text.splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+        raise PkiError(
+            f"cannot read the pinned roots {path}",
+            hint="export the bundle with `accord pki bundle` (it writes the roots "
+            "file beside it) or set ACCORD_TRUSTED_ROOTS",
+        ) from None
+    words = [
+        line.split()[0]
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     return pinned_fingerprints(words)
 
 
@@ -110,8 +117,10 @@ class TrustStore:
         if not isinstance(key, Ed25519PublicKey):
             raise PkiError("root certificate key is not Ed25519")
         if not is_ca(cert) or cert.issuer.public_bytes() != cert.subject.public_bytes():
-            raise PkiError("not a self-signed CA certificate", hint="add agency certificates "
-                           "with add_certificate")
+            raise PkiError(
+                "not a self-signed CA certificate",
+                hint="add agency certificates with add_certificate",
+            )
         try:
             key.verify(cert.signature, cert.tbs_certificate_bytes)
         except InvalidSignature:
@@ -127,8 +136,9 @@ class TrustStore:
     def add_certificate(self, cert: x509.Certificate) -> str:
         """Know an agency signing certificate. Whether it is trusted is decided on use."""
         if is_ca(cert):
-            raise PkiError("CA certificates are roots", hint="use add_root; accord has no "
-                           "intermediate CAs")
+            raise PkiError(
+                "CA certificates are roots", hint="use add_root; accord has no intermediate CAs"
+            )
         if not isinstance(cert.public_key(), Ed25519PublicKey):
             raise PkiError("agency certificate key is not Ed25519")
         agency_of(cert)  # refuses certificates that name no agency
@@ -182,22 +192,29 @@ class TrustStore:
             raise PkiError("bundle holds no certificates")
         pins = pinned_fingerprints(roots)
         if not pins:
-            raise PkiError("no pinned roots: a node trusts only roots it was configured with",
-                           hint=f"list the roots' SHA-256 fingerprints in {ROOTS_FILE} beside "
-                           "the bundle (`accord pki bundle` writes it) or in ACCORD_TRUSTED_ROOTS")
+            raise PkiError(
+                "no pinned roots: a node trusts only roots it was configured with",
+                hint=f"list the roots' SHA-256 fingerprints in {ROOTS_FILE} beside "
+                "the bundle (`accord pki bundle` writes it) or in ACCORD_TRUSTED_ROOTS",
+            )
         for cert in certs:
             if is_ca(cert):
                 if kid_of(cert) in pins:
                     store.add_root(cert)
                 else:
                     # Not a root, whatever its subject says; nothing chains to it.
-                    _log.warning("trust-unpinned-ca-ignored", kid=kid_of(cert),
-                                 subject=cert.subject.rfc4514_string()[:200])
+                    _log.warning(
+                        "trust.unpinned_ca_ignored",
+                        kid=kid_of(cert),
+                        subject=cert.subject.rfc4514_string()[:200],
+                    )
         missing = pins - set(store._roots)
         if missing:
-            raise PkiError(f"pinned root {sorted(missing)[0]} is not in the bundle",
-                           hint="export the bundle again with `accord pki bundle`, or fix "
-                           "the pinned fingerprints")
+            raise PkiError(
+                f"pinned root {sorted(missing)[0]} is not in the bundle",
+                hint="export the bundle again with `accord pki bundle`, or fix "
+                "the pinned fingerprints",
+            )
         for crl in crls:
             try:
                 store.add_crl(crl)
@@ -288,9 +305,12 @@ class TrustStore:
         if cert is None:
             # Unknown kids are not cached: that would let a flood of random kids grow
             # the cache without bound.
-            return Rejected(ReasonCode.UNKNOWN_KEY, f"no certificate with kid {kid[:64]!r}",
-                           hint="the sender's certificate must be in the local trust store",
-                           rule="ENV-17")
+            return Rejected(
+                ReasonCode.UNKNOWN_KEY,
+                f"no certificate with kid {kid[:64]!r}",
+                hint="the sender's certificate must be in the local trust store",
+                rule="ENV-17",
+            )
         result = self._structural(kid, cert)
         self._checked[kid] = result
         return result
@@ -329,19 +349,26 @@ class TrustStore:
         except x509.ExtensionNotFound:
             signs = False
         if not signs and rules.enabled("ENV-19"):
-            return Rejected(ReasonCode.UNTRUSTED_ISSUER,
-                           f"certificate of {agency} is not certified for digital signatures",
-                           rule="ENV-19")
+            return Rejected(
+                ReasonCode.UNTRUSTED_ISSUER,
+                f"certificate of {agency} is not certified for digital signatures",
+                rule="ENV-19",
+            )
         if (
-            issuer is not None and (issuer.kid, cert.serial_number) in self._revoked
+            issuer is not None
+            and (issuer.kid, cert.serial_number) in self._revoked
             and rules.enabled("ENV-20")
         ):
-            return Rejected(ReasonCode.REVOKED, f"certificate {kid[:16]}… of {agency} is revoked",
-                           hint="the sender should sign with its current certificate",
-                           rule="ENV-20")
+            return Rejected(
+                ReasonCode.REVOKED,
+                f"certificate {kid[:16]}… of {agency} is revoked",
+                hint="the sender should sign with its current certificate",
+                rule="ENV-20",
+            )
         if issuer is None:  # only with ENV-18 switched off (mutation test)
-            return TrustedKey(kid, agency, country, cert, key,
-                              cert.not_valid_before_utc, cert.not_valid_after_utc)
+            return TrustedKey(
+                kid, agency, country, cert, key, cert.not_valid_before_utc, cert.not_valid_after_utc
+            )
         root_cert = issuer.certificate
         return TrustedKey(
             kid=kid,

@@ -47,5 +47,3 @@ def provision(directory: Path, agencies: Iterable[str], *, valid_days: int = 365
             pki.issue(agency, valid_days=valid_days)
     pki.write_bundle()
     return Pki(pki)
-
-
