@@ -115,10 +115,18 @@ async def test_one_trace_joins_publish_receive_receipt_and_handover(
         assert await until(
             lambda: bool(events(log_lines, "handover.handed_over", result.message_id))
         )
-        # Trust health is exported by the node itself, read at scrape time.
-        feed_polled = receiver.metrics.registry.get_sample_value(
-            "accord_trust_feed_last_poll_timestamp_seconds", {"agency": NODE}
-        )
+
+        # Trust health is exported by the node itself, read at scrape time (once the
+        # feed's first poll has reached the topic: a fresh topic may still be electing
+        # its leader).
+        def feed_polled_at() -> float | None:
+            value: float | None = receiver.metrics.registry.get_sample_value(
+                "accord_trust_feed_last_poll_timestamp_seconds", {"agency": NODE}
+            )
+            return value
+
+        assert await until(lambda: feed_polled_at() is not None)
+        feed_polled = feed_polled_at()
         (group,) = await read_status(exchange.connection, exchange.plan, [NODE])
     finally:
         await endpoint.stop()
