@@ -420,20 +420,35 @@ def verify(
     signed header); ``now`` is the verification time (aware; default: the current
     time).
     """
+    verdict = verify_any(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
+    if isinstance(verdict, Sealed):
+        # v1 callers get a verdict they can use; a v2 reader calls verify_sealed.
+        return Rejected(
+            ReasonCode.MALFORMED,
+            "envelope v2 (encrypted body): open it with accord.envelope.v2",
+            "ENC-01",
+        )
+    return verdict
+
+
+def verify_any(
+    raw: bytes,
+    trust: TrustStore,
+    *,
+    topic: str | None = None,
+    now: datetime | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> Verified | Sealed | Rejected:
+    """:func:`verify` for v1 and v2 records alike (a v2 record gives ``Sealed``).
+
+    The one place where a failure becomes a verdict: never raises on any ``raw``.
+    """
     if now is None:
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         raise ValueError("now must be timezone-aware")  # a caller's bug, not hostile input
     try:
-        verdict = _verify(raw, trust, topic, now, max_bytes)
-        if isinstance(verdict, Sealed):
-            # v1 callers get a verdict they can use; a v2 reader calls verify_sealed.
-            return Rejected(
-                ReasonCode.MALFORMED,
-                "envelope v2 (encrypted body): open it with accord.envelope.v2",
-                "ENC-01",
-            )
-        return verdict
+        return _verify(raw, trust, topic, now, max_bytes)
     except Refused as refused:
         return Rejected(refused.reason, refused.message, refused.rule)
     except (

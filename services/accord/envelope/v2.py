@@ -10,11 +10,10 @@ under a content key derived from a CWK, AAD over the exact H and L bytes.
 
 from __future__ import annotations
 
-import binascii
 import functools
 import json
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -35,17 +34,14 @@ from accord.envelope.jws import (
     _check_message,
     _strict_json,
     _summary,
-    _verify,
+    verify_any,
 )
 from accord.errors import ReasonCode, Refused
 from accord.labels import Label
 from accord.models import MESSAGE_TYPES, MessageBody
-from accord.observability.logs import get_logger
 from accord.trust import Signer, TrustStore, x5t_s256
 
 __all__ = ["Sealed", "open_sealed", "seal_encrypted", "verify_sealed"]
-
-log = get_logger(__name__)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -115,26 +111,7 @@ def verify_sealed(
     A v1 record gives Verified, a v2 record Sealed (open it with :func:`open_sealed`),
     a refusal Rejected. Never raises on hostile input.
     """
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    try:
-        return _verify(raw, trust, topic, now, max_bytes)
-    except Refused as refused:
-        return Rejected(refused.reason, refused.message, refused.rule)
-    except (
-        ValueError,
-        TypeError,
-        binascii.Error,
-        RecursionError,
-        UnicodeError,
-        OverflowError,
-    ) as exc:
-        return Rejected(ReasonCode.MALFORMED, f"{type(exc).__name__}: {exc}"[:500])
-    except Exception as exc:
-        log.error("envelope.verify_internal_error", error=type(exc).__name__, exc_info=True)
-        return Rejected(ReasonCode.MALFORMED, f"internal error: {type(exc).__name__}")
+    return verify_any(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
 
 
 def open_sealed(
