@@ -463,6 +463,10 @@ def _vectors(pki: _Pki) -> list[_Vector]:
         topic=sample_header(retract).topic,
     )
     out += _suite(pki)
+    # Imported here: vectors_batch builds on this module's helpers.
+    from accord.envelope.vectors_batch import batch_vectors
+
+    out += batch_vectors(pki)
     return out
 
 
