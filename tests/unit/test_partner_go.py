@@ -139,8 +139,10 @@ def test_every_rule_of_the_go_partner_verifier_is_needed(go_verifier: str) -> No
     """Mutation adequacy for the partner verifier: with any one SPEC rule switched off
     (-mutate; ENV-02's mutant is encoding/json's lenient parse), some vector's verdict
     changes or the verifier fails closed on a broken invariant (rule "internal")."""
-    rules = re.findall(r"^\| (ENV-\d\d) \|", (SCHEMAS / "SPEC.md").read_text(), re.MULTILINE)
-    assert len(rules) == len(set(rules)) >= 44
+    rules = re.findall(
+        r"^\| ((?:ENV|BAT)-\d\d) \|", (SCHEMAS / "SPEC.md").read_text(), re.MULTILINE
+    )
+    assert len(rules) == len(set(rules)) >= 48
     vectors = json.loads((VECTORS / "manifest.json").read_text())["vectors"]
     expected = {
         v["id"]: ("accept", None) if v["expected"] == "valid" else ("reject", v["expected"])

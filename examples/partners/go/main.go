@@ -52,7 +52,7 @@ func fail(format string, args ...any) {
 func main() {
 	schemaDir := flag.String("schemas", "schemas/v1", "directory of the v1 JSON Schemas")
 	policyPath := flag.String("policy", "schemas/policy/accord-jpn-aus-2007.json", "label policy file")
-	flag.StringVar(&mutated, "mutate", "", "switch off one rule `ENV-nn` or ENC-nn (mutation testing only; never in production)")
+	flag.StringVar(&mutated, "mutate", "", "switch off one rule `ENV-nn`, BAT-nn or ENC-nn (mutation testing only; never in production)")
 	flag.Parse()
 	sc, err := loadSchemas(*schemaDir, *policyPath)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -53,6 +54,7 @@ type signer struct {
 	kid          string
 	cert         *agencyCert
 	root         *root
+	batch        *batchElem // a batched element (SPEC §12); nil: per-message
 }
 
 // structuralBound is ENV-02's bound on the bytes `{ [ : ,` in a record: its
@@ -122,6 +124,17 @@ func verify(in input) *verdict {
 	signers := make([]*signer, len(sigs))
 	for i, s := range sigs {
 		m, ok := s.(map[string]any)
+		if _, batched := m["batch"]; batched {
+			// A batched element (SPEC §12): its members are BAT-01's.
+			p, ok := m["protected"].(string)
+			if !ok {
+				if v := reject("ENV-05", "malformed", "signature %d: protected must be a string", i+1); v != nil {
+					return v
+				}
+			}
+			signers[i] = &signer{protectedB64: p, batch: &batchElem{}}
+			continue
+		}
 		if !ok || len(m) != 2 {
 			if v := reject("ENV-05", "malformed", "signature %d is not an object of exactly protected and signature", i+1); v != nil {
 				return v
@@ -135,6 +148,14 @@ func verify(in input) *verdict {
 			}
 		}
 		signers[i] = &signer{protectedB64: p, signatureB64: g}
+	}
+	// BAT-01 (each batched element)
+	for i, s := range signers {
+		if s.batch != nil {
+			if v := checkBatchMembers(i, sigs[i].(map[string]any), s); v != nil {
+				return v
+			}
+		}
 	}
 	// ENC-01: a payload starting with { is v2's unencoded payload (RFC 7797),
 	// spelt with the minimal escaping only (\" and \\, nowhere else).
@@ -174,8 +195,19 @@ func verify(in input) *verdict {
 				return v
 			}
 		}
+		if s.batch != nil {
+			continue
+		}
 		if sigBytes[i], ok = decodeCanonical(s.signatureB64); !ok {
 			if v := reject("ENV-06", "malformed", "signature %d: signature is not canonical base64url", i+1); v != nil {
+				return v
+			}
+		}
+	}
+	// BAT-02 (each batched element)
+	for i, s := range signers {
+		if s.batch != nil {
+			if v := checkBatchEncoding(i, s); v != nil {
 				return v
 			}
 		}
@@ -317,6 +349,14 @@ func verify(in input) *verdict {
 		}
 		seenKid[s.kid] = true
 	}
+	// BAT-03 (each batched element)
+	for i, s := range signers {
+		if s.batch != nil {
+			if v := checkRootStatement(i, s); v != nil {
+				return v
+			}
+		}
+	}
 	// ENV-17 (each): only the local bundle; nothing is fetched.
 	for i, s := range signers {
 		if s.cert = in.trust.byKid[s.kid]; s.cert == nil {
@@ -367,11 +407,25 @@ func verify(in input) *verdict {
 		}
 		seenAgency[s.cert.agency] = true
 	}
-	// ENV-23 (each)
+	// ENV-23 (each): batched elements' roots, then the per-message signatures.
+	// All are one rule: which fails first among them does not change the verdict.
+	var perMessage []*signer
+	var perMessageSigs [][]byte
+	for i, s := range signers {
+		if s.batch == nil {
+			perMessage = append(perMessage, s)
+			perMessageSigs = append(perMessageSigs, sigBytes[i])
+		} else if v := verifyRoot(i, s); v != nil {
+			return v
+		}
+	}
 	if v2 {
 		// go-jose is not asked to read RFC 7797: the signing input is the
 		// protected text, a dot and the payload text, verified directly.
 		for i, s := range signers {
+			if s.batch != nil {
+				continue
+			}
 			pub := s.cert.cert.PublicKey.(ed25519.PublicKey)
 			if len(sigBytes[i]) != ed25519.SignatureSize ||
 				!ed25519.Verify(pub, append([]byte(s.protectedB64+"."), payload...), sigBytes[i]) {
@@ -380,9 +434,15 @@ func verify(in input) *verdict {
 				}
 			}
 		}
+		if v := checkInclusions(signers, payload); v != nil {
+			return v
+		}
 		return verifyV2(in, payload, cty, signers)
 	}
-	if v := verifySignatures(in.record, payloadB64, signers, sigBytes); v != nil {
+	if v := verifySignatures(in.record, payloadB64, perMessage, perMessageSigs, len(perMessage) != len(signers)); v != nil {
+		return v
+	}
+	if v := checkInclusions(signers, []byte(payloadB64)); v != nil {
 		return v
 	}
 	// ENV-24 on: the payload, parsed only now that every signature verified.
@@ -396,9 +456,40 @@ func verify(in input) *verdict {
 	return nil
 }
 
-// verifySignatures checks ENV-23 for every signature, with go-jose doing the
-// JWS work on a record the checks above have already made safe for it.
-func verifySignatures(record []byte, payloadB64 string, signers []*signer, sigBytes [][]byte) *verdict {
+// BAT-04 (each batched element), right after ENV-23. payloadText is what
+// ENV-23 reads: v1 the base64url text, v2 the payload text.
+func checkInclusions(signers []*signer, payloadText []byte) *verdict {
+	for i, s := range signers {
+		if s.batch != nil {
+			if v := checkInclusion(i, s, append([]byte(s.protectedB64+"."), payloadText...)); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// verifySignatures checks ENV-23 for every per-message signature, with go-jose
+// doing the JWS work on a record the checks above have already made safe for
+// it. rebuilt: the record also holds batched elements, which go-jose does not
+// know, so it gets the record with the per-message elements only.
+func verifySignatures(record []byte, payloadB64 string, signers []*signer, sigBytes [][]byte, rebuilt bool) *verdict {
+	if len(signers) == 0 {
+		return nil
+	}
+	if rebuilt {
+		// Every string is canonical base64url (ENV-06): no escaping needed.
+		var b strings.Builder
+		b.WriteString(`{"payload":"` + payloadB64 + `","signatures":[`)
+		for i, s := range signers {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`{"protected":"` + s.protectedB64 + `","signature":"` + s.signatureB64 + `"}`)
+		}
+		b.WriteString("]}")
+		record = []byte(b.String())
+	}
 	// The spec's 64-byte rule is checked first, on the decoded bytes.
 	for i := range signers {
 		if len(sigBytes[i]) != ed25519.SignatureSize {
