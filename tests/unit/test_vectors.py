@@ -108,13 +108,30 @@ def test_size_boundary_vectors_sit_at_the_default_max_bytes() -> None:
 
 
 def test_v2_has_one_reject_vector_per_enc_rule_with_its_reason() -> None:
-    rejects = {v["rule"]: v["expected"] for v in MANIFEST_V2["vectors"] if v["expected"] != "valid"}
+    rejects = {
+        v["rule"]: v["expected"]
+        for v in MANIFEST_V2["vectors"]
+        if v["expected"] != "valid" and v["rule"].startswith("ENC-")
+    }
     assert rejects == {r.id: r.reason.value for r in rules.ENC_RULES}
+
+
+def test_v2_has_a_batched_record_and_one_outside_its_tree() -> None:
+    by_id = {v["id"]: v for v in MANIFEST_V2["vectors"]}
+    assert by_id["valid/v2-batch-2-of-3"]["expected"] == "valid"
+    assert by_id["reject/BAT-04-v2-payload-of-another-leaf"]["rule"] == "BAT-04"
+    record = json.loads((VECTORS / "v2" / by_id["valid/v2-batch-2-of-3"]["file"]).read_bytes())
+    assert record["payload"].startswith('{"header":')
+    assert list(record["signatures"][0]) == ["protected", "batch"]
 
 
 def test_v2_valid_vectors_give_the_plaintext_digest_for_one_and_ten_recipients() -> None:
     valid = [v for v in MANIFEST_V2["vectors"] if v["expected"] == "valid"]
-    assert [v["id"] for v in valid] == ["valid/v2-one-recipient", "valid/v2-ten-recipients"]
+    assert [v["id"] for v in valid] == [
+        "valid/v2-one-recipient",
+        "valid/v2-ten-recipients",
+        "valid/v2-batch-2-of-3",
+    ]
     assert all(re.fullmatch(r"[0-9a-f]{64}", v["plaintext_sha256"]) for v in valid)
 
 

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -67,6 +68,30 @@ type signer struct {
 // parser far more than a valid message; it never reaches one here.
 const structuralBound = 64
 
+var v2Payload = regexp.MustCompile(`"payload"[ \t\r\n]*:[ \t\r\n]*"\{`)
+
+// outsideV2Payload is the record without its v2 payload string, if it has
+// one: SPEC §11.1 counts ENV-02's structure bytes outside that string only (the
+// payload is JSON text, bounded by max_bytes and parsed after the signatures).
+// Found as Python's reference does: the first `"payload":"{` and the end of
+// that JSON string.
+func outsideV2Payload(record []byte) []byte {
+	loc := v2Payload.FindIndex(record)
+	if loc == nil || mutated == "ENC-01" {
+		return record
+	}
+	start := loc[1] - 2 // the opening quote
+	for i := start + 1; i < len(record); i++ {
+		switch record[i] {
+		case '\\':
+			i++
+		case '"':
+			return append(append([]byte{}, record[:start]...), record[i+1:]...)
+		}
+	}
+	return record
+}
+
 func verify(in input) *verdict {
 	// ENV-01
 	if len(in.record) > in.maxBytes {
@@ -75,7 +100,7 @@ func verify(in input) *verdict {
 		}
 	}
 	n := 0
-	for _, c := range in.record {
+	for _, c := range outsideV2Payload(in.record) {
 		if c == '{' || c == '[' || c == ':' || c == ',' {
 			n++
 		}

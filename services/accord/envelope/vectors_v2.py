@@ -22,9 +22,10 @@ from accord.confidentiality.body import encrypt_body
 from accord.confidentiality.keys import EncryptionKeyPair
 from accord.confidentiality.recipients import Recipient
 from accord.confidentiality.wrap import Cwk, seal_cwk
+from accord.envelope.batch import sign_batch
 from accord.envelope.jws import MAX_BYTES, TYP, payload_bytes, sign_payload
 from accord.envelope.samples import ISSUED_AT, SAMPLES, sample_header, sample_label
-from accord.envelope.v2 import seal_encrypted
+from accord.envelope.v2 import seal_encrypted, unsigned_encrypted
 from accord.envelope.vectors import VERIFY_AT, _b64, _build_pki, _iso, _json
 from accord.errors import ReasonCode
 from accord.models import StrategicAssessment
@@ -169,6 +170,35 @@ def build_v2_vectors() -> dict[str, bytes]:
         "the same message under a CWK shared with ten agencies",
         [ann10],
         plaintext=body,
+    )
+
+    # Batch signatures (SPEC 12) over v2 records: the leaf is the unencoded signing
+    # input, so the tree covers the encrypted records.
+    batch = sign_batch(
+        mofa,
+        [
+            unsigned_encrypted(sample_header(sa, sequence=i), label, sa.body, mofa, cwk)
+            for i in range(3)
+        ],
+    )
+    add(
+        "valid/v2-batch-2-of-3",
+        batch[1],
+        "valid",
+        None,
+        "record 2 of a batch of 3 encrypted records signed with one root by JPN.MOFA",
+        [ann],
+        plaintext=body,
+    )
+    swapped = json.loads(batch[1])
+    swapped["payload"] = json.loads(batch[2])["payload"]
+    add(
+        "reject/BAT-04-v2-payload-of-another-leaf",
+        _json(swapped),
+        ReasonCode.BAD_SIGNATURE.value,
+        "BAT-04",
+        "record 2's root, index and path with record 3's payload",
+        [ann],
     )
 
     payload = json.loads(good)["payload"].encode("utf-8")
