@@ -8,6 +8,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from accord.envelope.samples import SAMPLES, sample_header, sample_label
 from accord.envelope.v2 import unsigned_encrypted
 from accord.errors import ReasonCode
 from accord.models import StrategicAssessment
-from accord.trust import Signer
+from accord.trust import Signer, TrustStore
 
 SA = SAMPLES[StrategicAssessment.TYPE]
 SENDER = SA.sender  # JPN.MOFA
@@ -357,3 +358,27 @@ def test_a_co_signer_adds_a_per_message_signature_to_a_batched_record(four: list
     # The co-signature still has to verify, cached root or not.
     broken = edited(both, lambda d: d["signatures"][1].update(signature=b64(b"\x01" + bytes(63))))
     assert refused(broken, roots) == (ReasonCode.BAD_SIGNATURE, "ENV-23")
+
+
+def test_one_cache_across_the_whole_suite_changes_no_verdict() -> None:
+    """Every v1 vector through one RootCache, as a receiving node keeps it: the
+    batched rejects that reuse a valid record's root are still refused by their rule."""
+    vectors = Path(__file__).resolve().parents[2] / "schemas" / "vectors"
+    manifest = json.loads((vectors / "manifest.json").read_text())
+    store = TrustStore.from_bundle(vectors / manifest["bundle"], roots=manifest["roots"])
+    roots = RootCache()
+    for vector in manifest["vectors"]:
+        verdict = verify_any(
+            (vectors / vector["file"]).read_bytes(),
+            store,
+            topic=vector["topic"],
+            now=datetime.fromisoformat(vector["now"]),
+            max_bytes=vector["max_bytes"],
+            roots=roots,
+        )
+        if vector["expected"] == "valid":
+            assert isinstance(verdict, Verified), (vector["id"], verdict)
+        else:
+            assert isinstance(verdict, Rejected), vector["id"]
+            assert (verdict.reason.value, verdict.rule) == (vector["expected"], vector["rule"])
+    assert len(roots) >= 7  # one per batch the valid vectors were signed in

@@ -2,8 +2,10 @@
 
 ``python -m accord.conformance.cost [--repeat N]`` prints, for each shape of record,
 its size, the verdict, the fastest and the median time of ``verify`` over N runs, and
-the ratio of the fastest to that of a valid (2.7 kB, co-signed) message. Figures, not
-assertions: the machine decides the absolute numbers.
+the ratio of the fastest to that of a valid (2.7 kB, co-signed) message; then what one
+record costs to verify with a per-message signature and with a batch signature (SPEC
+12), its root verified or already cached. Figures, not assertions: the machine decides
+the absolute numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from accord.envelope import Verified, payload_bytes, sign_payload, verify
+from accord.envelope.batch import RootCache
 from accord.envelope.samples import SAMPLES, sample_header, sample_label
 from accord.envelope.vectors import _build_pki
 from accord.models import (
@@ -120,6 +123,26 @@ def main() -> None:
             f"{name:30} {len(raw):>8} {label:>14} {fastest:>8.3f} {median:>9.3f} "
             f"{fastest / base:>7.1f}"
         )
+    # Batch signatures (SPEC 12): one signature per batch. A receiver's RootCache
+    # skips ENV-23's verify for a root it has seen; the inclusion proof still runs.
+    print()
+    print(f"{'one signature':30} {'bytes':>8} {'root cache':>14} {'min ms':>8} {'median ms':>9}")
+    single = (VECTORS / "valid" / f"{StrategicAssessment.TYPE}.jws.json").read_bytes()
+    batched = (VECTORS / "valid" / "batch-5-of-7.jws.json").read_bytes()
+    roots = RootCache()
+    verify(batched, store, topic=vector["topic"], now=now, roots=roots)
+    for name, raw, cache in (
+        ("per-message signature", single, None),
+        ("batched, root not yet seen", batched, None),
+        ("batched, root verified before", batched, roots),
+    ):
+        assert isinstance(verify(raw, store, topic=vector["topic"], now=now, roots=cache), Verified)
+        fastest, median = _times_ms(
+            functools.partial(verify, raw, store, topic=vector["topic"], now=now, roots=cache),
+            args.repeat,
+        )
+        hit = "-" if cache is None else "hit"
+        print(f"{name:30} {len(raw):>8} {hit:>14} {fastest:>8.3f} {median:>9.3f}")
 
 
 if __name__ == "__main__":

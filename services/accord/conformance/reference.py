@@ -22,6 +22,7 @@ from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.keys import EncryptionKeyPair
 from accord.conformance import rules
 from accord.envelope import MAX_BYTES, Rejected, Verified, verify
+from accord.envelope.batch import RootCache
 from accord.envelope.jws import Sealed
 from accord.envelope.v2 import open_sealed, verify_sealed
 from accord.errors import AccordError, ReasonCode, Refused
@@ -31,9 +32,14 @@ __all__ = ["answer", "serve"]
 
 
 def answer(
-    request: dict[str, Any], stores: dict[tuple[str, tuple[str, ...]], TrustStore]
+    request: dict[str, Any],
+    stores: dict[tuple[str, tuple[str, ...]], TrustStore],
+    roots: RootCache | None = None,
 ) -> dict[str, Any]:
-    """The response to one request (a verifier may cache trust per bundle and roots)."""
+    """The response to one request (a verifier may cache trust per bundle and roots).
+
+    ``roots``: batch roots verified by earlier requests (SPEC 12.4), as a receiving
+    node keeps them; verdicts must not depend on it."""
     key = (str(request["bundle"]), tuple(request["roots"]))
     store = stores.get(key)
     if store is None:
@@ -44,9 +50,11 @@ def answer(
     decrypt = request.get("decrypt")
     body: bytes | None = None
     if decrypt is None:  # protocol v1: a node without encryption keys
-        verdict = verify(raw, store, topic=request["topic"], now=now, max_bytes=max_bytes)
+        verdict = verify(
+            raw, store, topic=request["topic"], now=now, max_bytes=max_bytes, roots=roots
+        )
     else:
-        verdict, body = _decrypting(raw, store, request["topic"], now, max_bytes, decrypt)
+        verdict, body = _decrypting(raw, store, request["topic"], now, max_bytes, decrypt, roots)
     if isinstance(verdict, Verified):
         response: dict[str, Any] = {"id": request["id"], "verdict": "accept"}
         if body is not None:
@@ -68,6 +76,7 @@ def _decrypting(
     now: datetime,
     max_bytes: int,
     decrypt: dict[str, Any],
+    roots: RootCache | None = None,
 ) -> tuple[Verified | Rejected, bytes | None]:
     """A decrypting node (SPEC 11): open the announcements, verify, then ENC-04..08.
 
@@ -81,7 +90,7 @@ def _decrypting(
         # NotARecipient is remembered: a record under that CWK is not-a-recipient (ENC-05)
         with contextlib.suppress(NotARecipient):
             keyring.open(base64.b64decode(announcement, validate=True), store, now=now)
-    verdict = verify_sealed(raw, store, topic=topic, now=now, max_bytes=max_bytes)
+    verdict = verify_sealed(raw, store, topic=topic, now=now, max_bytes=max_bytes, roots=roots)
     if isinstance(verdict, Rejected):
         return verdict, None
     if isinstance(verdict, Verified):
@@ -111,12 +120,15 @@ def _decrypting(
 
 def serve(stdin: IO[str], stdout: IO[str]) -> int:
     stores: dict[tuple[str, tuple[str, ...]], TrustStore] = {}
+    # One cache for the run, as a receiving node keeps one: a root verified for one
+    # vector is not verified again for the next (SPEC 12.4).
+    roots = RootCache()
     for line in stdin:
         if not line.strip():
             continue
         try:
             request = json.loads(line)
-            response = answer(request, stores)
+            response = answer(request, stores, roots)
         except (ValueError, KeyError, TypeError, binascii.Error, AccordError) as exc:
             # A bad request is the runner's bug, not a verdict: say so on stderr and in
             # the response (the runner reports it as an error).

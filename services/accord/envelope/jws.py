@@ -553,7 +553,8 @@ def _bounded_shape(raw: bytes) -> int:
     """ENV-02's structural bound (SPEC 5.2): at most 64 bytes ``{ [ : ,`` in the record.
 
     Every string of a valid record is base64url, so all of its ``{``/``[``, ``:`` and
-    ``,`` are structure: 4 + 5 per signature, 44 with 8 signatures. Counting bytes (C
+    ``,`` are structure: 4 + 5 per signature, 44 with 8 signatures (a batched element,
+    SPEC 12, counts 11 plus a comma per path hash after the first). Counting bytes (C
     speed) before any general parse makes a 1 MiB record of ``[[[[`` or ``{}``-lists
     as cheap to refuse as a valid record is to check (issue 9 item 4), and below the
     bound the general parse handles at most a few hundred tokens. The bound is part of
@@ -572,8 +573,8 @@ def _bounded_shape(raw: bytes) -> int:
     if len(structure) > _SCAN_LIMIT:
         _refuse(
             ReasonCode.MALFORMED,
-            f"envelope has more than {_SCAN_LIMIT} of the bytes {{ [ : , (a valid "
-            "record has at most 44)",
+            f"envelope has more than {_SCAN_LIMIT} of the bytes {{ [ : , (a record of "
+            "8 per-message signatures has 44)",
             "ENV-02",
         )
     return openings
