@@ -11,21 +11,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _receive
 import pytest
 from _accord_pki import pki
 
 from accord.confidentiality import ContentEncryptor, EncryptionKeyPair, Recipient
-from accord.envelope import Rejected, Verified, cosign, new_message_id
+from accord.envelope import Header, Rejected, Verified, cosign, new_message_id
 from accord.envelope.batch import RootCache, Unsigned, sign_batch
 from accord.envelope.jws import Sealed, audit_path_length, sign_record, unsigned, verify_any
 from accord.envelope.merkle import MerkleTree
 from accord.envelope.samples import SAMPLES, sample_header, sample_label
 from accord.envelope.v2 import unsigned_encrypted
 from accord.errors import ReasonCode
+from accord.labels import scope_label
 from accord.models import StrategicAssessment
+from accord.receiver.inbox import Inbox
+from accord.receiver.step import step
 from accord.trust import Signer, TrustStore
 
 SA = SAMPLES[StrategicAssessment.TYPE]
+SA_TYPE, SA_BODY = StrategicAssessment.TYPE, SA.body
 SENDER = SA.sender  # JPN.MOFA
 TOPIC = sample_header(SA).topic
 
@@ -382,3 +387,44 @@ def test_one_cache_across_the_whole_suite_changes_no_verdict() -> None:
             assert isinstance(verdict, Rejected), vector["id"]
             assert (verdict.reason.value, verdict.rule) == (vector["expected"], vector["rule"])
     assert len(roots) >= 7  # one per batch the valid vectors were signed in
+
+
+# -- the receiver's step -----------------------------------------------------------
+
+
+def test_the_receive_step_delivers_a_batch_with_one_root_verify(tmp_path: Path) -> None:
+    """One poll of batched records through the receiver's step with the node's
+    RootCache: every record delivered, one root remembered, and a record outside the
+    tree (another record's payload under the same cached root) quarantined."""
+    sender = "AUS.DFAT"
+    headers = [
+        Header.create(
+            SA_TYPE,
+            sender=sender,
+            scope=_receive.BI,
+            area=_receive.SA,
+            sequence=n,
+            namespace=_receive.plan().namespace,
+        )
+        for n in (1, 2, 3, 4, 5)
+    ]
+    label = scope_label(
+        sender, _receive.BI, legal_basis="Test message under the originator's laws."
+    )
+    key = _receive.pki().signer(sender)
+    batch = sign_batch(key, [unsigned(h, label, SA_BODY, key) for h in headers])
+    forged = edited(batch[0], lambda d: d.update(payload=json.loads(batch[1])["payload"]))
+    polled = _receive.records(*zip(headers, batch, strict=True))
+    polled += _receive.records((headers[0], forged), start=len(polled))
+    roots = RootCache()
+    context = dataclasses.replace(_receive.context(), roots=roots)
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    try:
+        out = step([polled], inbox, context, now=now())
+    finally:
+        inbox.close()
+    assert [d.message_id for d in out.deliveries] == [str(h.message_id) for h in headers]
+    assert [(r.reason, r.rule) for _, r in out.quarantined] == [
+        (ReasonCode.BAD_SIGNATURE, "BAT-04")
+    ]
+    assert len(roots) == 1

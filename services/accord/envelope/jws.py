@@ -382,9 +382,7 @@ def _record(item: Unsigned, elements: list[str]) -> bytes:
     requires; ensure_ascii=False keeps UTF-8 as is (the label's legal_basis may hold
     any text).
     """
-    payload = (
-        json.dumps(item.payload, ensure_ascii=False) if item.v2 else f'"{item.payload}"'
-    )
+    payload = json.dumps(item.payload, ensure_ascii=False) if item.v2 else f'"{item.payload}"'
     return f'{{"payload":{payload},"signatures":[{",".join(elements)}]}}'.encode()
 
 
