@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from accord.envelope.header import Header
-from accord.envelope.jws import ALG, MAX_SIGNATURES, TYP
+from accord.envelope.jws import ALG, MAX_SIGNATURES, MAX_TREE_SIZE, TYP
 from accord.labels import Label
 from accord.models import MESSAGE_TYPES
 
@@ -76,15 +76,54 @@ def _jws() -> dict[str, Any]:
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_SIGNATURES,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["protected", "signature"],
-                    "properties": {
-                        "protected": _b64url(
-                            "base64url of the protected header (accord.protected-header.v1)"
-                        ),
-                        "signature": _b64url("base64url of the 64-byte Ed25519 signature"),
+                "items": {"oneOf": [_per_message(), _batched()]},
+            },
+        },
+    }
+
+
+def _per_message() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["protected", "signature"],
+        "properties": {
+            "protected": _b64url("base64url of the protected header (accord.protected-header.v1)"),
+            "signature": _b64url("base64url of the 64-byte Ed25519 signature"),
+        },
+    }
+
+
+def _batched() -> dict[str, Any]:
+    """A batched signature element (SPEC section 12; BAT-01, BAT-02)."""
+    part = "[A-Za-z0-9_-]*"
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["protected", "batch"],
+        "properties": {
+            "protected": _b64url("base64url of the protected header (accord.protected-header.v1)"),
+            "batch": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["root", "index", "path"],
+                "properties": {
+                    "root": {
+                        "type": "string",
+                        "maxLength": 1024,
+                        "pattern": f"^{part}\\.{part}\\.{part}$",
+                        "description": "the root statement: compact JWS over the tree "
+                        "size and root hash (SPEC 12.2)",
+                    },
+                    "index": {"type": "integer", "minimum": 0, "maximum": MAX_TREE_SIZE - 1},
+                    "path": {
+                        "type": "array",
+                        "maxItems": 16,
+                        "items": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9_-]{43}$",
+                            "description": "base64url of a 32-byte SHA-256 hash",
+                        },
                     },
                 },
             },
