@@ -845,9 +845,13 @@ def _verify(
     if len(set(kids)) != len(kids) and rules.enabled("ENV-16"):
         _refuse(ReasonCode.MALFORMED, "a key signs an envelope at most once", "ENV-16")
     # BAT-03: each batched element's root statement, and its position in that tree
-    statements: list[_RootStatement | None] = _per_signature(
-        lambda item: _batch_position(item[0]["batch"], item[1]) if "batch" in item[0] else None,
-        list(zip(signatures, kids, strict=True)),
+    statements: list[_RootStatement | None] = (
+        _per_signature(
+            lambda item: _batch_position(item[0]["batch"], item[1]) if "batch" in item[0] else None,
+            list(zip(signatures, kids, strict=True)),
+        )
+        if any("batch" in sig for sig in signatures)
+        else [None] * len(signatures)
     )
 
     # ENV-17..22: keys only from the local trust store; chain, usage, CRL, validity now
