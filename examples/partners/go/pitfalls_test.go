@@ -88,3 +88,23 @@ func TestGoJoseRefusesPadding(t *testing.T) {
 		t.Error("ParseSignedJSON accepted `=` padding; SPEC §9 says it refuses it")
 	}
 }
+
+// SPEC §12.7: go-jose does not know batched elements. ParseSignedJSON reads one
+// as a signature of zero bytes (the batch member ignored), and VerifyMulti
+// accepts a record whose batched signature is broken when a per-message
+// co-signature verifies.
+func TestGoJoseIgnoresTheBatchMember(t *testing.T) {
+	jws, err := parseVector(t, "reject/BAT-04-cosigned-path-wrong")
+	if err != nil {
+		t.Fatalf("ParseSignedJSON refused a batched record (%v); SPEC §12.7 says it reads it", err)
+	}
+	if len(jws.Signatures) != 2 || len(jws.Signatures[0].Signature) != 0 {
+		t.Fatalf("go-jose read the batched element otherwise than as an empty signature")
+	}
+	cosigner := *jws
+	cosigner.Signatures = []jose.Signature{jws.Signatures[1]}
+	key := keyOf(t, &cosigner)
+	if _, _, _, err := jws.VerifyMulti(key); err != nil {
+		t.Errorf("VerifyMulti refused the record (%v); SPEC §12.7 says it accepts it", err)
+	}
+}

@@ -380,6 +380,31 @@ def batch_vectors(pki: _Pki) -> list[_Vector]:
         R.BAD_SIGNATURE,
         "the right hashes in the wrong order",
     )
+    cos_path = json.loads(_json(cosigned))
+    cos_path["signatures"][0]["batch"]["path"][0] = _b64(bytes(32))
+    reject(
+        "BAT-04",
+        "cosigned-path-wrong",
+        _json(cos_path),
+        R.BAD_SIGNATURE,
+        "pitfall: a batched signature with a wrong path and a valid per-message "
+        "co-signature (go-jose reads the batched element as an empty signature and "
+        "VerifyMulti accepts the co-signature alone)",
+    )
+    reject(
+        "BAT-03",
+        "index-negative",
+        edit(rec, member(lambda b: b.update(index=-1))),
+        M,
+        "index -1",
+    )
+    reject(
+        "BAT-03",
+        "index-huge",
+        edit(rec, member(lambda b: b.update(index=10**30))),
+        M,
+        "index 10^30 (31 digits: no 64-bit integer holds it)",
+    )
     # A producer that hashed the payload alone: the leaf is the signing input.
     leaves = [p.encode("ascii") for p in payloads(7)]
     tree = MerkleTree(leaves)
