@@ -5,7 +5,7 @@ entitled receiver can notice a gap. They must never go back after a crash, hence
 SQLite rather than memory. The sent log keeps each signed envelope so that the
 originator can later release, supersede or retract it, and so a failed publish
 can be retried with the very same bytes (the receivers dedupe by message id).
-Each sent row records whether the broker acknowledged it, and each trilateral
+It records whether the broker acknowledged each sent row, and each trilateral
 release which copy it made, so a release happens once per original and only of
 a message the broker took.
 """
@@ -32,7 +32,15 @@ CREATE TABLE IF NOT EXISTS releases (
     original_id TEXT PRIMARY KEY,
     release_id  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS acks (
+    message_id TEXT PRIMARY KEY,
+    partition  INTEGER NOT NULL,
+    "offset"   INTEGER NOT NULL
+);
 """
+# Acks have a table of their own: marking a row of ``sent`` acknowledged would write
+# its envelope (a few KiB) a second time; an ``acks`` row is a few bytes. ``sent``'s
+# own ack columns are those of logs written before (still read, never written).
 _ACKED = """
 ALTER TABLE sent ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sent ADD COLUMN partition INTEGER;
@@ -115,8 +123,10 @@ class PublisherState:
                 " ON CONFLICT(topic) DO UPDATE SET last = max(last, excluded.last)",
                 sequences.items(),
             )
+            # A message id names one sealed envelope: a row already there (a release
+            # recorded before its send, a retried send) holds these very bytes.
             self._db.executemany(
-                "INSERT OR REPLACE INTO sent (message_id, topic, envelope) VALUES (?,?,?)",
+                "INSERT OR IGNORE INTO sent (message_id, topic, envelope) VALUES (?,?,?)",
                 sent,
             )
         except BaseException:
@@ -129,7 +139,7 @@ class PublisherState:
         self._db.execute("BEGIN")
         try:
             self._db.executemany(
-                'UPDATE sent SET acked = 1, partition = ?, "offset" = ? WHERE message_id = ?',
+                'INSERT OR REPLACE INTO acks (partition, "offset", message_id) VALUES (?,?,?)',
                 acks,
             )
         except BaseException:
@@ -138,15 +148,14 @@ class PublisherState:
         self._db.execute("COMMIT")
 
     def acknowledged(self, message_id: str, *, partition: int, offset: int) -> None:
-        self._db.execute(
-            'UPDATE sent SET acked = 1, partition = ?, "offset" = ? WHERE message_id = ?',
-            (partition, offset, message_id),
-        )
+        self.acknowledged_many([(partition, offset, message_id)])
 
     def sent(self, message_id: str) -> SentRecord | None:
         row = self._db.execute(
-            'SELECT message_id, topic, envelope, acked, partition, "offset" FROM sent'
-            " WHERE message_id = ?",
+            "SELECT s.message_id, s.topic, s.envelope, s.acked OR a.message_id IS NOT NULL,"
+            ' coalesce(a.partition, s.partition), coalesce(a."offset", s."offset")'
+            " FROM sent s LEFT JOIN acks a ON a.message_id = s.message_id"
+            " WHERE s.message_id = ?",
             (message_id,),
         ).fetchone()
         if row is None:
