@@ -28,7 +28,7 @@ MANIFEST: dict[str, Any] = json.loads((VECTORS / "manifest.json").read_text())
 V2 = VECTORS / "v2"
 MANIFEST_V2: dict[str, Any] = json.loads((V2 / "manifest.json").read_text())
 # The reason is the last cell's first code span (ENC-05 and ENC-08 name more than one).
-_ROW = re.compile(r"^\| ((?:ENV|ENC)-\d\d) \| ([^|]+?) \| .* \| [^|`]*`([a-z-]+)`[^|]* \|$")
+_ROW = re.compile(r"^\| ((?:ENV|ENC|BAT)-\d\d) \| ([^|]+?) \| .* \| [^|`]*`([a-z-]+)`[^|]* \|$")
 
 
 def spec_rules() -> list[tuple[str, str, str]]:
@@ -45,6 +45,7 @@ def test_rules_module_is_the_spec_table() -> None:
     assert spec_rules() == [(r.id, r.stage, r.reason.value) for r in rules.TABLE]
     assert [r.id for r in rules.RULES] == [f"ENV-{i:02d}" for i in range(1, len(rules.RULES) + 1)]
     assert [r.id for r in rules.ENC_RULES] == [f"ENC-{i:02d}" for i in range(1, 9)]
+    assert [r.id for r in rules.BAT_RULES] == [f"BAT-{i:02d}" for i in range(1, 5)]
 
 
 # Pages that name envelope rules. Before SPEC v1.1 rules were numbered R1..R31,
@@ -66,7 +67,7 @@ def test_every_page_names_rules_by_their_spec_id() -> None:
     assert {page: hits for page, hits in old.items() if hits} == {}
     named = set(
         re.findall(
-            r"\b(?:ENV|ENC)-\d\d\b", " ".join((ROOT / page).read_text() for page in _RULE_PAGES)
+            r"\b(?:ENV|ENC|BAT)-\d\d\b", " ".join((ROOT / page).read_text() for page in _RULE_PAGES)
         )
     )
     assert named <= {r.id for r in rules.TABLE}

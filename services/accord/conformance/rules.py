@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from accord.errors import ReasonCode
 
 __all__ = [
+    "BAT_RULES",
     "ENC_RULES",
     "RULES",
     "TABLE",
@@ -33,6 +34,8 @@ class Rule:
     stage: str
     reason: ReasonCode
     summary: str
+    also: tuple[ReasonCode, ...] = ()
+    """Other reason codes the rule gives for some of its checks (SPEC says which)."""
 
 
 _R = ReasonCode
@@ -96,9 +99,30 @@ ENC_RULES: tuple[Rule, ...] = (
 """Envelope v2 (SPEC.md section 11). ``RULES`` stays the v1 table, which the v1 vectors
 and the mutation test enumerate; ``TABLE`` is every rule in evaluation order."""
 
-_AFTER = {"ENV-05": "ENC-01", "ENV-09": "ENC-02", "ENV-23": "ENC-03"}
+BAT_RULES: tuple[Rule, ...] = (
+    Rule("BAT-01", "record", _R.MALFORMED, "batched element: exactly protected and batch"),
+    Rule("BAT-02", "record", _R.MALFORMED, "batch root three base64url parts; path 32 bytes"),
+    Rule(
+        "BAT-03",
+        "protected",
+        _R.MALFORMED,
+        "root statement: header, tree size, index, path length",
+        also=(_R.UNSUPPORTED_ALG,),
+    ),
+    Rule("BAT-04", "signature", _R.BAD_SIGNATURE, "inclusion proof leads to the signed root"),
+)
+"""Batch signatures (SPEC.md section 12), placed in the table after the rule each extends."""
+
+_AFTER = {
+    "ENV-05": ("BAT-01", "ENC-01"),
+    "ENV-06": ("BAT-02",),
+    "ENV-09": ("ENC-02",),
+    "ENV-16": ("BAT-03",),
+    "ENV-23": ("BAT-04", "ENC-03"),
+}
+_EXTRA = {r.id: r for r in (*BAT_RULES, *ENC_RULES)}
 TABLE: tuple[Rule, ...] = tuple(
-    r for v1 in RULES for r in (v1, *(e for e in ENC_RULES if e.id == _AFTER.get(v1.id)))
+    r for v1 in RULES for r in (v1, *(_EXTRA[e] for e in _AFTER.get(v1.id, ())))
 ) + tuple(e for e in ENC_RULES if e.stage == "decrypt")
 
 _BY_ID = {r.id: r for r in TABLE}

@@ -22,6 +22,7 @@ from accord.confidentiality.errors import UnknownCwk
 from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.wrap import Cwk
 from accord.conformance import rules
+from accord.envelope.batch import RootCache
 from accord.envelope.header import Header
 from accord.envelope.jws import (
     ALG,
@@ -29,11 +30,13 @@ from accord.envelope.jws import (
     TYP,
     Rejected,
     Sealed,
+    Unsigned,
     Verified,
     _b64e,
-    _check_message,
+    _check_seal,
     _strict_json,
     _summary,
+    sign_record,
     verify_any,
 )
 from accord.errors import ReasonCode, Refused
@@ -41,7 +44,7 @@ from accord.labels import Label
 from accord.models import MESSAGE_TYPES, MessageBody
 from accord.trust import Signer, TrustStore, x5t_s256
 
-__all__ = ["Sealed", "open_sealed", "seal_encrypted", "verify_sealed"]
+__all__ = ["Sealed", "open_sealed", "seal_encrypted", "unsigned_encrypted", "verify_sealed"]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -58,6 +61,28 @@ def _protected(kid: str, cty: str) -> str:
     return _b64e(json.dumps(header, separators=(",", ":")).encode("ascii"))
 
 
+def unsigned_encrypted(
+    header: Header, label: Label, body: MessageBody, signer: Signer, cwk: Cwk
+) -> Unsigned:
+    """Check the message as a verifier would, encrypt its body under ``cwk``: what
+    ``signer`` then signs (per message with ``sign_record``, or in a batch with
+    ``accord.envelope.batch.sign_batch``).
+
+    ``cwk`` comes from ``ContentEncryptor.cwk_for(recipients)``; its announcement must
+    be published before the record. Raises Refused as :func:`accord.envelope.seal`.
+    """
+    _check_seal(header, label, body, signer)
+    if cwk.sender != signer.agency:
+        raise ValueError("a CWK is used only by the sender that announced it")
+    h = header.model_dump_json().encode()
+    lab = label.model_dump_json().encode()
+    enc = encrypt_body(
+        cwk, header.message_id, header=h, label=lab, plaintext=body.model_dump_json().encode()
+    )
+    payload = b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64e(enc).encode() + b'"}'
+    return Unsigned(_protected(signer.kid, header.type), payload.decode("utf-8"), True)
+
+
 def seal_encrypted(
     header: Header, label: Label, body: MessageBody, signer: Signer, cwk: Cwk
 ) -> bytes:
@@ -66,36 +91,7 @@ def seal_encrypted(
     ``cwk`` comes from ``ContentEncryptor.cwk_for(recipients)``; its announcement must
     be published before this envelope. Raises Refused as :func:`accord.envelope.seal`.
     """
-    if header.type != body.TYPE:
-        raise Refused(
-            ReasonCode.SCHEMA_INVALID,
-            f"header type {header.type} but body is {body.TYPE}",
-            rule="ENV-29",
-        )
-    if signer.agency != header.sender:
-        raise Refused(
-            ReasonCode.SENDER_MISMATCH,
-            f"header sender {header.sender} but signer is {signer.agency}",
-            rule="ENV-32",
-        )
-    if cwk.sender != signer.agency:
-        raise ValueError("a CWK is used only by the sender that announced it")
-    _check_message(header, label, body, cosigners=())
-    h = header.model_dump_json().encode()
-    lab = label.model_dump_json().encode()
-    enc = encrypt_body(
-        cwk, header.message_id, header=h, label=lab, plaintext=body.model_dump_json().encode()
-    )
-    payload = b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64e(enc).encode() + b'"}'
-    protected = _protected(signer.kid, header.type)
-    signature = signer.sign(protected.encode("ascii") + b"." + payload)
-    record = {
-        "payload": payload.decode("utf-8"),
-        "signatures": [{"protected": protected, "signature": _b64e(signature)}],
-    }
-    # ensure_ascii=False: UTF-8 as is (the label's legal_basis may hold any text);
-    # only '"' and '\\' in the payload cost an escape each.
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return sign_record(signer, unsigned_encrypted(header, label, body, signer, cwk))
 
 
 def verify_sealed(
@@ -105,13 +101,15 @@ def verify_sealed(
     topic: str | None = None,
     now: datetime | None = None,
     max_bytes: int = MAX_BYTES,
+    roots: RootCache | None = None,
 ) -> Verified | Sealed | Rejected:
     """Verify a v1 or v2 record: every rule up to ENV-44 (SPEC 5.2), no decryption.
 
     A v1 record gives Verified, a v2 record Sealed (open it with :func:`open_sealed`),
-    a refusal Rejected. Never raises on hostile input.
+    a refusal Rejected. Never raises on hostile input. ``roots``: batch roots already
+    verified (SPEC 12).
     """
-    return verify_any(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
+    return verify_any(raw, trust, topic=topic, now=now, max_bytes=max_bytes, roots=roots)
 
 
 def open_sealed(

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from accord.confidentiality import Keyring, recipient_agencies
 from accord.envelope import Rejected, Verified
+from accord.envelope.batch import RootCache
 from accord.envelope.jws import Sealed
 from accord.envelope.v2 import open_sealed, verify_sealed
 from accord.errors import ReasonCode, Refused
@@ -43,13 +44,14 @@ def assess(
     now: datetime,
     max_bytes: int,
     keyring: Keyring | None = None,
+    roots: RootCache | None = None,
 ) -> Accepted | Rejected:
     """``keyring``: this node's encryption keys and opened CWKs. With one, the node
     decrypts envelope v2 and applies the plan's ``encryption`` (SPEC ENC-04..08);
     without one it reads v1 only and quarantines v2 as ``undecryptable``."""
     if raw is None:
         return Rejected(ReasonCode.MALFORMED, "record has no value")
-    verdict = verify_sealed(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
+    verdict = verify_sealed(raw, trust, topic=topic, now=now, max_bytes=max_bytes, roots=roots)
     if isinstance(verdict, Rejected):
         return verdict
     header = verdict.header

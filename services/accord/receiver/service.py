@@ -29,6 +29,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from accord.confidentiality.feed import NodeKeys
 from accord.config import KafkaConnection
 from accord.envelope import Header, Verified, verify
+from accord.envelope.batch import RootCache
 from accord.errors import BrokerError, ReasonCode
 from accord.handover import Dispatcher, Endpoint
 from accord.kafka import (
@@ -150,6 +151,7 @@ class Receiver:
             country=self.country,
             max_bytes=settings.max_record_bytes,
             keyring=keys.keyring if keys is not None else None,
+            roots=RootCache(),
         )
         self._topics = plan.receive_topics(agency)
         self._group_id = plan.group_id(agency)

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from accord.confidentiality import Keyring
 from accord.envelope import Header, Rejected, Verified
+from accord.envelope.batch import RootCache
 from accord.errors import ReasonCode
 from accord.models import Retract, Supersede
 from accord.parties import Country
@@ -105,6 +106,8 @@ class Context:
     max_bytes: int
     keyring: Keyring | None = None
     """This node's encryption keys (envelope v2); None: v1 only (accord.receiver.assess)."""
+    roots: RootCache | None = None
+    """Batch roots already verified (SPEC 12), kept by the receiver across batches."""
 
 
 def step(
@@ -134,6 +137,7 @@ def step(
                 now=now,
                 max_bytes=context.max_bytes,
                 keyring=context.keyring,
+                roots=context.roots,
             )
             if isinstance(verdict, Rejected):
                 assessed.append((record, verdict))
