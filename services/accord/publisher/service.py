@@ -30,10 +30,11 @@ from accord.areas import Area
 from accord.confidentiality import SenderEncryption, recipient_agencies, resolve_recipients
 from accord.confidentiality.feed import announcement_key
 from accord.config import KafkaConnection
-from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, seal
+from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256
+from accord.envelope.batch import sign_batch
 from accord.envelope.ids import new_message_id
-from accord.envelope.jws import Sealed
-from accord.envelope.v2 import open_sealed, seal_encrypted, verify_sealed
+from accord.envelope.jws import Sealed, Unsigned, sign_record, unsigned
+from accord.envelope.v2 import open_sealed, unsigned_encrypted, verify_sealed
 from accord.errors import BrokerError, PublishError, ReasonCode, Refused
 from accord.kafka import close_producer, new_producer, start_producer
 from accord.labels import Label
@@ -112,12 +113,38 @@ def _payload_digest(envelope: bytes) -> str:
     return hashlib.sha256(base64.urlsafe_b64decode(padded)).hexdigest()
 
 
+_BATCH_ELEMENT = 1_200
+"""Characters a batched signature element adds beyond a per-message one, at most: the
+root statement (SPEC 12: at most 1024) and an audit path of 16 hashes, with framing."""
+
+
+def _unsigned_digest(item: Unsigned) -> str:
+    """SHA-256 (hex) of the payload a record of ``item`` signs: what receipts and
+    ``published`` announcements acknowledge (``Verified.payload_sha256``)."""
+    if item.v2:
+        return hashlib.sha256(item.payload.encode("utf-8")).hexdigest()
+    padded = item.payload + "=" * (-len(item.payload) % 4)
+    return hashlib.sha256(base64.urlsafe_b64decode(padded)).hexdigest()
+
+
+def _record_size(item: Unsigned) -> int:
+    """Bytes of a record of ``item`` signed in a batch, at most (so the size check runs
+    before the record is queued, not after its batch is signed)."""
+    payload = item.payload
+    size = len(payload) if payload.isascii() else len(payload.encode("utf-8"))
+    if item.v2:  # a JSON string in the record: quotes and backslashes escaped
+        size += payload.count('"') + payload.count("\\")
+    return size + len(item.protected_b64) + _BATCH_ELEMENT + 64
+
+
 @dataclass(slots=True)
 class _Outgoing:
     """One record on its way: queued, written to the sent log with its batch, sent, acked."""
 
     header: Header
-    envelope: bytes
+    envelope: bytes | None
+    """None until its batch is signed (``signing: batched``)."""
+    unsigned: Unsigned | None
     digest: str
     """SHA-256 of the signed payload (what the ``published`` announcement acknowledges),
     computed when the record was sealed, never by parsing the envelope again."""
@@ -130,6 +157,16 @@ class _Outgoing:
     False when ``seal`` already took it durably."""
     log_each: bool = False
     """Log ``publisher.published`` for this record when acked (no caller logs it)."""
+
+    @property
+    def record(self) -> bytes:
+        assert self.envelope is not None, "signed before its batch is logged or sent"
+        return self.envelope
+
+    @property
+    def to_sign(self) -> Unsigned:
+        assert self.unsigned is not None, "a record without an envelope has what to sign"
+        return self.unsigned
 
 
 class Publisher:
@@ -291,19 +328,34 @@ class Publisher:
         correlation_id: UUID | None,
         causation_id: UUID | None,
     ) -> tuple[Header, bytes]:
-        """Check, number and sign; the number is taken in memory, not yet durably."""
-        header = self._header(body, scope, area, correlation_id, causation_id)
-        try:
-            # Runs every check a verifier would (the label's included) before signing.
-            envelope = self._sign(header, label, body)
-        except Refused as exc:
-            self._refused(exc.reason)
-            raise
-        self._check_size(header, envelope)
+        """Check, number and sign, one signature per record; the number is taken in
+        memory, not yet durably."""
+        header, item = self._prepare(body, scope, area, label, correlation_id, causation_id)
+        envelope = sign_record(self._signer, item)
         # Taken only now, with nothing awaited since the peek: a refused message
         # leaves no hole in the stream, so receivers report no false gap.
         self._next_sequence[header.topic] = header.sequence + 1
         return header, envelope
+
+    def _prepare(
+        self,
+        body: MessageBody,
+        scope: Scope,
+        area: Area,
+        label: Label,
+        correlation_id: UUID | None,
+        causation_id: UUID | None,
+    ) -> tuple[Header, Unsigned]:
+        """Every check (entitlement, label, the seal's, size), then what to sign."""
+        header = self._header(body, scope, area, correlation_id, causation_id)
+        try:
+            # Runs every check a verifier would (the label's included) before signing.
+            item = self._unsigned(header, label, body)
+        except Refused as exc:
+            self._refused(exc.reason)
+            raise
+        self._check_size(header, _record_size(item))
+        return header, item
 
     def _header(
         self,
@@ -344,11 +396,12 @@ class Publisher:
             }
         )
 
-    def _sign(self, header: Header, label: Label, body: MessageBody) -> bytes:
-        """v1, or v2 encrypted to the recipients the plan entitles (SPEC 11)."""
+    def _unsigned(self, header: Header, label: Label, body: MessageBody) -> Unsigned:
+        """v1, or v2 encrypted to the recipients the plan entitles (SPEC 11): checked,
+        what the signer signs (per record, or in a batch)."""
         mode = self._plan.scopes[header.scope].encryption
         if mode == "off" or (mode == "optional" and self._encryption is None):
-            return seal(header, label, body, self._signer)
+            return unsigned(header, label, body, self._signer)
         if self._encryption is None:
             raise Refused(
                 ReasonCode.PLAINTEXT_REFUSED,
@@ -368,7 +421,7 @@ class Publisher:
             self._key_announcements.append(
                 (announcement_key(self.agency, cwk.cwk_id), announcement)
             )
-        return seal_encrypted(header, label, body, self._signer, cwk)
+        return unsigned_encrypted(header, label, body, self._signer, cwk)
 
     async def _send_key_announcements(self) -> None:
         """Send pending CWK announcements and wait for the broker's ack.
@@ -399,10 +452,10 @@ class Publisher:
                 ) from exc
             self._key_announcements.pop(0)
 
-    def _check_size(self, header: Header, envelope: bytes) -> None:
+    def _check_size(self, header: Header, envelope_size: int) -> None:
         """Refuse, before anything is sent or numbered, a record the broker would refuse."""
         size = (
-            len(envelope)
+            envelope_size
             + len(header.sender)
             + _RECORD_OVERHEAD
             + _TRACE_HEADER_BYTES
@@ -433,16 +486,23 @@ class Publisher:
         """Check, sign and send one message; return once the broker acknowledged it.
 
         Concurrent publishes share send batches (one sent-log transaction per batch),
-        in call order: sequence numbers reach the partition in the order of the calls."""
-        header, envelope = self._seal(body, scope, area, label, correlation_id, causation_id)
-        digest = _payload_digest(envelope)
+        in call order: sequence numbers reach the partition in the order of the calls.
+        The scope's ``signing`` (plan) says whether the batch shares one signature."""
+        header, item = self._prepare(body, scope, area, label, correlation_id, causation_id)
+        envelope = None if self._batched(header) else sign_record(self._signer, item)
+        self._next_sequence[header.topic] = header.sequence + 1  # as in _seal
         with span(
             "accord.publish",
             _trace_for(header),
             topic=header.topic,
             message_id=str(header.message_id),
         ) as trace:
-            return await self._enqueue_one(header, envelope, digest, trace, fresh_sequence=True)
+            return await self._enqueue_one(
+                header, envelope, item, _unsigned_digest(item), trace, fresh_sequence=True
+            )
+
+    def _batched(self, header: Header) -> bool:
+        return self._plan.scopes[header.scope].signing == "batched"
 
     async def publish_many(
         self,
@@ -465,14 +525,17 @@ class Publisher:
         refused: Refused | None = None
         for body in bodies:
             try:
-                header, envelope = self._seal(body, scope, area, label, correlation_id, None)
+                header, unsigned = self._prepare(body, scope, area, label, correlation_id, None)
             except Refused as exc:
                 refused = exc
                 break
+            envelope = None if self._batched(header) else sign_record(self._signer, unsigned)
+            self._next_sequence[header.topic] = header.sequence + 1  # as in _seal
             item = _Outgoing(
                 header,
                 envelope,
-                _payload_digest(envelope),
+                unsigned,
+                _unsigned_digest(unsigned),
                 [],
                 _trace_for(header),
                 loop.create_future(),
@@ -489,7 +552,7 @@ class Publisher:
 
     async def send(self, header: Header, envelope: bytes) -> PublishResult:
         """Send a sealed envelope, retrying transient failures with the same bytes."""
-        self._check_size(header, envelope)
+        self._check_size(header, len(envelope))
         # Trace: a child of the caller's trace (an API request's), else a new one;
         # the traceparent header travels beside the signed bytes, never inside them.
         # An OpenTelemetry span from send to the broker's ack (non-recording, and
@@ -501,12 +564,15 @@ class Publisher:
             message_id=str(header.message_id),
         ) as trace:
             digest = _payload_digest(envelope)
-            return await self._enqueue_one(header, envelope, digest, trace, fresh_sequence=False)
+            return await self._enqueue_one(
+                header, envelope, None, digest, trace, fresh_sequence=False
+            )
 
     async def _enqueue_one(
         self,
         header: Header,
-        envelope: bytes,
+        envelope: bytes | None,
+        unsigned: Unsigned | None,
         digest: str,
         trace: TraceContext,
         *,
@@ -515,6 +581,7 @@ class Publisher:
         item = _Outgoing(
             header,
             envelope,
+            unsigned,
             digest,
             headers_with_trace(routing_headers(header), trace),
             trace,
@@ -578,6 +645,14 @@ class Publisher:
     async def _send_batch(self, batch: list[_Outgoing]) -> None:
         """Log a batch durably, hand it to the producer in order, await acks apart."""
         producer = self._require_producer()
+        to_sign = [item for item in batch if item.envelope is None]
+        if to_sign:
+            # ONE signature for the batch's records (SPEC 12): a Merkle tree over
+            # their signing inputs, v1 and v2 alike; each record carries the signed
+            # root and its own inclusion proof, and verifies alone.
+            signed = sign_batch(self._signer, [i.to_sign for i in to_sign])
+            for item, record in zip(to_sign, signed, strict=True):
+                item.envelope = record
         await self._send_key_announcements()
         taken: dict[str, int] = {}
         for item in batch:
@@ -585,7 +660,7 @@ class Publisher:
                 taken[item.header.topic] = item.header.sequence
         # One transaction, before any record can reach the broker (state.record_batch).
         self._state.record_batch(
-            taken, [(str(i.header.message_id), i.header.topic, i.envelope) for i in batch]
+            taken, [(str(i.header.message_id), i.header.topic, i.record) for i in batch]
         )
         futures: list[asyncio.Future[Any]] = []
         async with self._enqueue:
@@ -594,7 +669,7 @@ class Publisher:
                     futures.append(
                         await producer.send(
                             item.header.topic,
-                            value=item.envelope,
+                            value=item.record,
                             key=item.header.sender.encode(),
                             headers=item.headers,
                         )
@@ -662,7 +737,7 @@ class Publisher:
                 async with self._enqueue:
                     queued = await self._require_producer().send(
                         header.topic,
-                        value=item.envelope,
+                        value=item.record,
                         key=header.sender.encode(),
                         headers=item.headers,
                     )
@@ -702,7 +777,7 @@ class Publisher:
                         meta.partition,
                         meta.offset,
                         header.sequence,
-                        item.envelope,
+                        item.record,
                         item.trace.trace_id,
                     )
                 )
