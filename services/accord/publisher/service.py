@@ -14,6 +14,7 @@ import base64
 import contextlib
 import contextvars
 import hashlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -87,6 +88,9 @@ class PublishResult:
     the result's identity."""
 
 
+_MIRROR_NAMES = sum(len(name) for name in MIRRORED_HEADERS)
+
+
 def routing_headers(header: Header) -> list[tuple[str, bytes]]:
     values = (str(header.message_id), header.type, header.sender, header.scope, header.area)
     return [(name, str(v).encode()) for name, v in zip(MIRRORED_HEADERS, values, strict=True)]
@@ -157,6 +161,10 @@ class _Outgoing:
     False when ``seal`` already took it durably."""
     log_each: bool = False
     """Log ``publisher.published`` for this record when acked (no caller logs it)."""
+    message_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.message_id = str(self.header.message_id)  # once: the batch path needs it often
 
     @property
     def record(self) -> bytes:
@@ -459,7 +467,9 @@ class Publisher:
             + len(header.sender)
             + _RECORD_OVERHEAD
             + _TRACE_HEADER_BYTES
-            + sum(len(k) + len(v) for k, v in routing_headers(header))
+            + _MIRROR_NAMES
+            + 36  # a canonical UUID (the message id)
+            + sum(len(str(v)) for v in (header.type, header.sender, header.scope, header.area))
         )
         if size > MAX_RECORD_BYTES:
             self._refused(ReasonCode.OVERSIZED)
@@ -660,7 +670,7 @@ class Publisher:
                 taken[item.header.topic] = item.header.sequence
         # One transaction, before any record can reach the broker (state.record_batch).
         self._state.record_batch(
-            taken, [(str(i.header.message_id), i.header.topic, i.record) for i in batch]
+            taken, [(i.message_id, i.header.topic, i.record) for i in batch]
         )
         futures: list[asyncio.Future[Any]] = []
         async with self._enqueue:
@@ -749,18 +759,19 @@ class Publisher:
     def _acknowledge(self, acked: list[tuple[_Outgoing, Any]]) -> None:
         """One transaction for the batch's acks; counters, announcements, results."""
         self._state.acknowledged_many(
-            [(meta.partition, meta.offset, str(item.header.message_id)) for item, meta in acked]
+            [(meta.partition, meta.offset, item.message_id) for item, meta in acked]
         )
         for topic, n in Counter(item.header.topic for item, _ in acked).items():
             self._metrics.published.labels(self.agency, topic).inc(n)
+        debug = self._log.is_enabled_for(logging.DEBUG)
         for item, meta in acked:
             header = item.header
             if self._announce:
                 self._announce_published(header, item.digest, item.trace)
-            if item.log_each:
+            if item.log_each and debug:
                 self._log.debug(
                     "publisher.published",
-                    message_id=str(header.message_id),
+                    message_id=item.message_id,
                     sender=self.agency,
                     topic=header.topic,
                     partition=meta.partition,
@@ -772,7 +783,7 @@ class Publisher:
             if not item.future.done():
                 item.future.set_result(
                     PublishResult(
-                        str(header.message_id),
+                        item.message_id,
                         header.topic,
                         meta.partition,
                         meta.offset,
