@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from _receive import BI, SA, MemoryProducer, pki, plan
+from aiokafka.errors import KafkaConnectionError
 from test_publisher import oversized
 
 from accord.confidentiality import (
@@ -33,7 +34,7 @@ from accord.envelope.batch import RootCache
 from accord.envelope.jws import Sealed
 from accord.envelope.samples import SAMPLES
 from accord.envelope.v2 import open_sealed, verify_sealed
-from accord.errors import ReasonCode, Refused
+from accord.errors import PublishError, ReasonCode, Refused
 from accord.labels import scope_label
 from accord.plan import Plan
 from accord.publisher import Publisher
@@ -191,6 +192,22 @@ async def test_a_refused_message_stays_out_of_its_batch(tmp_path: Path) -> None:
     batches = [e["batch"] for e in elements(producer)]
     assert len(batches) == 2
     assert batches[0]["root"] == batches[1]["root"]
+
+
+async def test_a_broker_that_never_acknowledges_fails_every_caller_of_the_batch(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer(fail=KafkaConnectionError("no broker"))
+    async with make(tmp_path, producer, linger_s=0.05) as pub:
+        outcomes = await asyncio.gather(
+            *(pub.publish(BODY, scope=BI, area=SA, label=LABEL) for _ in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(o, PublishError) for o in outcomes)
+        # Each record was retried with its very same bytes, none acknowledged.
+        assert len({v for _, v, _, _ in producer.sent}) == 3
+        first = dict(producer.sent[0][3])["accord-message-id"].decode()
+        assert pub.sent_envelope(first) == producer.sent[0][1]  # logged before sending
 
 
 async def test_sequence_numbers_and_the_sent_log_survive_a_restart(tmp_path: Path) -> None:

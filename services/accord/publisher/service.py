@@ -694,6 +694,14 @@ class Publisher:
         task.add_done_callback(self._acking.discard)
 
     async def _await_acks(self, batch: list[_Outgoing], futures: list[asyncio.Future[Any]]) -> None:
+        try:
+            await self._acks_of(batch, futures)
+        except Exception as exc:  # e.g. the sent log's disk: no caller may wait forever
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+
+    async def _acks_of(self, batch: list[_Outgoing], futures: list[asyncio.Future[Any]]) -> None:
         # aiokafka retries some errors (e.g. RequestTimedOut while too few replicas
         # are in sync) forever inside the producer: bound the wait by our own deadline
         # so the caller gets a PublishError, not a hang.
