@@ -555,10 +555,15 @@ class Publisher:
             item.headers = headers_with_trace(routing_headers(header), item.trace)
             self._queue_item(item)
             items.append(item)
-        results = [await item.future for item in items]
+        if items:
+            await asyncio.wait([item.future for item in items])
+        # Every outcome retrieved (no "never retrieved" noise); the first failure raised.
+        failures = [e for item in items if (e := item.future.exception()) is not None]
+        if failures:
+            raise failures[0]
         if refused is not None:
             raise refused
-        return results
+        return [item.future.result() for item in items]
 
     async def send(self, header: Header, envelope: bytes) -> PublishResult:
         """Send a sealed envelope, retrying transient failures with the same bytes."""
