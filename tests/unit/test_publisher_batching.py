@@ -194,6 +194,19 @@ async def test_a_refused_message_stays_out_of_its_batch(tmp_path: Path) -> None:
     assert batches[0]["root"] == batches[1]["root"]
 
 
+async def test_publish_many_sends_what_precedes_a_refusal_then_raises_it(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, linger_s=0.0) as pub:
+        with pytest.raises(Refused) as refused:
+            await pub.publish_many([BODY, oversized(), BODY], scope=BI, area=SA, label=LABEL)
+        after = await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
+    assert refused.value.reason is ReasonCode.OVERSIZED
+    assert [verified(v).header.sequence for _, v, _, _ in producer.sent if v] == [1, 2]
+    assert after.sequence == 2
+
+
 async def test_a_broker_that_never_acknowledges_fails_every_caller_of_the_batch(
     tmp_path: Path,
 ) -> None:
