@@ -66,10 +66,8 @@ def make(
         signer=pki().signer(SENDER),
         state_path=tmp_path / "publisher.sqlite",
         producer=producer,  # type: ignore[arg-type]
-        announce=False,
-        retry_deadline_s=0.3,
         encryption=encryption,
-        **options,
+        **{"announce": False, "retry_deadline_s": 0.3, **options},
     )
 
 
@@ -221,6 +219,20 @@ async def test_a_broker_that_never_acknowledges_fails_every_caller_of_the_batch(
         assert len({v for _, v, _, _ in producer.sent}) == 3
         first = dict(producer.sent[0][3])["accord-message-id"].decode()
         assert pub.sent_envelope(first) == producer.sent[0][1]  # logged before sending
+
+
+async def test_stop_gives_up_on_unacknowledged_records_and_their_callers_hear_it(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer(ack=False)
+    pub = make(tmp_path, producer, linger_s=0.0, retry_deadline_s=600.0, close_timeout_s=0.1)
+    await pub.start()
+    waiting = asyncio.create_task(pub.publish(BODY, scope=BI, area=SA, label=LABEL))
+    await asyncio.sleep(0)  # the publish queues its record
+    await pub.stop()  # sends what is queued; waits close_timeout_s, not the retry deadline
+    assert len(producer.sent) == 1
+    with pytest.raises(PublishError, match="stopped before the broker acknowledged"):
+        await waiting
 
 
 async def test_sequence_numbers_and_the_sent_log_survive_a_restart(tmp_path: Path) -> None:

@@ -287,8 +287,9 @@ class Publisher:
             self._queued.set()
             await self._batcher
             self._batcher = None
-        while self._acking:
-            await asyncio.wait(set(self._acking))
+        if self._acking:
+            # Bounded like the producer's close below: the brokers may be gone.
+            await asyncio.wait(set(self._acking), timeout=self._close_timeout_s)
         if self._announcer is not None:
             await self._announcer
         if self._producer is not None and self._announcements:
@@ -303,6 +304,10 @@ class Publisher:
                     batches=abandoned,
                     timeout_s=self._close_timeout_s,
                 )
+        for task in set(self._acking):
+            task.cancel()  # its callers get a PublishError (_await_acks)
+        if self._acking:
+            await asyncio.wait(set(self._acking))
         self._producer = None
         self._state.close()
 
@@ -705,6 +710,17 @@ class Publisher:
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)
+        except asyncio.CancelledError:  # stop() gave up on the brokers
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(
+                        PublishError(
+                            f"the publisher stopped before the broker acknowledged "
+                            f"{item.message_id}",
+                            hint="the publish can be retried safely once the brokers are back",
+                        )
+                    )
+            raise
 
     async def _acks_of(self, batch: list[_Outgoing], futures: list[asyncio.Future[Any]]) -> None:
         # aiokafka retries some errors (e.g. RequestTimedOut while too few replicas
