@@ -235,6 +235,25 @@ async def test_stop_gives_up_on_unacknowledged_records_and_their_callers_hear_it
         await waiting
 
 
+async def test_numbers_another_process_took_meanwhile_are_never_sent_twice(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    # Two publishers on one state file: a node and `accord publish` beside it.
+    async with (
+        make(tmp_path, producer, linger_s=1.0) as node,
+        make(tmp_path, producer, linger_s=0.0) as cli,
+    ):
+        waiting = asyncio.create_task(node.publish(BODY, scope=BI, area=SA, label=LABEL))
+        await asyncio.sleep(0)  # numbered 1 and queued; its batch lingers
+        first = await cli.publish(BODY, scope=BI, area=SA, label=LABEL)
+        with pytest.raises(PublishError, match="taken by another publisher"):
+            await waiting
+        again = await node.publish(BODY, scope=BI, area=SA, label=LABEL)
+    assert (first.sequence, again.sequence) == (1, 2)
+    assert [verified(v).header.sequence for _, v, _, _ in producer.sent if v] == [1, 2]
+
+
 async def test_sequence_numbers_and_the_sent_log_survive_a_restart(tmp_path: Path) -> None:
     producer = MemoryProducer()
     async with make(tmp_path, producer, linger_s=0.0) as pub:

@@ -259,8 +259,13 @@ class Publisher:
         self._acking: set[asyncio.Task[None]] = set()
         self._closing = False
         # The next sequence number per topic, ahead of the database by what is queued
-        # and not yet in a committed batch (read from the database on first use).
+        # and not yet in a committed batch. Each number also reads the database's (one
+        # indexed SELECT): another process on the same state file (``accord publish``
+        # beside a running node) then shows at once, and a batch whose numbers it took
+        # meanwhile fails at commit instead of reusing them (PublisherState.record_batch).
         self._next_sequence: dict[str, int] = {}
+        # The highest number per topic this publisher took durably itself (``seal``).
+        self._sealed: dict[str, int] = {}
         self._summary = [0, 0, time.monotonic()]  # messages, batches, since
         # Resolved once at start: structlog's module-level proxy re-binds on every call.
         self._log = log
@@ -330,6 +335,7 @@ class Publisher:
         sequence number is taken durably now."""
         header, envelope = self._seal(body, scope, area, label, correlation_id, causation_id)
         self._state.take_sequence(header.topic, header.sequence)
+        self._sealed[header.topic] = header.sequence
         return header, envelope
 
     def _seal(
@@ -387,9 +393,7 @@ class Publisher:
                 hint="add the area to the agency's publish list in the plan, or pick another",
             )
         topic = self._plan.exchange_topic(scope, area)
-        sequence = self._next_sequence.get(topic)
-        if sequence is None:
-            sequence = self._next_sequence[topic] = self._state.peek_sequence(topic)
+        sequence = max(self._next_sequence.get(topic, 0), self._state.peek_sequence(topic))
         # Header.create would derive the topic again from (scope, area, namespace): the
         # plan's is the same by construction (ENV-43 is still checked when sealing).
         # Validation stays: pydantic-core validates a dict faster than model_construct
@@ -674,13 +678,14 @@ class Publisher:
             for item, record in zip(to_sign, signed, strict=True):
                 item.envelope = record
         await self._send_key_announcements()
-        taken: dict[str, int] = {}
+        taken: dict[str, tuple[int, int]] = {}
         for item in batch:
-            if item.fresh_sequence:  # in call order: the last one per topic is the highest
-                taken[item.header.topic] = item.header.sequence
+            if item.fresh_sequence:  # in call order: first and last per topic
+                topic, number = item.header.topic, item.header.sequence
+                taken[topic] = (taken.get(topic, (number, 0))[0], number)
         # One transaction, before any record can reach the broker (state.record_batch).
         self._state.record_batch(
-            taken, [(i.message_id, i.header.topic, i.record) for i in batch]
+            taken, self._sealed, [(i.message_id, i.header.topic, i.record) for i in batch]
         )
         futures: list[asyncio.Future[Any]] = []
         async with self._enqueue:

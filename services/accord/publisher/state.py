@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from accord.errors import PublishError
 from accord.sqlite import open_private, tighten_companions
 
 _SCHEMA = """
@@ -105,23 +106,42 @@ class PublisherState:
         )
 
     def record_batch(
-        self, sequences: dict[str, int], sent: list[tuple[str, str, bytes]]
+        self,
+        sequences: dict[str, tuple[int, int]],
+        own: dict[str, int],
+        sent: list[tuple[str, str, bytes]],
     ) -> None:
-        """Take the sequence numbers (topic -> highest taken) and log the sent records
-        (message_id, topic, envelope) of one batch, in ONE transaction.
+        """Take the sequence numbers (topic -> first and last of the batch) and log the
+        sent records (message_id, topic, envelope) of one batch, in ONE transaction.
 
         Called before any record of the batch goes to the producer, so once the broker
         could acknowledge a record, its number is taken and its bytes are in the sent
         log: a crash before the commit leaves no trace and sent nothing (its numbers
         are free to give again, no record carries them); a crash after it leaves the
         numbers taken for good. One commit per batch instead of two per message.
+
+        Raises ``PublishError`` (nothing written) when another process on this file
+        took any of the batch's numbers meanwhile: the last number taken is past the
+        batch's first and is not one this publisher took itself (``own``: the highest
+        its ``seal`` took per topic). A number is never given twice.
         """
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            for topic, (first, _last) in sequences.items():
+                row = self._db.execute(
+                    "SELECT last FROM sequences WHERE topic = ?", (topic,)
+                ).fetchone()
+                if row is not None and row[0] >= first and row[0] > own.get(topic, 0):
+                    raise PublishError(
+                        f"sequence numbers {first}.. of {topic} were taken by another "
+                        "publisher on the same state file; nothing was sent",
+                        hint="publish through one node per agency (the node's API, not a "
+                        "second process on its data directory); the publish can be retried",
+                    )
             self._db.executemany(
                 "INSERT INTO sequences (topic, last) VALUES (?, ?)"
                 " ON CONFLICT(topic) DO UPDATE SET last = max(last, excluded.last)",
-                sequences.items(),
+                [(topic, last) for topic, (_first, last) in sequences.items()],
             )
             # A message id names one sealed envelope: a row already there (a release
             # recorded before its send, a retried send) holds these very bytes.
