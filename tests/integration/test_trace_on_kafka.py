@@ -52,7 +52,7 @@ _register()
 def log_lines() -> Iterator[io.StringIO]:
     """Point the one log setup at a buffer of JSON lines; put it back afterwards."""
     out = io.StringIO()
-    configure_logging("INFO", json=True, stream=out)
+    configure_logging("DEBUG", json=True, stream=out)  # publisher.published is DEBUG
     yield out
     configure_logging("INFO", stream=sys.stderr)
 

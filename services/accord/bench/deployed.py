@@ -33,9 +33,7 @@ from pathlib import Path
 
 from accord.bench.figures import percentile
 from accord.bench.pipeline import (
-    AREA,
     RECEIVERS,
-    SCOPE,
     SENDER,
     bench_body,
     bench_label,
@@ -44,7 +42,6 @@ from accord.bench.pipeline import (
 )
 from accord.bench.probed_node import read_landings
 from accord.config import KafkaConnection, inbox_path
-from accord.envelope import Header
 from accord.exchange import LocalExchange
 from accord.node.process import cpu_seconds, stop_process
 from accord.plan import Plan, dump_plan
@@ -186,11 +183,8 @@ async def deployed_run(
         label = bench_label()
         body = bench_body(0, body_size)
 
-        def seal() -> tuple[Header, bytes]:
-            return publisher.seal(body, scope=SCOPE, area=AREA, label=label)
-
         # The warm-up also waits out the node's start and its group join.
-        await publish_many(publisher, max(warmup, 1), seal)
+        await publish_many(publisher, max(warmup, 1), body, label)
         if not await _until(lambda: count_messages(inbox) >= max(warmup, 1), within_s):
             raise RuntimeError(f"the receiving node never landed the warm-up; see {directory}")
         before = count_messages(inbox)
@@ -201,7 +195,7 @@ async def deployed_run(
             cpu_seconds(node.pid),
             cpu_seconds(broker_pid) if broker_pid else None,
         )
-        await publish_many(publisher, count, seal)
+        await publish_many(publisher, count, body, label)
         if not await _until(lambda: count_messages(inbox) >= before + count, within_s):
             raise RuntimeError(f"the receiving node landed too few messages; see {directory}")
         cpu1 = (

@@ -33,11 +33,18 @@ def _signed(plan: Plan) -> Plan:
     return plan
 
 
+def _per_message(plan: Plan) -> Plan:
+    scopes = {s: sp.model_copy(update={"signing": "per-message"}) for s, sp in plan.scopes.items()}
+    return plan.model_copy(update={"scopes": scopes})
+
+
 VARIANTS: dict[str, Callable[[Plan], Plan]] = {
     # name -> how the bench plan becomes this variant's plan. "signed" is the
-    # protection the peer has (each message signed, bodies in clear) and the one the
-    # targets judge; a new pipeline (signed+encrypted, batch-signed) is one line here.
+    # protection the peer has (every message signed, bodies in clear), with the
+    # plan's default signing (batched: one signature per batch, a proof per record),
+    # and the one the targets judge; "per-message" signs each record on its own.
     "signed": _signed,
+    "per-message": _per_message,
 }
 """Pipeline variants, each run as deployed; the first is the one the targets judge."""
 

@@ -15,19 +15,16 @@ from pathlib import Path
 
 from accord.bench.figures import Rate
 from accord.bench.pipeline import (
-    AREA,
     RECEIVERS,
-    SCOPE,
     SENDER,
     bench_body,
     bench_label,
     bench_plan,
+    publish_many,
 )
 from accord.config import KafkaConnection
 from accord.exchange import LocalExchange
 from accord.trust.pki import Pki
-
-_IN_FLIGHT = 512
 
 
 async def split_rates(
@@ -42,18 +39,8 @@ async def split_rates(
     await asyncio.to_thread(ex.apply)
     try:
         publisher = await ex.publisher(SENDER)
-        label = bench_label()
-        in_flight = asyncio.Semaphore(_IN_FLIGHT)
-
-        async def one(i: int) -> None:
-            async with in_flight:
-                header, envelope = publisher.seal(
-                    bench_body(i, body_size), scope=SCOPE, area=AREA, label=label
-                )
-                await publisher.send(header, envelope)
-
         start = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(count)))
+        await publish_many(publisher, count, bench_body(0, body_size), bench_label())
         publish = Rate("publish-only", count, time.perf_counter() - start)
 
         start = time.perf_counter()

@@ -94,6 +94,11 @@ class ScopePlan(_Strict):
     """Bodies in this scope (accord.confidentiality.EncryptionMode): ``required`` makes a
     decrypting node quarantine a plaintext body (SPEC ENC-04). ``off`` when absent, so
     a plan written before envelope v2 means what it meant."""
+    signing: Literal["batched", "per-message"] = "batched"
+    """How a publisher signs records in this scope (SPEC section 12, batch signatures):
+    ``batched`` signs one Merkle tree root per batch of records, each record carrying
+    the signed root and its own inclusion proof (every record still verifies alone);
+    ``per-message`` gives each record its own signature. Receivers accept both."""
 
 
 class AgencyPlan(_Strict):

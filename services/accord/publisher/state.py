@@ -5,7 +5,7 @@ entitled receiver can notice a gap. They must never go back after a crash, hence
 SQLite rather than memory. The sent log keeps each signed envelope so that the
 originator can later release, supersede or retract it, and so a failed publish
 can be retried with the very same bytes (the receivers dedupe by message id).
-Each sent row records whether the broker acknowledged it, and each trilateral
+It records whether the broker acknowledged each sent row, and each trilateral
 release which copy it made, so a release happens once per original and only of
 a message the broker took.
 """
@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from accord.errors import PublishError
 from accord.sqlite import open_private, tighten_companions
 
 _SCHEMA = """
@@ -32,7 +33,15 @@ CREATE TABLE IF NOT EXISTS releases (
     original_id TEXT PRIMARY KEY,
     release_id  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS acks (
+    message_id TEXT PRIMARY KEY,
+    partition  INTEGER NOT NULL,
+    "offset"   INTEGER NOT NULL
+);
 """
+# Acks have a table of their own: marking a row of ``sent`` acknowledged would write
+# its envelope (a few KiB) a second time; an ``acks`` row is a few bytes. ``sent``'s
+# own ack columns are those of logs written before (still read, never written).
 _ACKED = """
 ALTER TABLE sent ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sent ADD COLUMN partition INTEGER;
@@ -96,16 +105,77 @@ class PublisherState:
             (message_id, topic, envelope),
         )
 
+    def record_batch(
+        self,
+        sequences: dict[str, tuple[int, int]],
+        own: dict[str, int],
+        sent: list[tuple[str, str, bytes]],
+    ) -> None:
+        """Take the sequence numbers (topic -> first and last of the batch) and log the
+        sent records (message_id, topic, envelope) of one batch, in ONE transaction.
+
+        Called before any record of the batch goes to the producer, so once the broker
+        could acknowledge a record, its number is taken and its bytes are in the sent
+        log: a crash before the commit leaves no trace and sent nothing (its numbers
+        are free to give again, no record carries them); a crash after it leaves the
+        numbers taken for good. One commit per batch instead of two per message.
+
+        Raises ``PublishError`` (nothing written) when another process on this file
+        took any of the batch's numbers meanwhile: the last number taken is past the
+        batch's first and is not one this publisher took itself (``own``: the highest
+        its ``seal`` took per topic). A number is never given twice.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for topic, (first, _last) in sequences.items():
+                row = self._db.execute(
+                    "SELECT last FROM sequences WHERE topic = ?", (topic,)
+                ).fetchone()
+                if row is not None and row[0] >= first and row[0] > own.get(topic, 0):
+                    raise PublishError(
+                        f"sequence numbers {first}.. of {topic} were taken by another "
+                        "publisher on the same state file; nothing was sent",
+                        hint="publish through one node per agency (the node's API, not a "
+                        "second process on its data directory); the publish can be retried",
+                    )
+            self._db.executemany(
+                "INSERT INTO sequences (topic, last) VALUES (?, ?)"
+                " ON CONFLICT(topic) DO UPDATE SET last = max(last, excluded.last)",
+                [(topic, last) for topic, (_first, last) in sequences.items()],
+            )
+            # A message id names one sealed envelope: a row already there (a release
+            # recorded before its send, a retried send) holds these very bytes.
+            self._db.executemany(
+                "INSERT OR IGNORE INTO sent (message_id, topic, envelope) VALUES (?,?,?)",
+                sent,
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def acknowledged_many(self, acks: list[tuple[int, int, str]]) -> None:
+        """Mark records (partition, offset, message_id) acknowledged, in one transaction."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                'INSERT OR REPLACE INTO acks (partition, "offset", message_id) VALUES (?,?,?)',
+                acks,
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def acknowledged(self, message_id: str, *, partition: int, offset: int) -> None:
-        self._db.execute(
-            'UPDATE sent SET acked = 1, partition = ?, "offset" = ? WHERE message_id = ?',
-            (partition, offset, message_id),
-        )
+        self.acknowledged_many([(partition, offset, message_id)])
 
     def sent(self, message_id: str) -> SentRecord | None:
         row = self._db.execute(
-            'SELECT message_id, topic, envelope, acked, partition, "offset" FROM sent'
-            " WHERE message_id = ?",
+            "SELECT s.message_id, s.topic, s.envelope, s.acked OR a.message_id IS NOT NULL,"
+            ' coalesce(a.partition, s.partition), coalesce(a."offset", s."offset")'
+            " FROM sent s LEFT JOIN acks a ON a.message_id = s.message_id"
+            " WHERE s.message_id = ?",
             (message_id,),
         ).fetchone()
         if row is None:

@@ -1,0 +1,308 @@
+"""The publisher's send batcher and batched signing, through an in-memory producer:
+records of one batch share one signed root and each verifies alone; a scope that
+signs per message gets its own signature per record; sequence numbers follow the
+order of the calls; a batch closes by time when nothing more comes; a refusal
+stays out of the batch; encrypted records batch too; numbers survive a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _receive import BI, SA, MemoryProducer, pki, plan
+from aiokafka.errors import KafkaConnectionError
+from test_publisher import oversized
+
+from accord.confidentiality import (
+    ContentEncryptor,
+    EncryptionKeyPair,
+    KeyDirectory,
+    Keyring,
+    SenderEncryption,
+    sign_key_statement,
+)
+from accord.config import KafkaConnection
+from accord.envelope import Verified, verify
+from accord.envelope.batch import RootCache
+from accord.envelope.jws import Sealed
+from accord.envelope.samples import SAMPLES
+from accord.envelope.v2 import open_sealed, verify_sealed
+from accord.errors import PublishError, ReasonCode, Refused
+from accord.labels import scope_label
+from accord.plan import Plan
+from accord.publisher import Publisher
+
+SENDER = "JPN.MOFA"
+BODY = SAMPLES["accord.strategic-assessment.v1"].body
+LABEL = scope_label(SENDER, BI, legal_basis="Test message under the originator's laws.")
+
+
+def with_scopes(**update: str) -> Plan:
+    p = plan()
+    scopes = {s: sp.model_copy(update=update) for s, sp in p.scopes.items()}
+    return p.model_copy(update={"scopes": scopes})
+
+
+def make(
+    tmp_path: Path,
+    producer: MemoryProducer,
+    *,
+    signing: str = "batched",
+    encryption: SenderEncryption | None = None,
+    **options: Any,
+) -> Publisher:
+    mode = {"encryption": "required"} if encryption is not None else {}
+    return Publisher(
+        agency=SENDER,
+        connection=KafkaConnection(),
+        plan=with_scopes(signing=signing, **mode),
+        signer=pki().signer(SENDER),
+        state_path=tmp_path / "publisher.sqlite",
+        producer=producer,  # type: ignore[arg-type]
+        encryption=encryption,
+        **{"announce": False, "retry_deadline_s": 0.3, **options},
+    )
+
+
+def elements(producer: MemoryProducer) -> Iterator[dict[str, Any]]:
+    """The first signature element of every message record sent (CWK announcements and
+    other topics aside)."""
+    for topic, value, _key, _headers in producer.sent:
+        if topic == plan().exchange_topic(BI, SA):
+            assert value is not None
+            yield json.loads(value)["signatures"][0]
+
+
+def verified(record: bytes) -> Verified:
+    verdict = verify(record, pki().trust_store(), topic=plan().exchange_topic(BI, SA))
+    assert isinstance(verdict, Verified), verdict
+    return verdict
+
+
+async def test_records_of_one_batch_share_one_root_and_each_verifies_alone(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, linger_s=0.05) as pub:
+        results = await pub.publish_many([BODY] * 5, scope=BI, area=SA, label=LABEL)
+    batched = [e["batch"] for e in elements(producer)]
+    assert len({b["root"] for b in batched}) == 1  # one signature for the five
+    assert [b["index"] for b in batched] == [0, 1, 2, 3, 4]
+    assert all("signature" not in e for e in elements(producer))
+    # Each record alone, with no cache of verified roots: every rule runs for it.
+    assert [verified(r.envelope).header.sequence for r in results] == [1, 2, 3, 4, 5]
+    assert [r.envelope for r in results] == [v for _, v, _, _ in producer.sent]
+
+
+async def test_a_verifier_with_a_root_cache_accepts_every_record_of_the_batch(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, linger_s=0.05) as pub:
+        results = await pub.publish_many([BODY] * 3, scope=BI, area=SA, label=LABEL)
+    roots = RootCache()
+    topic = plan().exchange_topic(BI, SA)
+    verdicts = [verify(r.envelope, pki().trust_store(), topic=topic, roots=roots) for r in results]
+    assert all(isinstance(v, Verified) for v in verdicts)
+    assert len(roots) == 1
+
+
+async def test_a_scope_that_signs_per_message_gives_each_record_its_own_signature(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, signing="per-message", linger_s=0.05) as pub:
+        results = await pub.publish_many([BODY] * 3, scope=BI, area=SA, label=LABEL)
+        single = await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
+    found = list(elements(producer))
+    assert all("batch" not in e for e in found)
+    assert len({e["signature"] for e in found}) == 4
+    assert [verified(r.envelope).header.sequence for r in (*results, single)] == [1, 2, 3, 4]
+
+
+async def test_seal_stays_per_message_in_a_batched_scope(tmp_path: Path) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer) as pub:
+        header, envelope = pub.seal(BODY, scope=BI, area=SA, label=LABEL)
+        sent = await pub.send(header, envelope)
+    (element,) = elements(producer)
+    assert "signature" in element
+    assert sent.envelope == envelope
+    assert verified(envelope).header.message_id == header.message_id
+
+
+async def test_concurrent_publishes_keep_the_order_of_the_calls(tmp_path: Path) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, batch_max=64, linger_s=0.0) as pub:
+        calls = [pub.publish(BODY, scope=BI, area=SA, label=LABEL) for _ in range(300)]
+        results = await asyncio.gather(*calls)
+    assert [r.sequence for r in results] == list(range(1, 301))
+    sent = [json.loads(v)["payload"] for _, v, _, _ in producer.sent if v is not None]
+    assert [r.envelope for r in results] == [v for _, v, _, _ in producer.sent]
+    assert len(sent) == 300
+    roots = [e["batch"]["root"] for e in elements(producer)]
+    sizes = [roots.count(root) for root in dict.fromkeys(roots)]
+    assert sum(sizes) == 300
+    assert max(sizes) <= 64  # batches close at batch_max
+    assert len(sizes) >= 5
+    # Every batch's indexes are 0..n-1 in the order the records went out.
+    for root, size in zip(dict.fromkeys(roots), sizes, strict=True):
+        indexes = [e["batch"]["index"] for e in elements(producer) if e["batch"]["root"] == root]
+        assert indexes == list(range(size))
+
+
+async def test_a_batch_closes_by_time_when_nothing_more_comes(tmp_path: Path) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, batch_max=256, linger_s=0.005) as pub:
+        first = await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
+        second = await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
+    batches = [e["batch"] for e in elements(producer)]
+    # Each publish returned with its batch far from full: each batch closed by time.
+    assert [b["index"] for b in batches] == [0, 0]
+    assert batches[0]["root"] != batches[1]["root"]
+    statements = [_statement(b["root"]) for b in batches]
+    assert [s["tree_size"] for s in statements] == [1, 1]
+    assert (first.sequence, second.sequence) == (1, 2)
+
+
+async def test_a_refused_message_stays_out_of_its_batch(tmp_path: Path) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, linger_s=0.05) as pub:
+        outcomes = await asyncio.gather(
+            pub.publish(BODY, scope=BI, area=SA, label=LABEL),
+            pub.publish(oversized(), scope=BI, area=SA, label=LABEL),
+            pub.publish(BODY, scope=BI, area=SA, label=LABEL),
+            return_exceptions=True,
+        )
+    ok1, refused, ok2 = outcomes
+    assert isinstance(refused, Refused)
+    assert refused.reason is ReasonCode.OVERSIZED
+    assert not isinstance(ok1, BaseException)
+    assert not isinstance(ok2, BaseException)
+    assert (ok1.sequence, ok2.sequence) == (1, 2)  # no hole: receivers see no false gap
+    batches = [e["batch"] for e in elements(producer)]
+    assert len(batches) == 2
+    assert batches[0]["root"] == batches[1]["root"]
+
+
+async def test_publish_many_sends_what_precedes_a_refusal_then_raises_it(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, linger_s=0.0) as pub:
+        with pytest.raises(Refused) as refused:
+            await pub.publish_many([BODY, oversized(), BODY], scope=BI, area=SA, label=LABEL)
+        after = await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
+    assert refused.value.reason is ReasonCode.OVERSIZED
+    assert [verified(v).header.sequence for _, v, _, _ in producer.sent if v] == [1, 2]
+    assert after.sequence == 2
+
+
+async def test_a_broker_that_never_acknowledges_fails_every_caller_of_the_batch(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer(fail=KafkaConnectionError("no broker"))
+    async with make(tmp_path, producer, linger_s=0.05) as pub:
+        outcomes = await asyncio.gather(
+            *(pub.publish(BODY, scope=BI, area=SA, label=LABEL) for _ in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(o, PublishError) for o in outcomes)
+        # Each record was retried with its very same bytes, none acknowledged.
+        assert len({v for _, v, _, _ in producer.sent}) == 3
+        first = dict(producer.sent[0][3])["accord-message-id"].decode()
+        assert pub.sent_envelope(first) == producer.sent[0][1]  # logged before sending
+
+
+async def test_stop_gives_up_on_unacknowledged_records_and_their_callers_hear_it(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer(ack=False)
+    pub = make(tmp_path, producer, linger_s=0.0, retry_deadline_s=600.0, close_timeout_s=0.1)
+    await pub.start()
+    waiting = asyncio.create_task(pub.publish(BODY, scope=BI, area=SA, label=LABEL))
+    await asyncio.sleep(0)  # the publish queues its record
+    await pub.stop()  # sends what is queued; waits close_timeout_s, not the retry deadline
+    assert len(producer.sent) == 1
+    with pytest.raises(PublishError, match="stopped before the broker acknowledged"):
+        await waiting
+
+
+async def test_numbers_another_process_took_meanwhile_are_never_sent_twice(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    # Two publishers on one state file: a node and `accord publish` beside it.
+    async with (
+        make(tmp_path, producer, linger_s=1.0) as node,
+        make(tmp_path, producer, linger_s=0.0) as cli,
+    ):
+        waiting = asyncio.create_task(node.publish(BODY, scope=BI, area=SA, label=LABEL))
+        await asyncio.sleep(0)  # numbered 1 and queued; its batch lingers
+        first = await cli.publish(BODY, scope=BI, area=SA, label=LABEL)
+        with pytest.raises(PublishError, match="taken by another publisher"):
+            await waiting
+        again = await node.publish(BODY, scope=BI, area=SA, label=LABEL)
+    assert (first.sequence, again.sequence) == (1, 2)
+    assert [verified(v).header.sequence for _, v, _, _ in producer.sent if v] == [1, 2]
+
+
+async def test_sequence_numbers_and_the_sent_log_survive_a_restart(tmp_path: Path) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, linger_s=0.0) as pub:
+        results = await pub.publish_many([BODY] * 3, scope=BI, area=SA, label=LABEL)
+    async with make(tmp_path, producer, linger_s=0.0) as pub:
+        after = await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
+        logged = [pub.sent_envelope(r.message_id) for r in results]
+    assert after.sequence == 4
+    assert logged == [r.envelope for r in results]
+
+
+@functools.cache
+def keys() -> dict[str, EncryptionKeyPair]:
+    return {a: EncryptionKeyPair.generate() for a in plan().agencies}
+
+
+def encryption() -> SenderEncryption:
+    directory = KeyDirectory(pki().trust_store())
+    for agency, key in keys().items():
+        directory.add(sign_key_statement(pki().signer(agency), key.public), now=datetime.now(UTC))
+    return SenderEncryption(
+        directory, ContentEncryptor(pki().signer(SENDER)), Keyring(SENDER, [keys()[SENDER]])
+    )
+
+
+async def test_encrypted_records_batch_too(tmp_path: Path) -> None:
+    producer = MemoryProducer()
+    sender = encryption()
+    async with make(tmp_path, producer, encryption=sender, linger_s=0.05) as pub:
+        results = await pub.publish_many([BODY] * 3, scope=BI, area=SA, label=LABEL)
+    batches = [e["batch"] for e in elements(producer)]
+    assert len(batches) == 3
+    assert len({b["root"] for b in batches}) == 1  # the tree covers the encrypted records
+    topic = plan().exchange_topic(BI, SA)
+    for result in results:
+        sealed = verify_sealed(result.envelope, pki().trust_store(), topic=topic)
+        assert isinstance(sealed, Sealed), sealed
+        assert open_sealed(sealed, sender.keyring).body == BODY
+
+
+def _statement(root: str) -> dict[str, Any]:
+    part = root.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded
+
+
+@pytest.mark.parametrize(("batch_max", "linger_s"), [(0, 0.005), (256, -1.0), (256, 2.0)])
+def test_batch_settings_out_of_range_are_refused(
+    tmp_path: Path, batch_max: int, linger_s: float
+) -> None:
+    with pytest.raises(ValueError, match="batch_max"):
+        make(tmp_path, MemoryProducer(), batch_max=batch_max, linger_s=linger_s)
