@@ -85,11 +85,15 @@ class Verified:
     """Envelope v2 only: ``{"header":H,"label":L,"body":B}`` with the exact header and
     label bytes and the decrypted body, what the inbox stores (the signed payload
     holds the ciphertext)."""
+    payload_sha256: str = ""
+    """SHA-256 of the signed payload bytes, hex (what receipts acknowledge, what the
+    inbox dedupes on). Computed once, here, unless the caller already has it."""
 
-    @property
-    def payload_sha256(self) -> str:
-        """SHA-256 of the signed payload bytes, hex (what receipts acknowledge)."""
-        return hashlib.sha256(self.payload).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.payload_sha256:
+            # The receive path reads it several times a message (dedupe, delivery,
+            # receipt): hashed once rather than on every read.
+            object.__setattr__(self, "payload_sha256", hashlib.sha256(self.payload).hexdigest())
 
 
 Verdict = Verified | Rejected
@@ -114,10 +118,12 @@ class Sealed:
     """The exact transmitted header and label JSON: what the AAD binds."""
     enc: bytes
     """The encrypted body, decoded (SPEC 11.2 ``E``)."""
+    payload_sha256: str = ""
+    """As :attr:`Verified.payload_sha256`; handed on to the Verified it opens to."""
 
-    @property
-    def payload_sha256(self) -> str:
-        return hashlib.sha256(self.payload).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.payload_sha256:
+            object.__setattr__(self, "payload_sha256", hashlib.sha256(self.payload).hexdigest())
 
 
 def _payload_model(body: type[MessageBody]) -> type[BaseModel]:
@@ -748,7 +754,7 @@ def _verify(
     label: Label = parsed.label  # type: ignore[attr-defined]
     body: MessageBody = parsed.body  # type: ignore[attr-defined]
     _check_time_and_parties(header, cty, keys, agencies, now)
-    _check_message(header, label, body, cosigners=agencies[1:])
+    _check_message(header, label, body, cosigners=agencies[1:], verifying=True)
     if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
         _refuse(
             ReasonCode.TOPIC_MISMATCH,
@@ -882,7 +888,7 @@ def _verify_v2(
     header: Header = parsed.header  # type: ignore[attr-defined]
     label: Label = parsed.label  # type: ignore[attr-defined]
     _check_time_and_parties(header, cty, keys, agencies, now)
-    _check_message(header, label, None, cosigners=agencies[1:])
+    _check_message(header, label, None, cosigners=agencies[1:], verifying=True)
     if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
         _refuse(
             ReasonCode.TOPIC_MISMATCH,
@@ -926,12 +932,19 @@ def _country_of(agency: str) -> Country:
 
 
 def _check_message(
-    header: Header, label: Label, body: MessageBody | None, *, cosigners: tuple[str, ...]
+    header: Header,
+    label: Label,
+    body: MessageBody | None,
+    *,
+    cosigners: tuple[str, ...],
+    verifying: bool = False,
 ) -> None:
     """ENV-33 to ENV-43, the rules seal and verify share, in SPEC order.
 
     ``body`` None: an encrypted body (v2), whose rules ENV-34..ENV-40 run once it is
-    decrypted (``check_body``)."""
+    decrypted (``check_body``). ``verifying``: called by the verifier, which ran
+    ENV-26 on the label as received (before schema validation), so the label's
+    values are not judged a second time."""
     for agency in (header.sender, *cosigners):
         if _country_of(agency) not in header.scope.members and rules.enabled("ENV-33"):
             _refuse(
@@ -941,7 +954,7 @@ def _check_message(
             )
     if body is not None:
         body.check_context(sender=header.sender, scope=header.scope, area=header.area)
-    check_label(label, header.scope, sender=header.sender)
+    check_label(label, header.scope, sender=header.sender, values_checked=verifying)
     expected = topic_for(header)
     if header.topic != expected and rules.enabled("ENV-43"):
         _refuse(

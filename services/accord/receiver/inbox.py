@@ -13,7 +13,10 @@ by the first schema (keyed by ``message_id`` alone) is migrated when it opens.
 
 Receipts use the outbox pattern: a delivered row is marked ``receipt_pending``
 in the same transaction and cleared once the signed receipt is acknowledged by
-the broker, so a crash between the two never loses a receipt.
+the broker, so a crash between the two never loses a receipt. The clearing rides
+on the next landing transaction (``land(receipts_sent=...)``) rather than paying
+an fsync of its own: until it commits the row stays pending, and a crash in
+between only makes the node send that receipt again on its next start.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ CREATE TABLE IF NOT EXISTS sequences (
 );
 """
 )
+
+_RECEIPT_SENT = "UPDATE messages SET receipt_pending = 0 WHERE sender = ? AND message_id = ?"
 
 _VERSION = 2
 _IN_CHUNK = 500
@@ -251,6 +256,7 @@ class Inbox:
         receipt_stream: str | None = None,
         receipt_count: int = 0,
         traces: Mapping[tuple[str, str], str] | None = None,
+        receipts_sent: Collection[tuple[str, str]] = (),
     ) -> tuple[list[tuple[str, str]], int]:
         """Write deliveries and next offsets atomically; return the (sender, id) keys
         newly landed and, with ``receipt_stream``, the first of ``receipt_count``
@@ -259,7 +265,8 @@ class Inbox:
         A delivery whose (sender, id) is already present is a duplicate and is
         ignored (its offset still advances). A status change touches only the row
         of its own sender. ``traces`` (sender, id) -> ``traceparent`` go with the
-        handover rows.
+        handover rows. ``receipts_sent``: (sender, id) keys whose receipts the broker
+        has acknowledged since; their outbox rows are cleared in this transaction.
         """
         now = datetime.now(UTC).isoformat()
         landed: list[tuple[str, str]] = []
@@ -311,6 +318,8 @@ class Inbox:
                     (receipt_stream, receipt_count),
                 ).fetchone()
                 first_receipt = int(row[0]) - receipt_count + 1
+            if receipts_sent:
+                cur.executemany(_RECEIPT_SENT, list(receipts_sent))
             cur.executemany(
                 "INSERT INTO offsets (topic, partition, next_offset) VALUES (?,?,?)"
                 " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
@@ -323,14 +332,17 @@ class Inbox:
         return landed, first_receipt
 
     def receipts_sent(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Clear the receipt outbox for these (sender, message_id) keys."""
+        """Clear the receipt outbox for these (sender, message_id) keys, in a
+        transaction of their own (a node that is idle or stopping; otherwise
+        ``land(receipts_sent=...)`` carries them)."""
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
-        cur.executemany(
-            "UPDATE messages SET receipt_pending = 0 WHERE sender = ? AND message_id = ?",
-            list(keys),
-        )
-        cur.execute("COMMIT")
+        try:
+            cur.executemany(_RECEIPT_SENT, list(keys))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     def reserve_sequences(self, stream: str, count: int) -> int:
         """Reserve ``count`` numbers of this node's outgoing ``stream``; return the first.
