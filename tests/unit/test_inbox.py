@@ -176,3 +176,15 @@ def test_a_landing_that_fails_clears_no_receipt(tmp_path: Path) -> None:
         inbox.land([], {("t", None): 1}, receipts_sent=[("AUS.DFAT", str(first[0].message_id))])  # type: ignore[dict-item]
     assert [m.message_id for m in inbox.pending_receipts()] == [str(first[0].message_id)]
     inbox.close()
+
+
+def test_a_batch_holding_a_row_already_landed_lands_only_the_new_ones(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    first, second = sealed("AUS.DFAT", 1), sealed("AUS.DFAT", 2)
+    both = run(records(first, second), inbox).deliveries  # decided before either landed
+    inbox.land(both[:1], {})
+    landed, _ = inbox.land(both, {})
+    assert landed == [("AUS.DFAT", str(second[0].message_id))]
+    assert inbox.count() == 2
+    assert inbox.last_sequence("AUS.DFAT", first[0].topic) == 2
+    inbox.close()

@@ -81,6 +81,11 @@ CREATE TABLE IF NOT EXISTS sequences (
 """
 )
 
+_INSERT_MESSAGE = (
+    "INSERT OR IGNORE INTO messages (message_id, type, sender, scope, area,"
+    ' sequence, issued_at, received_at, topic, partition, "offset",'
+    " payload_sha256, payload, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 _RECEIPT_SENT = "UPDATE messages SET receipt_pending = 0 WHERE sender = ? AND message_id = ?"
 
 _VERSION = 2
@@ -269,40 +274,44 @@ class Inbox:
         has acknowledged since; their outbox rows are cleared in this transaction.
         """
         now = datetime.now(UTC).isoformat()
-        landed: list[tuple[str, str]] = []
+        batch = list(deliveries)
+        rows = [
+            (
+                d.message_id,
+                d.type,
+                d.sender,
+                d.scope,
+                d.area,
+                d.sequence,
+                d.issued_at.isoformat(),
+                now,
+                d.topic,
+                d.partition,
+                d.offset,
+                d.payload_sha256,
+                d.payload,
+                d.raw,
+            )
+            for d in batch
+        ]
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            for d in deliveries:
-                cur.execute(
-                    "INSERT OR IGNORE INTO messages (message_id, type, sender, scope, area,"
-                    ' sequence, issued_at, received_at, topic, partition, "offset",'
-                    " payload_sha256, payload, raw)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        d.message_id,
-                        d.type,
-                        d.sender,
-                        d.scope,
-                        d.area,
-                        d.sequence,
-                        d.issued_at.isoformat(),
-                        now,
-                        d.topic,
-                        d.partition,
-                        d.offset,
-                        d.payload_sha256,
-                        d.payload,
-                        d.raw,
-                    ),
-                )
-                if cur.rowcount == 1:
-                    landed.append((d.sender, d.message_id))
-                    cur.execute(
-                        "INSERT INTO sequences (sender, topic, last) VALUES (?,?,?)"
-                        " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
-                        (d.sender, d.topic, d.sequence),
-                    )
+            landed = self._insert(cur, batch, rows)
+            # Each stream's last sequence once per batch, not once per row.
+            new = None if len(landed) == len(batch) else set(landed)
+            last: dict[tuple[str, str], int] = {}
+            for d in batch:
+                stream = (d.sender, d.topic)
+                if (new is None or (d.sender, d.message_id) in new) and last.get(
+                    stream, -1
+                ) < d.sequence:
+                    last[stream] = d.sequence
+            cur.executemany(
+                "INSERT INTO sequences (sender, topic, last) VALUES (?,?,?)"
+                " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
+                [(sender, topic, seq) for (sender, topic), seq in last.items()],
+            )
             if self._outbox and landed:  # handover: same transaction as the landing
                 handover_outbox.enqueue(cur, landed, traces=traces)  # + traceparents
             for change in status_changes:
@@ -330,6 +339,30 @@ class Inbox:
             cur.execute("ROLLBACK")
             raise
         return landed, first_receipt
+
+    def _insert(
+        self, cur: sqlite3.Cursor, batch: list[Delivery], rows: list[tuple[Any, ...]]
+    ) -> list[tuple[str, str]]:
+        """Insert the rows; return the (sender, id) keys that were not there yet.
+
+        The step filtered duplicates against the inbox already, so one ``executemany``
+        nearly always lands them all; when it did not (a row already there), it is
+        undone and redone row by row to learn which ones are new.
+        """
+        cur.execute("SAVEPOINT rows")
+        before = self._db.total_changes
+        cur.executemany(_INSERT_MESSAGE, rows)
+        if self._db.total_changes - before == len(rows):
+            cur.execute("RELEASE rows")
+            return [(d.sender, d.message_id) for d in batch]
+        cur.execute("ROLLBACK TO rows")
+        cur.execute("RELEASE rows")
+        landed = []
+        for d, row in zip(batch, rows, strict=True):
+            cur.execute(_INSERT_MESSAGE, row)
+            if cur.rowcount == 1:
+                landed.append((d.sender, d.message_id))
+        return landed
 
     def receipts_sent(self, keys: Iterable[tuple[str, str]]) -> None:
         """Clear the receipt outbox for these (sender, message_id) keys, in a
