@@ -126,6 +126,7 @@ def step(
     # made once: a UUID's str() is not free and the step needs it four times.
     assessed: list[tuple[Record, Verified | Rejected, tuple[str, str]]] = []
     in_batch: dict[str, set[str]] = {}
+    entitled: dict[tuple[str, str, str], bool] = {}  # the plan's answers, this poll
     for records in partitions:
         if not records:
             continue
@@ -140,6 +141,7 @@ def step(
                 now=now,
                 max_bytes=context.max_bytes,
                 keyring=context.keyring,
+                entitled=entitled,
             )
             if isinstance(verdict, Rejected):
                 assessed.append((record, verdict, _NO_KEY))
