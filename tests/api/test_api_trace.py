@@ -22,7 +22,12 @@ def _delivered(node: NodeProcess, message_id: str) -> dict[str, object] | None:
     for line in node.log_path.read_text(errors="replace").splitlines():
         if message_id in line and line.startswith("{"):
             event = json.loads(line)
-            if event.get("event") == "receiver.delivered" and event.get("message_id") == message_id:
+            # A node at INFO logs one line per landed batch; a batch of one names its
+            # message and carries its trace.
+            if (
+                event.get("event") == "receiver.batch_landed"
+                and event.get("message_id") == message_id
+            ):
                 return dict(event)
     return None
 

@@ -52,7 +52,8 @@ _register()
 def log_lines() -> Iterator[io.StringIO]:
     """Point the one log setup at a buffer of JSON lines; put it back afterwards."""
     out = io.StringIO()
-    configure_logging("DEBUG", json=True, stream=out)  # publisher.published is DEBUG
+    # DEBUG: publisher.published and receiver.delivered (per message) are debug lines.
+    configure_logging("DEBUG", json=True, stream=out)
     yield out
     configure_logging("INFO", stream=sys.stderr)
 
@@ -233,7 +234,7 @@ async def test_the_cli_publishes_with_a_correlation_id_that_the_receiver_logs(
     assert result.exit_code == 0, result.output
     published = json.loads(result.output.splitlines()[-1])
     out = io.StringIO()
-    configure_logging("INFO", json=True, stream=out)
+    configure_logging("DEBUG", json=True, stream=out)
     try:
         await exchange.start_receiver("AUS.DFAT")
         assert await exchange.settle({"AUS.DFAT": 1}, within_s=60)

@@ -189,3 +189,16 @@ def test_every_reason_code_the_receiver_gives(inbox: Inbox) -> None:
     assert got == ["malformed", "malformed", "topic-mismatch", "header-mismatch", "not-entitled"]
     small = step([[rec]], inbox, context(max_bytes=100), now=datetime.now(UTC))
     assert [r.reason for _, r in small.quarantined] == [ReasonCode.OVERSIZED]
+
+
+def test_entitlement_is_judged_per_sender_in_a_batch_that_mixes_them(inbox: Inbox) -> None:
+    # The step keeps the plan's answers for the poll: each (sender, scope, area) its own.
+    batch = records(
+        sealed("JPN.NPA", 1),  # NPA may not publish assessments
+        sealed("AUS.DFAT", 1),
+        sealed("JPN.NPA", 2),
+        sealed("AUS.DFAT", 2),
+    )
+    out = run(batch, inbox)
+    assert [r.reason.value for _, r in out.quarantined] == ["not-entitled", "not-entitled"]
+    assert [(d.sender, d.sequence) for d in out.deliveries] == [("AUS.DFAT", 1), ("AUS.DFAT", 2)]

@@ -146,3 +146,45 @@ def test_receipts_sent_clears_only_the_named_senders_rows(tmp_path: Path) -> Non
         ("JPN.MOD", str(genuine[0].message_id))
     ]
     inbox.close()
+
+
+def test_acknowledged_receipts_are_cleared_in_the_next_landing_transaction(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "inbox.sqlite"
+    inbox = Inbox(path)
+    first, second = sealed("AUS.DFAT", 1), sealed("AUS.DFAT", 2)
+    inbox.land(run(records(first), inbox).deliveries, {(first[0].topic, 0): 1})
+    acked = [("AUS.DFAT", str(first[0].message_id))]
+    inbox.land(
+        run(records(second, start=1), inbox).deliveries,
+        {(second[0].topic, 0): 2},
+        receipts_sent=acked,
+    )
+    inbox.close()  # a crash right after the landing: nothing else was written
+    reopened = Inbox(path)
+    assert [m.message_id for m in reopened.pending_receipts()] == [str(second[0].message_id)]
+    reopened.close()
+
+
+def test_a_landing_that_fails_clears_no_receipt(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    first = sealed("AUS.DFAT", 1)
+    inbox.land(run(records(first), inbox).deliveries, {})
+    with pytest.raises(sqlite3.Error):
+        # A bad offset row fails the transaction after the receipts were cleared in it.
+        inbox.land([], {("t", None): 1}, receipts_sent=[("AUS.DFAT", str(first[0].message_id))])  # type: ignore[dict-item]
+    assert [m.message_id for m in inbox.pending_receipts()] == [str(first[0].message_id)]
+    inbox.close()
+
+
+def test_a_batch_holding_a_row_already_landed_lands_only_the_new_ones(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    first, second = sealed("AUS.DFAT", 1), sealed("AUS.DFAT", 2)
+    both = run(records(first, second), inbox).deliveries  # decided before either landed
+    inbox.land(both[:1], {})
+    landed, _ = inbox.land(both, {})
+    assert landed == [("AUS.DFAT", str(second[0].message_id))]
+    assert inbox.count() == 2
+    assert inbox.last_sequence("AUS.DFAT", first[0].topic) == 2
+    inbox.close()

@@ -10,11 +10,12 @@ from uuid import UUID
 import pytest
 from _receive import BI, NODE, SA, MemoryProducer, pki, plan, records, sealed
 
+from accord.areas import Area
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256, verify
 from accord.errors import BrokerError, ReasonCode
 from accord.models import Acknowledgement, Receipt
 from accord.monitor.ledger import Ledger
-from accord.receipts import ReceiptSender
+from accord.receipts import ReceiptSender, receipt_count
 from accord.receiver.quarantine import QuarantineWriter
 from accord.receiver.settings import QUARANTINE_MAX_BYTES
 
@@ -41,6 +42,19 @@ async def test_one_receipt_per_thousand_acknowledgements_numbered_in_order() -> 
     receipts = [v for v in verdicts if isinstance(v, Verified)]
     assert [v.header.sequence for v in receipts] == [41, 42]
     assert [len(v.body.acknowledgements) for v in receipts] == [1000, 200]  # type: ignore[attr-defined]
+
+
+async def test_receipt_count_reserves_exactly_the_receipts_the_send_signs() -> None:
+    # Two scope/area groups: 1200 acknowledgements (two receipts) and one (one receipt).
+    other = sealed("AUS.DFAT", 9, area=Area.COUNTER_TERRORISM)[0]
+    mixed = [*items(3) * 400, (other, "0" * 64)]
+    producer = MemoryProducer()
+    sender = ReceiptSender(
+        topic=plan().receipts_topic, signer=pki().signer(NODE), status="delivered", timeout_s=5
+    )
+    numbers = iter(range(1, 10))
+    sent = await sender.send(producer, mixed, lambda: next(numbers))
+    assert receipt_count(mixed) == sent.receipts == 3
 
 
 async def test_an_unacknowledged_receipt_is_a_broker_error() -> None:

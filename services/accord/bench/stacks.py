@@ -27,7 +27,13 @@ from pathlib import Path
 CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in (
-        ("Ed25519 sign / verify", r"ed25519|curve25519|EVP_Digest(Sign|Verify)"),
+        # py-spy --native names the field arithmetic itself (fe_mul, fe_sq) under the
+        # Python frame that called verify: without it that time fell to the caller's
+        # category, or to asyncio at the bottom of the stack.
+        (
+            "Ed25519 sign / verify",
+            r"ed25519|curve25519|EVP_Digest(Sign|Verify)|\bfe_\w+ \(cryptography/",
+        ),
         ("SQLite", r"sqlite3|\bfsync|fdatasync|pwrite"),
         ("logging", r"structlog|/logging/"),
         ("base64", r"base64|binascii"),

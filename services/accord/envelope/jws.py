@@ -100,11 +100,15 @@ class Verified:
     """Envelope v2 only: ``{"header":H,"label":L,"body":B}`` with the exact header and
     label bytes and the decrypted body, what the inbox stores (the signed payload
     holds the ciphertext)."""
+    payload_sha256: str = ""
+    """SHA-256 of the signed payload bytes, hex (what receipts acknowledge, what the
+    inbox dedupes on). Computed once, here, unless the caller already has it."""
 
-    @property
-    def payload_sha256(self) -> str:
-        """SHA-256 of the signed payload bytes, hex (what receipts acknowledge)."""
-        return hashlib.sha256(self.payload).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.payload_sha256:
+            # The receive path reads it several times a message (dedupe, delivery,
+            # receipt): hashed once rather than on every read.
+            object.__setattr__(self, "payload_sha256", hashlib.sha256(self.payload).hexdigest())
 
 
 Verdict = Verified | Rejected
@@ -129,10 +133,12 @@ class Sealed:
     """The exact transmitted header and label JSON: what the AAD binds."""
     enc: bytes
     """The encrypted body, decoded (SPEC 11.2 ``E``)."""
+    payload_sha256: str = ""
+    """As :attr:`Verified.payload_sha256`; handed on to the Verified it opens to."""
 
-    @property
-    def payload_sha256(self) -> str:
-        return hashlib.sha256(self.payload).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.payload_sha256:
+            object.__setattr__(self, "payload_sha256", hashlib.sha256(self.payload).hexdigest())
 
 
 def _payload_model(body: type[MessageBody]) -> type[BaseModel]:
@@ -893,7 +899,15 @@ def _verify(
     if v2:
         return _verify_v2(payload_b64, cty, keys, agencies, topic, now)
 
-    # ENV-24..29: only now is the payload parsed
+    # ENV-24..29: only now is the payload parsed. The text is read twice, by two
+    # readers that each check what the other cannot: the strict reader (SPEC 3.1:
+    # duplicate names, depth, number length, lone surrogates, NaN, all of which
+    # pydantic's JSON parser lets through) and pydantic's strict validation in JSON
+    # mode (JSON's spellings of enums, tuples, dates, which strict validation of the
+    # parsed Python value refuses and lax validation would coerce). Measured on the
+    # bench message (issue 16): validating the parsed value laxly costs more than the
+    # JSON validation it would replace, and proving "no duplicate names" after a
+    # pydantic-only parse costs more than the strict reader. So: parse twice.
     payload = _b64d(payload_b64, "payload")
     doc = _strict_json(payload, "payload", "ENV-24")
     model = _PAYLOADS.get(cty)
@@ -915,7 +929,7 @@ def _verify(
     label: Label = parsed.label  # type: ignore[attr-defined]
     body: MessageBody = parsed.body  # type: ignore[attr-defined]
     _check_time_and_parties(header, cty, keys, agencies, now)
-    _check_message(header, label, body, cosigners=agencies[1:])
+    _check_message(header, label, body, cosigners=agencies[1:], verifying=True)
     if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
         _refuse(
             ReasonCode.TOPIC_MISMATCH,
@@ -1172,7 +1186,7 @@ def _verify_v2(
     header: Header = parsed.header  # type: ignore[attr-defined]
     label: Label = parsed.label  # type: ignore[attr-defined]
     _check_time_and_parties(header, cty, keys, agencies, now)
-    _check_message(header, label, None, cosigners=agencies[1:])
+    _check_message(header, label, None, cosigners=agencies[1:], verifying=True)
     if topic is not None and header.topic != topic and rules.enabled("ENV-44"):
         _refuse(
             ReasonCode.TOPIC_MISMATCH,
@@ -1218,12 +1232,19 @@ def _country_of(agency: str) -> Country:
 
 
 def _check_message(
-    header: Header, label: Label, body: MessageBody | None, *, cosigners: tuple[str, ...]
+    header: Header,
+    label: Label,
+    body: MessageBody | None,
+    *,
+    cosigners: tuple[str, ...],
+    verifying: bool = False,
 ) -> None:
     """ENV-33 to ENV-43, the rules seal and verify share, in SPEC order.
 
     ``body`` None: an encrypted body (v2), whose rules ENV-34..ENV-40 run once it is
-    decrypted (``check_body``)."""
+    decrypted (``check_body``). ``verifying``: called by the verifier, which ran
+    ENV-26 on the label as received (before schema validation), so the label's
+    values are not judged a second time."""
     for agency in (header.sender, *cosigners):
         if _country_of(agency) not in header.scope.members and rules.enabled("ENV-33"):
             _refuse(
@@ -1233,7 +1254,7 @@ def _check_message(
             )
     if body is not None:
         body.check_context(sender=header.sender, scope=header.scope, area=header.area)
-    check_label(label, header.scope, sender=header.sender)
+    check_label(label, header.scope, sender=header.sender, values_checked=verifying)
     expected = topic_for(header)
     if header.topic != expected and rules.enabled("ENV-43"):
         _refuse(

@@ -173,4 +173,12 @@ def open_sealed(
             b"}",
         )
     )
-    return Verified(header, sealed.label, body, sealed.signers, sealed.payload, plain)
+    return Verified(
+        header,
+        sealed.label,
+        body,
+        sealed.signers,
+        sealed.payload,
+        plain,
+        payload_sha256=sealed.payload_sha256,
+    )

@@ -174,7 +174,7 @@ def releasable_to_country(label: Label, country: Country) -> bool:
     return country in label.releasable_to
 
 
-def check_label(label: Label, scope: Scope, *, sender: str) -> None:
+def check_label(label: Label, scope: Scope, *, sender: str, values_checked: bool = False) -> None:
     """Refuse a label that cannot travel in ``scope`` from ``sender``.
 
     Rules:
@@ -186,8 +186,11 @@ def check_label(label: Label, scope: Scope, *, sender: str) -> None:
       a country the scope never reaches;
     - the originator is the sender (``sender-mismatch``): the signer vouches for the
       label, and only the originator sets one.
+
+    ``values_checked``: the caller already ran the first rule (ENV-26) on the label
+    as received; a verifier does, on the parsed JSON before schema validation.
     """
-    if rules.enabled("ENV-26"):
+    if not values_checked and rules.enabled("ENV-26"):
         unknown = unknown_label_values(label.model_dump(mode="json"))
         if unknown is not None:
             raise Refused(ReasonCode.UNKNOWN_LABEL_VALUE, unknown, rule="ENV-26")

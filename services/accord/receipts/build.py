@@ -100,6 +100,15 @@ def build_receipt(
     return header, seal(header, _receipt_label_now(signer.agency, scope, now), body, signer)
 
 
+def receipt_group(header: Header) -> tuple[Scope, Area, str]:
+    """The receipt a message's acknowledgement goes in: its scope, area and namespace."""
+    return (
+        Scope(header.scope),
+        Area(header.area),
+        namespace_of(header.topic) or DEFAULT_NAMESPACE,
+    )
+
+
 def group_for_receipts(
     items: Iterable[tuple[Header, str]],
 ) -> dict[tuple[Scope, Area, str], list[Acknowledgement]]:
@@ -107,12 +116,7 @@ def group_for_receipts(
     same scope, area and namespace, at most ``MAX_ACKNOWLEDGEMENTS`` each."""
     groups: dict[tuple[Scope, Area, str], list[Acknowledgement]] = {}
     for header, digest in items:
-        key = (
-            Scope(header.scope),
-            Area(header.area),
-            namespace_of(header.topic) or DEFAULT_NAMESPACE,
-        )
-        groups.setdefault(key, []).append(acknowledgement(header, digest))
+        groups.setdefault(receipt_group(header), []).append(acknowledgement(header, digest))
     return groups
 
 

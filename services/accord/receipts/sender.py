@@ -12,6 +12,7 @@ aiokafka's ``send`` (tests pass an in-memory one). Failures leave as
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
@@ -19,9 +20,15 @@ from typing import Any, Protocol
 
 from accord.envelope import Header
 from accord.kafka import broker_errors
-from accord.models import Acknowledgement
+from accord.models import MAX_ACKNOWLEDGEMENTS, Acknowledgement
 from accord.observability.trace import TraceContext, headers_with_trace
-from accord.receipts.build import ReceiptStatus, build_receipt, chunks, group_for_receipts
+from accord.receipts.build import (
+    ReceiptStatus,
+    build_receipt,
+    chunks,
+    group_for_receipts,
+    receipt_group,
+)
 from accord.trust import Signer
 
 
@@ -48,8 +55,13 @@ class Sent:
 
 
 def receipt_count(items: Iterable[tuple[Header, str]]) -> int:
-    """How many receipts (hence sequence numbers) these pairs need."""
-    return sum(len(list(chunks(acks))) for acks in group_for_receipts(items).values())
+    """How many receipts (hence sequence numbers) these pairs need.
+
+    Counted from the headers alone: building the acknowledgements (a validated
+    model each) is left to the send, which needs them.
+    """
+    sizes = Counter(receipt_group(header) for header, _ in items)
+    return sum(-(-n // MAX_ACKNOWLEDGEMENTS) for n in sizes.values())
 
 
 class ReceiptSender:

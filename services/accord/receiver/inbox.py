@@ -13,7 +13,10 @@ by the first schema (keyed by ``message_id`` alone) is migrated when it opens.
 
 Receipts use the outbox pattern: a delivered row is marked ``receipt_pending``
 in the same transaction and cleared once the signed receipt is acknowledged by
-the broker, so a crash between the two never loses a receipt.
+the broker, so a crash between the two never loses a receipt. The clearing rides
+on the next landing transaction (``land(receipts_sent=...)``) rather than paying
+an fsync of its own: until it commits the row stays pending, and a crash in
+between only makes the node send that receipt again on its next start.
 """
 
 from __future__ import annotations
@@ -77,6 +80,13 @@ CREATE TABLE IF NOT EXISTS sequences (
 );
 """
 )
+
+_INSERT_MESSAGE = (
+    "INSERT OR IGNORE INTO messages (message_id, type, sender, scope, area,"
+    ' sequence, issued_at, received_at, topic, partition, "offset",'
+    " payload_sha256, payload, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_RECEIPT_SENT = "UPDATE messages SET receipt_pending = 0 WHERE sender = ? AND message_id = ?"
 
 _VERSION = 2
 _IN_CHUNK = 500
@@ -251,6 +261,7 @@ class Inbox:
         receipt_stream: str | None = None,
         receipt_count: int = 0,
         traces: Mapping[tuple[str, str], str] | None = None,
+        receipts_sent: Collection[tuple[str, str]] = (),
     ) -> tuple[list[tuple[str, str]], int]:
         """Write deliveries and next offsets atomically; return the (sender, id) keys
         newly landed and, with ``receipt_stream``, the first of ``receipt_count``
@@ -259,43 +270,48 @@ class Inbox:
         A delivery whose (sender, id) is already present is a duplicate and is
         ignored (its offset still advances). A status change touches only the row
         of its own sender. ``traces`` (sender, id) -> ``traceparent`` go with the
-        handover rows.
+        handover rows. ``receipts_sent``: (sender, id) keys whose receipts the broker
+        has acknowledged since; their outbox rows are cleared in this transaction.
         """
         now = datetime.now(UTC).isoformat()
-        landed: list[tuple[str, str]] = []
+        batch = list(deliveries)
+        rows = [
+            (
+                d.message_id,
+                d.type,
+                d.sender,
+                d.scope,
+                d.area,
+                d.sequence,
+                d.issued_at.isoformat(),
+                now,
+                d.topic,
+                d.partition,
+                d.offset,
+                d.payload_sha256,
+                d.payload,
+                d.raw,
+            )
+            for d in batch
+        ]
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            for d in deliveries:
-                cur.execute(
-                    "INSERT OR IGNORE INTO messages (message_id, type, sender, scope, area,"
-                    ' sequence, issued_at, received_at, topic, partition, "offset",'
-                    " payload_sha256, payload, raw)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        d.message_id,
-                        d.type,
-                        d.sender,
-                        d.scope,
-                        d.area,
-                        d.sequence,
-                        d.issued_at.isoformat(),
-                        now,
-                        d.topic,
-                        d.partition,
-                        d.offset,
-                        d.payload_sha256,
-                        d.payload,
-                        d.raw,
-                    ),
-                )
-                if cur.rowcount == 1:
-                    landed.append((d.sender, d.message_id))
-                    cur.execute(
-                        "INSERT INTO sequences (sender, topic, last) VALUES (?,?,?)"
-                        " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
-                        (d.sender, d.topic, d.sequence),
-                    )
+            landed = self._insert(cur, batch, rows)
+            # Each stream's last sequence once per batch, not once per row.
+            new = None if len(landed) == len(batch) else set(landed)
+            last: dict[tuple[str, str], int] = {}
+            for d in batch:
+                stream = (d.sender, d.topic)
+                if (new is None or (d.sender, d.message_id) in new) and last.get(
+                    stream, -1
+                ) < d.sequence:
+                    last[stream] = d.sequence
+            cur.executemany(
+                "INSERT INTO sequences (sender, topic, last) VALUES (?,?,?)"
+                " ON CONFLICT(sender, topic) DO UPDATE SET last = max(last, excluded.last)",
+                [(sender, topic, seq) for (sender, topic), seq in last.items()],
+            )
             if self._outbox and landed:  # handover: same transaction as the landing
                 handover_outbox.enqueue(cur, landed, traces=traces)  # + traceparents
             for change in status_changes:
@@ -311,6 +327,8 @@ class Inbox:
                     (receipt_stream, receipt_count),
                 ).fetchone()
                 first_receipt = int(row[0]) - receipt_count + 1
+            if receipts_sent:
+                cur.executemany(_RECEIPT_SENT, list(receipts_sent))
             cur.executemany(
                 "INSERT INTO offsets (topic, partition, next_offset) VALUES (?,?,?)"
                 " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
@@ -322,15 +340,42 @@ class Inbox:
             raise
         return landed, first_receipt
 
+    def _insert(
+        self, cur: sqlite3.Cursor, batch: list[Delivery], rows: list[tuple[Any, ...]]
+    ) -> list[tuple[str, str]]:
+        """Insert the rows; return the (sender, id) keys that were not there yet.
+
+        The step filtered duplicates against the inbox already, so one ``executemany``
+        nearly always lands them all; when it did not (a row already there), it is
+        undone and redone row by row to learn which ones are new.
+        """
+        cur.execute("SAVEPOINT rows")
+        before = self._db.total_changes
+        cur.executemany(_INSERT_MESSAGE, rows)
+        if self._db.total_changes - before == len(rows):
+            cur.execute("RELEASE rows")
+            return [(d.sender, d.message_id) for d in batch]
+        cur.execute("ROLLBACK TO rows")
+        cur.execute("RELEASE rows")
+        landed = []
+        for d, row in zip(batch, rows, strict=True):
+            cur.execute(_INSERT_MESSAGE, row)
+            if cur.rowcount == 1:
+                landed.append((d.sender, d.message_id))
+        return landed
+
     def receipts_sent(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Clear the receipt outbox for these (sender, message_id) keys."""
+        """Clear the receipt outbox for these (sender, message_id) keys, in a
+        transaction of their own (a node that is idle or stopping; otherwise
+        ``land(receipts_sent=...)`` carries them)."""
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
-        cur.executemany(
-            "UPDATE messages SET receipt_pending = 0 WHERE sender = ? AND message_id = ?",
-            list(keys),
-        )
-        cur.execute("COMMIT")
+        try:
+            cur.executemany(_RECEIPT_SENT, list(keys))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     def reserve_sequences(self, stream: str, count: int) -> int:
         """Reserve ``count`` numbers of this node's outgoing ``stream``; return the first.

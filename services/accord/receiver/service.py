@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -174,6 +175,10 @@ class Receiver:
         self._latency = self.metrics.latency.labels(agency)
         self._commit_task: asyncio.Task[None] | None = None
         self._receipt_tasks: list[asyncio.Task[None]] = []
+        # (sender, id) of messages whose receipts the broker acknowledged and whose
+        # outbox rows are still pending: cleared by the next landing transaction (or
+        # on their own when idle or stopping). Lost in a crash, which only re-sends.
+        self._receipts_acked: list[tuple[str, str]] = []
         self._producer_suspect = False
         self._receipts_checked = time.monotonic()
         # Rotations and revocations arrive on the trust topic while the node runs.
@@ -265,6 +270,7 @@ class Receiver:
         if self.dispatcher is not None:  # handover
             await self.dispatcher.stop()
             self.dispatcher = None
+        self._clear_acked_receipts()
         self.inbox.close()
         self._log.info("receiver.stopped")
 
@@ -310,6 +316,7 @@ class Receiver:
                     await self._recover(str(exc))  # refetch the batch from the inbox offsets
                     idle_since = time.monotonic()
                 continue
+            self._clear_acked_receipts()  # idle: no landing to carry them
             if now - self._receipts_checked >= _PENDING_RECEIPTS_EVERY_S:
                 self._receipts_checked = now
                 if not any(not t.done() for t in self._receipt_tasks):
@@ -470,34 +477,27 @@ class Receiver:
         self._account(out)
         traces = _delivery_traces(batch, out)  # trace: one per delivered message
         items = out.receipt_items() if self._settings.send_receipts else []
-        landed, first_receipt = self.inbox.land(
-            out.deliveries,
-            out.offsets,
-            out.status_changes,
-            receipt_stream=self._receipts.topic if items else None,
-            receipt_count=receipt_count(items),
-            traces={k: t.traceparent for k, t in traces.items()} if self.dispatcher else None,
-        )
+        acked, self._receipts_acked = self._receipts_acked, []
+        try:
+            landed, first_receipt = self.inbox.land(
+                out.deliveries,
+                out.offsets,
+                out.status_changes,
+                receipt_stream=self._receipts.topic if items else None,
+                receipt_count=receipt_count(items),
+                traces={k: t.traceparent for k, t in traces.items()} if self.dispatcher else None,
+                # The receipt outbox rows of earlier batches whose receipts the broker
+                # has since acknowledged: cleared here, not in an fsync of their own.
+                receipts_sent=acked,
+            )
+        except BaseException:
+            self._receipts_acked[:0] = acked  # still pending on disk; clear them later
+            raise
         landed_at = datetime.now(UTC)
         if landed and self.dispatcher is not None:  # handover
             self.dispatcher.notify()
         self._commit_soon(out.offsets)
-        for key in landed:
-            v = out.accepted[key]
-            latency = (landed_at - v.header.issued_at).total_seconds()
-            self._latency.observe(max(latency, 0.0))
-            self._count("delivered", "")
-            self.stats.delivered += 1
-            # The trace's fields passed, not bound: a third of the cost, on the hot path.
-            self._log.info(
-                "receiver.delivered",
-                message_id=key[1],
-                sender=v.header.sender,
-                topic=v.header.topic,
-                latency_ms=round(latency * 1000, 2),
-                type=v.header.type,
-                **traces[key].log_fields(),
-            )
+        self._delivered(landed, out, traces, landed_at)
         if self._handler is not None and landed:
             where = {(d.sender, d.message_id): (d.topic, d.partition) for d in out.deliveries}
             await self._hand_over(landed, out.accepted, where, traces)
@@ -505,6 +505,55 @@ class Receiver:
             # One writer, and duplicates were filtered before the write: what landed
             # is exactly what the receipts were grouped from.
             await self._receipts_soon(items, first_receipt, traces)
+
+    def _delivered(
+        self,
+        landed: list[tuple[str, str]],
+        out: Outcome,
+        traces: dict[tuple[str, str], TraceContext],
+        landed_at: datetime,
+    ) -> None:
+        """Metrics for each landed message; one INFO line for the batch.
+
+        A line per message is DEBUG: at INFO it cost the node about as much as the
+        inbox write (docs/bench.md). The batch line names the message, and carries
+        its trace, when the batch has one message (the usual case at low rates).
+        """
+        if not landed:
+            return
+        per_message = self._log.is_enabled_for(logging.DEBUG)
+        worst = 0.0
+        for key in landed:
+            v = out.accepted[key]
+            latency = max((landed_at - v.header.issued_at).total_seconds(), 0.0)
+            worst = max(worst, latency)
+            self._latency.observe(latency)
+            if per_message:
+                # The trace's fields passed, not bound: a third of the cost.
+                self._log.debug(
+                    "receiver.delivered",
+                    message_id=key[1],
+                    sender=v.header.sender,
+                    topic=v.header.topic,
+                    latency_ms=round(latency * 1000, 2),
+                    type=v.header.type,
+                    **traces[key].log_fields(),
+                )
+        self._count("delivered", "", len(landed))
+        self.stats.delivered += len(landed)
+        one = landed[0] if len(landed) == 1 else None
+        self._log.info(
+            "receiver.batch_landed",
+            messages=len(landed),
+            duplicates=len(out.duplicates),
+            rejected=len(out.quarantined),
+            max_latency_ms=round(worst * 1000, 2),
+            **(
+                {"message_id": one[1], "sender": one[0], **traces[one].log_fields()}
+                if one is not None
+                else {}
+            ),
+        )
 
     def _account(self, out: Outcome) -> None:
         """Stats, metrics and log lines for what the step decided (and was quarantined)."""
@@ -624,7 +673,9 @@ class Receiver:
             self._producer_suspect = True
             return
         keys = [(a.sender, str(a.message_id)) for a in sent.acknowledged]
-        self.inbox.receipts_sent(keys)
+        # Cleared in the next landing transaction (or when idle): until then a crash
+        # leaves the rows pending and the receipts are sent again, never lost.
+        self._receipts_acked += keys
         self.stats.receipts += len(keys)
         self.metrics.receipts.labels(self.agency).inc(len(keys))
         one = traces.get(keys[0]) if traces and len(keys) == 1 else None
@@ -636,8 +687,15 @@ class Receiver:
             **(one.log_fields() if one is not None else {}),
         )
 
+    def _clear_acked_receipts(self) -> None:
+        """Clear the outbox rows of acknowledged receipts in a transaction of their own."""
+        if self._receipts_acked:
+            acked, self._receipts_acked = self._receipts_acked, []
+            self.inbox.receipts_sent(acked)
+
     async def _flush_pending_receipts(self) -> None:
         """Receipts a crash left unsent: re-verify from the raw bytes and send."""
+        self._clear_acked_receipts()  # acknowledged ones are not pending any more
         pending = self.inbox.pending_receipts()
         if not pending or not self._settings.send_receipts:
             return
@@ -662,14 +720,14 @@ class Receiver:
                 detail=str(exc)[:200],
             )
 
-    def _count(self, outcome: str, reason: str) -> None:
+    def _count(self, outcome: str, reason: str, n: int = 1) -> None:
         # Label lookups cost more than the increment: keep the children.
         child = self._counters.get((outcome, reason))
         if child is None:
             child = self._counters[(outcome, reason)] = self.metrics.records.labels(
                 self.agency, outcome, reason
             )
-        child.inc()
+        child.inc(n)
 
     def _update_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, position: int) -> None:
         high = consumer.highwater(tp)

@@ -61,6 +61,10 @@ class InboxState(Protocol):
     def last_sequence(self, sender: str, topic: str) -> int | None: ...
 
 
+_NO_KEY = ("", "")
+"""The identity slot of a refused record: it has none."""
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Sequence numbers of one sender's stream that never arrived (or not yet)."""
@@ -121,8 +125,11 @@ def step(
     out = Outcome()
     # Pass 1: what each record is on its own (size, signature, headers, entitlement,
     # label). Pure, and the costly part.
-    assessed: list[tuple[Record, Verified | Rejected]] = []
+    # Each verified record with its identity (sender, message id), the id's text
+    # made once: a UUID's str() is not free and the step needs it four times.
+    assessed: list[tuple[Record, Verified | Rejected, tuple[str, str]]] = []
     in_batch: dict[str, set[str]] = {}
+    entitled: dict[tuple[str, str, str], bool] = {}  # the plan's answers, this poll
     for records in partitions:
         if not records:
             continue
@@ -138,30 +145,26 @@ def step(
                 max_bytes=context.max_bytes,
                 keyring=context.keyring,
                 roots=context.roots,
+                entitled=entitled,
             )
             if isinstance(verdict, Rejected):
-                assessed.append((record, verdict))
+                assessed.append((record, verdict, _NO_KEY))
                 continue
             v = verdict.verified
-            assessed.append((record, v))  # Verified
-            in_batch.setdefault(str(v.header.message_id), set()).add(v.header.sender)
+            key = (v.header.sender, str(v.header.message_id))
+            assessed.append((record, v, key))
+            in_batch.setdefault(key[1], set()).add(key[0])
         last = records[-1]
         out.offsets[(last.topic, last.partition)] = last.offset + 1
     # Pass 2: what each record is against the inbox and the rest of the batch. The
     # digests of what the inbox already holds come in one query for the whole batch.
-    digests = inbox.payload_digests(
-        {
-            (o.header.sender, str(o.header.message_id))
-            for _, o in assessed
-            if not isinstance(o, Rejected)
-        }
-    )
+    digests = inbox.payload_digests({key for _, o, key in assessed if not isinstance(o, Rejected)})
     last_sequence: dict[tuple[str, str], int] = {}
-    for record, outcome in assessed:
+    for record, outcome, key in assessed:
         if isinstance(outcome, Rejected):
             out.quarantined.append((record, outcome))
             continue
-        refusal = _admit(outcome, record, inbox, in_batch, digests, last_sequence, out)
+        refusal = _admit(outcome, key, record, inbox, in_batch, digests, last_sequence, out)
         if refusal is not None:
             out.quarantined.append((record, refusal))
     return out
@@ -169,6 +172,7 @@ def step(
 
 def _admit(
     v: Verified,
+    key: tuple[str, str],
     record: Record,
     inbox: InboxState,
     in_batch: dict[str, set[str]],
@@ -176,7 +180,6 @@ def _admit(
     last_sequence: dict[tuple[str, str], int],
     out: Outcome,
 ) -> Rejected | None:
-    key = (v.header.sender, str(v.header.message_id))
     known = digests.get(key)
     if known is not None:
         if known != v.payload_sha256:
@@ -193,7 +196,7 @@ def _admit(
     if gap is not None:
         out.gaps.append(gap)
     out.accepted[key] = v
-    out.deliveries.append(_delivery(v, record))
+    out.deliveries.append(_delivery(v, key[1], record))
     return None
 
 
@@ -231,11 +234,11 @@ def _sequence(
     return None
 
 
-def _delivery(v: Verified, record: Record) -> Delivery:
+def _delivery(v: Verified, message_id: str, record: Record) -> Delivery:
     h = v.header
     assert record.value is not None  # assess refuses a record without a value
     return Delivery(
-        message_id=str(h.message_id),
+        message_id=message_id,
         type=h.type,
         sender=h.sender,
         scope=str(h.scope),
