@@ -112,7 +112,11 @@ def test_v2_has_one_reject_vector_per_enc_rule_with_its_reason() -> None:
 
 def test_v2_valid_vectors_give_the_plaintext_digest_for_one_and_ten_recipients() -> None:
     valid = [v for v in MANIFEST_V2["vectors"] if v["expected"] == "valid"]
-    assert [v["id"] for v in valid] == ["valid/v2-one-recipient", "valid/v2-ten-recipients"]
+    assert [v["id"] for v in valid] == [
+        "valid/v2-one-recipient",
+        "valid/v2-ten-recipients",
+        "valid/v2-need-to-know",
+    ]
     assert all(re.fullmatch(r"[0-9a-f]{64}", v["plaintext_sha256"]) for v in valid)
 
 

@@ -239,7 +239,11 @@ class Publisher:
         e = self._encryption
         now = datetime.now(UTC)
         agencies = recipient_agencies(
-            self._plan, sender=self.agency, scope=header.scope, area=header.area
+            self._plan,
+            sender=self.agency,
+            scope=header.scope,
+            area=header.area,
+            need_to_know=label.need_to_know,
         )
         recipients = resolve_recipients(agencies, e.directory, now=now)  # NoEncryptionKey
         cwk, announcement = e.encryptor.cwk_for(recipients, now=now)

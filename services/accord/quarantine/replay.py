@@ -118,7 +118,9 @@ def replay(
     checks, dedupe and ownership rules); one landing transaction per record that
     passes. No offsets move: the node's position on the exchange topics is its own."""
     at = now or datetime.now(UTC)
-    context = Context(trust=trust, plan=plan, country=country_of(agency), max_bytes=MAX_BYTES)
+    context = Context(
+        trust=trust, plan=plan, country=country_of(agency), max_bytes=MAX_BYTES, agency=agency
+    )
     results: list[ReplayResult] = []
     for q in records:
         if q.original_size is not None:

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from accord.confidentiality import Keyring, recipient_agencies
+from accord.confidentiality import Keyring, may_read, recipient_agencies
+from accord.conformance import rules
 from accord.envelope import Rejected, Verified
 from accord.envelope.jws import Sealed
 from accord.envelope.v2 import open_sealed, verify_sealed
@@ -43,10 +44,13 @@ def assess(
     now: datetime,
     max_bytes: int,
     keyring: Keyring | None = None,
+    agency: str | None = None,
 ) -> Accepted | Rejected:
     """``keyring``: this node's encryption keys and opened CWKs. With one, the node
     decrypts envelope v2 and applies the plan's ``encryption`` (SPEC ENC-04..08);
-    without one it reads v1 only and quarantines v2 as ``undecryptable``."""
+    without one it reads v1 only and quarantines v2 as ``undecryptable``.
+    ``agency``: the reading agency (default: the keyring's), for the label's
+    need-to-know list (SPEC ENC-09), checked on v1 and v2 alike."""
     if raw is None:
         return Rejected(ReasonCode.MALFORMED, "record has no value")
     verdict = verify_sealed(raw, trust, topic=topic, now=now, max_bytes=max_bytes)
@@ -66,10 +70,10 @@ def assess(
             ReasonCode.RELEASABILITY_VIOLATION,
             f"label does not release this message to {country.value}",
         )
-    if isinstance(verdict, Sealed):
-        return _open(verdict, plan, keyring)
+    sealed = isinstance(verdict, Sealed)
     if (
-        keyring is not None
+        not sealed
+        and keyring is not None
         and header.type != "accord.receipt.v1"
         and plan.scopes[header.scope].encryption == "required"
     ):
@@ -78,6 +82,15 @@ def assess(
             f"plaintext body in scope {header.scope}, which requires encryption",
             "ENC-04",
         )
+    reader = agency if agency is not None else keyring.agency if keyring is not None else None
+    if (
+        reader is not None
+        and rules.enabled("ENC-09")
+        and not may_read(verdict.label, sender=header.sender, agency=reader)
+    ):
+        return Rejected(ReasonCode.NOT_A_RECIPIENT, f"need-to-know leaves out {reader}", "ENC-09")
+    if isinstance(verdict, Sealed):
+        return _open(verdict, plan, keyring)
     return Accepted(verdict)
 
 
@@ -91,7 +104,13 @@ def _open(sealed: Sealed, plan: Plan, keyring: Keyring | None) -> Accepted | Rej
             "ENC-05",
         )
     try:
-        entitled = recipient_agencies(plan, sender=h.sender, scope=h.scope, area=h.area)
+        entitled = recipient_agencies(
+            plan,
+            sender=h.sender,
+            scope=h.scope,
+            area=h.area,
+            need_to_know=sealed.label.need_to_know,
+        )
         return Accepted(open_sealed(sealed, keyring, entitled=entitled))
     except Refused as refused:
         return Rejected(refused.reason, refused.message, refused.rule)

@@ -150,6 +150,7 @@ class Receiver:
             country=self.country,
             max_bytes=settings.max_record_bytes,
             keyring=keys.keyring if keys is not None else None,
+            agency=agency,
         )
         self._topics = plan.receive_topics(agency)
         self._group_id = plan.group_id(agency)

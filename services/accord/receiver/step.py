@@ -105,6 +105,8 @@ class Context:
     max_bytes: int
     keyring: Keyring | None = None
     """This node's encryption keys (envelope v2); None: v1 only (accord.receiver.assess)."""
+    agency: str | None = None
+    """The reading agency, for need-to-know (SPEC ENC-09); None: the keyring's."""
 
 
 def step(
@@ -134,6 +136,7 @@ def step(
                 now=now,
                 max_bytes=context.max_bytes,
                 keyring=context.keyring,
+                agency=context.agency,
             )
             if isinstance(verdict, Rejected):
                 assessed.append((record, verdict))
