@@ -362,6 +362,15 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 			return v
 		}
 	}
+	// ENV-41, need-to-know (§11.4): every listed agency is of a member country.
+	need, _ := label["need_to_know"].([]any)
+	for _, a := range need {
+		if !contains(members, country(a.(string))) {
+			if v := reject("ENV-41", "releasability-violation", "need_to_know names %v, outside scope %s", a, scope); v != nil {
+				return v
+			}
+		}
+	}
 	// ENV-42
 	if label["originator"] != sender {
 		if v := reject("ENV-42", "sender-mismatch", "label.originator %v is not the sender", label["originator"]); v != nil {
@@ -393,6 +402,15 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 }
 
 func invariants(short string, label, body map[string]any) *verdict {
+	// need_to_know in ascending order (agency ids are ASCII: byte order).
+	need, _ := label["need_to_know"].([]any)
+	for i := 1; i < len(need); i++ {
+		if need[i-1].(string) >= need[i].(string) {
+			if v := reject("ENV-28", "schema-invalid", "need_to_know is not in ascending order"); v != nil {
+				return v
+			}
+		}
+	}
 	// review_on is not before created_at's calendar date in its own offset:
 	// compare the date text (YYYY-MM-DD sorts as it reads).
 	if created, ok := label["created_at"].(string); ok {

@@ -104,6 +104,10 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 	if d == nil {
 		return reject("ENC-05", "undecryptable", "encrypted body and no decryption key")
 	}
+	// ENC-09 before any key is looked for (§11.4).
+	if v := needToKnow(d, h, l); v != nil {
+		return v
+	}
 	var hdr struct {
 		MessageID string `json:"message_id"`
 		Sender    string `json:"sender"`
@@ -152,9 +156,10 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 		// No key to open it with, whatever -mutate says: never a nil CWK below.
 		return &verdict{reason: "undecryptable", rule: "ENC-05", detail: "no opened CWK for this body"}
 	}
-	// ENC-06
+	// ENC-06: entitled ∩ need_to_know (when the label has one) ∪ {sender}.
+	need, listed := labelNeedToKnow(l)
 	for _, a := range found.agencies {
-		if !contains(d.Entitled, a) {
+		if a != hdr.Sender && (!contains(d.Entitled, a) || listed && !contains(need, a)) {
 			if v := reject("ENC-06", "releasability-violation", "the CWK is shared with %s, not entitled", a); v != nil {
 				return v
 			}
@@ -197,4 +202,32 @@ func hexBytesChecked(s string) []byte {
 		return nil
 	}
 	return hexBytes(s)
+}
+
+// labelNeedToKnow is the label's need_to_know list and whether it has one.
+func labelNeedToKnow(label []byte) ([]string, bool) {
+	var l struct {
+		NeedToKnow *[]string `json:"need_to_know"`
+	}
+	if json.Unmarshal(label, &l) != nil || l.NeedToKnow == nil {
+		return nil, false
+	}
+	return *l.NeedToKnow, true
+}
+
+// needToKnow is ENC-09: with a need-to-know list in the label, the reading agency
+// is listed or is the sender; otherwise not-a-recipient.
+func needToKnow(d *decryptRequest, header, label []byte) *verdict {
+	need, listed := labelNeedToKnow(label)
+	if !listed {
+		return nil
+	}
+	var h struct {
+		Sender string `json:"sender"`
+	}
+	_ = json.Unmarshal(header, &h)
+	if d.Agency == h.Sender || contains(need, d.Agency) {
+		return nil
+	}
+	return reject("ENC-09", "not-a-recipient", "need_to_know leaves out %s", d.Agency)
 }
