@@ -4,7 +4,8 @@ Publishers encrypt (plan: ``encryption: required``), CWK announcements and key
 statements travel on the agencies' key topics, receivers decrypt. The broker admin reading
 every topic's raw bytes finds no body plaintext; an agency outside the recipients
 (the USA on a bilateral topic, which this plain broker does not fence with ACLs)
-cannot read; a receiver rotating its key mid-stream loses nothing.
+cannot read; an agency left off the label's need-to-know list cannot either; a
+receiver rotating its key mid-stream loses nothing.
 """
 
 from __future__ import annotations
@@ -237,3 +238,43 @@ async def test_rotating_the_receivers_key_mid_stream_loses_nothing(world: World)
         await pub.publish(report(n), scope=BI, area=CT, label=label_for(SENDER, BI))
     assert await ex.settle({READER: 6}, within_s=60)
     assert ex.receivers[READER].stats.rejected == {}
+
+
+async def test_an_agency_left_off_the_need_to_know_list_cannot_decrypt(world: World) -> None:
+    """Both JPN.NPA and JPN.MOFA receive bilateral counter-terrorism; the label lists
+    JPN.NPA only. JPN.NPA lands the message; JPN.MOFA's node quarantines it
+    ``not-a-recipient`` (ENC-09), and the CWK announcement it reads on the key topic
+    leaves it out, so even a node that ignored the label could not open the body."""
+    ex = world.exchange
+    listed, left_off = READER, "JPN.MOFA"
+    assert {listed, left_off} <= set(ex.plan.entitled_receivers(BI, CT))
+    for agency in (listed, left_off):
+        await ex.start_receiver(agency, keys=world.node_keys(agency), follow_trust=True)
+    await _publisher(world)
+    label = label_for(SENDER, BI, need_to_know=(listed,))
+    await ex.publishers[SENDER].publish(report(1), scope=BI, area=CT, label=label)
+    assert await ex.settle({listed: 1}, within_s=60)
+    quarantined = await read_topic(ex.connection, ex.plan.quarantine_topic(left_off), expect=1)
+    assert [dict(r.headers)["accord-reason"] for r in quarantined] == [b"not-a-recipient"]
+    assert dict(quarantined[0].headers)["accord-detail"] == b"need-to-know leaves out JPN.MOFA"
+    assert ex.receivers[left_off].inbox.message_ids() == []
+    stored = ex.receivers[listed].inbox.message_ids()
+    assert len(stored) == 1
+    # Cryptography, not only the honest node: with every announcement applied, JPN.MOFA's
+    # keyring still has no key for the body.
+    mofa = world.node_keys(left_off)
+    for record in await _key_records(ex, expect=len(world.keys) + 1):
+        apply_key_record(mofa, record.key, record.value)
+    records = await read_topic(ex.connection, ex.plan.exchange_topic(BI, CT), expect=1)
+    sealed = verify_sealed(records[0].value or b"", ex.trust)
+    assert isinstance(sealed, Sealed)
+    assert sealed.label.need_to_know == (listed,)
+    assert mofa.keyring is not None
+    with pytest.raises(NotARecipient):
+        mofa.keyring.decrypt(
+            sealed.header.message_id,
+            sender=SENDER,
+            header=sealed.header_bytes,
+            label=sealed.label_bytes,
+            body=sealed.enc,
+        )
