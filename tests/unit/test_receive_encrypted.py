@@ -244,9 +244,7 @@ def test_a_node_left_off_the_need_to_know_list_quarantines_plaintext_too(inbox: 
         return header, seal(header, label, body, pki().signer(SENDER))
 
     off = dataclasses.replace(context(), plan=plaintext_plan(), agency=NODE)
-    assert reasons(run(records(listing("AUS.ASIO")), inbox, off)) == [
-        ("not-a-recipient", "ENC-09")
-    ]
+    assert reasons(run(records(listing("AUS.ASIO")), inbox, off)) == [("not-a-recipient", "ENC-09")]
     keyring = Keyring(NODE, [keys()[NODE]])
     keyed = with_keyring(keyring, plaintext_plan())  # the reader is the keyring's agency
     assert reasons(run(records(listing("AUS.ASIO")), inbox, keyed)) == [
