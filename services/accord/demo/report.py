@@ -54,6 +54,15 @@ def render(result: DemoResult) -> list[str]:
     else:
         lines.append(f"USA HOLDS BILATERAL MESSAGES: {_codes(bilateral)}")
 
+    if result.encryption:
+        modes = ", ".join(f"{scope} {mode}" for scope, mode in sorted(result.encryption.items()))
+        lines.append(
+            f"encryption ({modes}): each body sealed to its entitled agencies only "
+            "(envelope v2); the broker holds ciphertext"
+        )
+    if result.encryption_line is not None:
+        lines.append(result.encryption_line)
+
     m = result.monitor
     if m.outstanding:
         lines.append(
