@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from accord.demo.run import DemoResult
@@ -56,9 +57,12 @@ def render(result: DemoResult) -> list[str]:
 
     if result.encryption:
         modes = ", ".join(f"{scope} {mode}" for scope, mode in sorted(result.encryption.items()))
+        # An envelope v2 payload is the unencoded JSON with the body as ciphertext
+        # (SPEC 11.1); a v1 payload is base64url and starts with anything but "{".
+        sealed = sum(json.loads(s.envelope)["payload"].startswith("{") for s in result.sent)
         lines.append(
-            f"encryption ({modes}): each body sealed to its entitled agencies only "
-            "(envelope v2); the broker holds ciphertext"
+            f"encryption ({modes}): {sealed} of {len(result.sent)} published bodies "
+            "encrypted to their entitled agencies only (envelope v2)"
         )
     if result.encryption_line is not None:
         lines.append(result.encryption_line)
