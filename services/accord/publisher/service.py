@@ -552,6 +552,10 @@ class Publisher:
         """The sealed envelope of one of this node's own publishes, or None."""
         return self._state.sent_envelope(message_id)
 
+    def read_own(self, envelope: bytes, trust: TrustStore) -> Verified | Rejected:
+        """One of this node's own envelopes verified, and decrypted if it is v2."""
+        return self._read_own(envelope, trust)
+
     # -- internals ---------------------------------------------------------
 
     def _require_producer(self) -> AIOKafkaProducer:
