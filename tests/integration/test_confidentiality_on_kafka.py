@@ -29,17 +29,28 @@ from accord.confidentiality import (
     Keyring,
     NotARecipient,
     SenderEncryption,
+    recipient_agencies,
+    resolve_recipients,
     sign_key_statement,
 )
-from accord.confidentiality.feed import NodeKeys, apply_key_record, statement_key
+from accord.confidentiality.feed import (
+    NodeKeys,
+    announcement_key,
+    apply_key_record,
+    statement_key,
+)
+from accord.envelope import Header
 from accord.envelope.jws import Sealed
-from accord.envelope.v2 import verify_sealed
+from accord.envelope.v2 import seal_encrypted, verify_sealed
 from accord.exchange import LocalExchange
 from accord.kafka import new_consumer, new_producer
 from accord.kafka.clients import new_control_admin
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope, country_of
 from accord.plan import Plan
+from accord.publisher import routing_headers
+from accord.quarantine import current_keys, iter_quarantine, replay
+from accord.receiver.inbox import Inbox
 from accord.receiver.step import Context, step
 from accord.trust.pki import Pki
 
@@ -278,3 +289,63 @@ async def test_an_agency_left_off_the_need_to_know_list_cannot_decrypt(world: Wo
             label=sealed.label_bytes,
             body=sealed.enc,
         )
+
+
+async def test_a_body_whose_announcement_never_arrived_is_quarantined_then_replayed(
+    world: World,
+) -> None:
+    """SPEC ENC-05, decided: a v2 record naming a CWK whose announcement the node has
+    not read is not held back. The node reads the trust and key topics to their end
+    once and decides again; still unknown, it quarantines the record ``undecryptable``
+    (holding it would stall its partition, or keep it where a crash loses it). A
+    sender acks its announcement before the message, so this takes a sender that
+    skipped it; once the announcement is on the key topic, replay lands the record."""
+    ex = world.exchange
+    await ex.start_receiver(READER, keys=world.node_keys(READER), follow_trust=True)
+    sender = NodeKeys(KeyDirectory(ex.trust))
+    for record in await _key_records(ex, expect=len(world.keys)):
+        apply_key_record(sender, record.key, record.value)
+    now = datetime.now(UTC)
+    agencies = recipient_agencies(ex.plan, sender=SENDER, scope=BI, area=CT)
+    cwk, announcement = ContentEncryptor(ex.pki.signer(SENDER)).cwk_for(
+        resolve_recipients(agencies, sender.directory, now=now), now=now
+    )
+    assert announcement is not None
+    header = Header.create(
+        InformationReport.TYPE,
+        sender=SENDER,
+        scope=BI,
+        area=CT,
+        sequence=1,
+        namespace=ex.plan.namespace,
+    )
+    raw = seal_encrypted(header, label_for(SENDER, BI), report(7), ex.pki.signer(SENDER), cwk)
+    producer = new_producer(ex.connection)
+    await producer.start()
+    try:
+        await producer.send_and_wait(header.topic, raw, headers=routing_headers(header))
+        quarantined = await read_topic(ex.connection, ex.plan.quarantine_topic(READER), expect=1)
+        assert [dict(r.headers)["accord-reason"] for r in quarantined] == [b"undecryptable"]
+        assert ex.receivers[READER].inbox.message_ids() == []
+        # The announcement arrives late (as it should have come first).
+        await producer.send_and_wait(
+            ex.plan.keys_topic(SENDER),
+            announcement,
+            key=announcement_key(SENDER, cwk.cwk_id),
+        )
+    finally:
+        await producer.stop()
+    await ex.stop_receiver(READER)
+    keys = await current_keys(ex.connection, ex.plan, world.node_keys(READER))
+    records = [q async for q in iter_quarantine(ex.connection, ex.plan.quarantine_topic(READER))]
+    inbox = Inbox(ex.inbox_path(READER))
+    try:
+        results = replay(
+            records, agency=READER, plan=ex.plan, trust=ex.trust, inbox=inbox, keyring=keys.keyring
+        )
+        assert [(r.outcome, r.message_id) for r in results] == [("landed", str(header.message_id))]
+        stored = inbox.get(str(header.message_id), sender=SENDER)
+        assert stored is not None
+        assert stored.body["details"] == f"{SECRET} (7)"
+    finally:
+        inbox.close()
