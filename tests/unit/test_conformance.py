@@ -115,7 +115,7 @@ def test_accords_own_verifier_decrypts_every_v2_vector() -> None:
     result = v2(REFERENCE)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[-1] == "14 passed, 0 failed"
+    assert lines[-1] == "15 passed, 0 failed"
     assert [line.split()[1] for line in lines if line.startswith("agree ")][:2] == [
         "valid/v2-one-recipient",
         "valid/v2-ten-recipients",

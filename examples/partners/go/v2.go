@@ -1,12 +1,9 @@
 package main
 
-// Envelope v2 in the verifier (SPEC §11): ENC-03, then the decrypt stage
-// ENC-05 to ENC-08 with decrypt.go's layer.
-//
-// Known gap: ENV-24 to ENV-44 run once, on {"header":H,"label":L,"body":B}
-// after decryption, so a v2 record with a bad header or label that the reader
-// also cannot decrypt is refused by ENC-05/ENC-07 where the spec refuses it by
-// the header rule first (same verdict on every vector of the v2 suite).
+// Envelope v2 in the verifier (SPEC §11): ENC-03, the header and label rules
+// (ENV-24 to ENV-33, ENV-41 to ENV-44) on {"header":H,"label":L}, then the
+// decrypt stage ENC-09, ENC-05 to ENC-08 with decrypt.go's layer; ENC-08 runs
+// the body's rules on {"header":H,"label":L,"body":B}.
 
 import (
 	"bytes"
@@ -100,6 +97,12 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 			return reject("ENV-24", "malformed", "enc is too short")
 		}
 	}
+	// ENV-24 to ENV-33 and ENV-41 to ENV-44 on header and label, before any key
+	// (SPEC §11): a bad header is refused for itself, whether or not it decrypts.
+	hl := append(append(append(append([]byte(`{"header":`), h...), `,"label":`...), l...), '}')
+	if v := verifyPayload(in, hl, cty, signers, true); v != nil {
+		return v
+	}
 	d := in.decrypt
 	if d == nil {
 		return reject("ENC-05", "undecryptable", "encrypted body and no decryption key")
@@ -174,7 +177,7 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 	full := append(append(append(append(append([]byte(`{"header":`), h...), `,"label":`...), l...), `,"body":`...), plain...)
 	full = append(full, '}')
 	if mutated != "ENC-08" {
-		if v := verifyPayload(in, full, cty, signers); v != nil {
+		if v := verifyPayload(in, full, cty, signers, false); v != nil {
 			return v
 		}
 	}

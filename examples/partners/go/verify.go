@@ -387,7 +387,7 @@ func verify(in input) *verdict {
 		return v
 	}
 	// ENV-24 on: the payload, parsed only now that every signature verified.
-	if v := verifyPayload(in, payload, cty, signers); v != nil {
+	if v := verifyPayload(in, payload, cty, signers, false); v != nil {
 		return v
 	}
 	// ENC-04: a decrypting reader whose plan requires encryption.

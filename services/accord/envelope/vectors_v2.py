@@ -278,6 +278,7 @@ def build_v2_vectors() -> dict[str, bytes]:
     )
 
     _need_to_know_vectors(add, mofa)
+    _order_vectors(add, mofa)
 
     manifest = {
         "description": "accord envelope v2 conformance vectors. TEST KEYS ONLY: the "
@@ -347,6 +348,34 @@ def _need_to_know_vectors(add: Callable[..., None], mofa: Signer) -> None:
         f"need_to_know [JPN.MOD], CWK announced to JPN.MOD and the sender, read by "
         f"{READER}: refused on the label, before the announcement is looked at",
         [ann9],
+    )
+
+
+def _order_vectors(add: Callable[..., None], mofa: Signer) -> None:
+    """Header and label rules come before decryption (SPEC 11): a record that breaks
+    one AND is not for the reader gets the header or label rule's reason."""
+    sa = SAMPLES[StrategicAssessment.TYPE]
+    header = sample_header(sa)
+    h = header.model_dump_json().encode()
+    label = sample_label(sa.sender, sa.scope).model_copy(
+        update={"need_to_know": ("AUS.DFAT", "USA.STATE")}
+    )
+    lab = label.model_dump_json().encode()
+    cwk, ann = _cwk(mofa, ("JPN.MOD", "JPN.MOFA"))
+    body = sa.body.model_dump_json().encode()
+    enc = encrypt_body(cwk, header.message_id, header=h, label=lab, plaintext=body)
+    add(
+        "reject/ENV-41-v2-before-decryption",
+        _v2_record(
+            b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64(enc).encode() + b'"}',
+            mofa,
+            StrategicAssessment.TYPE,
+        ),
+        ReasonCode.RELEASABILITY_VIOLATION.value,
+        "ENV-41",
+        f"order: a bilateral label whose need_to_know names USA.STATE (ENV-41), under a CWK "
+        f"not announced to {READER} (ENC-09 and ENC-05 would say not-a-recipient)",
+        [ann],
     )
 
 
