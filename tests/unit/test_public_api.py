@@ -76,6 +76,7 @@ METHODS = {
     "Node": {"agency", "inbox", "open", "publish", "publish_document", "release", "start", "stop"},
     "Publisher": {
         "publish",
+        "read_own",
         "release_trilateral",
         "seal",
         "send",
