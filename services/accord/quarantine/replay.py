@@ -45,8 +45,8 @@ HINTS: dict[str, str] = {
     ReasonCode.EXPIRED_CERT: "the certificate had expired when the message was signed",
     ReasonCode.OVERSIZED: "only a prefix was kept; ask the sender to re-send within limits",
     ReasonCode.REPLAY: "the inbox holds other content under this id: ask the sender",
-    ReasonCode.UNDECRYPTABLE: "the key announcement it needs has not been read: once the "
-    "sender's key topic holds it, replay again",
+    ReasonCode.UNDECRYPTABLE: "if its key announcement was missing (ENC-05), replay once the "
+    "sender's key topic holds it; a body that does not open (ENC-07) the sender must re-send",
 }
 DEFAULT_HINT = "this refusal does not depend on trust: ask the sender to correct and re-send"
 
