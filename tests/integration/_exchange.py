@@ -18,8 +18,12 @@ from accord.plan import Plan, load_plan
 
 
 def fresh_plan(base: Plan | None = None) -> Plan:
-    """The default plan in a namespace of its own, so tests never see each other."""
-    plan = base or load_plan(None)
+    """The default plan in a namespace of its own, so tests never see each other.
+
+    Without ``base``: ``encryption: off`` (the deployed plan requires it). Tests of other
+    subjects start ``accord`` processes on the shared session PKI, which holds no
+    encryption keys; the confidentiality tests ask for ``required`` themselves."""
+    plan = base or load_plan(None).with_encryption("off")
     return plan.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:12]}"})
 
 

@@ -4,7 +4,8 @@ Publishers encrypt (plan: ``encryption: required``), CWK announcements and key
 statements travel on the agencies' key topics, receivers decrypt. The broker admin reading
 every topic's raw bytes finds no body plaintext; an agency outside the recipients
 (the USA on a bilateral topic, which this plain broker does not fence with ACLs)
-cannot read; a receiver rotating its key mid-stream loses nothing.
+cannot read; an agency left off the label's need-to-know list cannot either; a
+receiver rotating its key mid-stream loses nothing.
 """
 
 from __future__ import annotations
@@ -28,17 +29,28 @@ from accord.confidentiality import (
     Keyring,
     NotARecipient,
     SenderEncryption,
+    recipient_agencies,
+    resolve_recipients,
     sign_key_statement,
 )
-from accord.confidentiality.feed import NodeKeys, apply_key_record, statement_key
+from accord.confidentiality.feed import (
+    NodeKeys,
+    announcement_key,
+    apply_key_record,
+    statement_key,
+)
+from accord.envelope import Header
 from accord.envelope.jws import Sealed
-from accord.envelope.v2 import verify_sealed
+from accord.envelope.v2 import seal_encrypted, verify_sealed
 from accord.exchange import LocalExchange
 from accord.kafka import new_consumer, new_producer
 from accord.kafka.clients import new_control_admin
 from accord.models import InformationReport, Priority, Subject
 from accord.parties import Scope, country_of
 from accord.plan import Plan
+from accord.publisher import routing_headers
+from accord.quarantine import current_keys, iter_quarantine, replay
+from accord.receiver.inbox import Inbox
 from accord.receiver.step import Context, step
 from accord.trust.pki import Pki
 
@@ -237,3 +249,103 @@ async def test_rotating_the_receivers_key_mid_stream_loses_nothing(world: World)
         await pub.publish(report(n), scope=BI, area=CT, label=label_for(SENDER, BI))
     assert await ex.settle({READER: 6}, within_s=60)
     assert ex.receivers[READER].stats.rejected == {}
+
+
+async def test_an_agency_left_off_the_need_to_know_list_cannot_decrypt(world: World) -> None:
+    """Both JPN.NPA and JPN.MOFA receive bilateral counter-terrorism; the label lists
+    JPN.NPA only. JPN.NPA lands the message; JPN.MOFA's node quarantines it
+    ``not-a-recipient`` (ENC-09), and the CWK announcement it reads on the key topic
+    leaves it out, so even a node that ignored the label could not open the body."""
+    ex = world.exchange
+    listed, left_off = READER, "JPN.MOFA"
+    assert {listed, left_off} <= set(ex.plan.entitled_receivers(BI, CT))
+    for agency in (listed, left_off):
+        await ex.start_receiver(agency, keys=world.node_keys(agency), follow_trust=True)
+    await _publisher(world)
+    label = label_for(SENDER, BI, need_to_know=(listed,))
+    await ex.publishers[SENDER].publish(report(1), scope=BI, area=CT, label=label)
+    assert await ex.settle({listed: 1}, within_s=60)
+    quarantined = await read_topic(ex.connection, ex.plan.quarantine_topic(left_off), expect=1)
+    assert [dict(r.headers)["accord-reason"] for r in quarantined] == [b"not-a-recipient"]
+    assert dict(quarantined[0].headers)["accord-detail"] == b"need-to-know leaves out JPN.MOFA"
+    assert ex.receivers[left_off].inbox.message_ids() == []
+    stored = ex.receivers[listed].inbox.message_ids()
+    assert len(stored) == 1
+    # Cryptography, not only the honest node: with every announcement applied, JPN.MOFA's
+    # keyring still has no key for the body.
+    mofa = world.node_keys(left_off)
+    for record in await _key_records(ex, expect=len(world.keys) + 1):
+        apply_key_record(mofa, record.key, record.value)
+    records = await read_topic(ex.connection, ex.plan.exchange_topic(BI, CT), expect=1)
+    sealed = verify_sealed(records[0].value or b"", ex.trust)
+    assert isinstance(sealed, Sealed)
+    assert sealed.label.need_to_know == (listed,)
+    assert mofa.keyring is not None
+    with pytest.raises(NotARecipient):
+        mofa.keyring.decrypt(
+            sealed.header.message_id,
+            sender=SENDER,
+            header=sealed.header_bytes,
+            label=sealed.label_bytes,
+            body=sealed.enc,
+        )
+
+
+async def test_a_body_whose_announcement_never_arrived_is_quarantined_then_replayed(
+    world: World,
+) -> None:
+    """SPEC ENC-05, decided: a v2 record naming a CWK whose announcement the node has
+    not read is not held back. The node reads the trust and key topics to their end
+    once and decides again; still unknown, it quarantines the record ``undecryptable``
+    (holding it would stall its partition, or keep it where a crash loses it). A
+    sender acks its announcement before the message, so this takes a sender that
+    skipped it; once the announcement is on the key topic, replay lands the record."""
+    ex = world.exchange
+    await ex.start_receiver(READER, keys=world.node_keys(READER), follow_trust=True)
+    sender = NodeKeys(KeyDirectory(ex.trust))
+    for record in await _key_records(ex, expect=len(world.keys)):
+        apply_key_record(sender, record.key, record.value)
+    now = datetime.now(UTC)
+    agencies = recipient_agencies(ex.plan, sender=SENDER, scope=BI, area=CT)
+    cwk, announcement = ContentEncryptor(ex.pki.signer(SENDER)).cwk_for(
+        resolve_recipients(agencies, sender.directory, now=now), now=now
+    )
+    assert announcement is not None
+    header = Header.create(
+        InformationReport.TYPE,
+        sender=SENDER,
+        scope=BI,
+        area=CT,
+        sequence=1,
+        namespace=ex.plan.namespace,
+    )
+    raw = seal_encrypted(header, label_for(SENDER, BI), report(7), ex.pki.signer(SENDER), cwk)
+    producer = new_producer(ex.connection)
+    await producer.start()
+    try:
+        await producer.send_and_wait(header.topic, raw, headers=routing_headers(header))
+        quarantined = await read_topic(ex.connection, ex.plan.quarantine_topic(READER), expect=1)
+        assert [dict(r.headers)["accord-reason"] for r in quarantined] == [b"undecryptable"]
+        assert ex.receivers[READER].inbox.message_ids() == []
+        # The announcement arrives late (as it should have come first).
+        await producer.send_and_wait(
+            ex.plan.keys_topic(SENDER),
+            announcement,
+            key=announcement_key(SENDER, cwk.cwk_id),
+        )
+    finally:
+        await producer.stop()
+    await ex.stop_receiver(READER)
+    keys = await current_keys(ex.connection, ex.plan, world.node_keys(READER))
+    records = [q async for q in iter_quarantine(ex.connection, ex.plan.quarantine_topic(READER))]
+    inbox = Inbox(ex.inbox_path(READER))
+    try:
+        results = replay(
+            records, agency=READER, plan=ex.plan, trust=ex.trust, inbox=inbox, keyring=keys.keyring
+        )
+        assert [(r.outcome, r.message_id) for r in results] == [("landed", str(header.message_id))]
+        stored = inbox.get(str(header.message_id), sender=SENDER)
+        assert stored is not None
+        assert stored.body["details"] == f"{SECRET} (7)"
+    finally:
+        inbox.close()

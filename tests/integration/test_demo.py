@@ -9,6 +9,8 @@ the demo prints. Expected counts are recomputed here from the plan with
 from __future__ import annotations
 
 import copy
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,23 @@ def test_prepare_refuses_a_directory_it_did_not_create(tmp_path: Path) -> None:
     (demo_dir / "leftover").write_text("x")
     prepare_directory(demo_dir)  # its own marker: wiped and recreated
     assert not (demo_dir / "leftover").exists()
+
+
+def test_bodies_are_encrypted_and_the_run_measures_signed_against_encrypted(
+    result: DemoResult,
+) -> None:
+    """The deployed plan requires encryption: every published record is envelope v2
+    (unencoded JSON payload, body as ciphertext), and the demo prints one line of
+    signed-only vs signed+encrypted figures it measured itself."""
+    assert result.encryption == {"bilateral": "required", "trilateral": "required"}
+    assert all(json.loads(s.envelope)["payload"].startswith("{") for s in result.sent)
+    lines = render(result)
+    n = len(result.sent)
+    assert any(f": {n} of {n} published bodies encrypted" in line for line in lines), lines
+    (line,) = [x for x in lines if x.startswith("signed-only vs signed+encrypted: ")]
+    assert re.fullmatch(
+        r"signed-only vs signed\+encrypted: \d+ vs \d+ msgs/s \(\d+\.\d\dx, target >= 0\.7: "
+        r"(met|NOT met)\); CPU per message, one process \d+ vs \d+ µs; "
+        r"bytes per record \d+ vs \d+",
+        line,
+    ), line

@@ -35,6 +35,15 @@ def plan() -> Plan:
 
 
 @functools.cache
+def plaintext_plan() -> Plan:
+    """The deployed plan with ``encryption: off`` in every scope: for tests of what a
+    publisher or receiver does with plaintext (v1), not of encryption (the deployed
+    plan requires it)."""
+    scopes = {s: sp.model_copy(update={"encryption": "off"}) for s, sp in plan().scopes.items()}
+    return plan().model_copy(update={"scopes": scopes})
+
+
+@functools.cache
 def pki() -> Pki:
     return provision(Path(tempfile.mkdtemp(prefix="accord-test-receive-")), plan().agencies)
 

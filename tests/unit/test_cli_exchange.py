@@ -33,6 +33,19 @@ def test_example_message_file_builds_with_label_defaults() -> None:
     assert set(label.releasable_to) == {Country.JPN, Country.AUS}
 
 
+def test_a_document_may_narrow_its_readers_with_a_need_to_know_list() -> None:
+    import yaml
+
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["label"] = {**(doc.get("label") or {}), "need_to_know": ["JPN.MOD", "AUS.DFAT"]}
+    _, _, _, label = build_message(doc, "JPN.MOFA")
+    assert label.need_to_know == ("AUS.DFAT", "JPN.MOD")  # the wire's order
+    doc["label"]["need_to_know"] = []
+    with pytest.raises(Refused) as empty:
+        build_message(doc, "JPN.MOFA")
+    assert empty.value.reason is ReasonCode.SCHEMA_INVALID
+
+
 @pytest.mark.parametrize(
     ("doc", "reason"),
     [

@@ -254,7 +254,10 @@ def test_monitor_and_pki_jobs(services: dict[str, Any]) -> None:
     pki = " ".join(services["pki"]["command"])
     for agency in plan.agencies:
         assert f"accord pki issue --agency {agency} " in pki
+        # the deployed plan requires encryption: no node starts without its key
+        assert f"accord keys issue --agency {agency} " in pki
     assert "accord pki bundle" in pki
+    assert "accord keys bundle" in pki
 
 
 def test_accord_image(services: dict[str, Any]) -> None:

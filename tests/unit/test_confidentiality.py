@@ -32,6 +32,7 @@ from accord.confidentiality import (
     check_plaintext,
     decrypt_body,
     encrypt_body,
+    may_read,
     open_announcement,
     recipient_agencies,
     resolve_recipients,
@@ -46,6 +47,7 @@ from accord.confidentiality.statement import STATEMENT_TYP
 from accord.confidentiality.wrap import ANNOUNCEMENT_TYP, MAX_ANNOUNCEMENT_BYTES
 from accord.envelope.samples import SAMPLES, sample_header, sample_label
 from accord.errors import PkiError, ReasonCode, Refused
+from accord.labels import scope_label
 from accord.parties import Scope
 from accord.plan import Plan, load_plan
 from accord.trust.pki import Pki, provision
@@ -297,15 +299,25 @@ def test_need_to_know_narrows_and_the_sender_stays(plan: Plan) -> None:
 
 
 def test_need_to_know_cannot_widen(plan: Plan) -> None:
-    with pytest.raises(Refused) as caught:
-        recipient_agencies(
-            plan,
-            sender="JPN.MOFA",
-            scope=Scope.BILATERAL,
-            area=Area.STRATEGIC_ASSESSMENTS,
-            need_to_know=["USA.STATE"],
-        )
-    assert caught.value.reason is ReasonCode.NOT_ENTITLED
+    """Entitled, narrowed by need-to-know, plus the sender (SPEC ENC-06): an agency
+    the plan does not entitle reads nothing, listed or not."""
+    got = recipient_agencies(
+        plan,
+        sender="JPN.MOFA",
+        scope=Scope.BILATERAL,
+        area=Area.STRATEGIC_ASSESSMENTS,
+        need_to_know=["AUS.DFAT", "USA.STATE"],
+    )
+    assert got == ("AUS.DFAT", "JPN.MOFA")
+
+
+def test_may_read_follows_the_need_to_know_list() -> None:
+    label = scope_label("JPN.MOFA", Scope.BILATERAL, legal_basis="x")
+    assert may_read(label, sender="JPN.MOFA", agency="AUS.ASIO")
+    listed = scope_label("JPN.MOFA", Scope.BILATERAL, legal_basis="x", need_to_know=("AUS.DFAT",))
+    assert may_read(listed, sender="JPN.MOFA", agency="AUS.DFAT")
+    assert may_read(listed, sender="JPN.MOFA", agency="JPN.MOFA")  # the sender always
+    assert not may_read(listed, sender="JPN.MOFA", agency="AUS.ASIO")
 
 
 def test_an_agency_without_a_key_stops_the_message(world: World) -> None:

@@ -44,7 +44,7 @@ def spec_rules() -> list[tuple[str, str, str]]:
 def test_rules_module_is_the_spec_table() -> None:
     assert spec_rules() == [(r.id, r.stage, r.reason.value) for r in rules.TABLE]
     assert [r.id for r in rules.RULES] == [f"ENV-{i:02d}" for i in range(1, len(rules.RULES) + 1)]
-    assert [r.id for r in rules.ENC_RULES] == [f"ENC-{i:02d}" for i in range(1, 9)]
+    assert [r.id for r in rules.ENC_RULES] == [f"ENC-{i:02d}" for i in range(1, 10)]
     assert [r.id for r in rules.BAT_RULES] == [f"BAT-{i:02d}" for i in range(1, 5)]
 
 

@@ -73,3 +73,32 @@ def test_the_node_loads_its_keyring_and_the_shipped_statements(
     assert encryption is not None
     assert encryption.directory is node.keys.directory  # one view, shared with the receiver
     assert encryption.keyring is node.keys.keyring
+
+
+def test_publish_on_the_deployed_plan_without_a_key_is_one_line_and_a_hint(
+    pki_dir: Path, tmp_path: Path
+) -> None:
+    """deploy/plan.yaml requires encryption: `accord publish` (and `accord node`, which
+    opens the node the same way) stops before any broker is contacted."""
+    from click.testing import CliRunner
+
+    from accord.cli.main import _register, cli
+
+    _register()
+    example = Path(__file__).resolve().parents[2] / "examples" / "assessment.yaml"
+    result = CliRunner().invoke(
+        cli,
+        ["--log-level", "CRITICAL", "publish", "--agency", "JPN.MOFA", str(example)],
+        env={
+            "ACCORD_PLAN": "",
+            "ACCORD_PKI_DIR": str(pki_dir),
+            "ACCORD_DATA_DIR": str(tmp_path / "data"),
+            "ACCORD_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        },
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("error [pki-error]: the plan requires encryption in "), lines
+    assert "JPN.MOFA has no encryption key" in lines[0]
+    assert lines[1] == f"hint: run `accord keys issue --agency JPN.MOFA --dir {pki_dir}`"
+    assert "Traceback" not in result.output

@@ -76,6 +76,8 @@ METHODS = {
     "Node": {"agency", "inbox", "open", "publish", "publish_document", "release", "start", "stop"},
     "Publisher": {
         "publish",
+        "publish_many",
+        "read_own",
         "release_trilateral",
         "seal",
         "send",

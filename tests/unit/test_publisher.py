@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from _receive import BI, SA, MemoryProducer, pki, plan
+from _receive import BI, SA, MemoryProducer, pki, plaintext_plan
 from aiokafka.errors import KafkaConnectionError
 
 from accord.config import KafkaConnection
@@ -47,7 +47,7 @@ async def publisher(tmp_path: Path, producer: MemoryProducer) -> AsyncIterator[P
     pub = Publisher(
         agency=SENDER,
         connection=KafkaConnection(),
-        plan=plan(),
+        plan=plaintext_plan(),  # sequencing and releases of v1 envelopes
         signer=pki().signer(SENDER),
         state_path=tmp_path / "publisher.sqlite",
         producer=producer,

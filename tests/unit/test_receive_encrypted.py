@@ -12,7 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from _receive import BI, NODE, SA, FakeRecord, context, pki, plan, records, sealed
+from _receive import (
+    BI,
+    NODE,
+    SA,
+    FakeRecord,
+    context,
+    pki,
+    plaintext_plan,
+    plan,
+    records,
+    sealed,
+)
 
 from accord.confidentiality import (
     ContentEncryptor,
@@ -24,7 +35,7 @@ from accord.confidentiality import (
     resolve_recipients,
     sign_key_statement,
 )
-from accord.envelope import Header
+from accord.envelope import Header, seal
 from accord.envelope.samples import SAMPLES
 from accord.envelope.v2 import seal_encrypted
 from accord.labels import scope_label
@@ -166,7 +177,7 @@ def test_a_node_requiring_encryption_quarantines_plaintext(inbox: Inbox) -> None
     out = run(records(sealed(SENDER, 1)), inbox, with_keyring(keyring, requiring_encryption()))
     assert reasons(out) == [("plaintext-refused", "ENC-04")]
     # optional / off: plaintext still lands
-    out = run(records(sealed(SENDER, 1)), inbox, with_keyring(keyring))
+    out = run(records(sealed(SENDER, 1)), inbox, with_keyring(keyring, plaintext_plan()))
     assert reasons(out) == []
 
 
@@ -215,3 +226,30 @@ def test_an_encrypted_supersede_and_retract_change_the_original(inbox: Inbox) ->
     assert sorted((c.message_id, c.status) for c in changes.status_changes) == sorted(
         [(str(first[0].message_id), "superseded"), (str(second[0].message_id), "retracted")]
     )
+
+
+def test_a_node_left_off_the_need_to_know_list_quarantines_plaintext_too(inbox: Inbox) -> None:
+    """ENC-09 reads the verified label: a v1 record whose list leaves this agency out is
+    not-a-recipient on any node of it, with keys or without; a listed node lands it."""
+
+    def listing(*agencies: str) -> tuple[Header, bytes]:
+        header, _ = sealed(SENDER, 1)
+        label = scope_label(
+            SENDER,
+            BI,
+            legal_basis="Test message under the originator's laws.",
+            need_to_know=agencies,
+        )
+        body = SAMPLES["accord.strategic-assessment.v1"].body
+        return header, seal(header, label, body, pki().signer(SENDER))
+
+    off = dataclasses.replace(context(), plan=plaintext_plan(), agency=NODE)
+    assert reasons(run(records(listing("AUS.ASIO")), inbox, off)) == [("not-a-recipient", "ENC-09")]
+    keyring = Keyring(NODE, [keys()[NODE]])
+    keyed = with_keyring(keyring, plaintext_plan())  # the reader is the keyring's agency
+    assert reasons(run(records(listing("AUS.ASIO")), inbox, keyed)) == [
+        ("not-a-recipient", "ENC-09")
+    ]
+    out = run(records(listing(NODE)), inbox, off)
+    assert reasons(out) == []
+    assert len(out.deliveries) == 1

@@ -108,12 +108,12 @@ def test_size_boundary_vectors_sit_at_the_default_max_bytes() -> None:
 
 
 def test_v2_has_one_reject_vector_per_enc_rule_with_its_reason() -> None:
-    rejects = {
-        v["rule"]: v["expected"]
-        for v in MANIFEST_V2["vectors"]
-        if v["expected"] != "valid" and v["rule"].startswith("ENC-")
+    rejects = {v["rule"]: v["expected"] for v in MANIFEST_V2["vectors"] if v["expected"] != "valid"}
+    assert {k: v for k, v in rejects.items() if k.startswith("ENC-")} == {
+        r.id: r.reason.value for r in rules.ENC_RULES
     }
-    assert rejects == {r.id: r.reason.value for r in rules.ENC_RULES}
+    # and the order across the decrypt boundary: a label rule before any key
+    assert rejects["ENV-41"] == "releasability-violation"
 
 
 def test_v2_has_a_batched_record_and_one_outside_its_tree() -> None:
@@ -131,6 +131,7 @@ def test_v2_valid_vectors_give_the_plaintext_digest_for_one_and_ten_recipients()
         "valid/v2-one-recipient",
         "valid/v2-ten-recipients",
         "valid/v2-batch-2-of-3",
+        "valid/v2-need-to-know",
     ]
     assert all(re.fullmatch(r"[0-9a-f]{64}", v["plaintext_sha256"]) for v in valid)
 

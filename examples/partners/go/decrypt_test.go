@@ -114,9 +114,10 @@ func TestV2DecryptLayer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", v.ID, err)
 			}
+			need, listed := labelNeedToKnow(labelOf(t, v.File))
 			extra := 0
 			for _, a := range c.agencies {
-				if !contains(v.Decrypt.Entitled, a) {
+				if !contains(v.Decrypt.Entitled, a) || listed && !contains(need, a) && a != c.sender {
 					extra++
 				}
 			}
@@ -132,7 +133,27 @@ func TestV2DecryptLayer(t *testing.T) {
 		}
 		seen++
 	}
-	if seen != 7 { // 3 valid (one batched), ENC-03, ENC-05, ENC-06, ENC-07
-		t.Errorf("checked %d vectors, want 7", seen)
+	if seen != 9 { // 4 valid (one batched, one need-to-know), ENC-03, ENC-05, ENC-06 (2), ENC-07
+		t.Errorf("checked %d vectors, want 9", seen)
 	}
+}
+
+// labelOf is the exact label text L of a v2 vector's payload.
+func labelOf(t *testing.T, file string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(v2Dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var record struct {
+		Payload string `json:"payload"`
+	}
+	if err := json.Unmarshal(raw, &record); err != nil {
+		t.Fatal(err)
+	}
+	_, l, _, ok := v2Parts([]byte(record.Payload))
+	if !ok {
+		t.Fatalf("%s: not a v2 payload", file)
+	}
+	return l
 }

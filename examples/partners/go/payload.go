@@ -57,6 +57,7 @@ type policy struct {
 type schemas struct {
 	payload *jsonschema.Schema
 	header  *jsonschema.Schema
+	label   *jsonschema.Schema            // alone: a v2 payload before decryption
 	body    map[string]*jsonschema.Schema // by message type
 	policy  policy
 }
@@ -93,6 +94,9 @@ func loadSchemas(dir, policyPath string) (*schemas, error) {
 		return nil, err
 	}
 	if s.header, err = c.Compile(schemaBase + "accord.header.v1.schema.json"); err != nil {
+		return nil, err
+	}
+	if s.label, err = c.Compile(schemaBase + "accord.label.v1.schema.json"); err != nil {
 		return nil, err
 	}
 	for _, t := range messageTypes {
@@ -211,7 +215,10 @@ func parseDate(v any) time.Time {
 
 func country(agency string) string { return agency[:3] }
 
-func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict {
+// verifyPayload is ENV-24 to ENV-44 on a payload. sealed: a v2 payload before
+// decryption, {"header":H,"label":L}, so the body rules (ENV-34 to ENV-40 and the
+// body's part of ENV-27 and ENV-28) wait for ENC-08 (SPEC §11).
+func verifyPayload(in input, raw []byte, cty string, signers []*signer, sealed bool) *verdict {
 	sc := in.schemas
 	// ENV-24
 	doc, err := parseStrict(raw)
@@ -236,8 +243,16 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 	// a known type). A header.type that is another known type passes here and
 	// fails ENV-29. Integer literals only (no schema of v1 has a non-integer
 	// number, and JSON Schema cannot see `1.0` or `1e0`, which it calls integers).
-	if err := sc.payload.Validate(withType(doc.value, cty)); err != nil {
-		if v := reject("ENV-27", "schema-invalid", "payload: %v", oneLine(err)); v != nil {
+	if !sealed {
+		if err := sc.payload.Validate(withType(doc.value, cty)); err != nil {
+			if v := reject("ENV-27", "schema-invalid", "payload: %v", oneLine(err)); v != nil {
+				return v
+			}
+		}
+	} else if err := sc.label.Validate(doc.value.(map[string]any)["label"]); err != nil {
+		// v2 before decryption (SPEC §11, ENC-03 made the layout): the label alone
+		// here, the header below; the body's schema is ENC-08's.
+		if v := reject("ENV-27", "schema-invalid", "label: %v", oneLine(err)); v != nil {
 			return v
 		}
 	}
@@ -254,7 +269,7 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 	}
 	header := p["header"].(map[string]any)
 	label := p["label"].(map[string]any)
-	body := p["body"].(map[string]any)
+	body, _ := p["body"].(map[string]any) // nil when sealed
 	short := strings.TrimSuffix(strings.TrimPrefix(cty, "accord."), ".v1")
 	// ENV-28 (§6.4)
 	if v := invariants(short, label, body); v != nil {
@@ -297,6 +312,9 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 				return v
 			}
 		}
+	}
+	if sealed {
+		return labelAndTopic(in, header, label, sender, scope, members, short)
 	}
 	// ENV-34
 	if want, bound := areaBound[short]; bound && header["area"] != want {
@@ -351,6 +369,11 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 			}
 		}
 	}
+	return labelAndTopic(in, header, label, sender, scope, members, short)
+}
+
+// labelAndTopic is ENV-41 to ENV-44.
+func labelAndTopic(in input, header, label map[string]any, sender, scope string, members []string, short string) *verdict {
 	// ENV-41: the sets are equal (uniqueItems already held).
 	rel := label["releasable_to"].([]any)
 	same := len(rel) == len(members)
@@ -360,6 +383,15 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 	if !same {
 		if v := reject("ENV-41", "releasability-violation", "releasable_to %v is not scope %s", rel, scope); v != nil {
 			return v
+		}
+	}
+	// ENV-41, need-to-know (§11.4): every listed agency is of a member country.
+	need, _ := label["need_to_know"].([]any)
+	for _, a := range need {
+		if !contains(members, country(a.(string))) {
+			if v := reject("ENV-41", "releasability-violation", "need_to_know names %v, outside scope %s", a, scope); v != nil {
+				return v
+			}
 		}
 	}
 	// ENV-42
@@ -393,6 +425,15 @@ func verifyPayload(in input, raw []byte, cty string, signers []*signer) *verdict
 }
 
 func invariants(short string, label, body map[string]any) *verdict {
+	// need_to_know in ascending order (agency ids are ASCII: byte order).
+	need, _ := label["need_to_know"].([]any)
+	for i := 1; i < len(need); i++ {
+		if need[i-1].(string) >= need[i].(string) {
+			if v := reject("ENV-28", "schema-invalid", "need_to_know is not in ascending order"); v != nil {
+				return v
+			}
+		}
+	}
 	// review_on is not before created_at's calendar date in its own offset:
 	// compare the date text (YYYY-MM-DD sorts as it reads).
 	if created, ok := label["created_at"].(string); ok {
@@ -401,6 +442,9 @@ func invariants(short string, label, body map[string]any) *verdict {
 				return v
 			}
 		}
+	}
+	if body == nil {
+		return nil // v2 before decryption: the body's invariants are ENC-08's
 	}
 	after := func(later, earlier string) bool {
 		return parseTime(body[later]).After(parseTime(body[earlier]))

@@ -1,12 +1,9 @@
 package main
 
-// Envelope v2 in the verifier (SPEC §11): ENC-03, then the decrypt stage
-// ENC-05 to ENC-08 with decrypt.go's layer.
-//
-// Known gap: ENV-24 to ENV-44 run once, on {"header":H,"label":L,"body":B}
-// after decryption, so a v2 record with a bad header or label that the reader
-// also cannot decrypt is refused by ENC-05/ENC-07 where the spec refuses it by
-// the header rule first (same verdict on every vector of the v2 suite).
+// Envelope v2 in the verifier (SPEC §11): ENC-03, the header and label rules
+// (ENV-24 to ENV-33, ENV-41 to ENV-44) on {"header":H,"label":L}, then the
+// decrypt stage ENC-09, ENC-05 to ENC-08 with decrypt.go's layer; ENC-08 runs
+// the body's rules on {"header":H,"label":L,"body":B}.
 
 import (
 	"bytes"
@@ -100,9 +97,19 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 			return reject("ENV-24", "malformed", "enc is too short")
 		}
 	}
+	// ENV-24 to ENV-33 and ENV-41 to ENV-44 on header and label, before any key
+	// (SPEC §11): a bad header is refused for itself, whether or not it decrypts.
+	hl := append(append(append(append([]byte(`{"header":`), h...), `,"label":`...), l...), '}')
+	if v := verifyPayload(in, hl, cty, signers, true); v != nil {
+		return v
+	}
 	d := in.decrypt
 	if d == nil {
 		return reject("ENC-05", "undecryptable", "encrypted body and no decryption key")
+	}
+	// ENC-09 before any key is looked for (§11.4).
+	if v := needToKnow(d, h, l); v != nil {
+		return v
 	}
 	var hdr struct {
 		MessageID string `json:"message_id"`
@@ -152,9 +159,10 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 		// No key to open it with, whatever -mutate says: never a nil CWK below.
 		return &verdict{reason: "undecryptable", rule: "ENC-05", detail: "no opened CWK for this body"}
 	}
-	// ENC-06
+	// ENC-06: entitled ∩ need_to_know (when the label has one) ∪ {sender}.
+	need, listed := labelNeedToKnow(l)
 	for _, a := range found.agencies {
-		if !contains(d.Entitled, a) {
+		if a != hdr.Sender && (!contains(d.Entitled, a) || listed && !contains(need, a)) {
 			if v := reject("ENC-06", "releasability-violation", "the CWK is shared with %s, not entitled", a); v != nil {
 				return v
 			}
@@ -169,7 +177,7 @@ func verifyV2(in input, payload []byte, cty string, signers []*signer) *verdict 
 	full := append(append(append(append(append([]byte(`{"header":`), h...), `,"label":`...), l...), `,"body":`...), plain...)
 	full = append(full, '}')
 	if mutated != "ENC-08" {
-		if v := verifyPayload(in, full, cty, signers); v != nil {
+		if v := verifyPayload(in, full, cty, signers, false); v != nil {
 			return v
 		}
 	}
@@ -197,4 +205,32 @@ func hexBytesChecked(s string) []byte {
 		return nil
 	}
 	return hexBytes(s)
+}
+
+// labelNeedToKnow is the label's need_to_know list and whether it has one.
+func labelNeedToKnow(label []byte) ([]string, bool) {
+	var l struct {
+		NeedToKnow *[]string `json:"need_to_know"`
+	}
+	if json.Unmarshal(label, &l) != nil || l.NeedToKnow == nil {
+		return nil, false
+	}
+	return *l.NeedToKnow, true
+}
+
+// needToKnow is ENC-09: with a need-to-know list in the label, the reading agency
+// is listed or is the sender; otherwise not-a-recipient.
+func needToKnow(d *decryptRequest, header, label []byte) *verdict {
+	need, listed := labelNeedToKnow(label)
+	if !listed {
+		return nil
+	}
+	var h struct {
+		Sender string `json:"sender"`
+	}
+	_ = json.Unmarshal(header, &h)
+	if d.Agency == h.Sender || contains(need, d.Agency) {
+		return nil
+	}
+	return reject("ENC-09", "not-a-recipient", "need_to_know leaves out %s", d.Agency)
 }

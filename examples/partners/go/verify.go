@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -471,12 +472,24 @@ func verify(in input) *verdict {
 		return v
 	}
 	// ENV-24 on: the payload, parsed only now that every signature verified.
-	if v := verifyPayload(in, payload, cty, signers); v != nil {
+	if v := verifyPayload(in, payload, cty, signers, false); v != nil {
 		return v
 	}
 	// ENC-04: a decrypting reader whose plan requires encryption.
 	if in.decrypt != nil && in.decrypt.EncryptionRequired && cty != "accord.receipt.v1" {
-		return reject("ENC-04", "plaintext-refused", "plaintext body where the plan requires encryption")
+		if v := reject("ENC-04", "plaintext-refused", "plaintext body where the plan requires encryption"); v != nil {
+			return v
+		}
+	}
+	// ENC-09: a reader left off the label's need-to-know list.
+	if in.decrypt != nil {
+		var p struct {
+			Header json.RawMessage `json:"header"`
+			Label  json.RawMessage `json:"label"`
+		}
+		if err := json.Unmarshal(payload, &p); err == nil {
+			return needToKnow(in.decrypt, p.Header, p.Label)
+		}
 	}
 	return nil
 }

@@ -376,6 +376,8 @@ def create_app(gateway: Gateway) -> FastAPI:
             plan=node.plan,
             trust=node.trust,
             inbox=gateway.receiver.inbox,
+            # the running node's keyring: its trust feed has opened every CWK it read
+            keyring=node.keys.keyring if node.keys is not None else None,
         )
         refused = result.outcome == "still-refused"
         return ReplayOutcome(

@@ -14,7 +14,6 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -23,7 +22,7 @@ from accord.api.auth import ClientTokens
 from accord.api.idempotency import IdempotencyStore
 from accord.api.problems import ApiProblem
 from accord.api.views import InboxView, QuarantineView
-from accord.envelope import Header, Rejected, Verified, verify
+from accord.envelope import Header, Rejected, Verified
 from accord.errors import ConfigError, ReasonCode, Refused
 from accord.handover import Endpoint
 from accord.node import NodeContext
@@ -318,7 +317,9 @@ class Gateway:
                 f"message {message_id} was not published by {self.agency} through this node",
                 hint="only the originator may supersede or retract, on its node",
             )
-        verdict = verify(raw, self.node.trust, now=datetime.now(UTC))
+        # read_own: an encrypted (v2) original is opened with this node's own keys
+        # (the sender is always a recipient); the supersede or retract cites it.
+        verdict = self.publisher.read_own(raw, self.node.trust)
         if isinstance(verdict, Rejected):
             raise Refused(verdict.reason, f"original no longer verifies: {verdict.detail}")
         return verdict

@@ -53,9 +53,11 @@ IN_FLIGHT = 512
 """Throughput run: sealed messages awaiting the broker's ack at most."""
 
 
-def bench_plan(base: Plan | None = None) -> Plan:
-    """The default plan in a namespace of its own (topics and groups never collide)."""
-    plan = base or load_plan(None)
+def bench_plan(base: Plan | None = None, *, encrypted: bool = False) -> Plan:
+    """The default plan in a namespace of its own (topics and groups never collide),
+    with encryption set explicitly: the signed-only figures stay signed-only whatever
+    the deployed plan says."""
+    plan = (base or load_plan(None)).with_encryption("required" if encrypted else "off")
     return plan.model_copy(update={"namespace": f"b{uuid.uuid4().hex[:12]}"})
 
 
@@ -213,16 +215,7 @@ class Pipeline:
         the trust topic, each receiver follows it and decrypts."""
         if not 1 <= receivers <= len(RECEIVERS):
             raise ValueError(f"receivers must be 1 to {len(RECEIVERS)}")
-        plan = bench_plan()
-        if encrypted:
-            plan = plan.model_copy(
-                update={
-                    "scopes": {
-                        s: sp.model_copy(update={"encryption": "required"})
-                        for s, sp in plan.scopes.items()
-                    }
-                }
-            )
+        plan = bench_plan(encrypted=encrypted)
         self.exchange = LocalExchange(
             plan=plan, connection=connection, directory=directory, pki=pki
         )

@@ -294,6 +294,40 @@ def ratios(f: Figures) -> Figures:
     return r
 
 
+async def encryption_figures(
+    conn: KafkaConnection,
+    directory: Path,
+    pki: Pki,
+    *,
+    messages: int = 500,
+    warmup: int = 100,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Figures:
+    """(b) signed-only, then (b) signed + encrypted, on the same broker and in this
+    process, each in a namespace of its own: the figures of
+    ``accord.cli.bench.encryption_line`` (what the demo prints), without the rest of
+    the bench."""
+    options = BenchOptions(messages=messages, warmup=warmup)
+    pipeline = Pipeline(conn, directory / "signed", pki=pki)
+    await pipeline.start()
+    try:
+        figures: Figures = {"envelope_bytes": float(pipeline.envelope_size())}
+        if warmup:
+            await pipeline.run(warmup)
+        progress(f"(b) signed pipeline, {messages} messages")
+        cpu0 = time.process_time()
+        run = await pipeline.run(messages)
+        figures.update(_pipeline_figures("pipeline", run))
+        figures["pipeline_cpu_us_per_msg_process"] = (time.process_time() - cpu0) / run.count * 1e6
+    finally:
+        await pipeline.stop()
+    figures.update(await _encrypted(conn, directory / "encrypted", options, pki, progress, None))
+    figures["ratio_encrypted_signed"] = (
+        figures["encrypted_msgs_per_s"] / figures["pipeline_msgs_per_s"]
+    )
+    return figures
+
+
 async def _encrypted(
     conn: KafkaConnection,
     directory: Path,

@@ -16,14 +16,17 @@ from pathlib import Path
 import click
 
 from accord.cli.exchange import _settings, node_options
+from accord.confidentiality import Keyring
 from accord.config import NodeSettings
 from accord.errors import ConfigError
 from accord.handover import has_outbox
+from accord.node import open_node
 from accord.plan import Plan, load_plan
 from accord.quarantine import (
     QuarantinedRecord,
     QuarantineError,
     ReplayResult,
+    current_keys,
     current_trust,
     find,
     iter_quarantine,
@@ -46,6 +49,14 @@ def _open(
     plan = load_plan(settings.plan_path)
     plan.agency(agency)  # an agency the plan does not know fails here, clearly
     return settings, plan
+
+
+async def _keyring(settings: NodeSettings, plan: Plan) -> Keyring | None:
+    """The node's keyring with every CWK on the key topics opened (None: no keys)."""
+    keys = open_node(settings).keys
+    if keys is None:
+        return None
+    return (await current_keys(settings.kafka, plan, keys)).keyring
 
 
 @click.group("quarantine")
@@ -107,12 +118,13 @@ def show_command(
     """One record (REF = partition:offset from `list`) and what replay would do now."""
     settings, plan = _open(agency, plan_path, pki_dir, data_dir, bootstrap)
 
-    async def lookup() -> tuple[QuarantinedRecord, TrustStore]:
+    async def lookup() -> tuple[QuarantinedRecord, TrustStore, Keyring | None]:
         record = await find(settings.kafka, plan.quarantine_topic(agency), ref)
         bundle = PkiDirectory(settings.pki_dir).bundle_path
-        return record, await current_trust(settings.kafka, plan, bundle)
+        trust = await current_trust(settings.kafka, plan, bundle)
+        return record, trust, await _keyring(settings, plan)
 
-    record, trust = asyncio.run(lookup())
+    record, trust, keyring = asyncio.run(lookup())
     click.echo(
         json.dumps(
             {
@@ -131,7 +143,9 @@ def show_command(
     with tempfile.TemporaryDirectory(prefix="accord-quarantine-") as scratch_dir:
         scratch = Inbox(Path(scratch_dir) / "scratch.sqlite")
         try:
-            [outcome] = replay([record], agency=agency, plan=plan, trust=trust, inbox=scratch)
+            [outcome] = replay(
+                [record], agency=agency, plan=plan, trust=trust, inbox=scratch, keyring=keyring
+            )
         finally:
             scratch.close()
     if outcome.outcome == "still-refused":
@@ -189,6 +203,7 @@ def replay_command(
         trust = await current_trust(
             settings.kafka, plan, PkiDirectory(settings.pki_dir).bundle_path
         )
+        keyring = await _keyring(settings, plan)
         inbox = Inbox(settings.inbox_path, outbox=has_outbox(settings.inbox_path))
         try:
             # One record at a time, each landing its own transaction: memory stays
@@ -198,7 +213,9 @@ def replay_command(
                 if (chosen and where not in chosen) or (reason and q.reason != reason):
                     continue
                 missing.discard(where)
-                for res in replay([q], agency=agency, plan=plan, trust=trust, inbox=inbox):
+                for res in replay(
+                    [q], agency=agency, plan=plan, trust=trust, inbox=inbox, keyring=keyring
+                ):
                     report(res)
         finally:
             inbox.close()

@@ -32,7 +32,12 @@ from accord.confidentiality.errors import (
 from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.keys import SUITE_NAME, EncryptionKeyPair, EncryptionPublicKey
 from accord.confidentiality.policy import EncryptionMode, check_plaintext
-from accord.confidentiality.recipients import Recipient, recipient_agencies, resolve_recipients
+from accord.confidentiality.recipients import (
+    Recipient,
+    may_read,
+    recipient_agencies,
+    resolve_recipients,
+)
 from accord.confidentiality.sender import ContentEncryptor, SenderEncryption
 from accord.confidentiality.statement import (
     KeyStatement,
@@ -65,6 +70,7 @@ __all__ = [
     "check_plaintext",
     "decrypt_body",
     "encrypt_body",
+    "may_read",
     "open_announcement",
     "recipient_agencies",
     "resolve_recipients",

@@ -3,9 +3,12 @@ the sender.
 
 - entitled: ``plan.entitled_receivers(scope, area)``, the agencies whose country is
   in the scope and who receive that area;
-- need-to-know (optional, agency ids from the label): the recipients are narrowed to
-  it. Naming an agency the plan does not entitle is refused, not ignored: a label
-  that asks for more than the plan allows is a mistake the sender must see;
+- need-to-know (optional, agency ids from the label, ``Label.need_to_know``): the
+  recipients are the entitled agencies that are also on it.
+  A listed agency the plan does not entitle reads nothing: the list narrows, never
+  widens. It is not refused, because sender and receiver compute this from their own
+  copies of the plan, and a signed label must keep one meaning when an entitlement
+  changes later (SPEC ENC-06, ENC-09);
 - the sender always: it must read its own messages and release them later.
 
 Then each recipient agency is resolved to its current encryption key; an agency with
@@ -22,11 +25,11 @@ from accord.areas import Area
 from accord.confidentiality.directory import KeyDirectory
 from accord.confidentiality.errors import NoEncryptionKey
 from accord.confidentiality.keys import EncryptionPublicKey
-from accord.errors import ReasonCode, Refused
+from accord.labels import Label
 from accord.parties import Scope
 from accord.plan import Plan
 
-__all__ = ["Recipient", "recipient_agencies", "resolve_recipients"]
+__all__ = ["Recipient", "may_read", "narrow", "recipient_agencies", "resolve_recipients"]
 
 
 @dataclass(frozen=True)
@@ -50,19 +53,29 @@ def recipient_agencies(
     need_to_know: Iterable[str] | None = None,
 ) -> tuple[str, ...]:
     """The agencies a body from ``sender`` on (scope, area) is encrypted to, sorted."""
-    entitled = set(plan.entitled_receivers(scope, area))
-    if need_to_know is None:
-        chosen = entitled
-    else:
-        chosen = set(need_to_know)
-        outside = chosen - entitled
-        if outside:
-            raise Refused(
-                ReasonCode.NOT_ENTITLED,
-                f"need-to-know names {sorted(outside)}, not entitled to {scope}/{area}",
-                hint="a need-to-know list narrows the plan's recipients; it cannot widen them",
-            )
+    return narrow(plan.entitled_receivers(scope, area), sender=sender, need_to_know=need_to_know)
+
+
+def narrow(
+    entitled: Iterable[str], *, sender: str, need_to_know: Iterable[str] | None
+) -> tuple[str, ...]:
+    """SPEC ENC-06's set, sorted: ``entitled`` intersected with ``need_to_know`` (all
+    of ``entitled`` when there is no list), plus ``sender``."""
+    chosen = set(entitled)
+    if need_to_know is not None:
+        chosen &= set(need_to_know)
     return tuple(sorted(chosen | {sender}))
+
+
+def may_read(label: Label, *, sender: str, agency: str) -> bool:
+    """SPEC ENC-09: whether ``agency`` may read a message of ``sender`` with ``label``:
+    the label has no need-to-know list, lists the agency, or the agency is the sender.
+
+    Decided from the verified label alone, before any key is looked for: a node left
+    off the list quarantines the record (``not-a-recipient``), encrypted or not, and
+    never waits for a key announcement that will not name it.
+    """
+    return label.need_to_know is None or agency == sender or agency in label.need_to_know
 
 
 def resolve_recipients(

@@ -20,6 +20,7 @@ from typing import IO, Any
 from accord.confidentiality.errors import NotARecipient
 from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.keys import EncryptionKeyPair
+from accord.confidentiality.recipients import may_read, narrow
 from accord.conformance import rules
 from accord.envelope import MAX_BYTES, Rejected, Verified, verify
 from accord.envelope.batch import RootCache
@@ -78,7 +79,8 @@ def _decrypting(
     decrypt: dict[str, Any],
     roots: RootCache | None = None,
 ) -> tuple[Verified | Rejected, bytes | None]:
-    """A decrypting node (SPEC 11): open the announcements, verify, then ENC-04..08.
+    """A decrypting node (SPEC 11): open the announcements, verify, then ENC-04, ENC-09,
+    ENC-05..08.
 
     Returns the verdict and, for an opened v2 record, the decrypted body's bytes."""
     agency = str(decrypt["agency"])
@@ -93,21 +95,29 @@ def _decrypting(
     verdict = verify_sealed(raw, store, topic=topic, now=now, max_bytes=max_bytes, roots=roots)
     if isinstance(verdict, Rejected):
         return verdict, None
+    if (
+        isinstance(verdict, Verified)
+        and decrypt.get("encryption_required")
+        and verdict.header.type != "accord.receipt.v1"
+        and rules.enabled("ENC-04")
+    ):
+        return Rejected(
+            ReasonCode.PLAINTEXT_REFUSED,
+            "plaintext body where the plan requires encryption",
+            "ENC-04",
+        ), None
+    sender = verdict.header.sender
+    if rules.enabled("ENC-09") and not may_read(verdict.label, sender=sender, agency=agency):
+        reason = ReasonCode.NOT_A_RECIPIENT
+        return Rejected(reason, f"need-to-know leaves out {agency}", "ENC-09"), None
     if isinstance(verdict, Verified):
-        if (
-            decrypt.get("encryption_required")
-            and verdict.header.type != "accord.receipt.v1"
-            and rules.enabled("ENC-04")
-        ):
-            return Rejected(
-                ReasonCode.PLAINTEXT_REFUSED,
-                "plaintext body where the plan requires encryption",
-                "ENC-04",
-            ), None
         return verdict, None
     assert isinstance(verdict, Sealed)
+    entitled = decrypt.get("entitled")
+    if entitled is not None:
+        entitled = narrow(entitled, sender=sender, need_to_know=verdict.label.need_to_know)
     try:
-        opened = open_sealed(verdict, keyring, entitled=decrypt.get("entitled"))
+        opened = open_sealed(verdict, keyring, entitled=entitled)
     except Refused as refused:
         return Rejected(refused.reason, refused.message, refused.rule), None
     # open_sealed gives {"header":H,"label":L,"body":B} with the exact H and L: B is

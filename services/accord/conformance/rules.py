@@ -95,6 +95,7 @@ ENC_RULES: tuple[Rule, ...] = (
     Rule("ENC-06", "decrypt", _R.RELEASABILITY_VIOLATION, "the CWK is shared only with entitled"),
     Rule("ENC-07", "decrypt", _R.UNDECRYPTABLE, "AES-256-GCM opens with AAD over header, label"),
     Rule("ENC-08", "decrypt", _R.SCHEMA_INVALID, "plaintext body valid; body rules"),
+    Rule("ENC-09", "decrypt", _R.NOT_A_RECIPIENT, "need-to-know lists the reader (v1 and v2)"),
 )
 """Envelope v2 (SPEC.md section 11). ``RULES`` stays the v1 table, which the v1 vectors
 and the mutation test enumerate; ``TABLE`` is every rule in evaluation order."""
@@ -121,9 +122,13 @@ _AFTER = {
     "ENV-23": ("BAT-04", "ENC-03"),
 }
 _EXTRA = {r.id: r for r in (*BAT_RULES, *ENC_RULES)}
+# The reader's rules, in evaluation order: ENC-09 (need-to-know, SPEC 11.4) right after
+# ENC-04, before any key is looked for, so a reader left off the list never waits for
+# an announcement that will not name it.
+_DECRYPT = ("ENC-04", "ENC-09", "ENC-05", "ENC-06", "ENC-07", "ENC-08")
 TABLE: tuple[Rule, ...] = tuple(
     r for v1 in RULES for r in (v1, *(_EXTRA[e] for e in _AFTER.get(v1.id, ())))
-) + tuple(e for e in ENC_RULES if e.stage == "decrypt")
+) + tuple(_EXTRA[i] for i in _DECRYPT)
 
 _BY_ID = {r.id: r for r in TABLE}
 _ORDER = {r.id: i for i, r in enumerate(TABLE)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from accord.demo.run import DemoResult
@@ -53,6 +54,18 @@ def render(result: DemoResult) -> list[str]:
         )
     else:
         lines.append(f"USA HOLDS BILATERAL MESSAGES: {_codes(bilateral)}")
+
+    if result.encryption:
+        modes = ", ".join(f"{scope} {mode}" for scope, mode in sorted(result.encryption.items()))
+        # An envelope v2 payload is the unencoded JSON with the body as ciphertext
+        # (SPEC 11.1); a v1 payload is base64url and starts with anything but "{".
+        sealed = sum(json.loads(s.envelope)["payload"].startswith("{") for s in result.sent)
+        lines.append(
+            f"encryption ({modes}): {sealed} of {len(result.sent)} published bodies "
+            "encrypted to their entitled agencies only (envelope v2)"
+        )
+    if result.encryption_line is not None:
+        lines.append(result.encryption_line)
 
     m = result.monitor
     if m.outstanding:

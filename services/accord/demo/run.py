@@ -38,8 +38,10 @@ from aiokafka.structs import TopicPartition
 from pydantic import SecretStr
 
 from accord.areas import Area
+from accord.bench.run import encryption_figures
 from accord.broker import LocalBroker
 from accord.broker.local import open_local
+from accord.cli.bench import encryption_line
 from accord.config import KafkaConnection
 from accord.demo import scenario as sc
 from accord.demo.inject import RawRecord, mirrored, mislabelled_record, send_raw, tampered_record
@@ -57,6 +59,9 @@ MARKER = ".accord-demo"
 """Written into the demo directory: only a directory holding it is ever deleted."""
 
 Say = Callable[[str], None]
+
+ENCRYPTION_BENCH_MESSAGES = 400
+"""Messages in each of the demo's two short pipeline runs (signed-only, signed+encrypted)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,10 @@ class DemoResult:
     retracted: Sent
     seconds: float
     problems: list[str] = field(default_factory=list)
+    encryption: dict[str, str] = field(default_factory=dict)
+    """Each scope's ``encryption`` in the plan the demo ran."""
+    encryption_line: str | None = None
+    """Signed-only vs signed+encrypted, measured in this run (``encryption_line``)."""
 
     @property
     def ok(self) -> bool:
@@ -240,7 +249,7 @@ async def _run(
             + ("" if plain else f", {len(names)} principals with ACLs")
         )
         try:
-            return await _exchange(
+            result = await _exchange(
                 exchange,
                 broker,
                 connection_of,
@@ -256,6 +265,19 @@ async def _run(
             await asyncio.gather(*(exchange.stop_receiver(a) for a in list(exchange.receivers)))
             await exchange.stop()
             progress("nodes stopped")
+        result.encryption = {s.value: sp.encryption for s, sp in plan.scopes.items()}
+        # Measured here, on this broker, once the nodes are stopped (they would share
+        # the CPU): the same pipeline signed-only and signed+encrypted, each in a
+        # namespace of its own, a few hundred messages each (`accord bench` for more).
+        figures = await encryption_figures(
+            broker.connection(),
+            directory / "encryption-bench",
+            exchange.pki,
+            messages=ENCRYPTION_BENCH_MESSAGES,
+            progress=progress,
+        )
+        result.encryption_line = encryption_line(figures)
+        return result
     finally:
         broker.stop()
         progress("broker stopped")

@@ -463,6 +463,7 @@ def _vectors(pki: _Pki) -> list[_Vector]:
         topic=sample_header(retract).topic,
     )
     out += _suite(pki)
+    out += _need_to_know_vectors(pki)
     # Imported here: vectors_batch builds on this module's helpers.
     from accord.envelope.vectors_batch import batch_vectors
 
@@ -1792,3 +1793,60 @@ def _of_length(payload: bytes, signer: Signer, length: int) -> bytes:
     record = _env(payload[:1] + b" " * pad + payload[1:], StrategicAssessment.TYPE, [signer])
     assert len(record) <= length, (len(record), length)
     return record[:1] + b" " * (length - len(record)) + record[1:]
+
+
+def _need_to_know_vectors(pki: _Pki) -> list[_Vector]:
+    """``label.need_to_know`` (SPEC 11.4): its schema, order and scope rules."""
+    sa = SAMPLES[StrategicAssessment.TYPE]
+    SA, topic, mofa = StrategicAssessment.TYPE, sample_header(sa).topic, pki.signers["JPN.MOFA"]
+    R = ReasonCode
+
+    def case(vid: str, need: Any, expected: str, rule: str | None, description: str) -> _Vector:
+        payload = _payload(sa, n=_set("label.need_to_know", need))
+        envelope = _env(payload, SA, [mofa])
+        return _Vector(f"{vid}.jws.json", envelope, expected, description, topic, rule=rule)
+
+    return [
+        case(
+            "valid/need-to-know",
+            ["AUS.DFAT", "JPN.MOD"],
+            "valid",
+            None,
+            "a bilateral label with need_to_know [AUS.DFAT, JPN.MOD] (the sender reads too)",
+        ),
+        case(
+            "reject/ENV-41-need-to-know-outside-scope",
+            ["AUS.DFAT", "USA.STATE"],
+            R.RELEASABILITY_VIOLATION.value,
+            "ENV-41",
+            "a bilateral label whose need_to_know names USA.STATE",
+        ),
+        case(
+            "reject/ENV-28-need-to-know-unsorted",
+            ["JPN.MOD", "AUS.DFAT"],
+            R.SCHEMA_INVALID.value,
+            "ENV-28",
+            "need_to_know not in ascending order",
+        ),
+        case(
+            "reject/ENV-27-need-to-know-empty",
+            [],
+            R.SCHEMA_INVALID.value,
+            "ENV-27",
+            "need_to_know [] (absent means everyone; no spelling means no one)",
+        ),
+        case(
+            "reject/ENV-27-need-to-know-null",
+            None,
+            R.SCHEMA_INVALID.value,
+            "ENV-27",
+            "need_to_know null (absent, not null, means everyone)",
+        ),
+        case(
+            "reject/ENV-27-need-to-know-twice",
+            ["AUS.DFAT", "AUS.DFAT"],
+            R.SCHEMA_INVALID.value,
+            "ENV-27",
+            "need_to_know lists AUS.DFAT twice (uniqueItems)",
+        ),
+    ]

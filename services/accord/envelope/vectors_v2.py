@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from accord.envelope.samples import ISSUED_AT, SAMPLES, sample_header, sample_la
 from accord.envelope.v2 import seal_encrypted, unsigned_encrypted
 from accord.envelope.vectors import VERIFY_AT, _b64, _build_pki, _iso, _json
 from accord.errors import ReasonCode
+from accord.labels import Label
 from accord.models import StrategicAssessment
 from accord.trust import Signer, x5t_s256
 
@@ -305,6 +307,9 @@ def build_v2_vectors() -> dict[str, bytes]:
         [ann],
     )
 
+    _need_to_know_vectors(add, mofa)
+    _order_vectors(add, mofa)
+
     manifest = {
         "description": "accord envelope v2 conformance vectors. TEST KEYS ONLY: the "
         "signing keys are the v1 vectors', the encryption keys the X-Wing seeds below "
@@ -320,6 +325,88 @@ def build_v2_vectors() -> dict[str, bytes]:
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
     return files
+
+
+def _need_to_know_vectors(add: Callable[..., None], mofa: Signer) -> None:
+    """``label.need_to_know`` read by a node (SPEC 11.4): ENC-06 narrowed, ENC-09."""
+    sa = SAMPLES[StrategicAssessment.TYPE]
+    SA = StrategicAssessment.TYPE
+    header = sample_header(sa)
+    label = sample_label(sa.sender, sa.scope)
+    body = sa.body.model_dump_json().encode()
+
+    def listing(*agencies: str) -> Label:
+        return label.model_copy(update={"need_to_know": agencies})
+
+    trio = ("AUS.DFAT", "JPN.MOD", "JPN.MOFA")
+    cwk, ann = _cwk(mofa, trio)
+    add(
+        "valid/v2-need-to-know",
+        seal_encrypted(header, listing("AUS.DFAT", "JPN.MOD"), sa.body, mofa, cwk),
+        "valid",
+        None,
+        f"need_to_know [AUS.DFAT, JPN.MOD] of ten entitled agencies: the CWK is shared "
+        f"with those two and the sender only; read by {READER}",
+        [ann],
+        plaintext=body,
+    )
+    add(
+        "reject/ENC-06-beyond-need-to-know",
+        seal_encrypted(header, listing("AUS.DFAT"), sa.body, mofa, cwk),
+        ReasonCode.RELEASABILITY_VIOLATION.value,
+        "ENC-06",
+        "need_to_know [AUS.DFAT] but the CWK is also shared with JPN.MOD (entitled by "
+        "the plan, not on the list)",
+        [ann],
+    )
+    v1 = sign_payload(payload_bytes(header, listing("JPN.MOD"), sa.body), SA, [mofa])
+    add(
+        "reject/ENC-09-v1-not-on-list",
+        v1,
+        ReasonCode.NOT_A_RECIPIENT.value,
+        "ENC-09",
+        f"a valid plaintext (v1) record with need_to_know [JPN.MOD], read by {READER} "
+        "(encryption not required)",
+        [],
+    )
+    cwk9, ann9 = _cwk(mofa, ("JPN.MOD", "JPN.MOFA"))
+    add(
+        "reject/ENC-09-v2-not-on-list",
+        seal_encrypted(header, listing("JPN.MOD"), sa.body, mofa, cwk9),
+        ReasonCode.NOT_A_RECIPIENT.value,
+        "ENC-09",
+        f"need_to_know [JPN.MOD], CWK announced to JPN.MOD and the sender, read by "
+        f"{READER}: refused on the label, before the announcement is looked at",
+        [ann9],
+    )
+
+
+def _order_vectors(add: Callable[..., None], mofa: Signer) -> None:
+    """Header and label rules come before decryption (SPEC 11): a record that breaks
+    one AND is not for the reader gets the header or label rule's reason."""
+    sa = SAMPLES[StrategicAssessment.TYPE]
+    header = sample_header(sa)
+    h = header.model_dump_json().encode()
+    label = sample_label(sa.sender, sa.scope).model_copy(
+        update={"need_to_know": ("AUS.DFAT", "USA.STATE")}
+    )
+    lab = label.model_dump_json().encode()
+    cwk, ann = _cwk(mofa, ("JPN.MOD", "JPN.MOFA"))
+    body = sa.body.model_dump_json().encode()
+    enc = encrypt_body(cwk, header.message_id, header=h, label=lab, plaintext=body)
+    add(
+        "reject/ENV-41-v2-before-decryption",
+        _v2_record(
+            b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64(enc).encode() + b'"}',
+            mofa,
+            StrategicAssessment.TYPE,
+        ),
+        ReasonCode.RELEASABILITY_VIOLATION.value,
+        "ENV-41",
+        f"order: a bilateral label whose need_to_know names USA.STATE (ENV-41), under a CWK "
+        f"not announced to {READER} (ENC-09 and ENC-05 would say not-a-recipient)",
+        [ann],
+    )
 
 
 if __name__ == "__main__":

@@ -7,14 +7,49 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import WithJsonSchema
 
 from accord.conformance import rules
 from accord.errors import ReasonCode, Refused
 from accord.models.types import UNIQUE, Agency, Day, Timestamp, invariant, unique
-from accord.parties import Country, Scope
+from accord.parties import Country, Scope, country_of
+
+MAX_NEED_TO_KNOW = 16
+"""At most this many agencies on a need-to-know list (the plan has fewer than that)."""
+
+NeedToKnow = Annotated[
+    tuple[Agency, ...] | None,
+    Field(min_length=1, max_length=MAX_NEED_TO_KNOW),
+    # Published without ``null``: absent means "every entitled agency", and one
+    # spelling for it leaves no reader to guess whether null means nobody.
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "pattern": r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$",
+                "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
+            },
+            "minItems": 1,
+            "maxItems": MAX_NEED_TO_KNOW,
+            "uniqueItems": True,
+            "description": "Need-to-know: the only agencies (besides the sender) that may "
+            "read the body, in ascending order; absent: every agency the plan entitles. "
+            "Narrows the plan's recipients, never widens them (SPEC ENV-41, ENC-06, ENC-09).",
+        }
+    ),
+]
 
 
 class Policy(StrEnum):
@@ -130,6 +165,12 @@ def unknown_label_values(label: object) -> str | None:
     return None
 
 
+def _absent_by_default(schema: dict[str, Any]) -> None:
+    # The default is absence, which JSON Schema says by "not required"; a published
+    # "default": null would suggest null is a value.
+    schema.pop("default", None)
+
+
 class Label(BaseModel):
     """A security label, bound into the signed payload."""
 
@@ -151,12 +192,38 @@ class Label(BaseModel):
         "(the declaration: cooperation 'in accordance with laws and regulations of each "
         "country')."
     )
+    need_to_know: NeedToKnow = Field(
+        default=None,
+        # Absent stays absent on the wire: a label without a need-to-know list is
+        # byte-for-byte the label of spec v1.2 (and costs no Python call per dump
+        # beyond this check, unlike a model serializer).
+        exclude_if=lambda value: value is None,
+        json_schema_extra=_absent_by_default,
+    )
+
+    @field_validator("need_to_know", mode="before")
+    @classmethod
+    def _absent_not_null(cls, value: object, info: ValidationInfo) -> object:
+        # In JSON the list is present or absent; Python callers may pass None for absent.
+        if info.mode != "json":
+            return value
+        if value is None:
+            raise ValueError("need_to_know is absent or a list, never null")
+        # A before-validator sees the parsed JSON array as a list, which strict tuple
+        # validation would then refuse as if it came from Python.
+        return tuple(value) if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _consistent(self) -> Label:
         unique(self.releasable_to, "releasable_to")
         unique(self.caveats, "caveats")
         invariant(self.review_on >= self.created_at.date(), "review_on is before created_at")
+        if self.need_to_know is not None:
+            unique(self.need_to_know, "need_to_know")
+            invariant(
+                list(self.need_to_know) == sorted(self.need_to_know),
+                "need_to_know is not in ascending order",
+            )
         return self
 
 
@@ -183,7 +250,8 @@ def check_label(label: Label, scope: Scope, *, sender: str, values_checked: bool
     - ``releasable_to`` equals the scope's members (``releasability-violation``): a
       topic is read by every member of its scope, so a label narrower than the scope
       would be delivered to a country it is not releasable to, and a wider one names
-      a country the scope never reaches;
+      a country the scope never reaches; and every agency on a ``need_to_know`` list
+      is of a member country (same rule, ENV-41);
     - the originator is the sender (``sender-mismatch``): the signer vouches for the
       label, and only the originator sets one.
 
@@ -212,6 +280,18 @@ def check_label(label: Label, scope: Scope, *, sender: str, values_checked: bool
             hint="publish in a narrower scope, or release the message to every member",
             rule="ENV-41",
         )
+    if label.need_to_know is not None and rules.enabled("ENV-41"):
+        # Part of ENV-41: the label as a whole fits the scope. A listed agency of
+        # another country could never be entitled, so the list would be a lie about
+        # who reads the message.
+        outside = sorted(a for a in label.need_to_know if country_of(a) not in members)
+        if outside:
+            raise Refused(
+                ReasonCode.RELEASABILITY_VIOLATION,
+                f"need-to-know names {', '.join(outside)}, outside scope {scope}",
+                hint=f"list only agencies of {_names(members)}",
+                rule="ENV-41",
+            )
     if label.originator != sender and rules.enabled("ENV-42"):
         raise Refused(
             ReasonCode.SENDER_MISMATCH,
@@ -232,9 +312,10 @@ def scope_label(
     caveats: tuple[Caveat, ...] = (Caveat.ORCON,),
     now: datetime | None = None,
     review_after: timedelta = timedelta(days=365),
+    need_to_know: tuple[str, ...] | None = None,
 ) -> Label:
     """The usual label for a message to a whole scope: released to its members,
-    created now, reviewed after a year."""
+    created now, reviewed after a year; ``need_to_know`` narrows who reads it."""
     at = now or datetime.now(UTC)
     return Label(
         policy=Policy.ACCORD_JPN_AUS_2007,
@@ -245,4 +326,5 @@ def scope_label(
         created_at=at,
         review_on=(at + review_after).date(),
         legal_basis=legal_basis,
+        need_to_know=tuple(sorted(set(need_to_know))) if need_to_know is not None else None,
     )

@@ -307,6 +307,12 @@ class Plan(_Strict):
             )
         return out
 
+    def with_encryption(self, mode: Literal["required", "optional", "off"]) -> Plan:
+        """The same plan with ``encryption: mode`` in every scope (tests and benchmarks
+        that compare or isolate the plaintext path; the deployed plan says ``required``)."""
+        scopes = {s: sp.model_copy(update={"encryption": mode}) for s, sp in self.scopes.items()}
+        return self.model_copy(update={"scopes": scopes})
+
     # ---------------------------------------------------------------- queries
     def agency(self, agency_id: str) -> AgencyPlan:
         try:

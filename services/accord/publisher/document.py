@@ -2,7 +2,8 @@
 
 A document holds ``type``, ``scope``, ``area``, ``label`` and ``body``; the label's
 defaults are filled in for the sending agency (originator, dates, releasable-to =
-the scope's members). Every refusal is a :class:`accord.errors.Refused` with the
+the scope's members); a ``need_to_know`` list of agency ids narrows who may read it
+(put in the wire's ascending order here). Every refusal is a :class:`accord.errors.Refused` with the
 reason verification would give, or a :class:`accord.errors.ConfigError`.
 """
 
@@ -65,6 +66,10 @@ def build_message(doc: Mapping[str, Any], agency: str) -> tuple[MessageBody, Sco
         "legal_basis": "Released under the originator's national laws and regulations.",
         **_json_ready(doc.get("label") or {}),
     }
+    need = label_doc.get("need_to_know")
+    if isinstance(need, list) and all(isinstance(a, str) for a in need):
+        # The wire wants ascending order (one spelling per list); a person need not.
+        label_doc["need_to_know"] = sorted(need)
     try:
         label = Label.model_validate_json(json.dumps(label_doc))
     except ValidationError as exc:

@@ -429,7 +429,11 @@ class Publisher:
         e = self._encryption
         now = datetime.now(UTC)
         agencies = recipient_agencies(
-            self._plan, sender=self.agency, scope=header.scope, area=header.area
+            self._plan,
+            sender=self.agency,
+            scope=header.scope,
+            area=header.area,
+            need_to_know=label.need_to_know,
         )
         recipients = resolve_recipients(agencies, e.directory, now=now)  # NoEncryptionKey
         cwk, announcement = e.encryptor.cwk_for(recipients, now=now)
@@ -994,6 +998,10 @@ class Publisher:
     def sent_envelope(self, message_id: str) -> bytes | None:
         """The sealed envelope of one of this node's own publishes, or None."""
         return self._state.sent_envelope(message_id)
+
+    def read_own(self, envelope: bytes, trust: TrustStore) -> Verified | Rejected:
+        """One of this node's own envelopes verified, and decrypted if it is v2."""
+        return self._read_own(envelope, trust)
 
     # -- internals ---------------------------------------------------------
 

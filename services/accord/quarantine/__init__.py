@@ -12,12 +12,13 @@ from accord.quarantine.records import (
     parse_record,
     parse_ref,
 )
-from accord.quarantine.replay import ReplayResult, current_trust, replay
+from accord.quarantine.replay import ReplayResult, current_keys, current_trust, replay
 
 __all__ = [
     "QuarantineError",
     "QuarantinedRecord",
     "ReplayResult",
+    "current_keys",
     "current_trust",
     "find",
     "iter_quarantine",

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from accord.confidentiality import Keyring
+from accord.confidentiality.feed import NodeKeys, apply_key_record
 from accord.config import KafkaConnection
 from accord.envelope import MAX_BYTES
 from accord.errors import ReasonCode
@@ -43,6 +45,8 @@ HINTS: dict[str, str] = {
     ReasonCode.EXPIRED_CERT: "the certificate had expired when the message was signed",
     ReasonCode.OVERSIZED: "only a prefix was kept; ask the sender to re-send within limits",
     ReasonCode.REPLAY: "the inbox holds other content under this id: ask the sender",
+    ReasonCode.UNDECRYPTABLE: "if its key announcement was missing (ENC-05), replay once the "
+    "sender's key topic holds it; a body that does not open (ENC-07) the sender must re-send",
 }
 DEFAULT_HINT = "this refusal does not depend on trust: ask the sender to correct and re-send"
 
@@ -69,6 +73,19 @@ async def current_trust(
     async for r in iter_topic(conn, plan.trust_topic, stall_s=timeout_s):
         apply_item(store, r.key, r.value)
     return store
+
+
+async def current_keys(
+    conn: KafkaConnection, plan: Plan, keys: NodeKeys, *, timeout_s: float = 30.0
+) -> NodeKeys:
+    """``keys`` with every agency's key topic read to its end folded in (statements
+    and CWK announcements), as the running node has them: an encrypted record
+    quarantined ``undecryptable`` because its announcement had not arrived opens
+    once it has (SPEC ENC-05)."""
+    for topic in plan.keys_topics():
+        async for r in iter_topic(conn, topic, stall_s=timeout_s):
+            apply_key_record(keys, r.key, r.value)
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +130,22 @@ def replay(
     trust: TrustStore,
     inbox: Inbox,
     now: datetime | None = None,
+    keyring: Keyring | None = None,
 ) -> list[ReplayResult]:
     """Replay each record in order through the receiver's own batch step (the same
     checks, dedupe and ownership rules); one landing transaction per record that
-    passes. No offsets move: the node's position on the exchange topics is its own."""
+    passes. No offsets move: the node's position on the exchange topics is its own.
+    ``keyring``: the node's, with the CWKs it has opened (``current_keys``), so an
+    encrypted record decrypts and the plan's ``encryption`` applies as on receipt."""
     at = now or datetime.now(UTC)
-    context = Context(trust=trust, plan=plan, country=country_of(agency), max_bytes=MAX_BYTES)
+    context = Context(
+        trust=trust,
+        plan=plan,
+        country=country_of(agency),
+        max_bytes=MAX_BYTES,
+        agency=agency,
+        keyring=keyring,
+    )
     results: list[ReplayResult] = []
     for q in records:
         if q.original_size is not None:

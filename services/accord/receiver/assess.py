@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from accord.areas import Area
-from accord.confidentiality import Keyring, recipient_agencies
+from accord.confidentiality import Keyring, may_read, recipient_agencies
+from accord.conformance import rules
 from accord.envelope import Rejected, Verified
 from accord.envelope.batch import RootCache
 from accord.envelope.jws import Sealed
@@ -47,13 +48,17 @@ def assess(
     keyring: Keyring | None = None,
     roots: RootCache | None = None,
     entitled: dict[tuple[str, str, str], bool] | None = None,
+    agency: str | None = None,
 ) -> Accepted | Rejected:
     """``keyring``: this node's encryption keys and opened CWKs. With one, the node
     decrypts envelope v2 and applies the plan's ``encryption`` (SPEC ENC-04..08);
     without one it reads v1 only and quarantines v2 as ``undecryptable``.
 
     ``entitled``: a memo of the plan's answers for (sender, scope, area), kept by the
-    caller for as long as its plan does not change (the batch step: one poll)."""
+    caller for as long as its plan does not change (the batch step: one poll).
+
+    ``agency``: the reading agency (default: the keyring's), for the label's
+    need-to-know list (SPEC ENC-09), checked on v1 and v2 alike."""
     if raw is None:
         return Rejected(ReasonCode.MALFORMED, "record has no value")
     verdict = verify_sealed(raw, trust, topic=topic, now=now, max_bytes=max_bytes, roots=roots)
@@ -73,10 +78,10 @@ def assess(
             ReasonCode.RELEASABILITY_VIOLATION,
             f"label does not release this message to {country.value}",
         )
-    if isinstance(verdict, Sealed):
-        return _open(verdict, plan, keyring)
+    sealed = isinstance(verdict, Sealed)
     if (
-        keyring is not None
+        not sealed
+        and keyring is not None
         and header.type != "accord.receipt.v1"
         and plan.scopes[header.scope].encryption == "required"
     ):
@@ -85,6 +90,15 @@ def assess(
             f"plaintext body in scope {header.scope}, which requires encryption",
             "ENC-04",
         )
+    reader = agency if agency is not None else keyring.agency if keyring is not None else None
+    if (
+        reader is not None
+        and rules.enabled("ENC-09")
+        and not may_read(verdict.label, sender=header.sender, agency=reader)
+    ):
+        return Rejected(ReasonCode.NOT_A_RECIPIENT, f"need-to-know leaves out {reader}", "ENC-09")
+    if isinstance(verdict, Sealed):
+        return _open(verdict, plan, keyring)
     return Accepted(verdict)
 
 
@@ -116,7 +130,13 @@ def _open(sealed: Sealed, plan: Plan, keyring: Keyring | None) -> Accepted | Rej
             "ENC-05",
         )
     try:
-        entitled = recipient_agencies(plan, sender=h.sender, scope=h.scope, area=h.area)
+        entitled = recipient_agencies(
+            plan,
+            sender=h.sender,
+            scope=h.scope,
+            area=h.area,
+            need_to_know=sealed.label.need_to_know,
+        )
         return Accepted(open_sealed(sealed, keyring, entitled=entitled))
     except Refused as refused:
         return Rejected(refused.reason, refused.message, refused.rule)

@@ -153,6 +153,7 @@ class Receiver:
             max_bytes=settings.max_record_bytes,
             keyring=keys.keyring if keys is not None else None,
             roots=RootCache(),
+            agency=agency,
         )
         self._topics = plan.receive_topics(agency)
         self._group_id = plan.group_id(agency)

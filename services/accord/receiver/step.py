@@ -112,6 +112,8 @@ class Context:
     """This node's encryption keys (envelope v2); None: v1 only (accord.receiver.assess)."""
     roots: RootCache | None = None
     """Batch roots already verified (SPEC 12), kept by the receiver across batches."""
+    agency: str | None = None
+    """The reading agency, for need-to-know (SPEC ENC-09); None: the keyring's."""
 
 
 def step(
@@ -146,6 +148,7 @@ def step(
                 keyring=context.keyring,
                 roots=context.roots,
                 entitled=entitled,
+                agency=context.agency,
             )
             if isinstance(verdict, Rejected):
                 assessed.append((record, verdict, _NO_KEY))

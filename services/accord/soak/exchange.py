@@ -12,8 +12,11 @@ from accord.trust.pki import Pki
 
 
 def fresh_plan(base: Plan | None = None) -> Plan:
-    """The plan in a namespace of its own, so runs on a shared broker never meet."""
-    plan = base or load_plan(None)
+    """The plan in a namespace of its own, so runs on a shared broker never meet.
+
+    Without ``base``: the deployed plan with ``encryption: off``, so the soak's figures
+    stay comparable across rounds (its nodes' PKI carries no encryption keys)."""
+    plan = base or load_plan(None).with_encryption("off")
     return plan.model_copy(update={"namespace": f"soak{uuid.uuid4().hex[:10]}"})
 
 

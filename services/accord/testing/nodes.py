@@ -26,6 +26,7 @@ from typing import Any
 
 from accord.api.auth import add_client
 from accord.broker.tls import LocalCa
+from accord.confidentiality.files import EncryptionKeyFiles
 from accord.config import KafkaConnection
 from accord.errors import BrokerError
 from accord.kafka.clients import new_control_admin
@@ -161,11 +162,19 @@ class AccordExchange:
         *,
         namespace: str | None = None,
     ) -> AccordExchange:
-        """Apply ``plan`` (in ``namespace``, default a fresh one) and provision its PKI."""
+        """Apply ``plan`` (in ``namespace``, default a fresh one) and provision its PKI,
+        with encryption keys when the plan encrypts."""
         ns = namespace or f"t{uuid.uuid4().hex[:12]}"
         exchange = cls(plan.model_copy(update={"namespace": ns}), connection, directory)
         apply_plan(exchange.plan, connection)
         provision(exchange.pki_dir, exchange.plan.agencies)
+        if any(sp.encryption != "off" for sp in exchange.plan.scopes.values()):
+            # `accord keys issue` for every agency: its node reads every statement in
+            # the directory, so each publisher can encrypt to the others at once.
+            files = EncryptionKeyFiles(exchange.pki_dir)
+            for agency in sorted(exchange.plan.agencies):
+                if files.current_ekid(agency) is None:
+                    files.issue(agency)
         dump_plan(exchange.plan, exchange.plan_file)
         exchange.token = add_client(exchange.tokens_file, TEST_CLIENT)
         return exchange
