@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import WithJsonSchema
 
 from accord.areas import Area
 from accord.conformance import rules
@@ -327,8 +328,42 @@ class DialogueRecord(MessageBody):
 # -- receipts, supersede, retract -------------------------------------------------
 
 
+MAX_READERS = 16
+"""At most as many readers as a label's need-to-know list has agencies (SPEC 11.4)."""
+
+Readers = Annotated[
+    tuple[Agency, ...] | None,
+    Field(max_length=MAX_READERS),
+    # Published without ``null``, as the label's need-to-know list: absent means "every
+    # entitled agency"; ``[]`` does mean nobody (but the sender, who is never listed).
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "pattern": r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$",
+                "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
+            },
+            "maxItems": MAX_READERS,
+            "uniqueItems": True,
+            "description": "In a `published` receipt only: the agencies besides the sender "
+            "expected to read the message, in ascending order, when its label's "
+            "need-to-know list narrows them (the plan's entitled receivers for its scope "
+            "and area, on the list, sender excluded; [] when that leaves none); absent: "
+            "every entitled agency (SPEC 7, 11.4).",
+        }
+    ),
+]
+
+
+def _absent_by_default(schema: dict[str, Any]) -> None:
+    # Absence is the default, which JSON Schema says by "not required".
+    schema.pop("default", None)
+
+
 class Acknowledgement(Strict):
-    """One acknowledged message: which, whose, and the digest of what was verified."""
+    """One acknowledged message: which, whose, and the digest of what was verified;
+    in an originator's announcement, also who is expected to read it."""
 
     message_id: CanonicalUuid
     sender: Agency
@@ -336,6 +371,23 @@ class Acknowledgement(Strict):
         description="SHA-256 of the acknowledged message's signed payload bytes "
         "(the base64url-decoded JWS payload)"
     )
+    readers: Readers = Field(
+        default=None,
+        # Absent stays absent on the wire: an acknowledgement without readers is
+        # byte-for-byte the one of spec v1.2, so every earlier receipt is unchanged.
+        exclude_if=lambda value: value is None,
+        json_schema_extra=_absent_by_default,
+    )
+
+    @field_validator("readers", mode="before")
+    @classmethod
+    def _absent_not_null(cls, value: object, info: ValidationInfo) -> object:
+        # As the label's need_to_know: in JSON the list is present or absent.
+        if info.mode != "json":
+            return value
+        if value is None:
+            raise ValueError("readers is absent or a list, never null")
+        return tuple(value) if isinstance(value, list) else value
 
 
 MAX_ACKNOWLEDGEMENTS = 1000
@@ -360,6 +412,23 @@ class Receipt(MessageBody):
     acknowledgements: Annotated[
         tuple[Acknowledgement, ...], Field(min_length=1, max_length=MAX_ACKNOWLEDGEMENTS)
     ]
+
+    @model_validator(mode="after")
+    def _check(self) -> Receipt:
+        # Only the originator knows who its label lets read; a receiving node naming
+        # readers would be telling the monitor whom to expect for someone else's message.
+        # Checked here, not per acknowledgement: no Python call per acknowledgement of
+        # the (common) receipt without readers.
+        for ack in self.acknowledgements:
+            if ack.readers is None:
+                continue
+            invariant(self.status == "published", "readers appear only in a published receipt")
+            unique(ack.readers, "readers")
+            invariant(
+                list(ack.readers) == sorted(ack.readers), "readers is not in ascending order"
+            )
+            invariant(ack.sender not in ack.readers, "readers lists the sender")
+        return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
         super().check_context(sender=sender, scope=scope, area=area)

@@ -3,7 +3,11 @@
 Pure bookkeeping, fed with verified receipts; the service around it only moves
 records. A message becomes known from the originator's ``published`` receipt (or,
 if that was lost, from the first ``delivered`` one); its entitled agencies come
-from the plan, minus the sender.
+from the plan, minus the sender, unless the announcement names its ``readers``: a
+label's need-to-know list (SPEC 11.4) leaves the other entitled agencies quarantining
+the message ``not-a-recipient``, so they never acknowledge it and are not waited for.
+The announcement may come after a delivery receipt: its readers then replace the
+plan's agencies, and the acknowledgements recorded so far stay.
 
 A message is ``(sender, message_id)`` with one payload digest: ids are unique per
 sender only, and an acknowledgement counts as delivery only of the content it
@@ -57,7 +61,10 @@ class Ledger:
             published = receipt.status == "published"
             entry = self._entries.get(key)
             if entry is None:
-                entitled = frozenset(a for a in entitled_here if a != ack.sender)
+                if published and ack.readers is not None:
+                    entitled = frozenset(ack.readers)
+                else:
+                    entitled = frozenset(a for a in entitled_here if a != ack.sender)
                 entry = _Entry(ack.sender, ack.payload_sha256, published, scope, area, at, entitled)
                 self._entries[key] = entry
             elif published and not entry.announced:
@@ -67,6 +74,9 @@ class Ledger:
                 if entry.digest != ack.payload_sha256:
                     entry.digest = ack.payload_sha256
                     entry.acknowledged.clear()
+                # And on who reads it (only the originator knows its label's list).
+                if ack.readers is not None:
+                    entry.entitled = frozenset(ack.readers)
             if not published and ack.payload_sha256 == entry.digest:
                 entry.acknowledged.add(receipt.receiving_agency)
 

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import contextvars
 import hashlib
+import json
 import logging
 import time
 from collections import Counter
@@ -48,6 +49,7 @@ from accord.parties import Scope
 from accord.plan import Plan
 from accord.publisher.state import PublisherState
 from accord.receipts import ReceiptSender
+from accord.receipts.build import Readers, announced_readers
 from accord.trust import Signer, TrustStore
 
 log = get_logger(__name__)
@@ -117,6 +119,20 @@ def _payload_digest(envelope: bytes) -> str:
     return hashlib.sha256(base64.urlsafe_b64decode(padded)).hexdigest()
 
 
+def _need_to_know(envelope: bytes) -> tuple[str, ...] | None:
+    """The label's need-to-know list of an envelope this node serialized itself
+    (trusted bytes, as for ``_payload_digest``), for its ``published`` announcement."""
+    payload: str = json.loads(envelope)["payload"]
+    if payload[:1] == "{":  # v2: the label is in clear text, the body is not
+        if b"need_to_know" not in envelope:
+            return None
+        doc = json.loads(payload)
+    else:
+        doc = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    need = doc["label"].get("need_to_know")
+    return None if need is None else tuple(need)
+
+
 _BATCH_ELEMENT = 1_200
 """Characters a batched signature element adds beyond a per-message one, at most: the
 root statement (SPEC 12: at most 1024) and an audit path of 16 hashes, with framing."""
@@ -161,6 +177,8 @@ class _Outgoing:
     False when ``seal`` already took it durably."""
     log_each: bool = False
     """Log ``publisher.published`` for this record when acked (no caller logs it)."""
+    readers: Readers | None = None
+    """Who its ``published`` announcement names as readers (need-to-know), if anyone."""
     message_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -233,6 +251,7 @@ class Publisher:
         self._key_lock = asyncio.Lock()
         self._announcements: list[tuple[Header, str]] = []
         self._announce_traces: dict[tuple[str, str], TraceContext] = {}
+        self._announce_readers: dict[tuple[str, str], Readers] = {}
         self._announcer: asyncio.Task[None] | None = None
         # Bounded like stop(): an announcement must not outlive the brokers.
         self._announcer_sender = ReceiptSender(
@@ -521,7 +540,13 @@ class Publisher:
             message_id=str(header.message_id),
         ) as trace:
             return await self._enqueue_one(
-                header, envelope, item, _unsigned_digest(item), trace, fresh_sequence=True
+                header,
+                envelope,
+                item,
+                _unsigned_digest(item),
+                trace,
+                fresh_sequence=True,
+                readers=self._readers(header, label.need_to_know),
             )
 
     def _batched(self, header: Header) -> bool:
@@ -546,6 +571,7 @@ class Publisher:
         loop = asyncio.get_running_loop()
         items: list[_Outgoing] = []
         refused: Refused | None = None
+        readers: Readers | None = None
         for body in bodies:
             try:
                 header, unsigned = self._prepare(body, scope, area, label, correlation_id, None)
@@ -554,6 +580,8 @@ class Publisher:
                 break
             envelope = None if self._batched(header) else sign_record(self._signer, unsigned)
             self._next_sequence[header.topic] = header.sequence + 1  # as in _seal
+            if not items:  # one scope, area and label for the call
+                readers = self._readers(header, label.need_to_know)
             item = _Outgoing(
                 header,
                 envelope,
@@ -564,6 +592,7 @@ class Publisher:
                 loop.create_future(),
                 fresh_sequence=True,
                 log_each=True,
+                readers=readers,
             )
             item.headers = headers_with_trace(routing_headers(header), item.trace)
             self._queue_item(item)
@@ -593,7 +622,13 @@ class Publisher:
         ) as trace:
             digest = _payload_digest(envelope)
             return await self._enqueue_one(
-                header, envelope, None, digest, trace, fresh_sequence=False
+                header,
+                envelope,
+                None,
+                digest,
+                trace,
+                fresh_sequence=False,
+                readers=self._readers(header, _need_to_know(envelope)),
             )
 
     async def _enqueue_one(
@@ -605,6 +640,7 @@ class Publisher:
         trace: TraceContext,
         *,
         fresh_sequence: bool,
+        readers: Readers | None = None,
     ) -> PublishResult:
         item = _Outgoing(
             header,
@@ -615,6 +651,7 @@ class Publisher:
             trace,
             asyncio.get_running_loop().create_future(),
             fresh_sequence,
+            readers=readers,
         )
         self._queue_item(item)
         result = await item.future
@@ -805,7 +842,7 @@ class Publisher:
         for item, meta in acked:
             header = item.header
             if self._announce:
-                self._announce_published(header, item.digest, item.trace)
+                self._announce_published(header, item.digest, item.trace, item.readers)
             if item.log_each and debug:
                 self._log.debug(
                     "publisher.published",
@@ -848,7 +885,20 @@ class Publisher:
             )
             self._summary = [0, 0, now]
 
-    def _announce_published(self, header: Header, digest: str, trace: TraceContext) -> None:
+    def _readers(self, header: Header, need_to_know: tuple[str, ...] | None) -> Readers | None:
+        if need_to_know is None:  # the common case: no call beyond this
+            return None
+        return announced_readers(
+            self._plan,
+            sender=self.agency,
+            scope=Scope(header.scope),
+            area=Area(header.area),
+            need_to_know=need_to_know,
+        )
+
+    def _announce_published(
+        self, header: Header, digest: str, trace: TraceContext, readers: Readers | None = None
+    ) -> None:
         """Queue a ``published`` acknowledgement of our own message for the monitor.
 
         Announcements are batched (one signed receipt per scope and area per
@@ -856,9 +906,14 @@ class Publisher:
         cost a signature per batch, not per message. Best effort: the message is
         already acknowledged by the broker, and a lost announcement only means the
         monitor learns of the message from its first delivery receipt.
+
+        ``readers``: the label's need-to-know list narrows who reads (SPEC 7), so the
+        monitor waits for those agencies only, not every entitled one.
         """
         self._announcements.append((header, digest))
         self._announce_traces[header.sender, str(header.message_id)] = trace
+        if readers is not None:
+            self._announce_readers[header.sender, str(header.message_id)] = readers
         if len(self._announcements) >= _ANNOUNCE_BATCH:
             self._flush_soon(0.0)
         else:
@@ -877,6 +932,7 @@ class Publisher:
         while self._announcements:
             pending, self._announcements = self._announcements, []
             traces, self._announce_traces = self._announce_traces, {}
+            readers, self._announce_readers = self._announce_readers, {}
             producer = self._require_producer()
             try:
                 await self._announcer_sender.send(
@@ -884,6 +940,7 @@ class Publisher:
                     pending,
                     lambda: self._state.next_sequence(self._plan.receipts_topic),
                     traces=traces,
+                    readers=readers,
                 )
             except BrokerError as exc:
                 log.warning("publisher.announce_failed", messages=len(pending), error=str(exc))

@@ -4,21 +4,25 @@ A receipt is an ordinary signed envelope (type ``accord.receipt.v1``) on the
 receipts topic, acknowledging a batch of messages of one scope and area. Its
 header carries that scope and area, so the monitor can tell who was entitled to
 them without reading the exchange topics. It reveals no content: only ids,
-agencies and digests.
+agencies and digests, and in an originator's ``published`` announcement the agencies
+a need-to-know list lets read the message (``announced_readers``), which the
+monitor then waits for instead of every entitled agency (SPEC 7).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from accord.areas import Area
+from accord.confidentiality.recipients import recipient_agencies
 from accord.envelope import Header, seal
 from accord.labels import Classification, Label, Policy
 from accord.models import MAX_ACKNOWLEDGEMENTS, Acknowledgement, Receipt
 from accord.parties import Scope
+from accord.plan import Plan
 from accord.topics import DEFAULT_NAMESPACE, namespace_of
 from accord.trust import Signer
 
@@ -62,9 +66,36 @@ def _receipt_label_now(agency: str, scope: Scope, now: datetime) -> Label:
     )
 
 
-def acknowledgement(header: Header, payload_sha256: str) -> Acknowledgement:
+Readers = tuple[str, ...]
+"""The agencies besides the sender expected to read a message (``Acknowledgement.readers``)."""
+
+
+def announced_readers(
+    plan: Plan, *, sender: str, scope: Scope, area: Area, need_to_know: Iterable[str] | None
+) -> Readers | None:
+    """What a ``published`` announcement says of who reads: None without a need-to-know
+    list (every entitled agency), else the body's recipients (SPEC 11.4, the same set
+    the body is encrypted to) without the sender, sorted; ``()`` when none is left."""
+    if need_to_know is None:
+        return None
+    agencies = recipient_agencies(
+        plan, sender=sender, scope=scope, area=area, need_to_know=need_to_know
+    )
+    return tuple(a for a in agencies if a != sender)
+
+
+def acknowledgement(
+    header: Header, payload_sha256: str, readers: Readers | None = None
+) -> Acknowledgement:
+    if readers is None:
+        return Acknowledgement(
+            message_id=header.message_id, sender=header.sender, payload_sha256=payload_sha256
+        )
     return Acknowledgement(
-        message_id=header.message_id, sender=header.sender, payload_sha256=payload_sha256
+        message_id=header.message_id,
+        sender=header.sender,
+        payload_sha256=payload_sha256,
+        readers=readers,
     )
 
 
@@ -111,12 +142,19 @@ def receipt_group(header: Header) -> tuple[Scope, Area, str]:
 
 def group_for_receipts(
     items: Iterable[tuple[Header, str]],
+    readers: Mapping[tuple[str, str], Readers] | None = None,
 ) -> dict[tuple[Scope, Area, str], list[Acknowledgement]]:
     """Group (header, payload digest) pairs by the receipt they belong in:
-    same scope, area and namespace, at most ``MAX_ACKNOWLEDGEMENTS`` each."""
+    same scope, area and namespace, at most ``MAX_ACKNOWLEDGEMENTS`` each.
+
+    ``readers`` maps (sender, message_id) to the readers an announcement names
+    (``announced_readers``); a message it does not map names none."""
     groups: dict[tuple[Scope, Area, str], list[Acknowledgement]] = {}
     for header, digest in items:
-        groups.setdefault(receipt_group(header), []).append(acknowledgement(header, digest))
+        named = readers.get((header.sender, str(header.message_id))) if readers else None
+        groups.setdefault(receipt_group(header), []).append(
+            acknowledgement(header, digest, named)
+        )
     return groups
 
 

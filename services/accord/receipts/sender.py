@@ -23,6 +23,7 @@ from accord.kafka import broker_errors
 from accord.models import MAX_ACKNOWLEDGEMENTS, Acknowledgement
 from accord.observability.trace import TraceContext, headers_with_trace
 from accord.receipts.build import (
+    Readers,
     ReceiptStatus,
     build_receipt,
     chunks,
@@ -92,6 +93,7 @@ class ReceiptSender:
         items: Iterable[tuple[Header, str]],
         next_sequence: Callable[[], int],
         traces: Mapping[tuple[str, str], TraceContext] | None = None,
+        readers: Mapping[tuple[str, str], Readers] | None = None,
     ) -> Sent:
         """Sign and send receipts for (header, payload digest) pairs; wait for the acks.
 
@@ -102,12 +104,13 @@ class ReceiptSender:
         ``traces`` maps (sender, message_id) to the trace each message was handled
         in: a receipt's record carries a ``traceparent`` in the trace of the first
         message it acknowledges that has one (a receipt of one message: that
-        message's trace).
+        message's trace). ``readers``: what a ``published`` announcement names of who
+        reads each message (``group_for_receipts``).
         """
         acknowledged: list[Acknowledgement] = []
         futures = []
         with broker_errors(f"{self._status} receipts not acknowledged"):
-            for (scope, area, namespace), acks in group_for_receipts(items).items():
+            for (scope, area, namespace), acks in group_for_receipts(items, readers).items():
                 for chunk in chunks(acks):
                     header, receipt = build_receipt(
                         chunk,
