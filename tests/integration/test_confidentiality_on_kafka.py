@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,7 @@ from accord.exchange import LocalExchange
 from accord.kafka import new_consumer, new_producer
 from accord.kafka.clients import new_control_admin
 from accord.models import InformationReport, Priority, Subject
+from accord.monitor import Monitor
 from accord.parties import Scope, country_of
 from accord.plan import Plan
 from accord.publisher import routing_headers
@@ -289,6 +290,15 @@ async def test_an_agency_left_off_the_need_to_know_list_cannot_decrypt(world: Wo
             label=sealed.label_bytes,
             body=sealed.enc,
         )
+    # The monitor waits for the listed reader only (the announcement names it), so the
+    # agency left off, which the plan entitles and which never acknowledges, is not
+    # outstanding (SPEC 7).
+    await ex.quiesce(idle_s=1.0)
+    monitor = Monitor(connection=ex.connection, plan=ex.plan, trust=ex.trust, deadline=timedelta(0))
+    await monitor.consume(idle_s=1.5, until=30)
+    assert monitor.rejected == 0
+    assert monitor.ledger.acknowledged_by(stored[0], sender=SENDER) == {listed}
+    assert monitor.outstanding() == []
 
 
 async def test_a_body_whose_announcement_never_arrived_is_quarantined_then_replayed(
