@@ -468,6 +468,32 @@ func invariants(short string, label, body map[string]any) *verdict {
 				return v
 			}
 		}
+	case "receipt":
+		// readers (SPEC §7, v1.3): only in a published receipt, ascending, not the sender.
+		for _, a := range body["acknowledgements"].([]any) {
+			ack := a.(map[string]any)
+			readers, present := ack["readers"].([]any)
+			if !present {
+				continue
+			}
+			if body["status"] != "published" {
+				if v := reject("ENV-28", "schema-invalid", "readers in a %v receipt", body["status"]); v != nil {
+					return v
+				}
+			}
+			for i, r := range readers {
+				if i > 0 && readers[i-1].(string) >= r.(string) {
+					if v := reject("ENV-28", "schema-invalid", "readers is not in ascending order"); v != nil {
+						return v
+					}
+				}
+				if r == ack["sender"] {
+					if v := reject("ENV-28", "schema-invalid", "readers lists the sender %v", r); v != nil {
+						return v
+					}
+				}
+			}
+		}
 	case "personnel-exchange-notice":
 		if body["home_agency"] == body["host_agency"] {
 			if v := reject("ENV-28", "schema-invalid", "home_agency equals host_agency"); v != nil {

@@ -26,7 +26,7 @@ from accord.envelope.header import Header
 from accord.envelope.jws import MAX_BYTES, payload_bytes, sign_payload
 from accord.envelope.samples import ISSUED_AT, SAMPLES, Sample, sample_header, sample_label
 from accord.errors import ReasonCode
-from accord.models import Retract, StrategicAssessment
+from accord.models import Receipt, Retract, StrategicAssessment
 from accord.parties import Country, country_of
 from accord.trust import Signer, TrustStore, x5t_s256
 from accord.trust.certs import AGENCY_URI_PREFIX, kid_of
@@ -464,6 +464,7 @@ def _vectors(pki: _Pki) -> list[_Vector]:
     )
     out += _suite(pki)
     out += _need_to_know_vectors(pki)
+    out += _readers_vectors(pki)
     # Imported here: vectors_batch builds on this module's helpers.
     from accord.envelope.vectors_batch import batch_vectors
 
@@ -1793,6 +1794,85 @@ def _of_length(payload: bytes, signer: Signer, length: int) -> bytes:
     record = _env(payload[:1] + b" " * pad + payload[1:], StrategicAssessment.TYPE, [signer])
     assert len(record) <= length, (len(record), length)
     return record[:1] + b" " * (length - len(record)) + record[1:]
+
+
+def _readers_vectors(pki: _Pki) -> list[_Vector]:
+    """``readers`` in a receipt's acknowledgement (SPEC 7, v1.3): only in a
+    ``published`` receipt, ascending, without the acknowledged sender."""
+    receipt = SAMPLES[Receipt.TYPE]
+    topic, dfat = sample_header(receipt).topic, pki.signers["AUS.DFAT"]
+    ack = json.loads(_payload(receipt))["body"]["acknowledgements"][0]
+    own = {**ack, "sender": "AUS.DFAT"}  # an AUS.DFAT message, announced by AUS.DFAT
+    R = ReasonCode
+
+    def case(
+        vid: str, status: str, acked: dict[str, Any], readers: Any, expected: str, rule: str | None
+    ) -> tuple[str, bytes, str, str | None]:
+        payload = _payload(
+            receipt,
+            s=_set("body.status", status),
+            a=_set("body.acknowledgements", [{**acked, "readers": readers}]),
+        )
+        return vid, _env(payload, Receipt.TYPE, [dfat]), expected, rule
+
+    cases = [
+        (
+            case("valid/receipt-readers", "published", own, ["JPN.MOD", "JPN.MOFA"], "valid", None),
+            "a 'published' receipt naming the readers a need-to-know list leaves",
+        ),
+        (
+            case("valid/receipt-readers-none", "published", own, [], "valid", None),
+            "a 'published' receipt whose message no agency but the sender reads (readers [])",
+        ),
+        (
+            case(
+                "reject/ENV-28-readers-in-delivered",
+                "delivered",
+                ack,
+                ["AUS.DEFENCE"],
+                R.SCHEMA_INVALID.value,
+                "ENV-28",
+            ),
+            "a 'delivered' receipt naming readers (only the originator says who reads)",
+        ),
+        (
+            case(
+                "reject/ENV-28-readers-unsorted",
+                "published",
+                own,
+                ["JPN.MOFA", "JPN.MOD"],
+                R.SCHEMA_INVALID.value,
+                "ENV-28",
+            ),
+            "readers not in ascending order",
+        ),
+        (
+            case(
+                "reject/ENV-28-readers-name-the-sender",
+                "published",
+                own,
+                ["AUS.DFAT", "JPN.MOD"],
+                R.SCHEMA_INVALID.value,
+                "ENV-28",
+            ),
+            "readers listing the acknowledged message's sender",
+        ),
+        (
+            case(
+                "reject/ENV-27-readers-null",
+                "published",
+                own,
+                None,
+                R.SCHEMA_INVALID.value,
+                "ENV-27",
+            ),
+            "readers null (absent, not null, means every entitled agency)",
+        ),
+    ]
+    return [
+        _Vector(f"{vid}.jws.json", envelope, expected, description, topic, rule=rule)
+        for (vid, envelope, expected, rule), description in cases
+    ]
 
 
 def _need_to_know_vectors(pki: _Pki) -> list[_Vector]:
