@@ -424,9 +424,7 @@ class Receipt(MessageBody):
                 continue
             invariant(self.status == "published", "readers appear only in a published receipt")
             unique(ack.readers, "readers")
-            invariant(
-                list(ack.readers) == sorted(ack.readers), "readers is not in ascending order"
-            )
+            invariant(list(ack.readers) == sorted(ack.readers), "readers is not in ascending order")
             invariant(ack.sender not in ack.readers, "readers lists the sender")
         return self
 

@@ -152,9 +152,7 @@ def group_for_receipts(
     groups: dict[tuple[Scope, Area, str], list[Acknowledgement]] = {}
     for header, digest in items:
         named = readers.get((header.sender, str(header.message_id))) if readers else None
-        groups.setdefault(receipt_group(header), []).append(
-            acknowledgement(header, digest, named)
-        )
+        groups.setdefault(receipt_group(header), []).append(acknowledgement(header, digest, named))
     return groups
 
 
