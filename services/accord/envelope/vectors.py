@@ -1868,6 +1868,18 @@ def _readers_vectors(pki: _Pki) -> list[_Vector]:
             ),
             "readers null (absent, not null, means every entitled agency)",
         ),
+        (
+            case(
+                "reject/ENV-27-readers-twice-in-delivered",
+                "delivered",
+                ack,
+                ["JPN.MOD", "JPN.MOD"],
+                R.SCHEMA_INVALID.value,
+                "ENV-27",
+            ),
+            "a 'delivered' receipt whose readers list JPN.MOD twice (uniqueItems, ENV-27, "
+            "comes before ENV-28)",
+        ),
     ]
     return [
         _Vector(f"{vid}.jws.json", envelope, expected, description, topic, rule=rule)

@@ -418,14 +418,16 @@ class Receipt(MessageBody):
         # Only the originator knows who its label lets read; a receiving node naming
         # readers would be telling the monitor whom to expect for someone else's message.
         # Checked here, not per acknowledgement: no Python call per acknowledgement of
-        # the (common) receipt without readers.
-        for ack in self.acknowledgements:
-            if ack.readers is None:
-                continue
+        # the (common) receipt without readers. uniqueItems is ENV-27, so every list's
+        # first, before any ENV-28 invariant (the order a schema validator gives).
+        named = [a for a in self.acknowledgements if a.readers is not None]
+        for ack in named:
+            unique(ack.readers or (), "readers")
+        for ack in named:
+            readers = ack.readers or ()
             invariant(self.status == "published", "readers appear only in a published receipt")
-            unique(ack.readers, "readers")
-            invariant(list(ack.readers) == sorted(ack.readers), "readers is not in ascending order")
-            invariant(ack.sender not in ack.readers, "readers lists the sender")
+            invariant(list(readers) == sorted(readers), "readers is not in ascending order")
+            invariant(ack.sender not in readers, "readers lists the sender")
         return self
 
     def check_context(self, *, sender: str, scope: Scope, area: Area) -> None:
