@@ -805,12 +805,14 @@ class Publisher:
         header = item.header
         attempt = 1
         while True:
+            # `from error`: the broker's error stays the cause, which is what
+            # accord.kafka reads to name it (acl-denied, too-large, ...).
             if isinstance(error, TimeoutError) or not isinstance(error, KafkaError):
-                raise self._failed(header, error)
+                raise self._failed(header, error) from error
             if not getattr(error, "retriable", True) and attempt > 1:
-                raise self._failed(header, error)
+                raise self._failed(header, error) from error
             if time.monotonic() >= deadline:
-                raise self._failed(header, error)
+                raise self._failed(header, error) from error
             log.warning(
                 "publisher.publish_retry",
                 message_id=str(header.message_id),
