@@ -40,7 +40,9 @@ async def test_bench_figures_are_complete_and_consistent(
         "peer2_msgs_per_s",
     ):
         assert f[key] > 0, key
-    for run in ("raw", "pipeline", "paced", "deployed", "peer1", "peer2"):
+    # The latency run as deployed: every paced message landed at the other process.
+    assert f["paced_deployed_landed"] == f["paced_deployed_messages"] == 200
+    for run in ("raw", "pipeline", "paced", "deployed", "paced_deployed", "peer1", "peer2"):
         assert 0 < f[f"{run}_p50_ms"] <= f[f"{run}_p99_ms"], run
     assert f["ratio_b_a"] == pytest.approx(f["pipeline_msgs_per_s"] / f["raw_msgs_per_s"])
     assert f["envelope_bytes"] > SMALL.body_size

@@ -158,9 +158,11 @@ async def deployed_run(
     log_level: str = "WARNING",
     plan_of: Callable[[Plan], Plan] = _same,
     within_s: float = 600.0,
+    rate: float | None = None,
 ) -> DeployedRun:
     """``count`` messages from this process to a receiving node in its own process;
-    ``plan_of`` turns the bench plan into a pipeline variant's (see ``run.VARIANTS``)."""
+    ``plan_of`` turns the bench plan into a pipeline variant's (see ``run.VARIANTS``);
+    ``rate``: paced at that many messages a second, one publish each (the latency run)."""
     ex = LocalExchange(plan=plan_of(bench_plan()), connection=conn, directory=directory, pki=pki)
     await asyncio.to_thread(ex.apply)
     agency = RECEIVERS[0]
@@ -195,7 +197,7 @@ async def deployed_run(
             cpu_seconds(node.pid),
             cpu_seconds(broker_pid) if broker_pid else None,
         )
-        await publish_many(publisher, count, body, label)
+        await publish_many(publisher, count, body, label, rate=rate)
         if not await _until(lambda: count_messages(inbox) >= before + count, within_s):
             raise RuntimeError(f"the receiving node landed too few messages; see {directory}")
         cpu1 = (
