@@ -138,6 +138,10 @@ MAX_RECORD_BYTES = 1_048_576
 """The envelope size limit of the spec (rule ENV-01); ``accord.envelope.MAX_BYTES``."""
 
 
+FETCH_WAIT_MS = 100
+"""The receivers' default ``fetch_wait_ms``: ten empty polls a second on an idle node."""
+
+
 class ReceiverSettings(BaseModel):
     """A receiver's tuning, in one frozen object (as httpx groups ``Timeout`` and
     ``Limits``); from options and ``ACCORD_*`` variables by :func:`load_receiver_settings`."""
@@ -148,11 +152,11 @@ class ReceiverSettings(BaseModel):
     """Records taken per poll at most; one inbox transaction and one receipt each."""
     stall_timeout_s: float = Field(default=30.0, gt=0)
     """A poll, or an idle consumer behind the broker, past this is a stall: rebuild."""
-    fetch_wait_ms: int = Field(default=10, ge=0, le=500)
-    """How long the broker may hold a fetch to fill it (0 = no wait). Under load a
-    poll then carries ~100 messages, so the per-batch work is shared; at low rates a
-    message waits at most this much longer. Measured with `accord bench
-    --fetch-wait-ms` (docs/exchange.md)."""
+    fetch_wait_ms: int = Field(default=FETCH_WAIT_MS, ge=0, le=500)
+    """How long the broker may hold a fetch that has nothing to return yet (Kafka's
+    ``fetch.max.wait.ms``). A fetch returns as soon as any record is there, so this
+    adds no latency; it only paces an idle node's polls (0: poll without waiting,
+    which busy-polls an idle broker). Measured in docs/exchange.md."""
     send_receipts: bool = True
     follow_trust: bool = True
     """Follow the trust topic (rotations, revocations) while running."""

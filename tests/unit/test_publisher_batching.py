@@ -11,12 +11,13 @@ import base64
 import functools
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _receive import BI, SA, MemoryProducer, pki, plan
+from _receive import BI, SA, MemoryProducer, RecordMetadata, pki, plan
 from aiokafka.errors import KafkaConnectionError
 from test_publisher import oversized
 
@@ -239,20 +240,83 @@ async def test_stop_gives_up_on_unacknowledged_records_and_their_callers_hear_it
 async def test_numbers_another_process_took_meanwhile_are_never_sent_twice(
     tmp_path: Path,
 ) -> None:
-    producer = MemoryProducer()
+    held, other = HeldProducer(), MemoryProducer()
     # Two publishers on one state file: a node and `accord publish` beside it.
     async with (
-        make(tmp_path, producer, linger_s=1.0) as node,
-        make(tmp_path, producer, linger_s=0.0) as cli,
+        make(tmp_path, held, linger_s=1.0) as node,
+        make(tmp_path, other, linger_s=0.0) as cli,
     ):
+        in_flight = asyncio.create_task(node.publish(BODY, scope=BI, area=SA, label=LABEL))
+        await held.until_sent(1)  # number 1, durably taken; its ack is held
         waiting = asyncio.create_task(node.publish(BODY, scope=BI, area=SA, label=LABEL))
-        await asyncio.sleep(0)  # numbered 1 and queued; its batch lingers
-        first = await cli.publish(BODY, scope=BI, area=SA, label=LABEL)
+        await asyncio.sleep(0)  # numbered 2 and queued; its batch lingers behind the first
+        taken = await cli.publish(BODY, scope=BI, area=SA, label=LABEL)
+        held.release()
+        assert (await in_flight).sequence == 1
         with pytest.raises(PublishError, match="taken by another publisher"):
             await waiting
         again = await node.publish(BODY, scope=BI, area=SA, label=LABEL)
-    assert (first.sequence, again.sequence) == (1, 2)
-    assert [verified(v).header.sequence for _, v, _, _ in producer.sent if v] == [1, 2]
+    assert (taken.sequence, again.sequence) == (2, 3)
+    assert [verified(v).header.sequence for _, v, _, _ in held.sent if v] == [1, 3]
+    assert [verified(v).header.sequence for _, v, _, _ in other.sent if v] == [2]
+
+
+async def test_a_message_to_an_idle_publisher_does_not_wait_out_the_linger(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer()
+    async with make(tmp_path, producer, linger_s=1.0) as pub:
+        # Nothing in flight: the batch closes at once, not after linger_s.
+        result = await asyncio.wait_for(
+            pub.publish(BODY, scope=BI, area=SA, label=LABEL), timeout=0.5
+        )
+    assert result.sequence == 1
+
+
+async def test_records_that_arrive_while_a_batch_is_in_flight_go_out_together(
+    tmp_path: Path,
+) -> None:
+    held = HeldProducer()
+    async with make(tmp_path, held, linger_s=1.0) as pub:
+        first = asyncio.create_task(pub.publish(BODY, scope=BI, area=SA, label=LABEL))
+        await held.until_sent(1)
+        more = [
+            asyncio.create_task(pub.publish(BODY, scope=BI, area=SA, label=LABEL)) for _ in range(3)
+        ]
+        await asyncio.sleep(0.05)
+        assert len(held.sent) == 1  # the three wait for the first batch's ack
+        held.release()  # acked: the next batch closes at once (well before linger_s)
+        results = await asyncio.wait_for(asyncio.gather(first, *more), timeout=0.5)
+    assert [r.sequence for r in results] == [1, 2, 3, 4]
+    roots = [e["batch"]["root"] for e in elements(held)]
+    assert roots[0] != roots[1]
+    assert roots[1] == roots[2] == roots[3]  # one batch, one signature
+
+
+@dataclass
+class HeldProducer(MemoryProducer):
+    """Acknowledges nothing until ``release()``; then everything, at once and after."""
+
+    ack: bool = False
+    pending: list[tuple[asyncio.Future[Any], RecordMetadata]] = field(default_factory=list)
+    grew: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, topic: str, value: bytes | None = None, **kwargs: Any) -> Any:
+        future = await super().send(topic, value, **kwargs)  # acked there once released
+        if not self.ack:
+            self.pending.append((future, RecordMetadata(topic, 0, len(self.sent) - 1)))
+        self.grew.set()
+        return future
+
+    def release(self) -> None:
+        self.ack = True
+        for future, meta in self.pending:
+            future.set_result(meta)
+
+    async def until_sent(self, n: int) -> None:
+        while len(self.sent) < n:
+            self.grew.clear()
+            await self.grew.wait()
 
 
 async def test_sequence_numbers_and_the_sent_log_survive_a_restart(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from accord.bench.receive_costs import NODE, MemoryConsumer, MemoryProducer, prepare
+from accord.bench.receive_costs import NODE, MemoryConsumer, prepare
+from accord.bench.sink import AckingProducer
 from accord.config import KafkaConnection, ReceiverSettings
 from accord.envelope import Verified, verify
 from accord.publisher.service import MIRRORED_HEADERS
@@ -25,7 +26,7 @@ class Crash(Exception):
     """The node's process dies here."""
 
 
-class Recording(MemoryProducer):
+class Recording(AckingProducer):
     def __init__(self) -> None:
         super().__init__()
         self.values: list[tuple[str, bytes]] = []
@@ -60,7 +61,7 @@ class CrashingConsumer(MemoryConsumer):
 
 
 def node(
-    tmp_path: Path, material: Any, consumer: MemoryConsumer, producer: MemoryProducer
+    tmp_path: Path, material: Any, consumer: MemoryConsumer, producer: AckingProducer
 ) -> Receiver:
     return Receiver(
         agency=NODE,

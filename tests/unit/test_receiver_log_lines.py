@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from accord.bench.receive_costs import NODE, MemoryConsumer, MemoryProducer, prepare
+from accord.bench.receive_costs import NODE, MemoryConsumer, prepare
+from accord.bench.sink import AckingProducer
 from accord.config import KafkaConnection, ReceiverSettings
 from accord.observability.logs import configure_logging
 from accord.receiver import Receiver
@@ -33,7 +34,7 @@ async def landed_lines(tmp_path: Path, level: str) -> list[dict[str, Any]]:
             inbox_path=tmp_path / "inbox.sqlite",
             settings=ReceiverSettings(follow_trust=False),
             consumer_factory=lambda *_a, **_k: consumer,
-            producer_factory=lambda *_a, **_k: MemoryProducer(),
+            producer_factory=lambda *_a, **_k: AckingProducer(),
         )
         consumer.drained = receiver.request_stop
         await receiver.start()

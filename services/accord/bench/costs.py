@@ -31,9 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from accord.bench.pipeline import AREA, SCOPE, SENDER, bench_body, bench_label, bench_plan
+from accord.bench.sink import AckingProducer
 from accord.config import KafkaConnection
 from accord.envelope import Header, envelope_payload_sha256, new_message_id, seal
 from accord.envelope.batch import sign_batch
@@ -53,34 +53,6 @@ class Cost:
     name: str
     before_us: float
     after_us: float
-
-
-@dataclass(frozen=True)
-class _Meta:
-    topic: str
-    partition: int
-    offset: int
-
-
-class _AckingSink:
-    """aiokafka's ``send`` that acknowledges at once: the publisher's CPU, no broker's."""
-
-    def __init__(self) -> None:
-        self.offset = 0
-
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-    ) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.offset += 1
-        future.set_result(_Meta(topic, 0, self.offset))
-        return future
 
 
 def _cpu_us(run: Callable[[], object], n: int) -> float:
@@ -219,7 +191,7 @@ def label_cost(f: _Fixture) -> Cost:
 def asyncio_cost(f: _Fixture) -> Cost:
     """Per message a task, a lock and a shielded wait_for, against one queue entry per
     message and one wait per batch (the batcher's shape)."""
-    sink = _AckingSink()
+    sink = AckingProducer()
 
     async def before() -> None:
         lock = asyncio.Lock()
@@ -292,7 +264,7 @@ def publisher_cost(f: _Fixture, signing: str) -> float:
             plan=plan,
             signer=f.signer,
             state_path=f.directory / f"publisher-{signing}-{time.monotonic_ns()}.sqlite",
-            producer=_AckingSink(),
+            producer=AckingProducer(),
             announce=True,
         )
         async with publisher:

@@ -41,7 +41,7 @@ from accord.bench.pipeline import (
     publish_many,
 )
 from accord.bench.probed_node import read_landings
-from accord.config import KafkaConnection, inbox_path
+from accord.config import FETCH_WAIT_MS, KafkaConnection, inbox_path
 from accord.exchange import LocalExchange
 from accord.node.process import cpu_seconds, stop_process
 from accord.plan import Plan, dump_plan
@@ -154,7 +154,7 @@ async def deployed_run(
     body_size: int = 1024,
     warmup: int = 500,
     broker_pid: int | None = None,
-    fetch_wait_ms: int = 10,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
     log_level: str = "WARNING",
     plan_of: Callable[[Plan], Plan] = _same,
     within_s: float = 600.0,

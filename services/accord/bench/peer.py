@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict
 
 from accord.bench.figures import percentile
 from accord.bench.pipeline import IN_FLIGHT
+from accord.config import FETCH_WAIT_MS
 from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
 from accord.node.process import cpu_seconds, stop_process
 from accord.receiver.service import FETCH_MIN_BYTES
@@ -250,7 +251,7 @@ def subscriber_broker(
         isolation_level="read_committed",
         max_records=BATCH_MAX,
         max_partition_fetch_bytes=MAX_RECORD_BYTES * 2,
-        fetch_min_bytes=FETCH_MIN_BYTES if fetch_wait_ms else 1,
+        fetch_min_bytes=FETCH_MIN_BYTES,
         fetch_max_wait_ms=fetch_wait_ms,
     )
     async def handle(body: list[Jws], msg: KafkaMessage) -> None:
@@ -370,7 +371,7 @@ async def peer_run(
     processes: Literal[1, 2],
     body_size: int = 1024,
     warmup: int = 500,
-    fetch_wait_ms: int = 10,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
     broker_pid: int | None = None,
     within_s: float = 600.0,
 ) -> PeerRun:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.areas import Area
-from accord.config import KafkaConnection
+from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.envelope import Header
 from accord.exchange import LocalExchange
 from accord.labels import Label, scope_label
@@ -207,7 +207,7 @@ class Pipeline:
         receivers: int = 1,
         pki: Pki | None = None,
         body_size: int = 1024,
-        fetch_wait_ms: int = 10,
+        fetch_wait_ms: int = FETCH_WAIT_MS,
         encrypted: bool = False,
     ) -> None:
         """``encrypted``: envelope v2 (issue 14): the scope requires encryption, every

@@ -52,6 +52,7 @@ from accord.bench.pipeline import (
     bench_label,
     bench_plan,
 )
+from accord.bench.sink import AckingProducer
 from accord.config import KafkaConnection, ReceiverSettings
 from accord.envelope import Header, seal
 from accord.envelope.v2 import verify_sealed
@@ -67,43 +68,6 @@ from accord.trust.pki import Pki, provision
 
 NODE = RECEIVERS[0]
 STAGES = ("verify", "assess", "step", "step + land", "receiver")
-
-
-@dataclass
-class _Sent:
-    topic: str
-    partition: int
-    offset: int
-
-
-class MemoryProducer:
-    """aiokafka's producer surface the receiver uses, acknowledging every send at once."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    async def start(self) -> None:
-        return None
-
-    async def flush(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-    ) -> asyncio.Future[Any]:
-        self.sent += 1
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        future.set_result(_Sent(topic, 0, self.sent))
-        return future
 
 
 class MemoryConsumer:
@@ -269,7 +233,7 @@ def stage_receiver(m: Material, batch: int, *, round_: int) -> float:
         inbox_path=m.directory / f"receiver-{round_}.db",
         settings=ReceiverSettings(follow_trust=False, batch_max=batch),
         consumer_factory=lambda *_a, **_k: consumer,
-        producer_factory=lambda *_a, **_k: MemoryProducer(),
+        producer_factory=lambda *_a, **_k: AckingProducer(),
     )
     consumer.drained = receiver.request_stop
 

@@ -23,7 +23,7 @@ from accord.bench.figures import median, peak_rss_mib, percentile
 from accord.bench.pipeline import Pipeline, PipelineRun
 from accord.bench.raw_kafka import ensure_topic, raw_roundtrip
 from accord.bench.split import split_rates
-from accord.config import KafkaConnection
+from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.node.process import cpu_seconds
 from accord.plan import Plan, load_plan
 from accord.trust.pki import Pki, provision
@@ -107,7 +107,7 @@ class BenchOptions:
     body_size: int = 1024
     ed25519_loops: int = 20_000
     warmup: int = 500
-    fetch_wait_ms: int = 10
+    fetch_wait_ms: int = FETCH_WAIT_MS
     bootstrap: str | None = None
     log_level: str = "WARNING"
     """The level (b) runs at, and the deployed node is started with."""

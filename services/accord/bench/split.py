@@ -22,7 +22,7 @@ from accord.bench.pipeline import (
     bench_plan,
     publish_many,
 )
-from accord.config import KafkaConnection
+from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.exchange import LocalExchange
 from accord.trust.pki import Pki
 
@@ -33,7 +33,7 @@ async def split_rates(
     pki: Pki,
     count: int,
     body_size: int = 1024,
-    fetch_wait_ms: int = 10,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
 ) -> tuple[Rate, Rate]:
     ex = LocalExchange(plan=bench_plan(), connection=conn, directory=directory, pki=pki)
     await asyncio.to_thread(ex.apply)

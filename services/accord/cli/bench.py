@@ -18,6 +18,7 @@ from accord.bench.run import (
     medians,
     targets,
 )
+from accord.config import FETCH_WAIT_MS
 from accord.errors import AccordError
 from accord.observability.logs import configure_logging
 
@@ -215,9 +216,9 @@ def encryption_line(f: Figures) -> str:
 @click.option(
     "--fetch-wait-ms",
     type=click.IntRange(0, 500),
-    default=10,
+    default=FETCH_WAIT_MS,
     show_default=True,
-    help="The receivers' fetch wait (accord receive --fetch-wait-ms); 0 = none.",
+    help="The receivers' fetch wait (accord receive --fetch-wait-ms); 0 = poll without waiting.",
 )
 @click.option(
     "--bootstrap", default=None, help="Use this PLAINTEXT broker instead of starting a local one."

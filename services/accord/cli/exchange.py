@@ -26,6 +26,7 @@ import yaml
 
 from accord.config import (
     BUNDLE_FILE,
+    FETCH_WAIT_MS,
     NodeSettings,
     default_pki_dir,
     load_connection,
@@ -126,9 +127,10 @@ _receiving_options = [
         "--fetch-wait-ms",
         type=click.IntRange(0, 500),
         default=None,
-        help="How long the broker may hold a fetch to fill a batch: larger batches "
-        "under load, at most this much added latency; 0 for none "
-        "(default: $ACCORD_FETCH_WAIT_MS or 10).",
+        help="How long the broker may hold a fetch with nothing to return yet; a fetch "
+        "returns as soon as a record is there, so this paces an idle node's polls "
+        "and adds no latency; 0 polls without waiting "
+        f"(default: $ACCORD_FETCH_WAIT_MS or {FETCH_WAIT_MS}).",
     ),
 ]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -22,7 +22,17 @@ from pydantic.json_schema import WithJsonSchema
 
 from accord.conformance import rules
 from accord.errors import ReasonCode, Refused
-from accord.models.types import UNIQUE, Agency, Day, Timestamp, invariant, unique
+from accord.models.types import (
+    AGENCY_SCHEMA,
+    UNIQUE,
+    Agency,
+    Day,
+    Timestamp,
+    absent_by_default,
+    invariant,
+    list_or_absent,
+    unique,
+)
 from accord.parties import Country, Scope, country_of
 
 MAX_NEED_TO_KNOW = 16
@@ -36,11 +46,7 @@ NeedToKnow = Annotated[
     WithJsonSchema(
         {
             "type": "array",
-            "items": {
-                "type": "string",
-                "pattern": r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$",
-                "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
-            },
+            "items": AGENCY_SCHEMA,
             "minItems": 1,
             "maxItems": MAX_NEED_TO_KNOW,
             "uniqueItems": True,
@@ -165,12 +171,6 @@ def unknown_label_values(label: object) -> str | None:
     return None
 
 
-def _absent_by_default(schema: dict[str, Any]) -> None:
-    # The default is absence, which JSON Schema says by "not required"; a published
-    # "default": null would suggest null is a value.
-    schema.pop("default", None)
-
-
 class Label(BaseModel):
     """A security label, bound into the signed payload."""
 
@@ -198,20 +198,13 @@ class Label(BaseModel):
         # byte-for-byte the label of spec v1.2 (and costs no Python call per dump
         # beyond this check, unlike a model serializer).
         exclude_if=lambda value: value is None,
-        json_schema_extra=_absent_by_default,
+        json_schema_extra=absent_by_default,
     )
 
     @field_validator("need_to_know", mode="before")
     @classmethod
     def _absent_not_null(cls, value: object, info: ValidationInfo) -> object:
-        # In JSON the list is present or absent; Python callers may pass None for absent.
-        if info.mode != "json":
-            return value
-        if value is None:
-            raise ValueError("need_to_know is absent or a list, never null")
-        # A before-validator sees the parsed JSON array as a list, which strict tuple
-        # validation would then refuse as if it came from Python.
-        return tuple(value) if isinstance(value, list) else value
+        return list_or_absent(value, info)
 
     @model_validator(mode="after")
     def _consistent(self) -> Label:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import WithJsonSchema
@@ -13,6 +13,7 @@ from accord.conformance import rules
 from accord.errors import ReasonCode, Refused
 from accord.models.base import MessageBody
 from accord.models.types import (
+    AGENCY_SCHEMA,
     UNIQUE,
     Agency,
     Attachment,
@@ -27,7 +28,9 @@ from accord.models.types import (
     Subjects,
     Timestamp,
     Title,
+    absent_by_default,
     invariant,
+    list_or_absent,
     unique,
 )
 from accord.parties import Country, Scope
@@ -339,11 +342,7 @@ Readers = Annotated[
     WithJsonSchema(
         {
             "type": "array",
-            "items": {
-                "type": "string",
-                "pattern": r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$",
-                "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
-            },
+            "items": AGENCY_SCHEMA,
             "maxItems": MAX_READERS,
             "uniqueItems": True,
             "description": "In a `published` receipt only: the agencies besides the sender "
@@ -354,11 +353,6 @@ Readers = Annotated[
         }
     ),
 ]
-
-
-def _absent_by_default(schema: dict[str, Any]) -> None:
-    # Absence is the default, which JSON Schema says by "not required".
-    schema.pop("default", None)
 
 
 class Acknowledgement(Strict):
@@ -376,18 +370,13 @@ class Acknowledgement(Strict):
         # Absent stays absent on the wire: an acknowledgement without readers is
         # byte-for-byte the one of spec v1.2, so every earlier receipt is unchanged.
         exclude_if=lambda value: value is None,
-        json_schema_extra=_absent_by_default,
+        json_schema_extra=absent_by_default,
     )
 
     @field_validator("readers", mode="before")
     @classmethod
     def _absent_not_null(cls, value: object, info: ValidationInfo) -> object:
-        # As the label's need_to_know: in JSON the list is present or absent.
-        if info.mode != "json":
-            return value
-        if value is None:
-            raise ValueError("readers is absent or a list, never null")
-        return tuple(value) if isinstance(value, list) else value
+        return list_or_absent(value, info)
 
 
 MAX_ACKNOWLEDGEMENTS = 1000

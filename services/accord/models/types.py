@@ -21,12 +21,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
 )
 from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from accord.conformance import rules
-from accord.parties import AgencyId
+from accord.parties import AGENCY_PATTERN, AgencyId
 
 # -- lexical forms (SPEC.md 3.3) ------------------------------------------------------
 # Formats are published as patterns, never as JSON Schema `format` (an annotation only
@@ -113,18 +114,40 @@ def unique(values: tuple[object, ...], what: str) -> None:
 
 UNIQUE = {"uniqueItems": True}
 
+AGENCY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": AGENCY_PATTERN,
+    "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
+}
+"""An agency id's JSON Schema (also the items of the optional agency lists)."""
+
 Agency = Annotated[
     AgencyId,
     # The validator lives in accord.parties; this only publishes the same rule in the
     # JSON Schema, so partners can check agency ids without accord's code.
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$",
-            "description": "agency id COUNTRY.AGENCY, e.g. JPN.MOFA",
-        }
-    ),
+    WithJsonSchema(AGENCY_SCHEMA),
 ]
+
+
+def absent_by_default(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of an optional list (a label's ``need_to_know``, a receipt's
+    ``readers``): its default is absence, which JSON Schema says by "not required"; a
+    published ``"default": null`` would suggest null is a value."""
+    schema.pop("default", None)
+
+
+def list_or_absent(value: object, info: ValidationInfo) -> object:
+    """Before-validator of an optional list: in JSON it is a list or absent, never
+    null (one spelling of "absent"); Python callers may pass None. A before-validator
+    sees the parsed JSON array as a list, which strict tuple validation would then
+    refuse as if it came from Python: it becomes a tuple here."""
+    if info.mode != "json":
+        return value
+    if value is None:
+        raise ValueError(f"{info.field_name} is absent or a list, never null")
+    return tuple(value) if isinstance(value, list) else value
+
+
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 Statement = Annotated[str, StringConstraints(min_length=1, max_length=2000)]

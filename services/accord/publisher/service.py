@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import contextvars
 import hashlib
 import json
@@ -129,6 +128,16 @@ def _digest_and_need_to_know(envelope: bytes) -> tuple[str, tuple[str, ...] | No
         doc = json.loads(payload)
     need = doc["label"].get("need_to_know")
     return digest, None if need is None else tuple(need)
+
+
+async def _first(*events: asyncio.Event, within_s: float) -> None:
+    """Return once any of ``events`` is set, or after ``within_s`` seconds."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _b64url(text: str) -> bytes:
@@ -278,6 +287,9 @@ class Publisher:
         self._full = asyncio.Event()
         self._batcher: asyncio.Task[None] | None = None
         self._acking: set[asyncio.Task[None]] = set()
+        self._drained = asyncio.Event()
+        """Set while no batch awaits its acks: the next batch then goes at once."""
+        self._drained.set()
         self._closing = False
         # The next sequence number per topic, ahead of the database by what is queued
         # and not yet in a committed batch. Each number also reads the database's (one
@@ -300,7 +312,10 @@ class Publisher:
 
     async def start(self) -> None:
         if self._producer is None:
-            self._producer = new_producer(self._connection)
+            # No linger in the client: the batcher already waits up to linger_s and
+            # hands a whole batch over at once; aiokafka's own 5 ms on top only
+            # delayed every batch (issue 16: paced latency).
+            self._producer = new_producer(self._connection, linger_ms=0)
         if self._owns_producer:
             await start_producer(self._producer, timeout_s=self._retry_deadline_s)
         self._log = log.bind()
@@ -658,16 +673,7 @@ class Publisher:
         self._queue_item(item)
         result = await item.future
         # Here, in the caller's task, the span's trace is bound to the event.
-        self._log.debug(
-            "publisher.published",
-            message_id=result.message_id,
-            sender=self.agency,
-            topic=header.topic,
-            partition=result.partition,
-            offset=result.offset,
-            sequence=header.sequence,
-            type=header.type,
-        )
+        self._log_published(header, result.message_id, result.partition, result.offset)
         return result
 
     def _queue_item(self, item: _Outgoing) -> None:
@@ -684,8 +690,13 @@ class Publisher:
             self._batcher = asyncio.create_task(self._run_batches(), context=contextvars.Context())
 
     async def _run_batches(self) -> None:
-        """Take queued records a batch at a time: at ``batch_max`` records, or once
-        ``linger_s`` has passed since the batch's first record (0: the next loop turn)."""
+        """Take queued records a batch at a time: at ``batch_max`` records, once the
+        batches before it are acknowledged, or ``linger_s`` after its first record,
+        whichever comes first (0: the next loop turn).
+
+        Lingering only while a batch is in flight (as TCP's Nagle algorithm does):
+        a message to an idle publisher goes at once, and under load the records
+        that arrive while the broker acknowledges one batch make up the next."""
         while True:
             if not self._queue:
                 if self._closing:
@@ -694,10 +705,9 @@ class Publisher:
                 await self._queued.wait()
                 continue
             if len(self._queue) < self._batch_max and not self._closing:
-                if self._linger_s > 0:
+                if self._linger_s > 0 and not self._drained.is_set():
                     self._full.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._full.wait(), self._linger_s)
+                    await _first(self._full, self._drained, within_s=self._linger_s)
                 else:
                     await asyncio.sleep(0)
             batch = self._queue[: self._batch_max]
@@ -749,7 +759,13 @@ class Publisher:
         # Acks are awaited by a task of their own, so the next batch goes out meanwhile.
         task = asyncio.create_task(self._await_acks(batch, futures))
         self._acking.add(task)
-        task.add_done_callback(self._acking.discard)
+        self._drained.clear()
+        task.add_done_callback(self._acked)
+
+    def _acked(self, task: asyncio.Task[None]) -> None:
+        self._acking.discard(task)
+        if not self._acking:
+            self._drained.set()
 
     async def _await_acks(self, batch: list[_Outgoing], futures: list[asyncio.Future[Any]]) -> None:
         try:
@@ -847,17 +863,9 @@ class Publisher:
             header = item.header
             if self._announce:
                 self._announce_published(header, item.digest, item.trace, item.readers)
-            if item.log_each and debug:
-                self._log.debug(
-                    "publisher.published",
-                    message_id=item.message_id,
-                    sender=self.agency,
-                    topic=header.topic,
-                    partition=meta.partition,
-                    offset=meta.offset,
-                    sequence=header.sequence,
-                    type=header.type,
-                    **item.trace.log_fields(),
+            if item.log_each and debug:  # no caller's task to bind the trace: pass it
+                self._log_published(
+                    header, item.message_id, meta.partition, meta.offset, item.trace.log_fields()
                 )
             if not item.future.done():
                 item.future.set_result(
@@ -872,6 +880,26 @@ class Publisher:
                     )
                 )
         self._summarize(len(acked))
+
+    def _log_published(
+        self,
+        header: Header,
+        message_id: str,
+        partition: int,
+        offset: int,
+        trace: dict[str, str] | None = None,
+    ) -> None:
+        self._log.debug(
+            "publisher.published",
+            message_id=message_id,
+            sender=self.agency,
+            topic=header.topic,
+            partition=partition,
+            offset=offset,
+            sequence=header.sequence,
+            type=header.type,
+            **(trace or {}),
+        )
 
     def _summarize(self, messages: int) -> None:
         """At INFO, one line every ``_SUMMARY_EVERY_S`` at most (per message: DEBUG)."""
