@@ -200,6 +200,24 @@ def test_a_cached_root_does_not_skip_the_inclusion_proof() -> None:
     assert refused(swapped, roots) == (ReasonCode.BAD_SIGNATURE, "BAT-04")
 
 
+def test_a_path_that_joins_a_verified_one_and_then_leaves_it_is_refused() -> None:
+    """The receiver's proof memo stops hashing where a path joins one already shown to
+    reach the root, but only if the rest of the path is that path's: a record whose
+    lowest step joins and whose top element is forged is still refused."""
+    roots = RootCache()
+    records = sign_batch(signer(), items(4))
+    for record in (records[0], records[2], records[3]):
+        assert isinstance(verdict_of(record, roots), Verified)
+    assert len(roots.proofs) > 0
+
+    def forge_top(d: dict[str, Any]) -> None:
+        path = d["signatures"][0]["batch"]["path"]
+        path[-1] = b64(b"\x07" * 32)
+
+    assert refused(edited(records[1], forge_top), roots) == (ReasonCode.BAD_SIGNATURE, "BAT-04")
+    assert isinstance(verdict_of(records[1], roots), Verified)
+
+
 def test_the_cache_is_keyed_by_root_and_kid() -> None:
     roots = RootCache()
     record = sign_batch(signer(), items(1))[0]

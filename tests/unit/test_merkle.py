@@ -3,7 +3,9 @@ definitions as a reference, and properties (every proof verifies; any change fai
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from accord.envelope.merkle import (
     EMPTY_ROOT,
     MAX_PROOF_LENGTH,
+    InclusionMemo,
     InvalidProof,
     MerkleTree,
     leaf_hash,
@@ -301,3 +304,77 @@ def test_a_leaf_changed_anywhere_changes_the_root(data: list[bytes], draw: st.Da
     changed[m] = data[m] + b"!"
     assert root_hash(changed) != root_hash(data)
     assert root_hash(data[:-1]) != root_hash(data)  # so does a dropped last record
+
+
+# -- InclusionMemo: a receiver's shortcut, the same answers ---------------------------
+
+
+def _b64(h: bytes) -> str:
+    return base64.urlsafe_b64encode(h).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _through(
+    memo: InclusionMemo, leaf: bytes, m: int, n: int, proof: list[str], root: bytes
+) -> bytes:
+    computed, steps = memo.root(leaf, m, n, proof, _unb64)
+    if steps and computed == root:
+        memo.remember(steps, proof, computed)
+    return computed
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches, st.randoms(use_true_random=False))
+def test_a_memo_gives_every_proof_the_root_the_rfc_computation_gives(
+    data: list[bytes], rnd: random.Random
+) -> None:
+    tree = MerkleTree(data)
+    n = len(data)
+    memo = InclusionMemo()
+    order = list(range(n))
+    rnd.shuffle(order)
+    for m in order:  # any order: each leaf joins the paths remembered before it
+        proof = [_b64(h) for h in tree.inclusion_proof(m)]
+        expected = root_from_inclusion_proof(leaf_hash(data[m]), m, n, tree.inclusion_proof(m))
+        assert _through(memo, leaf_hash(data[m]), m, n, proof, tree.root) == expected == tree.root
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches, st.data())
+def test_a_memo_never_accepts_a_proof_the_rfc_computation_refuses(
+    data: list[bytes], draw: st.DataObject
+) -> None:
+    """Every other leaf's proof remembered first; then one proof with one element
+    flipped (above or below where it joins a remembered path) computes what the RFC
+    computation does, which is not the root."""
+    tree = MerkleTree(data)
+    n = len(data)
+    memo = InclusionMemo()
+    for m in range(n):
+        proof_m = [_b64(h) for h in tree.inclusion_proof(m)]
+        _through(memo, leaf_hash(data[m]), m, n, proof_m, tree.root)
+    m = draw.draw(st.integers(0, n - 1), label="leaf")
+    proof = list(tree.inclusion_proof(m))
+    if not proof:
+        return
+    j = draw.draw(st.integers(0, len(proof) - 1), label="element")
+    bit = draw.draw(st.integers(0, 255), label="bit")
+    flipped = bytearray(proof[j])
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    proof[j] = bytes(flipped)
+    expected = root_from_inclusion_proof(leaf_hash(data[m]), m, n, proof)
+    computed = _through(memo, leaf_hash(data[m]), m, n, [_b64(h) for h in proof], tree.root)
+    assert computed == expected != tree.root
+
+
+def test_a_full_memo_starts_again() -> None:
+    data = [bytes([i]) for i in range(64)]
+    tree = MerkleTree(data)
+    memo = InclusionMemo(capacity=16)
+    for m in range(64):
+        proof = [_b64(h) for h in tree.inclusion_proof(m)]
+        assert _through(memo, leaf_hash(data[m]), m, 64, proof, tree.root) == tree.root
+        assert len(memo) <= 16

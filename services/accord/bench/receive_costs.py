@@ -3,13 +3,14 @@
     python -m accord.bench.receive_costs                 # 2000 msgs, batches of 100, 5 rounds
     python -m accord.bench.receive_costs --log-level WARNING --json
 
-Pre-sealed records (the bench's 1 KiB bilateral counter-terrorism report from AUS.AFP,
-with the routing and ``traceparent`` headers a publisher sends) are fed to JPN.MOFA's
+Pre-signed records (the bench's 1 KiB bilateral counter-terrorism report from AUS.AFP,
+with the routing and ``traceparent`` headers a publisher sends; one signature per 256
+records, the plan's default, or per record with ``--signing per-message``) are fed to JPN.MOFA's
 receive path in process; each stage is timed in CPU time (``time.process_time``) and
 reported in µs per message, the median of ``--repeat`` rounds:
 
-- verify: ``verify_sealed`` per record (size, shape, signature, chain, payload,
-  label, topic);
+- verify: ``verify_sealed`` per record with a root cache, as the receiver calls it
+  (size, shape, signature or inclusion proof, chain, payload, label, topic);
 - assess: ``receiver.assess`` per record (verify, mirrored headers, entitlement,
   label against this node);
 - step: ``receiver.step`` per batch against an empty inbox (its reads included);
@@ -54,13 +55,16 @@ from accord.bench.pipeline import (
 )
 from accord.bench.sink import AckingProducer
 from accord.config import KafkaConnection, ReceiverSettings
-from accord.envelope import Header, seal
+from accord.envelope import Header
+from accord.envelope.batch import RootCache, sign_batch
+from accord.envelope.jws import Unsigned, sign_record, unsigned
 from accord.envelope.v2 import verify_sealed
 from accord.observability.logs import configure_logging
 from accord.observability.trace import TraceContext, headers_with_trace
 from accord.parties import country_of
 from accord.plan import Plan
 from accord.publisher import routing_headers
+from accord.publisher.service import BATCH_MAX
 from accord.receiver import Inbox, Receiver
 from accord.receiver.assess import assess
 from accord.receiver.step import Context, step
@@ -127,13 +131,18 @@ class Material:
         return out
 
 
-def prepare(messages: int, body_size: int, directory: Path) -> Material:
-    """A PKI, the bench plan, and ``messages`` sealed records on one partition."""
+def prepare(
+    messages: int, body_size: int, directory: Path, *, signing: str = "batched"
+) -> Material:
+    """A PKI, the bench plan, and ``messages`` signed records on one partition: in
+    batches of the publisher's ``BATCH_MAX`` under one signature each (the plan's
+    default), or one signature per record (``signing="per-message"``)."""
     plan = bench_plan()
     pki = provision(directory / "pki", plan.agencies)
     signer = pki.signer(SENDER)
     label = bench_label()
-    records: list[ConsumerRecord[bytes, bytes]] = []
+    headers_of: list[Header] = []
+    items: list[Unsigned] = []
     for i in range(messages):
         body = bench_body(i, body_size)
         header = Header.create(
@@ -144,7 +153,18 @@ def prepare(messages: int, body_size: int, directory: Path) -> Material:
             sequence=i + 1,
             namespace=plan.namespace,
         )
-        value = seal(header, label, body, signer)
+        headers_of.append(header)
+        items.append(unsigned(header, label, body, signer))
+    if signing == "batched":
+        values = [
+            record
+            for i in range(0, len(items), BATCH_MAX)
+            for record in sign_batch(signer, items[i : i + BATCH_MAX])
+        ]
+    else:
+        values = [sign_record(signer, item) for item in items]
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    for i, (header, value) in enumerate(zip(headers_of, values, strict=True)):
         headers = headers_with_trace(routing_headers(header), TraceContext.new())
         records.append(
             ConsumerRecord(
@@ -177,17 +197,18 @@ def _cpu(run: Callable[[], None]) -> float:
 
 
 def stage_verify(m: Material) -> float:
-    trust, now = m.pki.trust_store(), datetime.now(UTC)
+    # With a root cache, as the receiver verifies (one Ed25519 verify per batch).
+    trust, now, roots = m.pki.trust_store(), datetime.now(UTC), RootCache()
 
     def run() -> None:
         for r in m.records:
-            verify_sealed(r.value or b"", trust, topic=r.topic, now=now)
+            verify_sealed(r.value or b"", trust, topic=r.topic, now=now, roots=roots)
 
     return _cpu(run)
 
 
 def stage_assess(m: Material) -> float:
-    c, now = _context(m), datetime.now(UTC)
+    c, now, roots = _context(m), datetime.now(UTC), RootCache()
 
     def run() -> None:
         for r in m.records:
@@ -200,6 +221,7 @@ def stage_assess(m: Material) -> float:
                 country=c.country,
                 now=now,
                 max_bytes=c.max_bytes,
+                roots=roots,
             )
 
     return _cpu(run)
@@ -258,6 +280,7 @@ class Figures:
     batch: int
     envelope_bytes: int
     log_level: str
+    signing: str
     rounds: dict[str, list[float]] = field(default_factory=dict)
     """µs per message of each stage, one entry per round."""
 
@@ -270,6 +293,7 @@ class Figures:
             "batch": self.batch,
             "envelope_bytes": self.envelope_bytes,
             "log_level": self.log_level,
+            "signing": self.signing,
             "us_per_message": {s: round(self.median(s), 1) for s in self.rounds},
             "rounds": {s: [round(v, 1) for v in vs] for s, vs in self.rounds.items()},
             "receiver_msgs_per_core": round(1e6 / self.median("receiver")),
@@ -277,14 +301,20 @@ class Figures:
 
 
 def measure(
-    messages: int, batch: int, repeat: int, body_size: int, log_level: str, directory: Path
+    messages: int,
+    batch: int,
+    repeat: int,
+    body_size: int,
+    log_level: str,
+    directory: Path,
+    signing: str = "batched",
 ) -> Figures:
     with open(os.devnull, "w") as sink:
         # As a deployed node logs: JSON lines, here to /dev/null (rendering and the
         # write are counted, the terminal is not).
         configure_logging(log_level, json=True, stream=sink)
-        m = prepare(messages, body_size, directory)
-        figures = Figures(messages, batch, m.envelope_bytes, log_level.upper())
+        m = prepare(messages, body_size, directory, signing=signing)
+        figures = Figures(messages, batch, m.envelope_bytes, log_level.upper(), signing)
         per = 1e6 / messages
         for r in range(repeat):
             timings = {
@@ -303,7 +333,7 @@ def measure(
 def render(f: Figures) -> str:
     lines = [
         f"receive costs: {f.messages} msgs in batches of {f.batch}, envelope "
-        f"{f.envelope_bytes} B, log level {f.log_level}, median of "
+        f"{f.envelope_bytes} B, signed {f.signing}, log level {f.log_level}, median of "
         f"{len(f.rounds['receiver'])} rounds (CPU µs per message)",
         "",
     ]
@@ -326,11 +356,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--body-size", type=int, default=1024)
     parser.add_argument("--log-level", default="INFO", help="the node's (default INFO)")
+    parser.add_argument(
+        "--signing",
+        choices=("batched", "per-message"),
+        default="batched",
+        help="one signature per batch of 256 (the plan's default) or per record",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="accord-receive-costs-") as tmp:
         figures = measure(
-            args.messages, args.batch, args.repeat, args.body_size, args.log_level, Path(tmp)
+            args.messages,
+            args.batch,
+            args.repeat,
+            args.body_size,
+            args.log_level,
+            Path(tmp),
+            args.signing,
         )
     print(json.dumps(figures.as_dict()) if args.json else render(figures))
     return 0

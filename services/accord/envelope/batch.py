@@ -34,7 +34,7 @@ from accord.envelope.jws import (
     _header_of,
     _record,
 )
-from accord.envelope.merkle import MerkleTree
+from accord.envelope.merkle import InclusionMemo, MerkleTree
 from accord.trust import Signer
 
 __all__ = ["MAX_TREE_SIZE", "RootCache", "Unsigned", "sign_batch"]
@@ -87,13 +87,17 @@ class RootCache:
     per record. One per receiving node, kept across batches.
     """
 
-    __slots__ = ("_capacity", "_entries")
+    __slots__ = ("_capacity", "_entries", "proofs")
 
     def __init__(self, capacity: int = 4096) -> None:
         if capacity < 1:
             raise ValueError("a root cache holds at least one root")
         self._capacity = capacity
         self._entries: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.proofs = InclusionMemo()
+        """Steps of inclusion proofs that reached a verified root: a record of the same
+        batch stops hashing where its path joins one of them (BAT-04's verdict is
+        the same; see ``merkle.InclusionMemo``)."""
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         if key in self._entries:

@@ -210,6 +210,12 @@ def _b64d(text: str, what: str, rule: str = "ENV-06") -> bytes:
         _refuse(ReasonCode.MALFORMED, f"{what} is not base64url", rule)
 
 
+def _decode_hash(text: str) -> bytes:
+    """A path element BAT-02 already found canonical (43 base64url characters): its
+    32 bytes, without checking the spelling a second time."""
+    return binascii.a2b_base64((text + "=").encode("ascii").translate(_FROM_URL))
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Duplicate members are read differently by different JSON parsers (first wins,
     # last wins): refuse them so every partner sees the same message.
@@ -708,21 +714,36 @@ def _check_batch_encoding(batch: dict[str, Any]) -> None:
     """BAT-02: root is three canonical base64url parts; path elements 32 bytes each."""
     if not rules.enabled("BAT-02"):
         return
-    parts = batch["root"].split(".")
-    if len(parts) != 3 or not all(_canonical_b64url(p) for p in parts):
+    if not _compact_jws(batch["root"]):
         _refuse(
             ReasonCode.MALFORMED,
             "batch root must be a compact JWS: three canonical base64url parts",
             "BAT-02",
         )
-    for h in batch["path"]:
-        # 32 bytes are exactly 43 canonical base64url characters
-        if len(h) != 43 or not _canonical_b64url(h):
-            _refuse(
-                ReasonCode.MALFORMED,
-                "each batch path element is canonical base64url of 32 bytes",
-                "BAT-02",
-            )
+    if not _hashes_b64url(batch["path"]):
+        _refuse(
+            ReasonCode.MALFORMED,
+            "each batch path element is canonical base64url of 32 bytes",
+            "BAT-02",
+        )
+
+
+@functools.lru_cache(maxsize=4096)
+def _compact_jws(root: str) -> bool:
+    """Three canonical base64url parts. Cached by the exact text: a batch's records
+    all carry the same root."""
+    parts = root.split(".")
+    return len(parts) == 3 and all(_canonical_b64url(p) for p in parts)
+
+
+def _hashes_b64url(path: list[str]) -> bool:
+    """Each element is the canonical base64url of 32 bytes: exactly 43 characters of
+    the alphabet whose last one leaves no stray bits (``_canonical_b64url`` of each,
+    with the alphabet checked in one pass over them all)."""
+    if not all(len(h) == 43 and h[-1] in _LAST_OF_3 for h in path):
+        return False
+    joined = "".join(path)
+    return joined.isascii() and not joined.encode("ascii").translate(None, _B64URL_ALPHABET)
 
 
 def _minimal_escapes(raw: bytes, payload: str) -> bool:
@@ -894,7 +915,9 @@ def _verify(
     # BAT-04: each batched record is a leaf of the tree its verified root commits to
     for key, sig, statement in zip(keys, signatures, statements, strict=True):
         if statement is not None and rules.enabled("BAT-04"):
-            _check_inclusion(statement, sig, payload_b64, v2, key.agency)
+            _check_inclusion(
+                statement, sig, payload_b64, v2, key.agency, None if roots is None else roots.proofs
+            )
 
     if v2:
         return _verify_v2(payload_b64, cty, keys, agencies, topic, now)
@@ -1044,14 +1067,34 @@ def audit_path_length(index: int, size: int) -> int:
 
 
 def _check_inclusion(
-    statement: _RootStatement, sig: dict[str, Any], payload: str, v2: bool, agency: str
+    statement: _RootStatement,
+    sig: dict[str, Any],
+    payload: str,
+    v2: bool,
+    agency: str,
+    memo: merkle.InclusionMemo | None = None,
 ) -> None:
-    """BAT-04: the record's signing input, at its index, leads by its path to the root."""
+    """BAT-04: the record's signing input, at its index, leads by its path to the root.
+
+    ``memo`` (a receiver's, in its ``RootCache``): where the path joins that of a
+    record already shown to reach this root, the rest is not hashed again; the
+    verdict is the same (``merkle.InclusionMemo``). Used only while BAT-02 holds,
+    so every path element is canonical base64url of 32 bytes."""
     batch = sig["batch"]
     leaf = merkle.leaf_hash(_signing_input(sig["protected"], payload, v2))
-    path = [_b64d(h, "batch path element", "BAT-02") for h in batch["path"]]
     try:
-        computed = merkle.root_from_inclusion_proof(leaf, batch["index"], statement.tree_size, path)
+        if memo is not None and rules.enabled("BAT-02"):
+            path_text: list[str] = batch["path"]
+            computed, steps = memo.root(
+                leaf, batch["index"], statement.tree_size, path_text, _decode_hash
+            )
+            if steps and hmac.compare_digest(computed, statement.root_hash):
+                memo.remember(steps, path_text, computed)
+        else:
+            path = [_b64d(h, "batch path element", "BAT-02") for h in batch["path"]]
+            computed = merkle.root_from_inclusion_proof(
+                leaf, batch["index"], statement.tree_size, path
+            )
     except merkle.InvalidProof as exc:  # only with BAT-03 switched off (mutation test)
         _refuse(ReasonCode.BAD_SIGNATURE, f"batch inclusion proof: {exc}", "BAT-04")
     if not hmac.compare_digest(computed, statement.root_hash):

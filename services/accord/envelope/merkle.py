@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from accord.errors import AccordError
 
@@ -167,6 +167,87 @@ def root_from_inclusion_proof(leaf: bytes, index: int, size: int, proof: Sequenc
     return r
 
 
+class InclusionMemo:
+    """The steps of inclusion proofs that led to their root, so that a proof sharing
+    the rest of its path with one of them stops where it joins it.
+
+    The RFC 9162 computation from any step on is a function of the node hash reached,
+    the two counters (``fn``, ``sn``) and the rest of the path: a later proof that
+    reaches the same three with the same remaining path elements would compute the
+    very root the earlier one did. So :meth:`root` returns exactly what
+    :func:`root_from_inclusion_proof` would, having hashed only up to the join.
+    Records of one batch share their upper paths: a batch of n records then costs
+    about 2n node hashes instead of n log n.
+
+    Only proofs that reached the root their caller trusts are remembered
+    (:meth:`remember`); bounded (cleared when full), so hostile input can grow it
+    no further than a batch of valid records would.
+    """
+
+    __slots__ = ("_capacity", "_steps")
+
+    def __init__(self, capacity: int = 16_384) -> None:
+        self._capacity = capacity
+        # node hash -> (fn, sn, rest of the path, root it led to)
+        self._steps: dict[bytes, tuple[int, int, list[str], bytes]] = {}
+
+    def root(
+        self,
+        leaf: bytes,
+        index: int,
+        size: int,
+        path: list[str],
+        decode: Callable[[str], bytes],
+    ) -> tuple[bytes, list[tuple[bytes, int, int, int]]]:
+        """:func:`root_from_inclusion_proof` for a path of encoded hashes (``decode``
+        gives each one's 32 bytes), and the steps taken, for :meth:`remember`."""
+        if not 0 < size <= MAX_TREE_SIZE:
+            raise InvalidProof(f"tree size {size} is out of range")
+        if not 0 <= index < size:
+            raise InvalidProof(f"leaf index {index} is not in a tree of {size}")
+        if len(path) > MAX_PROOF_LENGTH:
+            raise InvalidProof(f"inclusion proof of {len(path)} hashes exceeds {MAX_PROOF_LENGTH}")
+        if len(leaf) != HASH_SIZE:
+            raise InvalidProof(f"every hash in an inclusion proof is {HASH_SIZE} bytes")
+        fn, sn, r = index, size - 1, leaf
+        steps: list[tuple[bytes, int, int, int]] = []
+        known = self._steps
+        for j, text in enumerate(path):
+            if sn == 0:
+                raise InvalidProof("inclusion proof is longer than the tree is deep")
+            p = decode(text)
+            if len(p) != HASH_SIZE:
+                raise InvalidProof(f"every hash in an inclusion proof is {HASH_SIZE} bytes")
+            if fn & 1 or fn == sn:
+                r = node_hash(p, r)
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+            else:
+                r = node_hash(r, p)
+            fn >>= 1
+            sn >>= 1
+            seen = known.get(r)
+            if seen is not None and seen[0] == fn and seen[1] == sn and seen[2] == path[j + 1 :]:
+                return seen[3], steps
+            steps.append((r, fn, sn, j))
+        if sn != 0:
+            raise InvalidProof("inclusion proof is shorter than the tree is deep")
+        return r, steps
+
+    def remember(
+        self, steps: list[tuple[bytes, int, int, int]], path: list[str], root: bytes
+    ) -> None:
+        """Keep the steps of a proof that reached ``root``, a root the caller trusts."""
+        if len(self._steps) + len(steps) > self._capacity:
+            self._steps.clear()
+        for r, fn, sn, j in steps:
+            self._steps[r] = (fn, sn, path[j + 1 :], root)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
@@ -184,6 +265,7 @@ __all__ = [
     "HASH_SIZE",
     "MAX_PROOF_LENGTH",
     "MAX_TREE_SIZE",
+    "InclusionMemo",
     "InvalidProof",
     "MerkleTree",
     "leaf_hash",
