@@ -67,8 +67,18 @@ def sign_batch(signer: Signer, items: Sequence[Unsigned]) -> list[bytes]:
     signed = f"{_root_header(signer.kid)}.{_b64e(statement.encode('ascii'))}"
     root = f"{signed}.{_b64e(signer.sign(signed.encode('ascii')))}"
     records = []
+    # Each node is on the paths of many records (the top one on half of them):
+    # encoded once each, not once per record.
+    encoded: dict[bytes, str] = {}
+
+    def quoted(node: bytes) -> str:
+        text = encoded.get(node)
+        if text is None:
+            text = encoded[node] = f'"{_b64e(node)}"'
+        return text
+
     for index, item in enumerate(items):
-        path = ",".join(f'"{_b64e(h)}"' for h in tree.inclusion_proof(index))
+        path = ",".join(map(quoted, tree.inclusion_proof(index)))
         element = (
             f'{{"protected":"{item.protected_b64}",'
             f'"batch":{{"root":"{root}","index":{index},"path":[{path}]}}}}'
