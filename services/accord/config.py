@@ -138,8 +138,8 @@ MAX_RECORD_BYTES = 1_048_576
 """The envelope size limit of the spec (rule ENV-01); ``accord.envelope.MAX_BYTES``."""
 
 
-FETCH_WAIT_MS = 100
-"""The receivers' default ``fetch_wait_ms``: ten empty polls a second on an idle node."""
+FETCH_WAIT_MS = 10
+"""The receivers' default ``fetch_wait_ms`` (and ``accord bench``'s)."""
 
 
 class ReceiverSettings(BaseModel):
@@ -153,10 +153,10 @@ class ReceiverSettings(BaseModel):
     stall_timeout_s: float = Field(default=30.0, gt=0)
     """A poll, or an idle consumer behind the broker, past this is a stall: rebuild."""
     fetch_wait_ms: int = Field(default=FETCH_WAIT_MS, ge=0, le=500)
-    """How long the broker may hold a fetch that has nothing to return yet (Kafka's
-    ``fetch.max.wait.ms``). A fetch returns as soon as any record is there, so this
-    adds no latency; it only paces an idle node's polls (0: poll without waiting,
-    which busy-polls an idle broker). Measured in docs/exchange.md."""
+    """How long the broker may hold a fetch to fill it (0 = no wait). Under load a
+    poll then carries many messages, so the per-batch work is shared; at low rates a
+    message waits at most this much longer. Measured with `accord bench
+    --fetch-wait-ms` and `python -m accord.bench.latency` (docs/exchange.md)."""
     send_receipts: bool = True
     follow_trust: bool = True
     """Follow the trust topic (rotations, revocations) while running."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from accord.bench import latency
 from accord.bench.run import TARGETS, BenchOptions, medians, run_once, targets
 from accord.broker import LocalBroker
 from accord.cli.bench import _table, bench_command
@@ -137,3 +138,23 @@ def test_bench_command_prints_json(kafka: LocalBroker) -> None:
     assert set(out["targets"]) == set(out["target_margins"]) == {t.key for t in TARGETS}
     assert out["median"]["peer2_landed"] == 200
     assert "peer2_cpu_us_per_msg_broker" not in out["median"]
+
+
+async def test_latency_rows_cover_every_rate(
+    kafka: LocalBroker, session_pki: Pki, tmp_path: Path
+) -> None:
+    rows = await latency.measure(
+        kafka.connection(),
+        tmp_path,
+        session_pki,
+        [20.0, 40.0],
+        seconds=1.0,
+        warmup=10,
+        broker_pid=kafka.pid,
+    )
+    assert [(r["rate"], r["messages"]) for r in rows] == [(20.0, 20), (40.0, 40)]
+    for r in rows:
+        assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert set(r["cpu_us_per_message"]) == {"publisher", "receiver", "broker"}
+    table = latency.render(rows, 1.0, 100).splitlines()
+    assert table[3].split()[:2] == ["20", str(rows[0]["p50_ms"])]

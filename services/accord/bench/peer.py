@@ -251,7 +251,7 @@ def subscriber_broker(
         isolation_level="read_committed",
         max_records=BATCH_MAX,
         max_partition_fetch_bytes=MAX_RECORD_BYTES * 2,
-        fetch_min_bytes=FETCH_MIN_BYTES,
+        fetch_min_bytes=FETCH_MIN_BYTES if fetch_wait_ms else 1,
         fetch_max_wait_ms=fetch_wait_ms,
     )
     async def handle(body: list[Jws], msg: KafkaMessage) -> None:

@@ -185,8 +185,13 @@ def prepare(
 
 
 def _context(m: Material) -> Context:
+    # A root cache of its own, as the receiver keeps one (one verify per batch root).
     return Context(
-        trust=m.pki.trust_store(), plan=m.plan, country=country_of(NODE), max_bytes=1_048_576
+        trust=m.pki.trust_store(),
+        plan=m.plan,
+        country=country_of(NODE),
+        max_bytes=1_048_576,
+        roots=RootCache(),
     )
 
 

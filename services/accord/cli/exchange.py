@@ -127,9 +127,8 @@ _receiving_options = [
         "--fetch-wait-ms",
         type=click.IntRange(0, 500),
         default=None,
-        help="How long the broker may hold a fetch with nothing to return yet; a fetch "
-        "returns as soon as a record is there, so this paces an idle node's polls "
-        "and adds no latency; 0 polls without waiting "
+        help="How long the broker may hold a fetch to fill a batch: larger batches "
+        "under load, at most this much added latency; 0 for none "
         f"(default: $ACCORD_FETCH_WAIT_MS or {FETCH_WAIT_MS}).",
     ),
 ]

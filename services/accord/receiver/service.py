@@ -71,12 +71,13 @@ ProducerFactory = Callable[..., AIOKafkaProducer]
 
 _MAX_RECEIPT_BATCHES_IN_FLIGHT = 4
 _PENDING_RECEIPTS_EVERY_S = 10.0
-FETCH_MIN_BYTES = 1
-"""A fetch returns as soon as any record is there (Kafka's default). Batches still
-form under load: records arrive while the node lands the previous poll, and the next
-fetch takes them all. Waiting to fill a batch instead (256 KiB or 10 ms until issue
-16) added up to 10 ms to every message at moderate rates and saved no CPU in the
-deployed bench (docs/exchange.md)."""
+FETCH_MIN_BYTES = 256 * 1024
+"""What a fetch waits (at most ``fetch_wait_ms``) to fill: ~80 signed 1 KiB messages.
+
+Returning as soon as anything is there (Kafka's default, 1 byte) was tried in issue
+16: it cut up to 10 ms at low rates, but a node that publishes and receives in one
+process then polled a few records at a time, and (b) fell from 640 to 411 msgs/s
+(docs/exchange.md)."""
 
 
 class _ProducerStuck(Exception):
@@ -366,7 +367,7 @@ class Receiver:
             group_id=self._group_id,
             client_id=f"accord-{self.agency}",
             max_partition_fetch_bytes=self._settings.max_record_bytes * 2,
-            fetch_min_bytes=FETCH_MIN_BYTES,
+            fetch_min_bytes=FETCH_MIN_BYTES if wait_ms else 1,
             fetch_max_wait_ms=wait_ms,
         )
         consumer.subscribe(self._topics, listener=_SeekToInbox(self))

@@ -1,0 +1,130 @@
+"""Latency as deployed, at a few paced rates: ``issued_at`` to the inbox commit.
+
+    python -m accord.bench.latency                      # 50 and 500 msgs/s, 10 s each
+    python -m accord.bench.latency --rate 50 --rate 200 --seconds 20 --json
+
+Each rate is one run of ``accord bench``'s paced deployed row (``deployed_run``): the
+receiving node in a process of its own, the publisher in this one, one
+``Publisher.publish`` per message at its scheduled time, on a local broker this
+command starts. It prints p50, p90, p99 and the largest latency in ms, and each
+process's CPU per message. A quicker look than the whole ``accord bench`` when only
+latency is in question (a change to batching, linger or fetch settings); the
+machine's other work shows in every figure, so compare rates of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from accord.bench.deployed import deployed_run
+from accord.bench.figures import percentile
+from accord.config import FETCH_WAIT_MS, KafkaConnection
+from accord.observability.logs import configure_logging
+from accord.plan import load_plan
+from accord.trust.pki import Pki, provision
+
+
+async def measure(
+    conn: KafkaConnection,
+    directory: Path,
+    pki: Pki,
+    rates: Sequence[float],
+    *,
+    seconds: float,
+    warmup: int = 500,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
+    broker_pid: int | None = None,
+) -> list[dict[str, Any]]:
+    """One paced deployed run per rate, in order, on the broker at ``conn``."""
+    rows = []
+    for n, rate in enumerate(rates):
+        run = await deployed_run(
+            conn,
+            directory / f"rate-{n}",
+            pki,
+            max(1, round(rate * seconds)),
+            warmup=warmup,
+            broker_pid=broker_pid,
+            fetch_wait_ms=fetch_wait_ms,
+            rate=rate,
+        )
+        row: dict[str, Any] = {"rate": rate, "messages": run.count}
+        for q, key in ((50, "p50_ms"), (90, "p90_ms"), (99, "p99_ms"), (100, "max_ms")):
+            row[key] = round(percentile(run.latencies, q) * 1000, 1)
+        row["cpu_us_per_message"] = {k: round(v) for k, v in run.cpu_us_per_message().items()}
+        rows.append(row)
+    return rows
+
+
+async def _on_a_local_broker(
+    rates: Sequence[float], seconds: float, warmup: int, fetch_wait_ms: int
+) -> list[dict[str, Any]]:
+    from accord.broker import LocalBroker
+
+    with tempfile.TemporaryDirectory(prefix="accord-latency-") as tmp:
+        root = Path(tmp)
+        broker = LocalBroker(root / "kafka", mode="plain")
+        await asyncio.to_thread(broker.start)
+        try:
+            pki = await asyncio.to_thread(provision, root / "pki", load_plan(None).agencies)
+            return await measure(
+                broker.connection(),
+                root,
+                pki,
+                rates,
+                seconds=seconds,
+                warmup=warmup,
+                fetch_wait_ms=fetch_wait_ms,
+                broker_pid=broker.pid,
+            )
+        finally:
+            await asyncio.to_thread(broker.stop)
+
+
+def render(rows: list[dict[str, Any]], seconds: float, fetch_wait_ms: int) -> str:
+    lines = [
+        f"latency as deployed, issued_at to inbox commit: {seconds:g} s per rate, "
+        f"fetch wait {fetch_wait_ms} ms, {os.cpu_count()} cores",
+        "",
+        f"{'msgs/s':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}   CPU µs per message",
+    ]
+    for r in rows:
+        cpu = ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_message"].items())
+        lines.append(
+            f"{r['rate']:8g}{r['p50_ms']:9.1f}{r['p90_ms']:9.1f}{r['p99_ms']:9.1f}"
+            f"{r['max_ms']:9.1f}   {cpu}"
+        )
+    lines.append("")
+    lines.append(f"load average {os.getloadavg()[0]:.1f} at the end")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m accord.bench.latency", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--rate", type=float, action="append", help="msgs/s (repeatable)")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--fetch-wait-ms", type=int, default=FETCH_WAIT_MS)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rates = args.rate or [50.0, 500.0]
+    if any(r <= 0 for r in rates) or args.seconds <= 0:
+        parser.error("rates and --seconds must be positive")
+    configure_logging("WARNING", stream=sys.stderr)
+    rows = asyncio.run(_on_a_local_broker(rates, args.seconds, args.warmup, args.fetch_wait_ms))
+    print(json.dumps(rows) if args.json else render(rows, args.seconds, args.fetch_wait_ms))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
