@@ -141,30 +141,41 @@ def root_from_inclusion_proof(leaf: bytes, index: int, size: int, proof: Sequenc
     (index outside the tree, too long, too short, a malformed element). The caller
     compares the result with a root it trusts; :func:`verify_inclusion` does both.
     """
+    _check_position(leaf, index, size, len(proof))
+    if any(len(p) != HASH_SIZE for p in proof):
+        raise InvalidProof(f"every hash in an inclusion proof is {HASH_SIZE} bytes")
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        r, fn, sn = _step(r, p, fn, sn)
+    if sn != 0:
+        raise InvalidProof("inclusion proof is shorter than the tree is deep")
+    return r
+
+
+def _check_position(leaf: bytes, index: int, size: int, length: int) -> None:
+    """Step 1 of RFC 9162 §2.1.3.2 and the bounds, before any hashing."""
     if not 0 < size <= MAX_TREE_SIZE:
         raise InvalidProof(f"tree size {size} is out of range")
     if not 0 <= index < size:
         raise InvalidProof(f"leaf index {index} is not in a tree of {size}")
-    if len(proof) > MAX_PROOF_LENGTH:
-        raise InvalidProof(f"inclusion proof of {len(proof)} hashes exceeds {MAX_PROOF_LENGTH}")
-    if len(leaf) != HASH_SIZE or any(len(p) != HASH_SIZE for p in proof):
+    if length > MAX_PROOF_LENGTH:
+        raise InvalidProof(f"inclusion proof of {length} hashes exceeds {MAX_PROOF_LENGTH}")
+    if len(leaf) != HASH_SIZE:
         raise InvalidProof(f"every hash in an inclusion proof is {HASH_SIZE} bytes")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise InvalidProof("inclusion proof is longer than the tree is deep")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while fn and not fn & 1:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise InvalidProof("inclusion proof is shorter than the tree is deep")
-    return r
+
+
+def _step(r: bytes, p: bytes, fn: int, sn: int) -> tuple[bytes, int, int]:
+    """Step 3 of RFC 9162 §2.1.3.2 for one path element: the node hash and counters."""
+    if sn == 0:
+        raise InvalidProof("inclusion proof is longer than the tree is deep")
+    if fn & 1 or fn == sn:
+        r = node_hash(p, r)
+        while fn and not fn & 1:
+            fn >>= 1
+            sn >>= 1
+    else:
+        r = node_hash(r, p)
+    return r, fn >> 1, sn >> 1
 
 
 class InclusionMemo:
@@ -201,32 +212,15 @@ class InclusionMemo:
     ) -> tuple[bytes, list[tuple[bytes, int, int, int]]]:
         """:func:`root_from_inclusion_proof` for a path of encoded hashes (``decode``
         gives each one's 32 bytes), and the steps taken, for :meth:`remember`."""
-        if not 0 < size <= MAX_TREE_SIZE:
-            raise InvalidProof(f"tree size {size} is out of range")
-        if not 0 <= index < size:
-            raise InvalidProof(f"leaf index {index} is not in a tree of {size}")
-        if len(path) > MAX_PROOF_LENGTH:
-            raise InvalidProof(f"inclusion proof of {len(path)} hashes exceeds {MAX_PROOF_LENGTH}")
-        if len(leaf) != HASH_SIZE:
-            raise InvalidProof(f"every hash in an inclusion proof is {HASH_SIZE} bytes")
+        _check_position(leaf, index, size, len(path))
         fn, sn, r = index, size - 1, leaf
         steps: list[tuple[bytes, int, int, int]] = []
         known = self._steps
         for j, text in enumerate(path):
-            if sn == 0:
-                raise InvalidProof("inclusion proof is longer than the tree is deep")
             p = decode(text)
             if len(p) != HASH_SIZE:
                 raise InvalidProof(f"every hash in an inclusion proof is {HASH_SIZE} bytes")
-            if fn & 1 or fn == sn:
-                r = node_hash(p, r)
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-            else:
-                r = node_hash(r, p)
-            fn >>= 1
-            sn >>= 1
+            r, fn, sn = _step(r, p, fn, sn)
             seen = known.get(r)
             if seen is not None and seen[0] == fn and seen[1] == sn and seen[2] == path[j + 1 :]:
                 return seen[3], steps
