@@ -76,7 +76,7 @@ FETCH_MIN_BYTES = 256 * 1024
 
 Returning as soon as anything is there (Kafka's default, 1 byte) was tried in issue
 16: it cut up to 10 ms at low rates, but a node that publishes and receives in one
-process then polled a few records at a time, and (b) fell from 640 to 411 msgs/s
+process then polled a few records at a time, and (b) fell from 649 to 411 msgs/s
 (docs/exchange.md)."""
 
 
