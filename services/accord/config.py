@@ -153,10 +153,11 @@ class ReceiverSettings(BaseModel):
     stall_timeout_s: float = Field(default=30.0, gt=0)
     """A poll, or an idle consumer behind the broker, past this is a stall: rebuild."""
     fetch_wait_ms: int = Field(default=FETCH_WAIT_MS, ge=0, le=500)
-    """How long the broker may hold a fetch to fill it (0 = no wait). Under load a
-    poll then carries many messages, so the per-batch work is shared; at low rates a
-    message waits at most this much longer. Measured with `accord bench
-    --fetch-wait-ms` and `python -m accord.bench.latency` (docs/exchange.md)."""
+    """How long the broker may hold a fetch to fill it while records are coming (0 =
+    no wait). Under load a poll then carries many messages, so the per-batch work is
+    shared; a message waits at most this much longer. An idle node long-polls instead
+    (``accord.receiver.fetch``). Measured with `accord bench --fetch-wait-ms` and
+    `python -m accord.bench.latency` (docs/exchange.md)."""
     send_receipts: bool = True
     follow_trust: bool = True
     """Follow the trust topic (rotations, revocations) while running."""

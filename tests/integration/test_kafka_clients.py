@@ -13,7 +13,13 @@ from aiokafka.errors import KafkaTimeoutError
 from accord.broker import LocalBroker
 from accord.config import KafkaConnection
 from accord.errors import BrokerError
-from accord.kafka import close_producer, new_producer, start_producer
+from accord.kafka import (
+    close_producer,
+    new_consumer,
+    new_producer,
+    set_fetch_wait,
+    start_producer,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -69,3 +75,37 @@ async def test_start_producer_is_bounded_when_no_broker_answers() -> None:
     assert "producer id" in str(raised.value)
     assert raised.value.hint is not None
     assert "majority of the controllers" in raised.value.hint
+
+
+async def test_set_fetch_wait_changes_what_the_broker_holds_the_next_fetch_for(
+    kafka: LocalBroker,
+) -> None:
+    # The receiver's idle/busy pacing (accord.receiver.fetch) rests on this: aiokafka
+    # has no public setter, so an upgrade that moved the fields would silently leave
+    # every fetch as built. One direction is checked, the one a loaded machine can
+    # only make slower: after the switch the broker holds a fetch for a lone record.
+    topic = f"paced-{uuid.uuid4().hex[:8]}"
+    producer = new_producer(kafka.connection())
+    await producer.start()
+    consumer = new_consumer(kafka.connection(), topic, group_id=None)  # 1 byte or 500 ms
+    try:
+        await producer.send_and_wait(topic, b"first")
+        await consumer.start()
+        first = await consumer.getmany(timeout_ms=20_000)
+        assert [r.value for rs in first.values() for r in rs] == [b"first"]
+        assert set_fetch_wait(consumer, min_bytes=10_000_000, max_wait_ms=3_000)
+        await asyncio.sleep(1.0)  # the fetch built before the switch (500 ms at most) is back
+        sent = time.monotonic()
+        await producer.send_and_wait(topic, b"second")
+        second = await consumer.getmany(timeout_ms=20_000)
+        held = time.monotonic() - sent
+        assert [r.value for rs in second.values() for r in rs] == [b"second"]
+        assert held >= 1.0, f"the broker answered in {held:.2f}s: the switch did not reach it"
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def test_set_fetch_wait_leaves_a_consumer_without_a_fetcher_alone() -> None:
+    consumer = new_consumer(KafkaConnection(), "never-started", group_id=None)
+    assert set_fetch_wait(consumer, min_bytes=1, max_wait_ms=500) is False

@@ -57,7 +57,7 @@ from accord.bench.pipeline import IN_FLIGHT
 from accord.config import FETCH_WAIT_MS
 from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
 from accord.node.process import cpu_seconds, stop_process
-from accord.receiver.service import FETCH_MIN_BYTES
+from accord.receiver.fetch import FETCH_MIN_BYTES
 
 BATCH_MAX = 500
 """Records per poll at most: accord's ``Receiver(batch_max=500)`` default."""

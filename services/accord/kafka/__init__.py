@@ -8,6 +8,7 @@ from accord.kafka.clients import (
     new_admin,
     new_consumer,
     new_producer,
+    set_fetch_wait,
     start_producer,
     task_failure,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "new_consumer",
     "new_producer",
     "node_errors",
+    "set_fetch_wait",
     "start_producer",
     "task_failure",
 ]

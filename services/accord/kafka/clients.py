@@ -171,6 +171,24 @@ def new_consumer(
     return AIOKafkaConsumer(*topics, **kwargs)
 
 
+def set_fetch_wait(consumer: AIOKafkaConsumer, *, min_bytes: int, max_wait_ms: int) -> bool:
+    """Change what a started consumer's next fetches ask the broker to wait for.
+
+    aiokafka takes ``fetch_min_bytes`` and ``fetch_max_wait_ms`` once, at
+    construction, and its fetcher reads them each time it builds a request; its
+    public API has no setter, so they are changed there. Returns False, changing
+    nothing, when the consumer has no such fetcher (not started, a test double, an
+    aiokafka that keeps them elsewhere): the consumer then keeps the bounds it was
+    built with, which are correct, only costlier when idle.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    if not (hasattr(fetcher, "_fetch_min_bytes") and hasattr(fetcher, "_fetch_max_wait_ms")):
+        return False
+    fetcher._fetch_min_bytes = min_bytes  # type: ignore[union-attr]
+    fetcher._fetch_max_wait_ms = max_wait_ms  # type: ignore[union-attr]
+    return True
+
+
 def new_admin(conn: KafkaConnection, **overrides: Any) -> AIOKafkaAdminClient:
     kwargs = _common(conn)
     kwargs.update(overrides)

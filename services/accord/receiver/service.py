@@ -48,6 +48,7 @@ from accord.observability.trace import TraceContext, bound, continue_or_start
 from accord.parties import country_of
 from accord.plan import Plan
 from accord.receipts import ReceiptSender, receipt_count
+from accord.receiver.fetch import FetchPacing
 from accord.receiver.inbox import Inbox
 from accord.receiver.quarantine import QuarantineWriter
 from accord.receiver.settings import ReceiverSettings
@@ -71,13 +72,6 @@ ProducerFactory = Callable[..., AIOKafkaProducer]
 
 _MAX_RECEIPT_BATCHES_IN_FLIGHT = 4
 _PENDING_RECEIPTS_EVERY_S = 10.0
-FETCH_MIN_BYTES = 256 * 1024
-"""What a fetch waits (at most ``fetch_wait_ms``) to fill: ~80 signed 1 KiB messages.
-
-Returning as soon as anything is there (Kafka's default, 1 byte) was tried in issue
-16: it cut up to 10 ms at low rates, but a node that publishes and receives in one
-process then polled a few records at a time, and (b) fell from 649 to 411 msgs/s
-(docs/exchange.md)."""
 
 
 class _ProducerStuck(Exception):
@@ -173,6 +167,7 @@ class Receiver:
             timeout_s=self._send_timeout_s,
         )
         self._consumer: AIOKafkaConsumer | None = None
+        self._fetch = FetchPacing(settings.fetch_wait_ms)
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._counters: dict[tuple[str, str], Any] = {}
         # Bound once: every event of this node carries its agency, and the hot path
@@ -302,7 +297,10 @@ class Receiver:
             try:
                 with broker_errors("poll failed"):
                     batch = await asyncio.wait_for(
-                        consumer.getmany(timeout_ms=500, max_records=self._settings.batch_max),
+                        consumer.getmany(
+                            timeout_ms=self._fetch.poll_timeout_ms,
+                            max_records=self._settings.batch_max,
+                        ),
                         timeout=self._settings.stall_timeout_s,
                     )
             except BrokerError as exc:
@@ -311,6 +309,8 @@ class Receiver:
                 continue
             now = time.monotonic()
             self.last_poll = now
+            was_idle = self._fetch.mode == "idle"
+            self._fetch.after_poll(consumer, bool(batch))
             if self._producer_suspect:
                 await self._rebuild_producer()
             if batch:
@@ -322,7 +322,10 @@ class Receiver:
                     await self._recover(str(exc))  # refetch the batch from the inbox offsets
                     idle_since = time.monotonic()
                 continue
-            self._clear_acked_receipts()  # idle: no landing to carry them
+            if was_idle:
+                # A quiet half second: no landing soon to carry them (a pause of a few
+                # ms between busy polls leaves them to the next landing's transaction).
+                self._clear_acked_receipts()
             if now - self._receipts_checked >= _PENDING_RECEIPTS_EVERY_S:
                 self._receipts_checked = now
                 if not any(not t.done() for t in self._receipt_tasks):
@@ -361,14 +364,12 @@ class Receiver:
     # -- consumer management ----------------------------------------------
 
     async def _start_consumer(self) -> None:
-        wait_ms = self._settings.fetch_wait_ms
         consumer = self._new_consumer(
             self._connection,
             group_id=self._group_id,
             client_id=f"accord-{self.agency}",
             max_partition_fetch_bytes=self._settings.max_record_bytes * 2,
-            fetch_min_bytes=FETCH_MIN_BYTES if wait_ms else 1,
-            fetch_max_wait_ms=wait_ms,
+            **self._fetch.consumer_options(),
         )
         consumer.subscribe(self._topics, listener=_SeekToInbox(self))
         self._consumer = consumer
