@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from _exchange import label_for, read_topic, report
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 
 from accord.areas import Area
+from accord.config import KafkaConnection
 from accord.envelope import Verified
 from accord.errors import ReasonCode, Refused
 from accord.exchange import LocalExchange
-from accord.kafka import new_producer
+from accord.kafka import new_consumer, new_producer
 from accord.monitor import Monitor
 from accord.parties import Scope
 from accord.publisher import routing_headers
+from accord.receiver import Receiver, ReceiverSettings
 
 pytestmark = pytest.mark.kafka
 
@@ -173,3 +180,64 @@ async def test_trilateral_release_is_the_only_way_to_the_usa(exchange: LocalExch
     with pytest.raises(Refused) as exc:  # only the originator may release
         await other.release_trilateral(original.message_id, exchange.trust)
     assert exc.value.reason is ReasonCode.NOT_ORIGINATOR
+
+
+async def test_offsets_reach_the_group_at_most_once_a_second_and_all_once_quiet(
+    exchange: LocalExchange,
+) -> None:
+    # The inbox holds the offsets (what the node resumes from); the group's copy is
+    # for `accord status` and the lag metrics, so it is paced, not sent per poll.
+    commits: list[float] = []
+
+    def counting(conn: KafkaConnection, *topics: str, **options: Any) -> AIOKafkaConsumer:
+        consumer = new_consumer(conn, *topics, **options)
+        commit = consumer.commit
+
+        async def counted(offsets: Any = None) -> None:
+            commits.append(time.monotonic())
+            await commit(offsets)
+
+        consumer.commit = counted  # type: ignore[method-assign]
+        return consumer
+
+    agency = "JPN.NPA"
+    receiver = Receiver(
+        agency=agency,
+        connection=exchange.connection_for(agency),
+        plan=exchange.plan,
+        trust=exchange.trust,
+        signer=exchange.pki.signer(agency),
+        inbox_path=exchange.inbox_path(agency),
+        settings=ReceiverSettings(follow_trust=False),
+        consumer_factory=counting,
+    )
+    await receiver.start()
+    running = asyncio.create_task(receiver.run())
+    try:
+        started = time.monotonic()
+        for _ in range(20):  # one publish at a time: about one poll each
+            await _publish(exchange, 1)
+            await asyncio.sleep(0.1)
+        for _ in range(300):
+            if receiver.inbox.count() == 20:
+                break
+            await asyncio.sleep(0.1)
+        assert receiver.inbox.count() == 20
+        landed = {TopicPartition(t, p): o for (t, p), o in receiver.inbox.next_offsets().items()}
+        group = new_consumer(exchange.connection, group_id=exchange.plan.group_id(agency))
+        await group.start()
+        try:
+            for _ in range(100):  # quiet now: the last offsets follow within a second or so
+                committed = {tp: await group.committed(tp) for tp in landed}
+                if committed == landed:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await group.stop()
+        assert committed == landed
+        spent = time.monotonic() - started
+        assert 1 <= len(commits) <= spent + 1, f"{len(commits)} commits in {spent:.1f}s"
+    finally:
+        receiver.request_stop()
+        await asyncio.wait({running}, timeout=15)
+        await receiver.stop()
