@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
@@ -157,6 +158,10 @@ def test_span_is_a_no_op_without_an_sdk() -> None:
     ctx = TraceContext.new()
     with trace.span("receive", ctx) as inner:
         assert inner == ctx  # no SDK: the context passes through unchanged
+        # ... and is still bound for logging, as with an SDK
+        assert trace.current() == ctx
+        assert structlog.contextvars.get_contextvars()["trace_id"] == ctx.trace_id
+    assert trace.current() is None
 
 
 def test_span_is_exported_under_the_message_trace_when_an_sdk_is_set() -> None:

@@ -182,6 +182,14 @@ def span(
     log line and an exported span name the same span; without an SDK the context
     is ``trace`` unchanged. ``tracer`` defaults to the global provider's.
     """
+    if tracer is None and isinstance(otel.get_tracer_provider(), otel.ProxyTracerProvider):
+        # No provider set (no SDK): the API's span would record and export nothing
+        # and keep ``trace`` as it is; only the logging binding is left to do. A
+        # span then costs 20-22 µs instead of 30-43 (medians of 7 x 20 000, both
+        # trees, one sitting): on every publish() and handover.
+        with bound(trace):
+            yield trace
+        return
     parent = otel.NonRecordingSpan(
         otel.SpanContext(
             trace_id=int(trace.trace_id, 16),
