@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
@@ -109,3 +110,31 @@ async def test_set_fetch_wait_changes_what_the_broker_holds_the_next_fetch_for(
 async def test_set_fetch_wait_leaves_a_consumer_without_a_fetcher_alone() -> None:
     consumer = new_consumer(KafkaConnection(), "never-started", group_id=None)
     assert set_fetch_wait(consumer, min_bytes=1, max_wait_ms=500) is False
+
+
+async def test_a_burst_of_signed_size_records_goes_in_few_produce_requests(
+    kafka: LocalBroker,
+) -> None:
+    # aiokafka sends one request at a time per broker, one batch per partition in
+    # it: at its default 16 KiB a publisher's batch of 100 records of 3.2 KB (one
+    # signed 1 KiB message each) would take 20 round trips.
+    topic = f"batched-{uuid.uuid4().hex[:8]}"
+    producer = new_producer(kafka.connection(), linger_ms=0)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"topic and leader known")
+        requests: list[str] = []
+        send = producer.client.send
+
+        async def counted(node_id: int, request: Any, **options: Any) -> Any:
+            requests.append(type(request).__name__)
+            return await send(node_id, request, **options)
+
+        producer.client.send = counted  # type: ignore[method-assign]
+        record = b"x" * 3200
+        queued = [await producer.send(topic, record, key=b"AUS.AFP") for _ in range(100)]
+        await asyncio.gather(*queued)
+    finally:
+        await producer.stop()
+    produce = [r for r in requests if r.startswith("Produce")]
+    assert 1 <= len(produce) <= 3, requests  # 330 KB: two batches of PRODUCE_BATCH_BYTES
