@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from accord.bench import latency
+from accord.bench import latency, produce_batch
 from accord.bench.run import TARGETS, BenchOptions, medians, run_once, targets
 from accord.broker import LocalBroker
 from accord.cli.bench import _table, bench_command
+from accord.kafka import clients
 from accord.observability.logs import configure_logging
 from accord.trust.pki import Pki
 
@@ -158,3 +159,25 @@ async def test_latency_rows_cover_every_rate(
         assert set(r["cpu_us_per_message"]) == {"publisher", "receiver", "broker"}
     table = latency.render(rows, 1.0, 100).splitlines()
     assert table[3].split()[:2] == ["20", str(rows[0]["p50_ms"])]
+
+
+async def test_produce_batch_rows_alternate_the_two_sizes(
+    kafka: LocalBroker, session_pki: Pki, tmp_path: Path
+) -> None:
+    accord_size = clients.PRODUCE_BATCH_BYTES
+    rows = await produce_batch.measure(
+        kafka.connection(),
+        tmp_path,
+        session_pki,
+        rounds=1,
+        messages=200,
+        warmup=10,
+        broker_pid=kafka.pid,
+    )
+    assert [r["batch_bytes"] for r in rows] == [accord_size, produce_batch.AIOKAFKA_DEFAULT]
+    assert accord_size == clients.PRODUCE_BATCH_BYTES  # restored after the runs
+    for r in rows:
+        assert r["msgs_per_s"] > 0
+        assert {"publisher", "receiver", "broker"} <= r.keys()
+    table = produce_batch.render(rows, 200).splitlines()
+    assert table[3].split()[:2] == [str(accord_size), str(rows[0]["msgs_per_s"])]

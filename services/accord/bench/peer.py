@@ -6,7 +6,8 @@ as a pydantic v2 model, and the same protection: each message signed alone as a
 general-form JWS (RFC 7515 §7.2.1, EdDSA) with ``cryptography``'s Ed25519.
 
     publisher:  model -> JSON -> JWS -> FastStream publish (idempotent, acks=all,
-                linger 5 ms, at most ``IN_FLIGHT`` awaiting their ack, as (b))
+                linger 5 ms, 256 KiB batches, at most ``IN_FLIGHT`` awaiting their
+                ack, as (b))
     subscriber: FastStream batch subscriber -> per record: parse the JWS, verify,
                 validate the payload with the model -> one SQLite transaction per
                 batch (WAL, synchronous=FULL) with the rows and the next offsets
@@ -56,6 +57,7 @@ from accord.bench.figures import percentile
 from accord.bench.pipeline import IN_FLIGHT
 from accord.config import FETCH_WAIT_MS
 from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
+from accord.kafka.clients import PRODUCE_BATCH_BYTES
 from accord.node.process import cpu_seconds, stop_process
 from accord.receiver.fetch import FETCH_MIN_BYTES
 
@@ -271,7 +273,15 @@ def subscriber_broker(
 
 
 def publisher_broker(bootstrap: str) -> KafkaBroker:
-    return KafkaBroker(bootstrap, acks="all", enable_idempotence=True, linger_ms=5, logger=None)
+    # accord's producer settings (accord.kafka.new_producer), its batch size included.
+    return KafkaBroker(
+        bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=PRODUCE_BATCH_BYTES,
+        logger=None,
+    )
 
 
 async def publish(
