@@ -19,17 +19,16 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from accord.bench.deployed import deployed_run
 from accord.bench.figures import percentile
+from accord.bench.site import bench_site
 from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.observability.logs import configure_logging
-from accord.plan import load_plan
-from accord.trust.pki import Pki, provision
+from accord.trust.pki import Pki
 
 
 async def measure(
@@ -67,26 +66,17 @@ async def measure(
 async def _on_a_local_broker(
     rates: Sequence[float], seconds: float, warmup: int, fetch_wait_ms: int
 ) -> list[dict[str, Any]]:
-    from accord.broker import LocalBroker
-
-    with tempfile.TemporaryDirectory(prefix="accord-latency-") as tmp:
-        root = Path(tmp)
-        broker = LocalBroker(root / "kafka", mode="plain")
-        await asyncio.to_thread(broker.start)
-        try:
-            pki = await asyncio.to_thread(provision, root / "pki", load_plan(None).agencies)
-            return await measure(
-                broker.connection(),
-                root,
-                pki,
-                rates,
-                seconds=seconds,
-                warmup=warmup,
-                fetch_wait_ms=fetch_wait_ms,
-                broker_pid=broker.pid,
-            )
-        finally:
-            await asyncio.to_thread(broker.stop)
+    async with bench_site("accord-latency-") as site:
+        return await measure(
+            site.connection,
+            site.directory,
+            site.pki,
+            rates,
+            seconds=seconds,
+            warmup=warmup,
+            fetch_wait_ms=fetch_wait_ms,
+            broker_pid=site.broker_pid,
+        )
 
 
 def render(rows: list[dict[str, Any]], seconds: float, fetch_wait_ms: int) -> str:

@@ -20,17 +20,16 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from accord.bench.deployed import deployed_run
+from accord.bench.site import bench_site
 from accord.config import KafkaConnection
 from accord.kafka import clients
 from accord.observability.logs import configure_logging
-from accord.plan import load_plan
-from accord.trust.pki import Pki, provision
+from accord.trust.pki import Pki
 
 AIOKAFKA_DEFAULT = 16 * 1024
 
@@ -66,24 +65,15 @@ async def measure(
 
 
 async def _on_a_local_broker(rounds: int, messages: int) -> list[dict[str, Any]]:
-    from accord.broker import LocalBroker
-
-    with tempfile.TemporaryDirectory(prefix="accord-produce-batch-") as tmp:
-        root = Path(tmp)
-        broker = LocalBroker(root / "kafka", mode="plain")
-        await asyncio.to_thread(broker.start)
-        try:
-            pki = await asyncio.to_thread(provision, root / "pki", load_plan(None).agencies)
-            return await measure(
-                broker.connection(),
-                root,
-                pki,
-                rounds=rounds,
-                messages=messages,
-                broker_pid=broker.pid,
-            )
-        finally:
-            await asyncio.to_thread(broker.stop)
+    async with bench_site("accord-produce-batch-") as site:
+        return await measure(
+            site.connection,
+            site.directory,
+            site.pki,
+            rounds=rounds,
+            messages=messages,
+            broker_pid=site.broker_pid,
+        )
 
 
 def render(rows: list[dict[str, Any]], messages: int) -> str:

@@ -10,7 +10,6 @@ See docs/bench.md for what each figure means.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -22,11 +21,12 @@ from accord.bench.ed25519 import bare_ed25519
 from accord.bench.figures import median, peak_rss_mib, percentile
 from accord.bench.pipeline import Pipeline, PipelineRun
 from accord.bench.raw_kafka import ensure_topic, raw_roundtrip
+from accord.bench.site import bench_site
 from accord.bench.split import split_rates
 from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.node.process import cpu_seconds
-from accord.plan import Plan, load_plan
-from accord.trust.pki import Pki, provision
+from accord.plan import Plan
+from accord.trust.pki import Pki
 
 
 def _signed(plan: Plan) -> Plan:
@@ -403,35 +403,19 @@ async def bench(
     options: BenchOptions, progress: Callable[[str], None] = lambda _: None
 ) -> list[Figures]:
     """Start a plain LocalBroker in a temp dir (unless ``bootstrap``), run ``repeat`` times."""
-    from accord.broker import LocalBroker
-
-    with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
-        root = Path(tmp)
-        broker: LocalBroker | None = None
-        if options.bootstrap:
-            conn = KafkaConnection(bootstrap_servers=options.bootstrap)
-        else:
-            progress("starting a local Kafka broker")
-            broker = LocalBroker(root / "kafka", mode="plain")
-            await asyncio.to_thread(broker.start)
-            conn = broker.connection()
-        try:
-            pki = await asyncio.to_thread(provision, root / "pki", load_plan(None).agencies)
-            runs = []
-            for i in range(options.repeat):
-                progress(f"repeat {i + 1}/{options.repeat}")
-                runs.append(
-                    await run_once(
-                        conn,
-                        root / f"run{i}",
-                        options,
-                        pki,
-                        progress,
-                        broker_pid=broker.pid if broker else None,
-                        peer_first=i % 2 == 1,
-                    )
+    async with bench_site("accord-bench-", bootstrap=options.bootstrap, progress=progress) as site:
+        runs = []
+        for i in range(options.repeat):
+            progress(f"repeat {i + 1}/{options.repeat}")
+            runs.append(
+                await run_once(
+                    site.connection,
+                    site.directory / f"run{i}",
+                    options,
+                    site.pki,
+                    progress,
+                    broker_pid=site.broker_pid,
+                    peer_first=i % 2 == 1,
                 )
-            return runs
-        finally:
-            if broker is not None:
-                await asyncio.to_thread(broker.stop)
+            )
+        return runs
