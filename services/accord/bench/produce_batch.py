@@ -2,15 +2,16 @@
 
     python -m accord.bench.produce_batch                 # 3 rounds of each, 10 000 msgs
     python -m accord.bench.produce_batch --rounds 5 --messages 5000 --json
+    python -m accord.bench.produce_batch --size 1000000  # another size against 16 KiB
 
 aiokafka keeps one produce request in flight per broker, with at most one record
 batch per partition in it, so the batch size bounds what a publisher's partition
 moves per round trip (``accord.kafka.clients.PRODUCE_BATCH_BYTES``). Each round is
 ``accord bench``'s deployed run (the receiving node in a process of its own) on a
-local broker this command starts, once with accord's batch size and once with
-aiokafka's 16 KiB, interleaved; the publisher in this process takes the size being
-measured (the node keeps accord's, for its receipts). It prints msgs/s and each
-process's CPU µs per message for every round.
+local broker this command starts, once with accord's batch size (or ``--size``)
+and once with aiokafka's 16 KiB, interleaved; the publisher in this process takes
+the size being measured (the node keeps accord's, for its receipts). It prints
+msgs/s and each process's CPU µs per message for every round.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ async def measure(
     messages: int,
     warmup: int = 500,
     broker_pid: int | None = None,
+    size: int | None = None,
 ) -> list[dict[str, Any]]:
     """``rounds`` deployed runs of each batch size, interleaved (accord's first), on
     the broker at ``conn``; the first run of all is not counted (the broker JVM
@@ -51,8 +53,8 @@ async def measure(
     rows: list[dict[str, Any]] = []
     await deployed_run(conn, directory / "warm", pki, max(messages // 2, 1), warmup=warmup)
     for n in range(rounds * 2):
-        size = (accord_size, AIOKAFKA_DEFAULT)[n % 2]
-        clients.PRODUCE_BATCH_BYTES = size
+        batch = (size or accord_size, AIOKAFKA_DEFAULT)[n % 2]
+        clients.PRODUCE_BATCH_BYTES = batch
         try:
             run = await deployed_run(
                 conn, directory / f"r{n}", pki, messages, warmup=warmup, broker_pid=broker_pid
@@ -60,11 +62,11 @@ async def measure(
         finally:
             clients.PRODUCE_BATCH_BYTES = accord_size
         cpu = {k: round(v) for k, v in run.cpu_us_per_message().items()}
-        rows.append({"batch_bytes": size, "msgs_per_s": round(run.per_second), **cpu})
+        rows.append({"batch_bytes": batch, "msgs_per_s": round(run.per_second), **cpu})
     return rows
 
 
-async def _on_a_local_broker(rounds: int, messages: int) -> list[dict[str, Any]]:
+async def _on_a_local_broker(rounds: int, messages: int, size: int | None) -> list[dict[str, Any]]:
     async with bench_site("accord-produce-batch-") as site:
         return await measure(
             site.connection,
@@ -73,6 +75,7 @@ async def _on_a_local_broker(rounds: int, messages: int) -> list[dict[str, Any]]
             rounds=rounds,
             messages=messages,
             broker_pid=site.broker_pid,
+            size=size,
         )
 
 
@@ -96,13 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m accord.bench.produce_batch", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--size", type=int, help="bytes (default: accord's batch size)")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.messages < 100:
         parser.error("--rounds must be at least 1 and --messages at least 100")
+    if args.size is not None and not 1024 <= args.size <= 16 * 1024 * 1024:
+        parser.error("--size must be 1 KiB to 16 MiB")
     configure_logging("WARNING", stream=sys.stderr)
-    rows = asyncio.run(_on_a_local_broker(args.rounds, args.messages))
+    rows = asyncio.run(_on_a_local_broker(args.rounds, args.messages, args.size))
     print(json.dumps(rows) if args.json else render(rows, args.messages))
     return 0
 

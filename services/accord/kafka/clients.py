@@ -86,12 +86,13 @@ PRODUCE_BATCH_BYTES = 256 * 1024
 aiokafka keeps one produce request in flight per broker, carrying at most one
 batch per partition: at 16 KiB that is five signed 1 KiB messages (3.2 KB records)
 per round trip on a sender's partition, and the publisher queues behind it. At
-256 KiB, 80. Measured as deployed (10 000 messages, 3 rounds each, interleaved):
-publisher 362-410 vs 493-506 µs per message, broker 71-153 vs 216-250, 1 478-1 612
-vs 1 345-1 415 msgs/s (docs/bench.md). Not larger: 1 MB batches cost the broker
-more, not less (a G1 heap of 512 MiB, as the local broker's, allocates buffers of
-half a region or more, 512 KiB here, as humongous objects). A record larger than
-this still goes, in a batch of its own (up to the topic's ``max.message.bytes``)."""
+256 KiB, 80. As deployed, ``python -m accord.bench.produce_batch`` (3 rounds each,
+interleaved): publisher 381-424 vs 510-516 µs per message, broker 67-123 vs
+227-249, 1 460-1 499 vs 1 318-1 364 msgs/s (docs/bench.md). Not larger: with 1 MB
+batches the broker spent more in two rounds of three (a G1 heap of 512 MiB, as the
+local broker's, allocates buffers of half a region or more as humongous objects).
+A record larger than this still goes, in a batch of its own (up to the topic's
+``max.message.bytes``)."""
 
 
 def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
