@@ -6,7 +6,7 @@ busy and mostly idle:
 
 - **busy** (the last poll had records): up to 256 KiB or ``fetch_wait_ms`` (10 ms by
   default). Under load a poll then carries many messages, and its inbox
-  transaction, receipt and offset commit are shared among them.
+  transaction and signed receipt are shared among them.
 - **idle** (a poll found nothing for ``fetch_wait_ms`` + 10 ms): 1 byte or 500 ms,
   Kafka's long poll. The broker answers the moment a record is written, so the
   first message after a quiet spell does not wait out a fetch timer, and an idle
@@ -37,12 +37,11 @@ IDLE_FETCH_WAIT_MS = 500
 """An idle fetch's bound: the broker answers at once when a record arrives, so this
 only sets how often an idle node asks (Kafka's own default)."""
 
-Mode = Literal["busy", "idle"]
-
-
 IDLE_AFTER_MS = 10
 """A poll that waits out one busy fetch and this much more with nothing to show
 makes the node idle."""
+
+Mode = Literal["busy", "idle"]
 
 
 class FetchPacing:
