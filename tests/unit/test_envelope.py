@@ -20,6 +20,7 @@ from accord.envelope import (
     uuid7_time_ms,
     verify,
 )
+from accord.envelope.jws import Unsigned, sign_record, unsigned
 from accord.envelope.samples import SAMPLES, sample_label
 from accord.errors import ReasonCode, Refused
 from accord.models import MESSAGE_TYPES, Retract, StrategicAssessment
@@ -66,6 +67,19 @@ def test_round_trip_every_type(type_name: str) -> None:
     outer = json.loads(envelope)
     assert verdict.payload == b64d(outer["payload"])  # the exact signed bytes
     assert len(verdict.payload_sha256) == 64
+
+
+def test_the_builder_hashes_the_payload_the_verifier_hashes() -> None:
+    # The publisher acknowledges and announces by Unsigned.payload_sha256, hashed
+    # before the payload was encoded; receipts come back with Verified.payload_sha256.
+    sample = SAMPLES[SA]
+    header = header_for(sample)
+    label = sample_label(sample.sender, sample.scope, at=header.issued_at)
+    item = unsigned(header, label, sample.body, pki().signer(sample.sender))
+    verdict = verify(sign_record(pki().signer(sample.sender), item), pki().trust_store())
+    assert isinstance(verdict, Verified), verdict
+    assert item.payload_sha256 == verdict.payload_sha256
+    assert item.payload_sha256 != Unsigned(item.protected_b64, item.payload, False).payload_sha256
 
 
 def test_protected_header_format() -> None:

@@ -23,9 +23,9 @@ from accord.confidentiality import (
 )
 from accord.confidentiality.wrap import Cwk
 from accord.envelope import Rejected, Verified, seal, verify
-from accord.envelope.jws import Sealed
+from accord.envelope.jws import Sealed, sign_record
 from accord.envelope.samples import SAMPLES, Sample, sample_header, sample_label
-from accord.envelope.v2 import open_sealed, seal_encrypted, verify_sealed
+from accord.envelope.v2 import open_sealed, seal_encrypted, unsigned_encrypted, verify_sealed
 from accord.errors import ReasonCode, Refused
 from accord.plan import Plan, load_plan
 from accord.trust import TrustStore
@@ -105,6 +105,16 @@ def test_a_recipient_verifies_then_decrypts(world: World) -> None:
         verified = open_sealed(sealed, keyring, entitled=_entitled(world, sample))
         assert verified.body == sample.body
         assert verified.payload_sha256 == sealed.payload_sha256
+
+
+def test_the_builder_hashes_the_payload_the_verifier_hashes(world: World) -> None:
+    sample = _sample()
+    header = sample_header(sample, issued_at=datetime.now(UTC))
+    label = sample_label(sample.sender, sample.scope, at=header.issued_at)
+    cwk, _ = world.cwk(sample.sender, *_entitled(world, sample))
+    signer = world.pki.signer(sample.sender)
+    item = unsigned_encrypted(header, label, sample.body, signer, cwk)
+    assert item.payload_sha256 == _verify(world, sign_record(signer, item)).payload_sha256
 
 
 def test_the_protected_header_commits_to_the_unencoded_payload(world: World) -> None:

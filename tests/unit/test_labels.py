@@ -39,6 +39,28 @@ def test_valid_label_passes() -> None:
     check_label(label(), Scope.BILATERAL, sender="JPN.MOFA")
 
 
+@pytest.mark.parametrize(
+    ("member", "value", "named"),
+    [
+        ("policy", "nato-2020", "unknown label policy 'nato-2020'"),
+        ("classification", "TOP-SECRET", "classification 'TOP-SECRET'"),
+        ("releasable_to", ("JPN", "GBR"), "unknown country 'GBR'"),
+        ("caveats", ("NOFORN",), "caveat 'NOFORN'"),
+    ],
+)
+def test_a_sealer_refuses_a_label_value_its_policy_does_not_know(
+    member: str, value: object, named: str
+) -> None:
+    # ENV-26 on the typed label a publisher holds (one built around validation, as a
+    # partner library might), read without a full dump of the model.
+    fields = dict(label())
+    fields[member] = value
+    with pytest.raises(Refused) as exc:
+        check_label(Label.model_construct(**fields), Scope.BILATERAL, sender="JPN.MOFA")
+    assert exc.value.reason is ReasonCode.UNKNOWN_LABEL_VALUE
+    assert named in exc.value.message
+
+
 def test_releasability_must_match_scope() -> None:
     with pytest.raises(Refused) as err:
         check_label(label(releasable_to=(Country.JPN,)), Scope.BILATERAL, sender="JPN.MOFA")

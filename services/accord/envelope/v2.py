@@ -11,6 +11,7 @@ under a content key derived from a CWK, AAD over the exact H and L bytes.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Collection
 from datetime import datetime
@@ -91,7 +92,12 @@ def unsigned_encrypted(
         cwk, header.message_id, header=h, label=lab, plaintext=body.model_dump_json().encode()
     )
     payload = b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64e(enc).encode() + b'"}'
-    return Unsigned(_protected(signer.kid, header.type), payload.decode("utf-8"), True)
+    return Unsigned(
+        _protected(signer.kid, header.type),
+        payload.decode("utf-8"),
+        True,
+        hashlib.sha256(payload).hexdigest(),
+    )
 
 
 def seal_encrypted(

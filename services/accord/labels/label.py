@@ -127,6 +127,7 @@ def _load_policy(name: str) -> PolicyRules:
 
 
 POLICIES: dict[Policy, PolicyRules] = {p: _load_policy(p.value) for p in Policy}
+_POLICY_NAMED: dict[str, PolicyRules] = {r.name: r for r in POLICIES.values()}
 
 CLASSIFICATION_RANK: dict[Classification, int] = {
     c: i for i, c in enumerate(POLICIES[Policy.ACCORD_JPN_AUS_2007].levels)
@@ -151,7 +152,7 @@ def unknown_label_values(label: object) -> str | None:
     policy_name = label.get("policy")
     policy: PolicyRules | None = None
     if isinstance(policy_name, str):
-        policy = next((r for r in POLICIES.values() if r.name == policy_name), None)
+        policy = _POLICY_NAMED.get(policy_name)
         if policy is None:
             return f"unknown label policy {policy_name[:64]!r}"
     level = label.get("classification")
@@ -252,7 +253,16 @@ def check_label(label: Label, scope: Scope, *, sender: str, values_checked: bool
     as received; a verifier does, on the parsed JSON before schema validation.
     """
     if not values_checked and rules.enabled("ENV-26"):
-        unknown = unknown_label_values(label.model_dump(mode="json"))
+        # The members ENV-26 reads, as JSON spells them: the enum members are their
+        # own strings (StrEnum), so no full model_dump per message is needed.
+        unknown = unknown_label_values(
+            {
+                "policy": label.policy,
+                "classification": label.classification,
+                "releasable_to": list(label.releasable_to),
+                "caveats": list(label.caveats),
+            }
+        )
         if unknown is not None:
             raise Refused(ReasonCode.UNKNOWN_LABEL_VALUE, unknown, rule="ENV-26")
     releasable = set(label.releasable_to)

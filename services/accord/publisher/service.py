@@ -152,6 +152,8 @@ root statement (SPEC 12: at most 1024) and an audit path of 16 hashes, with fram
 def _unsigned_digest(item: Unsigned) -> str:
     """SHA-256 (hex) of the payload a record of ``item`` signs: what receipts and
     ``published`` announcements acknowledge (``Verified.payload_sha256``)."""
+    if item.payload_sha256:  # hashed by the builder from the bytes it encoded
+        return item.payload_sha256
     if item.v2:
         return hashlib.sha256(item.payload.encode("utf-8")).hexdigest()
     padded = item.payload + "=" * (-len(item.payload) % 4)
