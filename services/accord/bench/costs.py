@@ -63,7 +63,9 @@ def _cpu_us(run: Callable[[], object], n: int) -> float:
     return (time.process_time() - start) / n * 1e6
 
 
-class _Fixture:
+class Fixture:
+    """``n`` sealed and unsigned messages of the bench's sender, its key and state files."""
+
     def __init__(self, directory: Path, n: int) -> None:
         self.n = n
         self.directory = directory
@@ -96,7 +98,7 @@ class _Fixture:
         return PublisherState(self.directory / f"state{self._dbs}.sqlite")
 
 
-def state_cost(f: _Fixture) -> Cost:
+def state_cost(f: Fixture) -> Cost:
     """Sequence and sent log: four autocommit statements per message (peek, take,
     record_sent, acknowledged) against a peek per message and two transactions per
     batch."""
@@ -124,7 +126,7 @@ def state_cost(f: _Fixture) -> Cost:
     return Cost("sequence + sent log (SQLite)", _cpu_us(before, f.n), _cpu_us(after, f.n))
 
 
-def digest_cost(f: _Fixture) -> Cost:
+def digest_cost(f: Fixture) -> Cost:
     """The announcement's payload digest: parsing the sealed envelope against hashing
     the payload bytes where ``unsigned`` has them, before it encodes them
     (``Unsigned.payload_sha256``, carried with the record)."""
@@ -135,7 +137,7 @@ def digest_cost(f: _Fixture) -> Cost:
     )
 
 
-def signing_cost(f: _Fixture) -> Cost:
+def signing_cost(f: Fixture) -> Cost:
     """Ed25519 per record against one per batch of ``BATCH_MAX`` (a Merkle tree over
     the records' signing inputs and an inclusion proof each: SPEC 12)."""
 
@@ -150,7 +152,7 @@ def signing_cost(f: _Fixture) -> Cost:
     )
 
 
-def header_cost(f: _Fixture) -> Cost:
+def header_cost(f: Fixture) -> Cost:
     """``Header.create`` (derives the topic again) against validating the header with
     the plan's topic."""
     namespace = f.plan.namespace
@@ -181,7 +183,7 @@ def header_cost(f: _Fixture) -> Cost:
     return Cost("header built (Header.create)", _cpu_us(before, f.n), _cpu_us(after, f.n))
 
 
-def label_cost(f: _Fixture) -> Cost:
+def label_cost(f: Fixture) -> Cost:
     """``check_label`` in the publisher and again in the seal, against once."""
 
     def check(times: int) -> None:
@@ -191,7 +193,7 @@ def label_cost(f: _Fixture) -> Cost:
     return Cost("label check", _cpu_us(lambda: check(2), f.n), _cpu_us(lambda: check(1), f.n))
 
 
-def asyncio_cost(f: _Fixture) -> Cost:
+def asyncio_cost(f: Fixture) -> Cost:
     """Per message a task, a lock and a shielded wait_for, against one queue entry per
     message and one wait per batch (the batcher's shape)."""
     sink = AckingProducer()
@@ -222,7 +224,7 @@ def asyncio_cost(f: _Fixture) -> Cost:
     )
 
 
-def log_cost(f: _Fixture) -> Cost:
+def log_cost(f: Fixture) -> Cost:
     """The per-message event at INFO through the lazy module proxy (re-bound on every
     call, one JSON line each), against DEBUG on a logger bound once, at INFO."""
     sink = io.StringIO()
@@ -250,7 +252,7 @@ def log_cost(f: _Fixture) -> Cost:
     return Cost("published event (INFO line -> DEBUG)", before, after)
 
 
-def publisher_cost(f: _Fixture, signing: str) -> float:
+def publisher_cost(f: Fixture, signing: str) -> float:
     """``Publisher.publish_many`` into an acknowledging in-memory producer, µs/message."""
     plan = f.plan.model_copy(
         update={
@@ -284,7 +286,7 @@ def publisher_cost(f: _Fixture, signing: str) -> float:
 
 def measure(n: int, rounds: int) -> tuple[list[Cost], dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="accord-costs-") as tmp:
-        f = _Fixture(Path(tmp), n)
+        f = Fixture(Path(tmp), n)
         steps = (
             state_cost,
             digest_cost,
