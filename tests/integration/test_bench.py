@@ -44,7 +44,10 @@ async def test_bench_figures_are_complete_and_consistent(
         assert f[key] > 0, key
     # The latency run as deployed: every paced message landed at the other process.
     assert f["paced_deployed_landed"] == f["paced_deployed_messages"] == 200
-    for run in ("raw", "pipeline", "paced", "deployed", "paced_deployed", "peer1", "peer2"):
+    # ... and the peer's, paced at the same rate in its two processes.
+    assert f["paced_peer2_landed"] == f["paced_peer2_messages"] == 200
+    runs = ("raw", "pipeline", "paced", "deployed", "paced_deployed", "peer1", "peer2")
+    for run in (*runs, "paced_peer2"):
         assert 0 < f[f"{run}_p50_ms"] <= f[f"{run}_p99_ms"], run
     assert f["ratio_b_a"] == pytest.approx(f["pipeline_msgs_per_s"] / f["raw_msgs_per_s"])
     assert f["envelope_bytes"] > SMALL.body_size
@@ -76,6 +79,7 @@ async def test_bench_figures_are_complete_and_consistent(
     for row in (
         "accord deployed, signed",
         "peer (FastStream), two processes",
+        "paced peer (2 processes) at 200 msgs/s",
         "accord / peer (x)",
         "per node, msgs/s per busy core",
     ):

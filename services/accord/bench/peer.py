@@ -291,8 +291,11 @@ async def publish(
     count: int,
     body: PeerReport,
     first_sequence: int = 1,
+    *,
+    rate: float | None = None,
 ) -> None:
-    """Model, sign and publish ``count`` messages, ``IN_FLIGHT`` awaiting acks at most."""
+    """Model, sign and publish ``count`` messages, ``IN_FLIGHT`` awaiting acks at most;
+    paced at ``rate``/s, each at its scheduled time (as accord's paced run publishes)."""
     in_flight = asyncio.Semaphore(IN_FLIGHT)
     pending: set[asyncio.Future[Any]] = set()
 
@@ -300,7 +303,12 @@ async def publish(
         pending.discard(future)
         in_flight.release()
 
-    for n in range(first_sequence, first_sequence + count):
+    start = time.perf_counter()
+    for i, n in enumerate(range(first_sequence, first_sequence + count)):
+        if rate is not None:
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
         await in_flight.acquire()
         message = PeerMessage(
             message_id=uuid.uuid4(),
@@ -384,9 +392,12 @@ async def peer_run(
     fetch_wait_ms: int = FETCH_WAIT_MS,
     broker_pid: int | None = None,
     within_s: float = 600.0,
+    rate: float | None = None,
 ) -> PeerRun:
     """``count`` messages through the peer, after ``warmup`` uncounted ones; the
-    subscriber in this process (``processes=1``) or in its own (``2``)."""
+    subscriber in this process (``processes=1``) or in its own (``2``). ``rate``: the
+    timed messages paced at that many a second (the latency run), else as fast as the
+    publisher goes."""
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     topic = f"peer.bench.{uuid.uuid4().hex[:8]}"
     group = f"peer-{uuid.uuid4().hex[:8]}"
@@ -435,7 +446,7 @@ async def peer_run(
             cpu_seconds(node.pid) if node else None,
             cpu_seconds(broker_pid) if broker_pid else None,
         )
-        await publish(pub_broker, topic, signer, count, body, first_sequence=before + 1)
+        await publish(pub_broker, topic, signer, count, body, first_sequence=before + 1, rate=rate)
         await _until(db, before + count, within_s)
         cpu1 = (
             time.process_time(),

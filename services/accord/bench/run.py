@@ -280,6 +280,21 @@ async def run_once(
                 broker_pid=broker_pid,
             )
             figures.update(run.figures(f"peer{processes}"))
+        # Paced, two processes: the latency target's run for the peer, so that the
+        # figure says what this machine allows a simpler pipeline at the same rate.
+        progress(f"paced peer, two processes: {options.rate:g} msgs/s for {options.seconds:g} s")
+        run = await peer_run(
+            conn.bootstrap_servers,
+            directory / "peer2-paced",
+            max(1, round(options.rate * options.seconds)),
+            processes=2,
+            body_size=options.body_size,
+            warmup=options.warmup,
+            fetch_wait_ms=options.fetch_wait_ms,
+            broker_pid=broker_pid,
+            rate=options.rate,
+        )
+        figures.update(run.figures("paced_peer2"))
 
     for step in (peer, deployed) if peer_first else (deployed, peer):
         await step()

@@ -75,12 +75,14 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{f['verify_per_s']:>10.0f} (verify)",
         _row(f"paced (b) at {f['paced_target_rate']:g} msgs/s", f, "paced"),
         _row(f"paced deployed at {f['paced_target_rate']:g} msgs/s", f, "paced_deployed"),
+        _row(f"paced peer (2 processes) at {f['paced_target_rate']:g} msgs/s", f, "paced_peer2"),
         "",
         f"delivered: (b) {f['pipeline_deliveries']:.0f}/{f['pipeline_deliveries_expected']:.0f},"
         f" paced {f['paced_deliveries']:.0f}/{f['paced_deliveries_expected']:.0f}, deployed "
         f"{f['deployed_landed']:.0f}/{f['deployed_messages']:.0f}, paced deployed "
         f"{f['paced_deployed_landed']:.0f}/{f['paced_deployed_messages']:.0f}, peer "
-        f"{f['peer1_landed']:.0f}+{f['peer2_landed']:.0f}/{2 * f['peer2_messages']:.0f};"
+        f"{f['peer1_landed']:.0f}+{f['peer2_landed']:.0f}/{2 * f['peer2_messages']:.0f},"
+        f" paced peer {f['paced_peer2_landed']:.0f}/{f['paced_peer2_messages']:.0f};"
         f" rejected {f['pipeline_rejected']:.0f}+{f['paced_rejected']:.0f}",
         f"paced: receivers' histogram puts {f['paced_histogram_le_50ms']:.1%} at or under 50 ms;"
         f" max {f['paced_max_ms']:.1f} ms",
