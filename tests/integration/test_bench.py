@@ -156,13 +156,23 @@ async def test_latency_rows_cover_every_rate(
         seconds=1.0,
         warmup=10,
         broker_pid=kafka.pid,
+        peer=True,
     )
-    assert [(r["rate"], r["messages"]) for r in rows] == [(20.0, 20), (40.0, 40)]
+    # accord's row, then the peer's at the same rate, for each rate in order
+    assert [(r["who"], r["rate"], r["messages"]) for r in rows] == [
+        ("accord", 20.0, 20),
+        ("peer", 20.0, 20),
+        ("accord", 40.0, 40),
+        ("peer", 40.0, 40),
+    ]
     for r in rows:
         assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
-        assert set(r["cpu_us_per_message"]) == {"publisher", "receiver", "broker"}
+        receiving = "receiver" if r["who"] == "accord" else "subscriber"
+        assert set(r["cpu_us_per_message"]) == {"publisher", receiving, "broker"}
     table = latency.render(rows, 1.0, 100).splitlines()
     assert table[3].split()[:2] == ["20", str(rows[0]["p50_ms"])]
+    assert table[4].split()[:2] == ["20", str(rows[1]["p50_ms"])]
+    assert "peer: " in table[4]
 
 
 async def test_produce_batch_rows_alternate_the_two_sizes(

@@ -2,6 +2,7 @@
 
     python -m accord.bench.latency                      # 50 and 500 msgs/s, 10 s each
     python -m accord.bench.latency --rate 50 --rate 200 --seconds 20 --json
+    python -m accord.bench.latency --rate 50 --rate 500 --peer   # the peer too
 
 Each rate is one run of ``accord bench``'s paced deployed row (``deployed_run``): the
 receiving node in a process of its own, the publisher in this one, one
@@ -10,12 +11,18 @@ command starts. It prints p50, p90, p99 and the largest latency in ms, and each
 process's CPU per message. A quicker look than the whole ``accord bench`` when only
 latency is in question (a change to batching, linger or fetch settings); the
 machine's other work shows in every figure, so compare rates of one run.
+
+``--peer`` (needs the ``bench`` extra) follows each rate's row with the FastStream
+peer's at the same rate, two processes on the same broker (``accord.bench.peer``;
+its landing is stamped as its batch transaction begins, accord's after it commits):
+what this machine allows a pipeline that does less, at that rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -41,8 +48,10 @@ async def measure(
     warmup: int = 500,
     fetch_wait_ms: int = FETCH_WAIT_MS,
     broker_pid: int | None = None,
+    peer: bool = False,
 ) -> list[dict[str, Any]]:
-    """One paced deployed run per rate, in order, on the broker at ``conn``."""
+    """One paced deployed run per rate, in order, on the broker at ``conn``; with
+    ``peer``, each followed by the two-process peer's paced run at that rate."""
     rows = []
     for n, rate in enumerate(rates):
         run = await deployed_run(
@@ -55,16 +64,38 @@ async def measure(
             fetch_wait_ms=fetch_wait_ms,
             rate=rate,
         )
-        row: dict[str, Any] = {"rate": rate, "messages": run.count}
-        for q, key in ((50, "p50_ms"), (90, "p90_ms"), (99, "p99_ms"), (100, "max_ms")):
-            row[key] = round(percentile(run.latencies, q) * 1000, 1)
-        row["cpu_us_per_message"] = {k: round(v) for k, v in run.cpu_us_per_message().items()}
-        rows.append(row)
+        rows.append(_row("accord", rate, run.count, run.latencies, run.cpu_us_per_message()))
+        if peer:
+            from accord.bench.peer import peer_run
+
+            paced = await peer_run(
+                conn.bootstrap_servers,
+                directory / f"peer-{n}",
+                max(1, round(rate * seconds)),
+                processes=2,
+                warmup=warmup,
+                fetch_wait_ms=fetch_wait_ms,
+                broker_pid=broker_pid,
+                rate=rate,
+            )
+            rows.append(
+                _row("peer", rate, paced.count, paced.latencies, paced.cpu_us_per_message())
+            )
     return rows
 
 
+def _row(
+    who: str, rate: float, count: int, latencies: list[float], cpu: dict[str, float]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"who": who, "rate": rate, "messages": count}
+    for q, key in ((50, "p50_ms"), (90, "p90_ms"), (99, "p99_ms"), (100, "max_ms")):
+        row[key] = round(percentile(latencies, q) * 1000, 1)
+    row["cpu_us_per_message"] = {k: round(v) for k, v in cpu.items()}
+    return row
+
+
 async def _on_a_local_broker(
-    rates: Sequence[float], seconds: float, warmup: int, fetch_wait_ms: int
+    rates: Sequence[float], seconds: float, warmup: int, fetch_wait_ms: int, peer: bool
 ) -> list[dict[str, Any]]:
     async with bench_site("accord-latency-") as site:
         return await measure(
@@ -76,6 +107,7 @@ async def _on_a_local_broker(
             warmup=warmup,
             fetch_wait_ms=fetch_wait_ms,
             broker_pid=site.broker_pid,
+            peer=peer,
         )
 
 
@@ -88,9 +120,10 @@ def render(rows: list[dict[str, Any]], seconds: float, fetch_wait_ms: int) -> st
     ]
     for r in rows:
         cpu = ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_message"].items())
+        who = "peer: " if r["who"] == "peer" else ""
         lines.append(
             f"{r['rate']:8g}{r['p50_ms']:9.1f}{r['p90_ms']:9.1f}{r['p99_ms']:9.1f}"
-            f"{r['max_ms']:9.1f}   {cpu}"
+            f"{r['max_ms']:9.1f}   {who}{cpu}"
         )
     lines.append("")
     lines.append(f"load average {os.getloadavg()[0]:.1f} at the end")
@@ -105,13 +138,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--fetch-wait-ms", type=int, default=FETCH_WAIT_MS)
+    parser.add_argument("--peer", action="store_true", help="also the FastStream peer at each rate")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     rates = args.rate or [50.0, 500.0]
     if any(r <= 0 for r in rates) or args.seconds <= 0:
         parser.error("rates and --seconds must be positive")
+    if args.peer and importlib.util.find_spec("faststream") is None:
+        parser.error("--peer needs the bench extra: pip install -e '.[bench]'")
     configure_logging("WARNING", stream=sys.stderr)
-    rows = asyncio.run(_on_a_local_broker(rates, args.seconds, args.warmup, args.fetch_wait_ms))
+    rows = asyncio.run(
+        _on_a_local_broker(rates, args.seconds, args.warmup, args.fetch_wait_ms, args.peer)
+    )
     print(json.dumps(rows) if args.json else render(rows, args.seconds, args.fetch_wait_ms))
     return 0
 

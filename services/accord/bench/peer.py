@@ -340,6 +340,18 @@ class PeerRun:
     """None in the one-process run (both sides are ``cpu_publisher_s``)."""
     cpu_broker_s: float | None
 
+    def cpu_us_per_message(self) -> dict[str, float]:
+        """Each measured process's CPU µs per message: ``process`` (one-process run) or
+        ``publisher`` and ``subscriber``, and ``broker`` when its pid was known."""
+        seconds = (
+            {"process": self.cpu_publisher_s}
+            if self.cpu_subscriber_s is None
+            else {"publisher": self.cpu_publisher_s, "subscriber": self.cpu_subscriber_s}
+        )
+        if self.cpu_broker_s is not None:
+            seconds["broker"] = self.cpu_broker_s
+        return {part: s / self.count * 1e6 for part, s in seconds.items()}
+
     def figures(self, prefix: str) -> dict[str, float]:
         f = {
             f"{prefix}_msgs_per_s": self.count / self.seconds if self.seconds > 0 else 0.0,
@@ -348,13 +360,8 @@ class PeerRun:
             f"{prefix}_landed": float(len(self.latencies)),
             f"{prefix}_messages": float(self.count),
         }
-        if self.cpu_subscriber_s is None:
-            f[f"{prefix}_cpu_us_per_msg_process"] = self.cpu_publisher_s / self.count * 1e6
-        else:
-            f[f"{prefix}_cpu_us_per_msg_publisher"] = self.cpu_publisher_s / self.count * 1e6
-            f[f"{prefix}_cpu_us_per_msg_subscriber"] = self.cpu_subscriber_s / self.count * 1e6
-        if self.cpu_broker_s is not None:
-            f[f"{prefix}_cpu_us_per_msg_broker"] = self.cpu_broker_s / self.count * 1e6
+        for part, us in self.cpu_us_per_message().items():
+            f[f"{prefix}_cpu_us_per_msg_{part}"] = us
         return f
 
 
