@@ -54,7 +54,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ConfigDict
 
 from accord.bench.figures import percentile
-from accord.bench.pipeline import IN_FLIGHT
+from accord.bench.pipeline import IN_FLIGHT, scheduled
 from accord.config import FETCH_WAIT_MS
 from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
 from accord.kafka.clients import PRODUCE_BATCH_BYTES
@@ -306,9 +306,7 @@ async def publish(
     start = time.perf_counter()
     for i, n in enumerate(range(first_sequence, first_sequence + count)):
         if rate is not None:
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await scheduled(start, i, rate)
         await in_flight.acquire()
         message = PeerMessage(
             message_id=uuid.uuid4(),

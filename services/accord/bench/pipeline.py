@@ -86,6 +86,14 @@ CHUNK = 256
 """Unpaced runs publish through ``Publisher.publish_many`` this many at a time."""
 
 
+async def scheduled(start: float, i: int, rate: float) -> None:
+    """Sleep until message ``i`` of a run paced at ``rate``/s that began at ``start``
+    (``time.perf_counter``) is due: the one pacing of every paced bench run."""
+    delay = start + i / rate - time.perf_counter()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
 async def publish_many(
     publisher: Publisher,
     count: int,
@@ -121,9 +129,7 @@ async def publish_many(
     loop = asyncio.get_running_loop()
     start = time.perf_counter()
     for i in range(count):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await scheduled(start, i, rate)
         await in_flight.acquire()
         task: asyncio.Task[object] = loop.create_task(
             publisher.publish(body, scope=SCOPE, area=AREA, label=label)

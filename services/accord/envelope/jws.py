@@ -192,14 +192,11 @@ def _canonical_b64url(text: str) -> bool:
 def _b64d(text: str, what: str, rule: str = "ENV-06") -> bytes:
     """Decode base64url; refuses anything but the canonical spelling (SPEC 3.2)."""
     strict = rules.enabled(rule)
-    if strict and not _canonical_b64url(text):
-        _refuse(ReasonCode.MALFORMED, f"{what} is not canonical base64url", rule)
+    if strict:
+        if not _canonical_b64url(text):
+            _refuse(ReasonCode.MALFORMED, f"{what} is not canonical base64url", rule)
+        return _decode_canonical(text)
     try:
-        if strict:
-            return binascii.a2b_base64(
-                (text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URL),
-                strict_mode=True,
-            )
         # Rule switched off (mutation test only): decode as a lenient library would,
         # padding accepted and stray low bits ignored.
         return binascii.a2b_base64(
@@ -210,15 +207,10 @@ def _b64d(text: str, what: str, rule: str = "ENV-06") -> bytes:
         _refuse(ReasonCode.MALFORMED, f"{what} is not base64url", rule)
 
 
-def _decode_hash(text: str) -> bytes:
-    """A path element BAT-02 already found canonical (43 base64url characters): its
-    32 bytes, without checking the spelling a second time."""
-    return binascii.a2b_base64((text + "=").encode("ascii").translate(_FROM_URL))
-
-
 def _decode_canonical(text: str) -> bytes:
-    """Text ENV-06 already found canonical base64url: its bytes, without checking the
-    spelling a second time (what ``_b64d`` would return for it)."""
+    """Text already found canonical base64url (``_canonical_b64url``: by ``_b64d``, or
+    by ENV-06 and BAT-02 for a record's payload and path elements): its bytes, without
+    checking the spelling a second time. Canonical text always decodes."""
     return binascii.a2b_base64((text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URL))
 
 
@@ -1105,7 +1097,7 @@ def _check_inclusion(
         if memo is not None and rules.enabled("BAT-02"):
             path_text: list[str] = batch["path"]
             computed, steps = memo.root(
-                leaf, batch["index"], statement.tree_size, path_text, _decode_hash
+                leaf, batch["index"], statement.tree_size, path_text, _decode_canonical
             )
             if steps and hmac.compare_digest(computed, statement.root_hash):
                 memo.remember(steps, path_text, computed)
