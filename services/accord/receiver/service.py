@@ -474,14 +474,19 @@ class Receiver:
         """
         now = datetime.now(UTC)
         out = step(batch.values(), self.inbox, self._context, now=now)
+        unknown_kid = any(r.reason is ReasonCode.UNKNOWN_KEY for _, r in out.quarantined)
+        unknown_cwk = any(
+            r.reason is ReasonCode.UNDECRYPTABLE and r.rule == "ENC-05" for _, r in out.quarantined
+        )
         if (
             self._trust_feed is not None
-            and any(
-                r.reason is ReasonCode.UNKNOWN_KEY
-                or (r.reason is ReasonCode.UNDECRYPTABLE and r.rule == "ENC-05")
-                for _, r in out.quarantined
-            )
-            and await self._trust_feed.sync()
+            and (unknown_kid or unknown_cwk)
+            # Anyone can write records under kids nobody knows, so those catch-ups are
+            # limited to one a second. A CWK id is met only after a trusted signature
+            # verified (ENC-05 comes after ENV-23): a partner's first message under a
+            # new key, whose announcement the feed may have read a moment after its
+            # last catch-up. That one always catches up.
+            and await self._trust_feed.sync(min_interval_s=0.0 if unknown_cwk else 1.0)
         ):
             # A just-rotated key: its certificate was on the trust topic but not yet
             # read; or a body under a CWK whose announcement (sent before the message,
