@@ -8,7 +8,7 @@ import pytest
 
 from accord.areas import Area
 from accord.errors import PlanError
-from accord.parties import Scope
+from accord.parties import Country, Scope, country_of
 from accord.plan import AgencyPlan, Plan, load_plan
 from accord.topics import RECEIPTS_TOPIC, TRUST_TOPIC, exchange_topic, quarantine_topic
 
@@ -78,6 +78,20 @@ def test_entitled_receivers(plan: Plan) -> None:
     )
 
 
+def test_entitled_receivers_are_exactly_the_agencies_that_may_receive(plan: Plan) -> None:
+    # entitled_receivers looks the scope up once rather than asking may_receive per
+    # agency (issue 16): the two must agree for every scope and area, including
+    # areas a scope does not carry and a scope the plan leaves out.
+    narrowed = plan.model_copy(update={"scopes": {Scope.BILATERAL: plan.scopes[Scope.BILATERAL]}})
+    for p in (plan, narrowed):
+        for scope in Scope:
+            for area in Area:
+                expected = sorted(a for a in p.agencies if p.may_receive(a, scope, area))
+                assert p.entitled_receivers(scope, area) == expected, (scope, area)
+    assert narrowed.entitled_receivers(Scope.TRILATERAL, Area.COUNTER_TERRORISM) == []
+    assert plan.entitled_receivers(Scope.TRILATERAL, Area.COUNTER_TERRORISM) != []
+
+
 def test_topics(plan: Plan) -> None:
     specs = {t.name: t for t in plan.topics()}
     assert len(specs) == len(plan.topics()), "topic names are unique"
@@ -106,3 +120,11 @@ def test_plan_built_in_code_gets_semantic_checks(plan: Plan) -> None:
     data["agencies"]["USA.STATE"]["receive"].append(Area.LAW_ENFORCEMENT)
     with pytest.raises(ValueError, match="law-enforcement"):
         Plan.model_validate(data)
+
+
+def test_country_of_is_cached_but_a_malformed_id_always_raises() -> None:
+    assert country_of("JPN.MOFA") is Country.JPN
+    assert country_of("JPN.MOFA") is Country.JPN  # from the cache
+    for _ in range(2):  # a refusal is not cached as an answer
+        with pytest.raises(ValueError, match=r"COUNTRY\.AGENCY"):
+            country_of("jpn.mofa")

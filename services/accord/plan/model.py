@@ -379,7 +379,16 @@ class Plan(_Strict):
 
         The sender is included when it is itself entitled; the monitor excludes it.
         """
-        return sorted(a for a in self.agencies if self.may_receive(a, scope, area))
+        sp = self.scopes.get(scope)
+        if sp is None or area not in sp.areas:
+            return []
+        # may_receive for each agency, with the scope looked up once (per message on
+        # both sides when bodies are encrypted: the recipients are worked out from it)
+        return sorted(
+            a
+            for a, ap in self.agencies.items()
+            if area in ap.receive and ap.country in sp.countries
+        )
 
     def exchange_topic(self, scope: Scope, area: Area) -> str:
         return exchange_topic(scope, area, self.namespace)
