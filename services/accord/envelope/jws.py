@@ -1206,7 +1206,8 @@ def _v2_layout(payload: str) -> tuple[str, str, Any, bytes]:
         _refuse(
             ReasonCode.MALFORMED, "enc must be canonical base64url of 45 bytes to 1 MiB", "ENC-03"
         )
-    enc = _b64d(enc_text, "enc", "ENC-03")
+    # Strict, the text was just found canonical: decoded without a second look.
+    enc = _decode_canonical(enc_text) if strict else _b64d(enc_text, "enc", "ENC-03")
     if enc[:1] != b"\x01" and strict:
         _refuse(ReasonCode.MALFORMED, "unknown encrypted body version", "ENC-03")
     return header, label, label_doc, enc
