@@ -69,10 +69,12 @@ class FakeRecord:
 @dataclass
 class MemoryProducer:
     """aiokafka's ``send`` over a list, as httpx tests use a ``MockTransport``:
-    ``ack=False`` never acknowledges, ``fail`` fails every send with that error."""
+    ``ack=False`` never acknowledges, ``fail`` fails every send with that error,
+    ``ack_after_s`` acknowledges that long after the send (a broker round trip)."""
 
     ack: bool = True
     fail: BaseException | None = None
+    ack_after_s: float = 0.0
     sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(
         default_factory=list
     )
@@ -90,6 +92,11 @@ class MemoryProducer:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.fail is not None:
             future.set_exception(self.fail)
+        elif self.ack and self.ack_after_s:
+            metadata = RecordMetadata(topic, 0, len(self.sent) - 1)
+            asyncio.get_running_loop().call_later(
+                self.ack_after_s, lambda: future.done() or future.set_result(metadata)
+            )
         elif self.ack:
             future.set_result(RecordMetadata(topic, 0, len(self.sent) - 1))
         return future

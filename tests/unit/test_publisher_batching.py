@@ -371,3 +371,34 @@ def test_batch_settings_out_of_range_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match="batch_max"):
         make(tmp_path, MemoryProducer(), batch_max=batch_max, linger_s=linger_s)
+
+
+async def test_a_steady_trickle_is_announced_in_batches_not_one_receipt_a_message(
+    tmp_path: Path,
+) -> None:
+    # Issue 16: each announcement waits for its ack; what arrived meanwhile used to go
+    # at once, so at a few hundred messages a second nearly every message was a signed
+    # announcement of its own. Now the next batch is gathered as the first was.
+    producer = MemoryProducer(ack_after_s=0.004)
+    count = 60
+    async with make(tmp_path, producer, announce=True) as pub:
+        publishes = []
+        for _ in range(count):  # paced as the bench paces: one publish every 2 ms
+            publishes.append(asyncio.create_task(pub.publish(BODY, scope=BI, area=SA, label=LABEL)))
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*publishes)
+    announced = [
+        verdict.body
+        for topic, value, _key, _headers in producer.sent
+        if topic == plan().receipts_topic
+        for verdict in [verify(value or b"", pki().trust_store(), topic=topic)]
+        if isinstance(verdict, Verified)
+    ]
+    assert all(r.status == "published" for r in announced)  # type: ignore[attr-defined]
+    # every message announced once, in receipts that each carry many
+    acks = [a for r in announced for a in r.acknowledgements]  # type: ignore[attr-defined]
+    assert len(acks) == count
+    assert len({a.message_id for a in acks}) == count
+    # ~0.15 s of publishing at one flush per 50 ms: about 4, with room for a slow
+    # machine; before, a receipt for every message or two (a flush per 4 ms ack).
+    assert len(announced) <= 8, len(announced)

@@ -998,6 +998,14 @@ class Publisher:
                 )
             except BrokerError as exc:
                 log.warning("publisher.announce_failed", messages=len(pending), error=str(exc))
+            if self._announcements and len(self._announcements) < _ANNOUNCE_BATCH:
+                # Gather the next batch as the first was gathered. Sending at once what
+                # arrived during the send above would, under a steady trickle (a few
+                # hundred messages a second), make nearly every message an announcement
+                # of its own: a signature, a sequence number and a produce request each.
+                if self._closing:
+                    continue  # stop(): flush now, do not wait
+                await asyncio.sleep(_ANNOUNCE_EVERY_S)
 
     # -- trilateral release ------------------------------------------------
 
