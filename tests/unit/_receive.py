@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,10 +13,10 @@ from typing import Any
 from uuid import UUID
 
 from accord.areas import Area
-from accord.envelope import Header, seal
+from accord.envelope import Header, Verified, seal, verify
 from accord.envelope.samples import SAMPLES
 from accord.labels import scope_label
-from accord.models import MessageBody, Retract, Supersede
+from accord.models import MessageBody, Receipt, Retract, Supersede
 from accord.parties import Scope, country_of
 from accord.plan import Plan, load_plan
 from accord.publisher import routing_headers
@@ -100,6 +100,19 @@ class MemoryProducer:
         elif self.ack:
             future.set_result(RecordMetadata(topic, 0, len(self.sent) - 1))
         return future
+
+
+def published_receipts(producer: MemoryProducer) -> Iterator[Receipt]:
+    """The publisher's ``published`` announcements among what ``producer`` was sent,
+    each verified as the monitor verifies it."""
+    for topic, value, _, _ in producer.sent:
+        if topic != plan().receipts_topic:
+            continue
+        verdict = verify(value or b"", pki().trust_store(), topic=topic)
+        assert isinstance(verdict, Verified)
+        assert isinstance(verdict.body, Receipt)
+        assert verdict.body.status == "published"
+        yield verdict.body
 
 
 @dataclass(frozen=True)

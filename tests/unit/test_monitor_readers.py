@@ -13,7 +13,16 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from _receive import BI, SA, MemoryProducer, pki, plaintext_plan, plan, sealed
+from _receive import (
+    BI,
+    SA,
+    MemoryProducer,
+    pki,
+    plaintext_plan,
+    plan,
+    published_receipts,
+    sealed,
+)
 from pydantic import ValidationError
 
 from accord.confidentiality import (
@@ -231,14 +240,8 @@ def encryption() -> SenderEncryption:
 
 
 def announced(producer: MemoryProducer) -> Iterator[Acknowledgement]:
-    for topic, value, _, _ in producer.sent:
-        if topic != plan().receipts_topic:
-            continue
-        verdict = verify(value or b"", pki().trust_store(), topic=topic)
-        assert isinstance(verdict, Verified)
-        assert isinstance(verdict.body, Receipt)
-        assert verdict.body.status == "published"
-        yield from verdict.body.acknowledgements
+    for receipt in published_receipts(producer):
+        yield from receipt.acknowledgements
 
 
 @pytest.fixture(params=["v1", "v2"])
