@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka.structs import ConsumerRecord
@@ -73,3 +74,14 @@ def drop_namespace(conn: KafkaConnection, namespace: str) -> None:
     if names:
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.result()
+
+
+async def until(check: Callable[[], bool], *, within_s: float = 60.0) -> bool:
+    """Wait for ``check`` (a bound, so a broken node fails instead of hanging)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while loop.time() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.1)
+    return False

@@ -8,14 +8,13 @@ carries the same webhook-id.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from _agency_endpoint import AgencyEndpoint
-from _exchange import label_for, report
+from _exchange import label_for, report, until
 from click.testing import CliRunner
 
 from accord.areas import Area
@@ -48,17 +47,6 @@ def accord(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-async def until(check: Callable[[], bool], *, within_s: float = 60.0) -> bool:
-    """Wait for ``check`` (a bound so a broken node fails instead of hanging)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while loop.time() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 def counts(inbox_path: Path) -> dict[str, int]:

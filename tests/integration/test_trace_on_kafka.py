@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from _agency_endpoint import AgencyEndpoint
-from _exchange import label_for, report
+from _exchange import label_for, report, until
 from click.testing import CliRunner
 
 from accord.areas import Area
@@ -61,17 +61,6 @@ def log_lines() -> Iterator[io.StringIO]:
 def events(out: io.StringIO, name: str, message_id: str) -> list[dict[str, Any]]:
     lines = (json.loads(line) for line in out.getvalue().splitlines())
     return [e for e in lines if e.get("event") == name and e.get("message_id") == message_id]
-
-
-async def until(check: Any, *, within_s: float = 60.0) -> bool:
-    """Wait for ``check`` (a bound, so a broken node fails instead of hanging)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while loop.time() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def receipt_trace(exchange: LocalExchange, agency: str) -> TraceContext | None:
