@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _exchange import drop_namespace, fresh_plan, label_for, report
+from _exchange import drop_namespace, fresh_plan, label_for, report, until
 from click.testing import CliRunner
 
 from accord.areas import Area
@@ -70,17 +69,6 @@ async def accord_process(ex: LocalExchange, plan_file: Path, *args: str) -> tupl
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-async def until(check: Callable[[], bool], *, within_s: float = 60.0) -> bool:
-    """Wait for ``check`` (a bound so a broken node fails instead of hanging)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while loop.time() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def test_unknown_key_messages_land_once_after_the_certificate_is_trusted(
