@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 from _accord_pki import header_for, now, pki, sealed
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accord.envelope import (
     Header,
     Rejected,
     Verified,
     cosign,
+    jws,
     new_message_id,
     payload_bytes,
     seal,
@@ -415,3 +418,13 @@ def test_rejected_keeps_reason_and_detail_and_adds_the_rule() -> None:
     assert verdict.detail
     assert verdict.rule == "ENV-03"
     assert Rejected(ReasonCode.MALFORMED, "x").rule is None  # existing callers unchanged
+
+
+@given(st.binary(max_size=300))
+def test_the_base64url_codec_is_rfc_4648s_without_padding(data: bytes) -> None:
+    # The envelope's encoder and canonical decoder (pybase64) against the standard
+    # library's definition, on every length class.
+    text = jws._b64e(data)
+    assert text == b64(data)
+    assert jws._canonical_b64url(text)
+    assert jws._decode_canonical(text) == data

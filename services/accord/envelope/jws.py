@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, NoReturn
 
+import pybase64
 from cryptography.exceptions import InvalidSignature
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -79,10 +80,8 @@ _KID = re.compile(r"[0-9a-f]{64}")
 _LAST_OF_2 = frozenset("AQgw")  # length % 4 == 2: 4 significant bits
 _LAST_OF_3 = frozenset("AEIMQUYcgkosw048")  # length % 4 == 3: 2 significant bits
 _B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-# base64url <-> base64: decoding runs binascii in strict mode on the translated text,
-# so '+', '/' and '=' in the *original* text must be refused before translating.
+# base64url -> base64, for the lenient decoding a switched-off rule asks for only.
 _FROM_URL = bytes.maketrans(b"-_", b"+/")
-_TO_URL = bytes.maketrans(b"+/", b"-_")
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,9 @@ _LOOSE_PAYLOAD = _payload_model(_AnyBody)
 
 
 def _b64e(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
+    # pybase64 (SIMD): 2.4 kB in 1.3 µs against the standard library's 4.2 to 5.3
+    # (issue 16); the same RFC 4648 output.
+    return pybase64.b64encode_as_string(data, altchars=b"-_").rstrip("=")
 
 
 def _canonical_b64url(text: str) -> bool:
@@ -210,8 +211,11 @@ def _b64d(text: str, what: str, rule: str = "ENV-06") -> bytes:
 def _decode_canonical(text: str) -> bytes:
     """Text already found canonical base64url (``_canonical_b64url``: by ``_b64d``, or
     by ENV-06 and BAT-02 for a record's payload and path elements): its bytes, without
-    checking the spelling a second time. Canonical text always decodes."""
-    return binascii.a2b_base64((text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URL))
+    checking the spelling a second time. Canonical text always decodes.
+
+    pybase64 (SIMD) decodes a 3.2 kB payload text in 1.8 µs against the standard
+    library's 7.2 (issue 16). ``validate=True`` is its fast path; the text is valid."""
+    return pybase64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
