@@ -115,6 +115,25 @@ def test_continue_or_start() -> None:
     assert fresh.trace_id != parent.trace_id
 
 
+def test_ids_are_fixed_width_hex_and_never_all_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An all-zero id is invalid (the recommendation), and a small number keeps its
+    # leading zeros: the generator is asked again for the first, padded for the second.
+    draws = iter([0, 5, 0, 7])
+    monkeypatch.setattr(trace.random, "getrandbits", lambda bits: next(draws))
+    ctx = TraceContext.new()
+    assert ctx.trace_id == "0" * 31 + "5"
+    assert ctx.span_id == "0" * 15 + "7"
+    assert parse_traceparent(ctx.traceparent) == ctx
+
+
+def test_a_child_keeps_an_unsampled_parents_flag() -> None:
+    unsampled = VALID[:-2] + "00"
+    child = continue_or_start([(TRACEPARENT, unsampled.encode())], correlation_id="c")
+    assert (child.trace_id, child.sampled) == (VALID[3:35], False)
+    assert child.traceparent.endswith("-00")
+    assert len({TraceContext.new().span_id for _ in range(1000)}) == 1000
+
+
 def _events(out: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
