@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import structlog
 from _receive import records, run, sealed
 
+from accord import sqlite as private_sqlite
 from accord.publisher.state import PublisherState
-from accord.receiver.inbox import Inbox
+from accord.receiver.inbox import Delivery, Inbox
 
 # The inbox schema before identity became (sender, message_id): keyed by id alone.
 FIRST_SCHEMA = """
@@ -188,3 +192,100 @@ def test_a_batch_holding_a_row_already_landed_lands_only_the_new_ones(tmp_path: 
     assert inbox.count() == 2
     assert inbox.last_sequence("AUS.DFAT", first[0].topic) == 2
     inbox.close()
+
+
+# -- checkpoints off the landing transaction -------------------------------------------
+
+_MiB = 1 << 20
+
+
+@pytest.fixture
+def landed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[tuple[Inbox, Path]]:
+    """An inbox at ``inbox.db`` whose checkpointer runs every ``request.param``
+    seconds (set before the inbox starts it). ``land(inbox, batches)`` lands rows the
+    size of the bench's in it (a 1.6 kB payload and its 3.2 kB record). Closed
+    afterwards, its checkpoint thread with it."""
+    monkeypatch.setattr(private_sqlite, "CHECKPOINT_EVERY_S", request.param)
+    path = tmp_path / "inbox.db"
+    inbox = Inbox(path)
+    yield inbox, path
+    inbox.close()
+    assert _checkpointers("inbox.db") == []
+
+
+def land(inbox: Inbox, batches: int) -> None:
+    payload, raw = os.urandom(1640), os.urandom(3247)
+    for b in range(batches):
+        rows = [
+            Delivery(
+                f"00000000-0000-7000-8000-{i:012x}",
+                "t",
+                "AUS.AFP",
+                "bilateral",
+                "counter-terrorism",
+                i + 1,
+                datetime.now(UTC),
+                "topic",
+                0,
+                i,
+                "ab" * 32,
+                payload,
+                raw,
+            )
+            for i in range(b * 100, (b + 1) * 100)
+        ]
+        inbox.land(rows, {("topic", 0): (b + 1) * 100})
+
+
+def _checkpointers(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"sqlite-checkpoint:{name}"]
+
+
+@pytest.mark.parametrize("landed", [3600.0], indirect=True)  # held off
+def test_no_landing_commit_runs_a_checkpoint(landed: tuple[Inbox, Path]) -> None:
+    # The background checkpointer held off: 1 200 landed rows, far past SQLite's
+    # default automatic checkpoint at 1 000 WAL pages, all stay in the WAL. Before,
+    # the commit that crossed it copied them into the database itself.
+    inbox, path = landed
+    land(inbox, 12)
+    assert inbox.count() == 1200
+    assert path.with_name("inbox.db-wal").stat().st_size > 5 * _MiB
+    assert path.stat().st_size < _MiB
+
+
+@pytest.mark.parametrize("landed", [0.05], indirect=True)
+def test_the_background_checkpointer_moves_the_wal_into_the_database(
+    landed: tuple[Inbox, Path],
+) -> None:
+    inbox, path = landed
+    land(inbox, 3)
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < _MiB and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= _MiB  # 300 rows of 5 kB, checkpointed
+    reader = sqlite3.connect(path)
+    try:
+        assert reader.execute("SELECT count(*) FROM messages").fetchone()[0] == 300
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("make", [Inbox, PublisherState], ids=["inbox", "sent-log"])
+def test_the_writer_keeps_a_backstop_and_close_stops_the_thread(
+    tmp_path: Path, make: type[Inbox] | type[PublisherState]
+) -> None:
+    store = make(tmp_path / "store.db")
+    assert len(_checkpointers("store.db")) == 1
+    store.close()
+    assert _checkpointers("store.db") == []
+    db = private_sqlite.open_private(tmp_path / "store.db", synchronous="FULL")
+    try:
+        private_sqlite.BackgroundCheckpoints(tmp_path / "store.db", db).close()
+        # The writer's own automatic checkpoint stays, at a bound the WAL never passes.
+        assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == (
+            private_sqlite.BACKSTOP_PAGES
+        )
+    finally:
+        db.close()

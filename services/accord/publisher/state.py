@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accord.errors import PublishError
-from accord.sqlite import open_private, tighten_companions
+from accord.sqlite import BackgroundCheckpoints, open_private, tighten_companions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequences (
@@ -74,8 +74,12 @@ class PublisherState:
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(sent)")}
         if "acked" not in columns:
             self._db.executescript(_ACKED)
+        # The sent log's automatic checkpoint ran inside a batch's commit, on the
+        # event loop; in a thread of its own it holds no publish up.
+        self._checkpoints: BackgroundCheckpoints | None = None
         if path is not None:
             tighten_companions(path)
+            self._checkpoints = BackgroundCheckpoints(path, self._db)
 
     def peek_sequence(self, topic: str) -> int:
         """The number ``next_sequence`` would give, without taking it."""
@@ -200,4 +204,6 @@ class PublisherState:
         )
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self._db.close()

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from accord.handover import outbox as handover_outbox
 from accord.observability.logs import get_logger
-from accord.sqlite import open_private, tighten_companions
+from accord.sqlite import BackgroundCheckpoints, open_private, tighten_companions
 
 log = get_logger(__name__)
 
@@ -159,6 +159,8 @@ class Inbox:
         if outbox:
             handover_outbox.ensure_schema(self._db)
         tighten_companions(path)
+        # Off the landing transaction: a checkpoint in it was the inbox's tail latency.
+        self._checkpoints = BackgroundCheckpoints(path, self._db)
 
     def _migrate(self) -> None:
         """Re-key an inbox of the first schema by (sender, message_id), in one transaction."""
@@ -183,6 +185,7 @@ class Inbox:
         log.info("receiver.inbox_migrated", path=str(self.path), schema=_VERSION)
 
     def close(self) -> None:
+        self._checkpoints.close()
         self._db.close()
 
     # -- reads -------------------------------------------------------------
