@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accord.confidentiality import (
     ContentEncryptor,
@@ -22,7 +25,7 @@ from accord.confidentiality import (
     sign_key_statement,
 )
 from accord.confidentiality.wrap import Cwk
-from accord.envelope import Rejected, Verified, seal, verify
+from accord.envelope import Rejected, Verified, jws, seal, verify
 from accord.envelope.jws import Sealed, sign_record
 from accord.envelope.samples import SAMPLES, Sample, sample_header, sample_label
 from accord.envelope.v2 import open_sealed, seal_encrypted, unsigned_encrypted, verify_sealed
@@ -330,3 +333,40 @@ def test_a_v2_record_has_one_spelling_of_its_escapes(world: World) -> None:
     verdict = verify_sealed(spaced, world.trust, now=datetime.now(UTC))
     assert isinstance(verdict, Rejected)
     assert verdict.reason is ReasonCode.MALFORMED
+
+
+# ENV-02 cuts a v2 payload's string out before counting structure. The cut used a
+# regular expression; the json module's C scanner now finds the string's end, and
+# must cut exactly where the expression did, for any bytes a sender can write.
+_THE_EXPRESSION = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_PIECES = st.sampled_from(
+    [
+        b"\\",
+        b'"',
+        b'\\"',
+        b"\\\\",
+        b"\\u00e9",
+        b"\\ud800",
+        b"\\x",
+        b"\n",
+        b"\x00",
+        b"\x1f",
+        b"\xff",
+        b"\xc3\xa9",
+        b"\xe2\x80",
+        b"{",
+        b",",
+        b"a",
+        b"\t",
+    ]
+)
+
+
+@given(st.lists(_PIECES, max_size=16).map(b"".join), st.binary(max_size=8))
+def test_the_v2_payload_string_is_cut_where_the_expression_cut_it(
+    inside: bytes, after: bytes
+) -> None:
+    raw = b'{"payload":"{' + inside + after
+    match = _THE_EXPRESSION.match(raw, 11)
+    expected = raw if match is None else raw[:11] + raw[match.end() :]
+    assert jws._without_string_at(raw, 11) == expected
