@@ -16,6 +16,7 @@ import pytest
 from accord.areas import Area
 from accord.confidentiality import (
     BODY_OVERHEAD,
+    Audiences,
     ContentEncryptor,
     EncryptedBody,
     EncryptionKeyPair,
@@ -285,6 +286,30 @@ def test_recipients_are_the_entitled_agencies_and_the_sender(plan: Plan) -> None
     )
     assert "JPN.MOFA" in got
     assert not any(a.startswith("USA.") for a in got)
+
+
+def test_audiences_remember_recipient_agencies_and_stay_bounded(plan: Plan) -> None:
+    audiences = Audiences(plan, capacity=3)
+    asks = [
+        ("JPN.MOFA", scope, area, need_to_know)
+        for scope in (Scope.BILATERAL, Scope.TRILATERAL)
+        for area in (Area.STRATEGIC_ASSESSMENTS, Area.COUNTER_TERRORISM)
+        for need_to_know in (None, ("AUS.DFAT",), ())
+    ]
+    for _ in range(2):  # the second round after the memo was cleared, full
+        for sender, scope, area, need_to_know in asks:
+            got = audiences.of(sender=sender, scope=scope, area=area, need_to_know=need_to_know)
+            assert got == recipient_agencies(
+                plan, sender=sender, scope=scope, area=area, need_to_know=need_to_know
+            )
+            assert len(audiences._known) <= 3
+    first = audiences.of(
+        sender="JPN.MOFA", scope=Scope.BILATERAL, area=Area.COUNTER_TERRORISM, need_to_know=None
+    )
+    again = audiences.of(
+        sender="JPN.MOFA", scope=Scope.BILATERAL, area=Area.COUNTER_TERRORISM, need_to_know=None
+    )
+    assert again is first  # remembered, not worked out again
 
 
 def test_need_to_know_narrows_and_the_sender_stays(plan: Plan) -> None:

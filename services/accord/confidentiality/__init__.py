@@ -33,6 +33,7 @@ from accord.confidentiality.keyring import Keyring
 from accord.confidentiality.keys import SUITE_NAME, EncryptionKeyPair, EncryptionPublicKey
 from accord.confidentiality.policy import EncryptionMode, check_plaintext
 from accord.confidentiality.recipients import (
+    Audiences,
     Recipient,
     may_read,
     recipient_agencies,
@@ -50,6 +51,7 @@ from accord.confidentiality.wrap import Cwk, open_announcement, seal_cwk
 __all__ = [
     "BODY_OVERHEAD",
     "SUITE_NAME",
+    "Audiences",
     "ContentEncryptor",
     "Cwk",
     "EncryptedBody",

@@ -29,7 +29,14 @@ from accord.labels import Label
 from accord.parties import Scope
 from accord.plan import Plan
 
-__all__ = ["Recipient", "may_read", "narrow", "recipient_agencies", "resolve_recipients"]
+__all__ = [
+    "Audiences",
+    "Recipient",
+    "may_read",
+    "narrow",
+    "recipient_agencies",
+    "resolve_recipients",
+]
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,37 @@ def recipient_agencies(
 ) -> tuple[str, ...]:
     """The agencies a body from ``sender`` on (scope, area) is encrypted to, sorted."""
     return narrow(plan.entitled_receivers(scope, area), sender=sender, need_to_know=need_to_know)
+
+
+class Audiences:
+    """``recipient_agencies`` under one plan, remembered.
+
+    The publisher asks it for every message it encrypts and the receiver for every
+    one it opens (ENC-06); under one plan the answer for (sender, scope, area,
+    need-to-know) never changes, and a node sees a handful of them. 6 µs a call
+    computed (``timeit``), a dictionary look-up remembered. Bounded: when full it
+    starts again.
+    """
+
+    __slots__ = ("_capacity", "_known", "_plan")
+
+    def __init__(self, plan: Plan, *, capacity: int = 4096) -> None:
+        self._plan = plan
+        self._capacity = capacity
+        self._known: dict[tuple[str, Scope, Area, tuple[str, ...] | None], tuple[str, ...]] = {}
+
+    def of(
+        self, *, sender: str, scope: Scope, area: Area, need_to_know: Iterable[str] | None
+    ) -> tuple[str, ...]:
+        key = (sender, scope, area, None if need_to_know is None else tuple(need_to_know))
+        known = self._known.get(key)
+        if known is None:
+            if len(self._known) >= self._capacity:
+                self._known.clear()
+            known = self._known[key] = recipient_agencies(
+                self._plan, sender=sender, scope=scope, area=area, need_to_know=need_to_know
+            )
+        return known
 
 
 def narrow(

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from accord.areas import Area
-from accord.confidentiality import SenderEncryption, recipient_agencies, resolve_recipients
+from accord.confidentiality import Audiences, SenderEncryption, resolve_recipients
 from accord.confidentiality.feed import announcement_key
 from accord.config import KafkaConnection
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256
@@ -248,6 +248,7 @@ class Publisher:
         self.agency = agency
         self._connection = connection
         self._plan = plan
+        self._audiences = Audiences(plan)  # whom each encrypted body goes to
         self._signer = signer
         self._state = PublisherState(state_path)
         self._metrics = metrics or NodeMetrics()
@@ -481,8 +482,7 @@ class Publisher:
             )
         e = self._encryption
         now = datetime.now(UTC)
-        agencies = recipient_agencies(
-            self._plan,
+        agencies = self._audiences.of(
             sender=self.agency,
             scope=header.scope,
             area=header.area,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from accord.areas import Area
-from accord.confidentiality import Keyring, may_read, recipient_agencies
+from accord.confidentiality import Audiences, Keyring, may_read
 from accord.conformance import rules
 from accord.envelope import Rejected, Verified
 from accord.envelope.batch import RootCache
@@ -49,6 +49,7 @@ def assess(
     roots: RootCache | None = None,
     entitled: dict[tuple[str, str, str], bool] | None = None,
     agency: str | None = None,
+    audiences: Audiences | None = None,
 ) -> Accepted | Rejected:
     """``keyring``: this node's encryption keys and opened CWKs. With one, the node
     decrypts envelope v2 and applies the plan's ``encryption`` (SPEC ENC-04..08);
@@ -56,6 +57,8 @@ def assess(
 
     ``entitled``: a memo of the plan's answers for (sender, scope, area), kept by the
     caller for as long as its plan does not change (the batch step: one poll).
+    ``audiences``: the same for who may read an encrypted body (ENC-06), kept by the
+    receiver under its plan.
 
     ``agency``: the reading agency (default: the keyring's), for the label's
     need-to-know list (SPEC ENC-09), checked on v1 and v2 alike."""
@@ -98,7 +101,7 @@ def assess(
     ):
         return Rejected(ReasonCode.NOT_A_RECIPIENT, f"need-to-know leaves out {reader}", "ENC-09")
     if isinstance(verdict, Sealed):
-        return _open(verdict, plan, keyring)
+        return _open(verdict, audiences or Audiences(plan), keyring)
     return Accepted(verdict)
 
 
@@ -120,7 +123,7 @@ def _may_publish(
     return allowed
 
 
-def _open(sealed: Sealed, plan: Plan, keyring: Keyring | None) -> Accepted | Rejected:
+def _open(sealed: Sealed, audiences: Audiences, keyring: Keyring | None) -> Accepted | Rejected:
     """Decrypt after every other check passed: ENC-05 to ENC-08."""
     h = sealed.header
     if keyring is None:
@@ -130,12 +133,8 @@ def _open(sealed: Sealed, plan: Plan, keyring: Keyring | None) -> Accepted | Rej
             "ENC-05",
         )
     try:
-        entitled = recipient_agencies(
-            plan,
-            sender=h.sender,
-            scope=h.scope,
-            area=h.area,
-            need_to_know=sealed.label.need_to_know,
+        entitled = audiences.of(
+            sender=h.sender, scope=h.scope, area=h.area, need_to_know=sealed.label.need_to_know
         )
         return Accepted(open_sealed(sealed, keyring, entitled=entitled))
     except Refused as refused:

@@ -27,6 +27,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from accord.confidentiality import Audiences
 from accord.confidentiality.feed import NodeKeys
 from accord.config import KafkaConnection
 from accord.envelope import Header, Verified, verify
@@ -161,6 +162,7 @@ class Receiver:
             keyring=keys.keyring if keys is not None else None,
             roots=RootCache(),
             agency=agency,
+            audiences=Audiences(plan),
         )
         self._topics = plan.receive_topics(agency)
         self._group_id = plan.group_id(agency)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from accord.confidentiality import Keyring
+from accord.confidentiality import Audiences, Keyring
 from accord.envelope import Header, Rejected, Verified
 from accord.envelope.batch import RootCache
 from accord.errors import ReasonCode
@@ -114,6 +114,9 @@ class Context:
     """Batch roots already verified (SPEC 12), kept by the receiver across batches."""
     agency: str | None = None
     """The reading agency, for need-to-know (SPEC ENC-09); None: the keyring's."""
+    audiences: Audiences | None = None
+    """Who may read each encrypted body under ``plan`` (ENC-06), remembered across
+    polls; None: worked out per record."""
 
 
 def step(
@@ -149,6 +152,7 @@ def step(
                 roots=context.roots,
                 entitled=entitled,
                 agency=context.agency,
+                audiences=context.audiences,
             )
             if isinstance(verdict, Rejected):
                 assessed.append((record, verdict, _NO_KEY))
