@@ -35,7 +35,9 @@ def test_start_up_garbage_is_freed_the_rest_frozen_and_later_garbage_still_freed
     assert startup_garbage() is not None
     frozen = freeze_startup_heap()
     assert startup_garbage() is None  # collected first, not frozen for ever
-    assert frozen == gc.get_freeze_count() > 10_000  # modules, classes, schemas, ...
+    # Modules, classes, schemas...; the count falls as frozen temporaries are freed.
+    assert frozen > 10_000
+    assert gc.get_freeze_count() > 10_000
     later_garbage = weakref.ref(Cycle())
     gc.collect()
     assert later_garbage() is None
