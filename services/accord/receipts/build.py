@@ -138,7 +138,7 @@ def receipt_group(header: Header) -> tuple[Scope, Area, str]:
 
 @functools.lru_cache(maxsize=1024)
 def _group(scope: str, area: str, topic: str) -> tuple[Scope, Area, str]:
-    # Per message on every receiver; a node sees a few dozen topics (2.1 -> 0.3 µs).
+    # Per message on every receiver; a node sees a few dozen topics (2.1 -> 0.4 µs).
     return Scope(scope), Area(area), namespace_of(topic) or DEFAULT_NAMESPACE
 
 
