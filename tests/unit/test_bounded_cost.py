@@ -8,7 +8,7 @@ and the hostile soak, not from a timed test.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,26 +29,34 @@ SHAPES = {
 }
 
 
-class CountingDecoder:
-    def __init__(self, real: json.JSONDecoder) -> None:
-        self.real = real
-        self.calls = 0
+class CountingReaders:
+    """Counts calls of the general JSON readers: the two behind ``_strict_json``
+    (jiter's and the json module's) and the json module's decoder the v2 reader uses."""
 
-    def decode(self, text: str) -> Any:
-        self.calls += 1
-        return self.real.decode(text)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self._decoder = jws._DECODER
+        monkeypatch.setattr(jws, "_DECODER", self)
+        for name in ("_fast_json", "_exact_json"):
+            monkeypatch.setattr(jws, name, self._counted(getattr(jws, name)))
 
     def raw_decode(self, text: str, index: int = 0) -> tuple[Any, int]:
         self.calls += 1
-        return self.real.raw_decode(text, index)
+        return self._decoder.raw_decode(text, index)
+
+    def _counted(self, reader: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any) -> Any:
+            self.calls += 1
+            return reader(*args)
+
+        return counted
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_a_costly_shape_is_refused_before_any_general_parse(
     shape: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decoder = CountingDecoder(jws._DECODER)
-    monkeypatch.setattr(jws, "_DECODER", decoder)
+    decoder = CountingReaders(monkeypatch)
     verdict = verify(SHAPES[shape], TrustStore(), now=datetime.now(UTC))
     assert isinstance(verdict, Rejected)
     assert verdict.reason is ReasonCode.MALFORMED
@@ -61,8 +69,7 @@ def test_the_counting_decoder_sees_a_record_that_passes_the_pre_scan(
 ) -> None:
     # The control: a small record of the right shape does reach the parser, so the
     # counter above can fail.
-    decoder = CountingDecoder(jws._DECODER)
-    monkeypatch.setattr(jws, "_DECODER", decoder)
+    decoder = CountingReaders(monkeypatch)
     verify(
         b'{"payload":"e30","signatures":[{"protected":"e30","signature":"AA"}]}',
         TrustStore(),
