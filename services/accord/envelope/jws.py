@@ -384,14 +384,21 @@ def payload_bytes(header: Header, label: Label, body: MessageBody) -> bytes:
     return b"".join(
         (
             b'{"header":',
-            header.model_dump_json().encode(),
+            _json_bytes(header),
             b',"label":',
-            label.model_dump_json().encode(),
+            _json_bytes(label),
             b',"body":',
-            body.model_dump_json().encode(),
+            _json_bytes(body),
             b"}",
         )
     )
+
+
+def _json_bytes(model: BaseModel) -> bytes:
+    """``model.model_dump_json().encode()``: the same bytes from the model's serializer
+    directly, without model_dump_json's keyword handling and its bytes-to-str-to-bytes
+    round trip (2.5 µs for a header against 3.3; issue 16)."""
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def sign_payload(payload: bytes, cty: str, signers: list[Signer]) -> bytes:

@@ -38,6 +38,7 @@ from accord.envelope.jws import (
     _b64e,
     _check_seal,
     _header_of,
+    _json_bytes,
     _strict_json,
     _summary,
     cosign,
@@ -86,11 +87,9 @@ def unsigned_encrypted(
     _check_seal(header, label, body, signer)
     if cwk.sender != signer.agency:
         raise ValueError("a CWK is used only by the sender that announced it")
-    h = header.model_dump_json().encode()
-    lab = label.model_dump_json().encode()
-    enc = encrypt_body(
-        cwk, header.message_id, header=h, label=lab, plaintext=body.model_dump_json().encode()
-    )
+    h = _json_bytes(header)
+    lab = _json_bytes(label)
+    enc = encrypt_body(cwk, header.message_id, header=h, label=lab, plaintext=_json_bytes(body))
     payload = b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64e(enc).encode() + b'"}'
     return Unsigned(
         _protected(signer.kid, header.type),
