@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -93,8 +94,21 @@ _MIRROR_NAMES = sum(len(name) for name in MIRRORED_HEADERS)
 
 
 def routing_headers(header: Header) -> list[tuple[str, bytes]]:
-    values = (str(header.message_id), header.type, header.sender, header.scope, header.area)
-    return [(name, str(v).encode()) for name, v in zip(MIRRORED_HEADERS, values, strict=True)]
+    """The record headers mirroring the signed header (``MIRRORED_HEADERS``)."""
+    return [
+        (MIRRORED_HEADERS[0], str(header.message_id).encode()),
+        *_mirrored(header.type, header.sender, header.scope, header.area),
+    ]
+
+
+@functools.lru_cache(maxsize=1024)
+def _mirrored(type_: str, sender: str, scope: Scope, area: Area) -> tuple[tuple[str, bytes], ...]:
+    # The same four values on every message of a stream: encoded once, not per
+    # message (issue 16: routing_headers 3.8 -> 2.3 us).
+    values = (type_, sender, scope, area)
+    return tuple(
+        (name, str(v).encode()) for name, v in zip(MIRRORED_HEADERS[1:], values, strict=True)
+    )
 
 
 BATCH_MAX = 256
