@@ -48,7 +48,13 @@ def test_the_python_and_kafka_examples_run_as_written(
     mofa.wait_for_message(message_id.group(1))
 
     seen = run(kafka_direct, settings)
-    assert re.match(r"AUS\.DFAT accord\.information-report\.v1 \d+ bytes", seen), seen
+    # The example prints the first record its consumer meets. Other tests of the session
+    # publish on the same topic too (AUS.DEFENCE in test_api), each sender on its own
+    # partition, and which partition's fetch comes back first is not fixed: any sender's
+    # record read as the example says is the example working (CI at e21b8a7 met DEFENCE's).
+    assert re.match(
+        r"(JPN|AUS|USA)\.[A-Z][A-Z0-9-]+ accord\.information-report\.v1 \d+ bytes", seen
+    ), seen
 
 
 def test_the_plugin_example_in_the_docs_is_the_one_that_runs() -> None:

@@ -8,7 +8,8 @@ do one step per message ("before") against the way it does it now ("after"), as 
 µs per message (``time.process_time``; other work on the machine moves wall time
 more than CPU time). The last rows time the whole publisher, ``Publisher.publish_many``
 into an in-memory producer that acknowledges at once (no broker: what is left is the
-publisher's own CPU), per-message and batched signing.
+publisher's own CPU), per-message and batched signing, and batched without the
+signed ``published`` announcements (the difference is what announcing costs).
 
 "before" is reproduced from the calls the earlier publisher made (the statements,
 the envelope parse, the validated header, the task, lock and shielded wait per
@@ -252,8 +253,11 @@ def log_cost(f: Fixture) -> Cost:
     return Cost("published event (INFO line -> DEBUG)", before, after)
 
 
-def publisher_cost(f: Fixture, signing: str) -> float:
-    """``Publisher.publish_many`` into an acknowledging in-memory producer, µs/message."""
+def publisher_cost(f: Fixture, signing: str, *, announce: bool = True) -> float:
+    """``Publisher.publish_many`` into an acknowledging in-memory producer, µs/message.
+
+    ``announce=False``: without the signed ``published`` announcements, to show what
+    they cost (a plan's publishers announce; the bench's peer has no such duty)."""
     plan = f.plan.model_copy(
         update={
             "scopes": {
@@ -270,7 +274,7 @@ def publisher_cost(f: Fixture, signing: str) -> float:
             signer=f.signer,
             state_path=f.directory / f"publisher-{signing}-{time.monotonic_ns()}.sqlite",
             producer=AckingProducer(),
-            announce=True,
+            announce=announce,
         )
         async with publisher:
             bodies = [f.body] * 512
@@ -309,6 +313,9 @@ def measure(n: int, rounds: int) -> tuple[list[Cost], dict[str, float]]:
             signing: statistics.median(publisher_cost(f, signing) for _ in range(rounds))
             for signing in ("per-message", "batched")
         }
+        whole["batched, no announcements"] = statistics.median(
+            publisher_cost(f, "batched", announce=False) for _ in range(rounds)
+        )
     return costs, whole
 
 
@@ -318,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    # Log lines to stderr, at WARNING as the rows after log_cost run: stdout carries
+    # only the figures (--json is read by programs).
+    configure_logging("WARNING", stream=sys.stderr)
     costs, whole = measure(args.messages, args.rounds)
     if args.json:
         print(json.dumps({"costs": [c.__dict__ for c in costs], "publisher_us": whole}))
@@ -335,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("whole publisher, publish_many into an in-memory producer (no broker):")
     for signing, us in whole.items():
-        print(f"  signing: {signing:12}{us:10.1f} µs per message")
+        print(f"  signing: {signing:28}{us:10.1f} µs per message")
     load = os.getloadavg()[0]
     print(f"load average {load:.1f}")
     return 0

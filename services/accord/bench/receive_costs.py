@@ -16,9 +16,14 @@ reported in µs per message, the median of ``--repeat`` rounds:
 - step: ``receiver.step`` per batch against an empty inbox (its reads included);
 - step + land: the step, then ``Inbox.land`` (one ``synchronous=FULL`` transaction
   per batch);
-- receiver: the node's own loop, ``Receiver.run``, over an in-memory consumer and
-  producer: step, landing, offset commits, log lines at ``--log-level`` (JSON, to
-  /dev/null), signed receipts and the receipt outbox.
+- receiver, no receipts: the node's own loop, ``Receiver.run``, over an in-memory
+  consumer and producer, with ``send_receipts`` off: step, landing, offset commits,
+  log lines at ``--log-level`` (JSON, to /dev/null), traces and metrics;
+- receiver: the same loop as deployed, signed receipts and the receipt outbox too.
+
+Each row's difference from the row above is what one more duty costs: the node's
+own checks (assess), dedupe and sequence tracking (step), the inbox transaction
+(land), the loop around them, then receipts.
 
 The last row is what a receiving node's CPU does per message minus aiokafka's fetch
 and the broker round trips (``accord bench`` measures those, on a real broker);
@@ -71,7 +76,7 @@ from accord.receiver.step import Context, step
 from accord.trust.pki import Pki, provision
 
 NODE = RECEIVERS[0]
-STAGES = ("verify", "assess", "step", "step + land", "receiver")
+STAGES = ("verify", "assess", "step", "step + land", "receiver, no receipts", "receiver")
 
 
 class MemoryConsumer:
@@ -249,7 +254,7 @@ def stage_step(m: Material, batch: int, *, land: bool, round_: int) -> float:
         inbox.close()
 
 
-def stage_receiver(m: Material, batch: int, *, round_: int) -> float:
+def stage_receiver(m: Material, batch: int, *, round_: int, receipts: bool = True) -> float:
     consumer = MemoryConsumer(m.batches(batch))
     receiver = Receiver(
         agency=NODE,
@@ -257,8 +262,8 @@ def stage_receiver(m: Material, batch: int, *, round_: int) -> float:
         plan=m.plan,
         trust=m.pki.trust_store(),
         signer=m.pki.signer(NODE),
-        inbox_path=m.directory / f"receiver-{round_}.db",
-        settings=ReceiverSettings(follow_trust=False, batch_max=batch),
+        inbox_path=m.directory / f"receiver-{round_}-{receipts}.db",
+        settings=ReceiverSettings(follow_trust=False, batch_max=batch, send_receipts=receipts),
         consumer_factory=lambda *_a, **_k: consumer,
         producer_factory=lambda *_a, **_k: AckingProducer(),
     )
@@ -327,6 +332,7 @@ def measure(
                 "assess": stage_assess(m),
                 "step": stage_step(m, batch, land=False, round_=r),
                 "step + land": stage_step(m, batch, land=True, round_=r),
+                "receiver, no receipts": stage_receiver(m, batch, round_=r, receipts=False),
                 "receiver": stage_receiver(m, batch, round_=r),
             }
             for stage, seconds in timings.items():
@@ -344,7 +350,7 @@ def render(f: Figures) -> str:
     ]
     for stage in STAGES:
         rounds = " ".join(f"{v:.0f}" for v in f.rounds[stage])
-        lines.append(f"  {stage:<12} {f.median(stage):8.1f}    rounds: {rounds}")
+        lines.append(f"  {stage:<21} {f.median(stage):8.1f}    rounds: {rounds}")
     lines.append("")
     lines.append(f"receiver, msgs/s per busy core: {1e6 / f.median('receiver'):.0f}")
     load = os.getloadavg()[0]
