@@ -26,7 +26,7 @@ from accord.errors import ReasonCode, Refused
 from accord.labels import releasable_to_country
 from accord.parties import Country, Scope
 from accord.plan import Plan
-from accord.publisher.service import MIRRORED_HEADERS
+from accord.publisher.service import routing_headers
 from accord.trust import TrustStore
 
 
@@ -144,23 +144,11 @@ def _open(sealed: Sealed, audiences: Audiences, keyring: Keyring | None) -> Acce
 def _header_mismatch(
     v: Verified | Sealed, kafka_headers: Sequence[tuple[str, bytes]]
 ) -> str | None:
-    signed = dict(
-        zip(
-            MIRRORED_HEADERS,
-            (
-                str(v.header.message_id),
-                v.header.type,
-                v.header.sender,
-                v.header.scope,
-                v.header.area,
-            ),
-            strict=True,
-        )
-    )
+    # The values a publisher mirrors, encoded by the publisher's own function (its
+    # stream-constant part cached): compared as bytes.
+    signed = dict(routing_headers(v.header))
     for name, value in kafka_headers:
         expected = signed.get(name)
-        if expected is None:
-            continue
-        if value != str(expected).encode():
+        if expected is not None and value != expected:
             return f"record header {name} disagrees with the signed header"
     return None
