@@ -170,3 +170,23 @@ def test_a_number_literal_longer_than_32_is_refused_by_the_exact_reader(
         jws._strict_json(data, "payload", "ENV-24")
     assert refused.value.reason is ReasonCode.MALFORMED
     assert refused.value.rule == "ENV-24"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    sign=st.sampled_from(["", "-"]),
+    whole=st.from_regex(r"0|[1-9][0-9]{0,16}", fullmatch=True),
+    fraction=st.from_regex(r"(\.[0-9]{1,14})?", fullmatch=True),
+    exponent=st.from_regex(r"([eE][+-]?[0-9]{1,3})?", fullmatch=True),
+)
+def test_the_two_readers_read_every_number_literal_alike(
+    sign: str, whole: str, fraction: str, exponent: str
+) -> None:
+    # Same value and same type (an int stays an int, -0.0 keeps its sign), as a
+    # partner reading the payload with either reader would see it.
+    literal = f"[{sign}{whole}{fraction}{exponent}]".encode()
+    if len(literal) - 2 > 32:
+        return  # the exact reader's alone (the long-number test above)
+    fast, exact = _fast(literal), _exact(literal)
+    assert fast == exact
+    assert fast[0] == "accepted"
