@@ -25,7 +25,7 @@ def inbox(tmp_path: Path) -> Iterator[Inbox]:
 
 def land(inbox: Inbox, batch: list[FakeRecord]) -> list[tuple[str, str]]:
     out = run(batch, inbox)
-    landed, _ = inbox.land(out.deliveries, out.offsets, out.status_changes)
+    landed = inbox.land(out.deliveries, out.offsets, out.status_changes).landed
     return landed
 
 

@@ -131,24 +131,101 @@ def test_an_inbox_of_the_first_schema_is_migrated_and_keeps_its_rows(tmp_path: P
     stored = inbox.get(d.message_id, sender="AUS.DFAT")
     assert stored is not None
     assert stored.payload_sha256 == d.payload_sha256
-    assert inbox.pending_receipts() == []
+    assert inbox.owed_receipts() == []
     # The new key: another sender's message with this id now lands beside it.
     squat = sealed("JPN.MOD", 1, message_id=genuine[0].message_id)
-    landed, _ = inbox.land(run(records(squat, start=1), inbox).deliveries, {})
+    landed = inbox.land(run(records(squat, start=1), inbox).deliveries, {}).landed
     assert landed == [("JPN.MOD", d.message_id)]
     inbox.close()
     assert Inbox(path).count() == 2  # and opening again is a no-op
 
 
-def test_receipts_sent_clears_only_the_named_senders_rows(tmp_path: Path) -> None:
+# The inbox schema whose messages each carried a receipt_pending flag (user_version 2).
+SECOND_SCHEMA = (
+    FIRST_SCHEMA.replace(
+        "message_id TEXT PRIMARY KEY, type TEXT NOT NULL,",
+        "message_id TEXT NOT NULL, type TEXT NOT NULL,",
+    ).replace(
+        "receipt_pending INTEGER NOT NULL DEFAULT 1\n);",
+        "receipt_pending INTEGER NOT NULL DEFAULT 1,\n    PRIMARY KEY (sender, message_id)\n);",
+    )
+    + "PRAGMA user_version=2;"
+)
+
+
+def test_an_inbox_of_the_second_schema_is_migrated_its_pending_flags_owed(
+    tmp_path: Path,
+) -> None:
+    scratch = Inbox(tmp_path / "scratch.sqlite")
+    messages = [sealed("AUS.DFAT", n) for n in (1, 2, 3)]
+    deliveries = run(records(*messages), scratch).deliveries
+    scratch.close()
+    path = tmp_path / "inbox.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(SECOND_SCHEMA)
+    for d, pending in zip(deliveries, (1, 0, 1), strict=True):
+        db.execute(
+            "INSERT INTO messages (message_id, type, sender, scope, area, sequence, issued_at,"
+            ' received_at, topic, partition, "offset", payload_sha256, payload, raw,'
+            " receipt_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (d.message_id, d.type, d.sender, d.scope, d.area, d.sequence,
+             d.issued_at.isoformat(), d.issued_at.isoformat(), d.topic, d.partition,
+             d.offset, d.payload_sha256, d.payload, d.raw, pending),
+        )  # fmt: skip
+    db.commit()
+    db.close()
+    inbox = Inbox(path)
+    [owed] = inbox.owed_receipts()
+    assert sorted(m.message_id for m in owed.messages) == sorted(
+        deliveries[i].message_id for i in (0, 2)
+    )
+    assert inbox.count() == 3
+    inbox.close()
+    db = sqlite3.connect(path)
+    columns = {r[1] for r in db.execute("PRAGMA table_info(messages)")}
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    assert "receipt_pending" not in columns
+    assert version == 3
+
+
+def owed_ids(inbox: Inbox) -> list[tuple[str, str]]:
+    return [(m.sender, m.message_id) for o in inbox.owed_receipts() for m in o.messages]
+
+
+def test_a_landing_owes_receipts_only_when_asked_and_only_for_what_it_inserted(
+    tmp_path: Path,
+) -> None:
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    first, second, third = (sealed("AUS.DFAT", n) for n in (1, 2, 3))
+    inbox.land(run(records(first), inbox).deliveries, {})  # a replay tool's landing, say
+    assert inbox.owed_receipts() == []
+    both = run(records(second, third, start=1), inbox).deliveries  # decided before either landed
+    inbox.land(both[:1], {})
+    landing = inbox.land(both, {}, owe_receipts=True)  # one of the two is already there
+    assert landing.landed == [("AUS.DFAT", str(third[0].message_id))]
+    assert landing.receipts_owed is not None
+    assert owed_ids(inbox) == landing.landed
+    assert inbox.land(both, {}, owe_receipts=True).receipts_owed is None  # nothing landed
+    inbox.close()
+
+
+def test_receipts_sent_clears_its_entries_and_keeps_what_is_still_owed(tmp_path: Path) -> None:
     inbox = Inbox(tmp_path / "inbox.sqlite")
     genuine = sealed("AUS.DFAT", 1)
     squat = sealed("JPN.MOD", 1, message_id=genuine[0].message_id)
-    inbox.land(run(records(genuine, squat), inbox).deliveries, {})
-    inbox.receipts_sent([("AUS.DFAT", str(genuine[0].message_id))])
-    assert [(m.sender, m.message_id) for m in inbox.pending_receipts()] == [
-        ("JPN.MOD", str(genuine[0].message_id))
-    ]
+    later = sealed("AUS.DFAT", 2)
+    one = inbox.land(run(records(genuine, squat), inbox).deliveries, {}, owe_receipts=True)
+    two = inbox.land(run(records(later, start=2), inbox).deliveries, {}, owe_receipts=True)
+    assert one.receipts_owed is not None
+    assert two.receipts_owed is not None
+    # The first landing's receipts went out, but for JPN.MOD's message (same id: its
+    # sender tells it from AUS.DFAT's, which is not kept).
+    mid = str(genuine[0].message_id)
+    inbox.receipts_sent([one.receipts_owed], still_owed=[("JPN.MOD", mid)])
+    assert sorted(owed_ids(inbox)) == sorted(
+        [("JPN.MOD", mid), ("AUS.DFAT", str(later[0].message_id))]
+    )
     inbox.close()
 
 
@@ -158,27 +235,31 @@ def test_acknowledged_receipts_are_cleared_in_the_next_landing_transaction(
     path = tmp_path / "inbox.sqlite"
     inbox = Inbox(path)
     first, second = sealed("AUS.DFAT", 1), sealed("AUS.DFAT", 2)
-    inbox.land(run(records(first), inbox).deliveries, {(first[0].topic, 0): 1})
-    acked = [("AUS.DFAT", str(first[0].message_id))]
+    owed = inbox.land(
+        run(records(first), inbox).deliveries, {(first[0].topic, 0): 1}, owe_receipts=True
+    ).receipts_owed
+    assert owed is not None
     inbox.land(
         run(records(second, start=1), inbox).deliveries,
         {(second[0].topic, 0): 2},
-        receipts_sent=acked,
+        owe_receipts=True,
+        receipts_sent=[owed],
     )
     inbox.close()  # a crash right after the landing: nothing else was written
     reopened = Inbox(path)
-    assert [m.message_id for m in reopened.pending_receipts()] == [str(second[0].message_id)]
+    assert owed_ids(reopened) == [("AUS.DFAT", str(second[0].message_id))]
     reopened.close()
 
 
 def test_a_landing_that_fails_clears_no_receipt(tmp_path: Path) -> None:
     inbox = Inbox(tmp_path / "inbox.sqlite")
     first = sealed("AUS.DFAT", 1)
-    inbox.land(run(records(first), inbox).deliveries, {})
+    owed = inbox.land(run(records(first), inbox).deliveries, {}, owe_receipts=True).receipts_owed
+    assert owed is not None
     with pytest.raises(sqlite3.Error):
         # A bad offset row fails the transaction after the receipts were cleared in it.
-        inbox.land([], {("t", None): 1}, receipts_sent=[("AUS.DFAT", str(first[0].message_id))])  # type: ignore[dict-item]
-    assert [m.message_id for m in inbox.pending_receipts()] == [str(first[0].message_id)]
+        inbox.land([], {("t", None): 1}, receipts_sent=[owed])  # type: ignore[dict-item]
+    assert owed_ids(inbox) == [("AUS.DFAT", str(first[0].message_id))]
     inbox.close()
 
 
@@ -187,7 +268,7 @@ def test_a_batch_holding_a_row_already_landed_lands_only_the_new_ones(tmp_path: 
     first, second = sealed("AUS.DFAT", 1), sealed("AUS.DFAT", 2)
     both = run(records(first, second), inbox).deliveries  # decided before either landed
     inbox.land(both[:1], {})
-    landed, _ = inbox.land(both, {})
+    landed = inbox.land(both, {}).landed
     assert landed == [("AUS.DFAT", str(second[0].message_id))]
     assert inbox.count() == 2
     assert inbox.last_sequence("AUS.DFAT", first[0].topic) == 2

@@ -1,7 +1,7 @@
 """The receipt outbox on the receiving node: a receipt is re-sent, never lost.
 
-The node clears a message's ``receipt_pending`` row only after the broker has
-acknowledged its receipt, and then in the next landing transaction (no fsync of its
+The node clears a landing's ``receipts_owed`` entry only after the broker has
+acknowledged its receipts, and then in the next landing transaction (no fsync of its
 own). These tests run the node's own loop (``Receiver.run``) over the in-memory
 consumer and producer of ``accord.bench.receive_costs`` and crash it between the
 steps: no broker is needed to decide what is on disk.
@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from accord.bench.receive_costs import NODE, MemoryConsumer, prepare
+from accord.bench.receive_costs import NODE, MemoryConsumer, prepare, step_context
 from accord.bench.sink import AckingProducer
 from accord.config import KafkaConnection, ReceiverSettings
 from accord.envelope import Verified, verify
 from accord.publisher.service import MIRRORED_HEADERS
 from accord.receiver import Inbox, Receiver
+from accord.receiver.step import step
 
 
 class Crash(Exception):
@@ -110,10 +113,10 @@ async def test_a_receipt_acknowledged_but_not_cleared_when_the_node_crashes_is_s
     assert len(sent_before) == 4  # every message's receipt reached the broker
 
     inbox = Inbox(tmp_path / "inbox.sqlite")
-    pending = sorted(m.message_id for m in inbox.pending_receipts())
+    pending = sorted(m.message_id for o in inbox.owed_receipts() for m in o.messages)
     inbox.close()
     second_ids = sorted(dict(r.headers)[MIRRORED_HEADERS[0]].decode() for r in material.records[2:])
-    # The first batch's rows were cleared by the second batch's landing transaction;
+    # The first batch's entry was cleared by the second batch's landing transaction;
     # the second batch's acknowledgement was still in memory when the node died.
     assert pending == second_ids
 
@@ -123,5 +126,40 @@ async def test_a_receipt_acknowledged_but_not_cleared_when_the_node_crashes_is_s
     await restarted.stop()
     assert sorted(acknowledged(again, material)) == pending  # sent again, not lost
     inbox = Inbox(tmp_path / "inbox.sqlite")
-    assert inbox.pending_receipts() == []
+    assert inbox.owed_receipts() == []
+    inbox.close()
+
+
+async def test_owed_receipts_of_a_message_that_no_longer_verifies_stay_owed(
+    tmp_path: Path,
+) -> None:
+    material = prepare(3, 256, tmp_path / "material")
+    [batch] = material.batches(3)
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    out = step(batch.values(), inbox, step_context(material), now=datetime.now(UTC))
+    landing = inbox.land(out.deliveries, out.offsets, owe_receipts=True)
+    assert len(landing.landed) == 3
+    inbox.close()
+    # One stored record is damaged on disk: it no longer verifies, so the node must
+    # not sign a receipt for it, nor forget that one is owed.
+    damaged = landing.landed[1]
+    db = sqlite3.connect(tmp_path / "inbox.sqlite")
+    db.execute(
+        "UPDATE messages SET raw = ? WHERE sender = ? AND message_id = ?",
+        (b"{}", *damaged),
+    )
+    db.commit()
+    db.close()
+
+    producer = Recording()
+    restarted = node(tmp_path, material, MemoryConsumer([]), producer)
+    await restarted.start()  # sends what is owed and verifies
+    await restarted.stop()
+    assert sorted(acknowledged(producer, material)) == sorted(
+        m for s, m in landing.landed if (s, m) != damaged
+    )
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    assert [(m.sender, m.message_id) for o in inbox.owed_receipts() for m in o.messages] == [
+        damaged
+    ]
     inbox.close()

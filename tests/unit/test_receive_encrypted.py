@@ -134,7 +134,7 @@ def test_a_recipient_lands_the_decrypted_body(inbox: Inbox) -> None:
     assert (
         delivery.payload_sha256 == out.accepted[delivery.sender, delivery.message_id].payload_sha256
     )
-    landed, _ = inbox.land(out.deliveries, out.offsets, out.status_changes)
+    landed = inbox.land(out.deliveries, out.offsets, out.status_changes).landed
     assert len(landed) == 2
     again = run(batch, inbox, with_keyring(keyring))
     assert len(again.duplicates) == 2

@@ -41,7 +41,7 @@ from accord.parties import Scope
 from accord.plan import Plan, load_plan
 from accord.publisher import Publisher
 from accord.receiver import Receiver
-from accord.receiver.inbox import Delivery, StatusChange
+from accord.receiver.inbox import Delivery, Landing, StatusChange
 from accord.trust.pki import Pki
 
 SENDER = "AUS.AFP"
@@ -161,19 +161,19 @@ class LandProbe:
             offsets: dict[tuple[str, int], int],
             status_changes: Iterable[StatusChange] = (),
             **options: Any,
-        ) -> tuple[list[tuple[str, str]], int]:
+        ) -> Landing:
             batch = list(deliveries)
-            landed, first_receipt = land(batch, offsets, status_changes, **options)
-            if landed:
+            landing = land(batch, offsets, status_changes, **options)
+            if landing.landed:
                 now = datetime.now(UTC)
                 self.last_landed = time.perf_counter()
-                fresh = set(landed)
+                fresh = set(landing.landed)
                 self.latencies.extend(
                     (now - d.issued_at).total_seconds()
                     for d in batch
                     if (d.sender, d.message_id) in fresh
                 )
-            return landed, first_receipt
+            return landing
 
         setattr(inbox, "land", timed)  # noqa: B010 - an instance attribute, on purpose
 

@@ -22,7 +22,7 @@ from typing import Any
 
 
 def install(out: Path) -> None:
-    from accord.receiver.inbox import Delivery, Inbox, StatusChange
+    from accord.receiver.inbox import Delivery, Inbox, Landing, StatusChange
 
     landings: list[tuple[float, float]] = []
     land = Inbox.land
@@ -33,16 +33,16 @@ def install(out: Path) -> None:
         offsets: dict[tuple[str, int], int],
         status_changes: Iterable[StatusChange] = (),
         **options: Any,
-    ) -> tuple[list[tuple[str, str]], int]:
+    ) -> Landing:
         batch = list(deliveries)
-        landed, first_receipt = land(self, batch, offsets, status_changes, **options)
-        if landed:
+        landing = land(self, batch, offsets, status_changes, **options)
+        if landing.landed:
             now = datetime.now(UTC).timestamp()
-            fresh = set(landed)
+            fresh = set(landing.landed)
             landings.extend(
                 (d.issued_at.timestamp(), now) for d in batch if (d.sender, d.message_id) in fresh
             )
-        return landed, first_receipt
+        return landing
 
     setattr(Inbox, "land", timed)  # noqa: B010 - replaced in this process only, on purpose
     atexit.register(lambda: out.write_text(json.dumps(landings), encoding="ascii"))

@@ -189,7 +189,7 @@ def prepare(
     return Material(plan, pki, records, len(records[0].value or b""), directory)
 
 
-def _context(m: Material) -> Context:
+def step_context(m: Material) -> Context:
     # A root cache of its own, as the receiver keeps one (one verify per batch root).
     return Context(
         trust=m.pki.trust_store(),
@@ -218,7 +218,7 @@ def stage_verify(m: Material) -> float:
 
 
 def stage_assess(m: Material) -> float:
-    c, now, roots = _context(m), datetime.now(UTC), RootCache()
+    c, now, roots = step_context(m), datetime.now(UTC), RootCache()
 
     def run() -> None:
         for r in m.records:
@@ -238,7 +238,7 @@ def stage_assess(m: Material) -> float:
 
 
 def stage_step(m: Material, batch: int, *, land: bool, round_: int) -> float:
-    c = _context(m)
+    c = step_context(m)
     inbox = Inbox(m.directory / f"step-{land}-{round_}.db")
     batches = m.batches(batch)
     try:

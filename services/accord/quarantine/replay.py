@@ -169,8 +169,9 @@ def replay(
             results.append(ReplayResult(q, "already-landed"))
             continue
         [delivery] = out.deliveries
-        landed, _ = inbox.land(out.deliveries, {}, out.status_changes)
+        # Owed receipts like any landing: the node sends them (when it sends receipts).
+        landing = inbox.land(out.deliveries, {}, out.status_changes, owe_receipts=True)
         results.append(
-            ReplayResult(q, "landed" if landed else "already-landed", delivery.message_id)
+            ReplayResult(q, "landed" if landing.landed else "already-landed", delivery.message_id)
         )
     return results

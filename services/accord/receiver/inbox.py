@@ -11,12 +11,15 @@ nor change another's row (a status change names its sender too).
 The database is private to the node's user (``accord.sqlite``); an inbox made
 by the first schema (keyed by ``message_id`` alone) is migrated when it opens.
 
-Receipts use the outbox pattern: a delivered row is marked ``receipt_pending``
-in the same transaction and cleared once the signed receipt is acknowledged by
-the broker, so a crash between the two never loses a receipt. The clearing rides
-on the next landing transaction (``land(receipts_sent=...)``) rather than paying
-an fsync of its own: until it commits the row stays pending, and a crash in
-between only makes the node send that receipt again on its next start.
+Receipts use the outbox pattern: a landing that owes receipts writes one
+``receipts_owed`` row in the same transaction, naming the rows it inserted (a
+range of ``messages``' rowids), and that row is deleted once the signed receipts
+are acknowledged by the broker, so a crash between the two never loses a receipt.
+The deletion rides on the next landing transaction (``land(receipts_sent=...)``)
+rather than paying an fsync of its own: until it commits the receipts stay owed,
+and a crash in between only makes the node send them again on its next start.
+One row per landing, not a flag per message: updating a flag rewrote each
+message's row, blobs and all (7 µs a message, issue 16).
 """
 
 from __future__ import annotations
@@ -52,16 +55,24 @@ CREATE TABLE IF NOT EXISTS {name} (
     payload         BLOB NOT NULL,
     raw             BLOB NOT NULL,
     status          TEXT NOT NULL DEFAULT 'current',
-    receipt_pending INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (sender, message_id)
 );
 """
+_RECEIPTS_OWED = """
+CREATE TABLE IF NOT EXISTS receipts_owed (
+    entry        INTEGER PRIMARY KEY,
+    rows_after   INTEGER NOT NULL,
+    rows_through INTEGER NOT NULL
+)"""
+"""One landing whose receipts the broker has not yet acknowledged: the messages with
+``rows_after < rowid <= rows_through`` (the rows that landing inserted)."""
 _SCHEMA = (
     _MESSAGES.format(name="messages")
     + """
 CREATE INDEX IF NOT EXISTS messages_by_id ON messages(message_id);
-CREATE INDEX IF NOT EXISTS messages_receipt_pending ON messages(receipt_pending)
-    WHERE receipt_pending = 1;
+"""
+    + _RECEIPTS_OWED
+    + """;
 CREATE TABLE IF NOT EXISTS offsets (
     topic       TEXT NOT NULL,
     partition   INTEGER NOT NULL,
@@ -86,12 +97,15 @@ _INSERT_MESSAGE = (
     ' sequence, issued_at, received_at, topic, partition, "offset",'
     " payload_sha256, payload, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_RECEIPT_SENT = "UPDATE messages SET receipt_pending = 0 WHERE sender = ? AND message_id = ?"
+_OWE = "INSERT INTO receipts_owed (rows_after, rows_through) VALUES (?, ?)"
+_RECEIPTS_SENT = "DELETE FROM receipts_owed WHERE entry = ?"
+_LAST_ROW = "SELECT coalesce(max(rowid), 0) FROM messages"
 
-_VERSION = 2
+_VERSION = 3
+"""``PRAGMA user_version`` of this schema: 0 was keyed by id alone, 2 flagged each
+message ``receipt_pending``."""
 _IN_CHUNK = 500
 """Ids per ``IN (...)`` query: well under SQLite's bound-parameter limit."""
-"""``PRAGMA user_version`` of this schema; 0 is the first (id-keyed) one."""
 
 Status = Literal["current", "superseded", "retracted"]
 
@@ -142,6 +156,27 @@ class StoredMessage:
     raw: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class OwedReceipts:
+    """One landing's messages whose receipts the broker has not yet acknowledged."""
+
+    entry: int
+    """Its ``receipts_owed`` row: what ``receipts_sent`` clears."""
+    messages: list[StoredMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """What one ``Inbox.land`` wrote."""
+
+    landed: list[tuple[str, str]]
+    """The (sender, message_id) keys newly landed, in the order given."""
+    first_receipt: int = 0
+    """The first of the receipt sequence numbers reserved for them (0: none)."""
+    receipts_owed: int | None = None
+    """The ``receipts_owed`` entry recorded for them (None: none)."""
+
+
 class Inbox:
     """A node's durable store. Not thread-safe: one receiver owns one inbox."""
 
@@ -163,7 +198,12 @@ class Inbox:
         self._checkpoints = BackgroundCheckpoints(path, self._db)
 
     def _migrate(self) -> None:
-        """Re-key an inbox of the first schema by (sender, message_id), in one transaction."""
+        """Bring an inbox of an earlier schema to this one, in one transaction.
+
+        Schema 0 was keyed by ``message_id`` alone, and schemas 0 and 2 flagged each
+        message ``receipt_pending``. The table is copied under this schema's key, the
+        rows still owing receipts last, so that one ``receipts_owed`` range names them.
+        """
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         exists = self._db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'"
@@ -173,16 +213,29 @@ class Inbox:
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            cur.execute(_MESSAGES.format(name="messages_v2"))  # one statement, in the transaction
-            cur.execute(f"INSERT INTO messages_v2 ({_ALL}) SELECT {_ALL} FROM messages")  # noqa: S608
+            cur.execute(_MESSAGES.format(name="messages_new"))  # one statement, in the transaction
+            cur.execute(_RECEIPTS_OWED)
+            copy = (
+                f"INSERT INTO messages_new ({_ALL}) SELECT {_ALL} FROM messages"  # noqa: S608
+                " WHERE receipt_pending = ? ORDER BY rowid"
+            )
+            last_row = "SELECT coalesce(max(rowid), 0) FROM messages_new"
+            cur.execute(copy, (0,))
+            after = int(cur.execute(last_row).fetchone()[0])
+            cur.execute(copy, (1,))
+            through = int(cur.execute(last_row).fetchone()[0])
+            if through > after:
+                cur.execute(_OWE, (after, through))
             cur.execute("DROP TABLE messages")
-            cur.execute("ALTER TABLE messages_v2 RENAME TO messages")
+            cur.execute("ALTER TABLE messages_new RENAME TO messages")
             cur.execute(f"PRAGMA user_version={_VERSION}")
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        log.info("receiver.inbox_migrated", path=str(self.path), schema=_VERSION)
+        log.info(
+            "receiver.inbox_migrated", path=str(self.path), schema=_VERSION, owed=through - after
+        )
 
     def close(self) -> None:
         self._checkpoints.close()
@@ -225,12 +278,26 @@ class Inbox:
     def message_ids(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT message_id FROM messages")]
 
-    def pending_receipts(self, limit: int = 500) -> list[StoredMessage]:
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE receipt_pending = 1 LIMIT ?",  # noqa: S608
-            (limit,),
-        )
-        return [_stored(r) for r in rows]
+    def owed_receipts(self, limit: int = 500) -> list[OwedReceipts]:
+        """The landings whose receipts are owed, oldest first: whole landings, until
+        they hold ``limit`` messages or more."""
+        entries = self._db.execute(
+            "SELECT entry, rows_after, rows_through FROM receipts_owed ORDER BY entry"
+        ).fetchall()
+        owed: list[OwedReceipts] = []
+        held = 0
+        for entry, after, through in entries:
+            if held >= limit:
+                break
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages"  # noqa: S608
+                " WHERE rowid > ? AND rowid <= ? ORDER BY rowid",
+                (after, through),
+            )
+            messages = [_stored(r) for r in rows]
+            owed.append(OwedReceipts(entry, messages))
+            held += len(messages)
+        return owed
 
     def get(self, message_id: str, *, sender: str | None = None) -> StoredMessage | None:
         """The message ``(sender, message_id)``; without ``sender``, the first landed
@@ -261,20 +328,23 @@ class Inbox:
         offsets: dict[tuple[str, int], int],
         status_changes: Iterable[StatusChange] = (),
         *,
+        owe_receipts: bool = False,
         receipt_stream: str | None = None,
         receipt_count: int = 0,
         traces: Mapping[tuple[str, str], str] | None = None,
-        receipts_sent: Collection[tuple[str, str]] = (),
-    ) -> tuple[list[tuple[str, str]], int]:
-        """Write deliveries and next offsets atomically; return the (sender, id) keys
-        newly landed and, with ``receipt_stream``, the first of ``receipt_count``
-        receipt sequence numbers reserved in the same transaction (else 0).
+        receipts_sent: Collection[int] = (),
+    ) -> Landing:
+        """Write deliveries and next offsets atomically.
 
         A delivery whose (sender, id) is already present is a duplicate and is
         ignored (its offset still advances). A status change touches only the row
-        of its own sender. ``traces`` (sender, id) -> ``traceparent`` go with the
-        handover rows. ``receipts_sent``: (sender, id) keys whose receipts the broker
-        has acknowledged since; their outbox rows are cleared in this transaction.
+        of its own sender. With ``owe_receipts``, the rows that land are recorded as
+        owing receipts (``Landing.receipts_owed``); with ``receipt_stream``,
+        ``receipt_count`` of that stream's sequence numbers are reserved for them
+        (``Landing.first_receipt``). ``traces`` (sender, id) -> ``traceparent`` go
+        with the handover rows. ``receipts_sent``: ``receipts_owed`` entries whose
+        receipts the broker has acknowledged since; they are cleared in this
+        transaction.
         """
         now = datetime.now(UTC).isoformat()
         batch = list(deliveries)
@@ -300,6 +370,7 @@ class Inbox:
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
+            rows_after = int(cur.execute(_LAST_ROW).fetchone()[0]) if owe_receipts else 0
             landed = self._insert(cur, batch, rows)
             # Each stream's last sequence once per batch, not once per row.
             new = None if len(landed) == len(batch) else set(landed)
@@ -322,6 +393,12 @@ class Inbox:
                     "UPDATE messages SET status = ? WHERE sender = ? AND message_id = ?",
                     (change.status, change.sender, change.message_id),
                 )
+            owed = None
+            if owe_receipts and landed:
+                # The rows this transaction inserted: a new row's rowid is above every
+                # rowid already there (one writer, and rows are never deleted).
+                rows_through = int(cur.execute(_LAST_ROW).fetchone()[0])
+                owed = cur.execute(_OWE, (rows_after, rows_through)).lastrowid
             first_receipt = 0
             if receipt_stream is not None and landed and receipt_count > 0:
                 row = cur.execute(
@@ -331,7 +408,7 @@ class Inbox:
                 ).fetchone()
                 first_receipt = int(row[0]) - receipt_count + 1
             if receipts_sent:
-                cur.executemany(_RECEIPT_SENT, list(receipts_sent))
+                cur.executemany(_RECEIPTS_SENT, [(entry,) for entry in receipts_sent])
             cur.executemany(
                 "INSERT INTO offsets (topic, partition, next_offset) VALUES (?,?,?)"
                 " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
@@ -341,7 +418,7 @@ class Inbox:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        return landed, first_receipt
+        return Landing(landed, first_receipt, owed)
 
     def _insert(
         self, cur: sqlite3.Cursor, batch: list[Delivery], rows: list[tuple[Any, ...]]
@@ -367,14 +444,22 @@ class Inbox:
                 landed.append((d.sender, d.message_id))
         return landed
 
-    def receipts_sent(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Clear the receipt outbox for these (sender, message_id) keys, in a
-        transaction of their own (a node that is idle or stopping; otherwise
-        ``land(receipts_sent=...)`` carries them)."""
+    def receipts_sent(
+        self, entries: Iterable[int], *, still_owed: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Clear these ``receipts_owed`` entries, in a transaction of their own (a node
+        that is idle, stopping or resending; otherwise ``land(receipts_sent=...)``
+        carries them). ``still_owed``: (sender, message_id) of messages among them
+        whose receipts were not sent; each stays owed, as an entry of its own."""
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            cur.executemany(_RECEIPT_SENT, list(keys))
+            cur.executemany(_RECEIPTS_SENT, [(entry,) for entry in entries])
+            cur.executemany(
+                "INSERT INTO receipts_owed (rows_after, rows_through) SELECT rowid - 1, rowid"
+                " FROM messages WHERE sender = ? AND message_id = ?",
+                list(still_owed),
+            )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -461,7 +546,7 @@ def read_landing_times(path: Path) -> list[tuple[datetime, datetime]]:
 # Constant column lists; every value is bound as a parameter.
 _ALL = (
     "message_id, type, sender, scope, area, sequence, issued_at, received_at, topic,"
-    ' partition, "offset", payload_sha256, payload, raw, status, receipt_pending'
+    ' partition, "offset", payload_sha256, payload, raw, status'
 )
 _COLUMNS = (
     'message_id, type, sender, scope, area, sequence, topic, partition, "offset",'

@@ -50,7 +50,7 @@ from accord.parties import country_of
 from accord.plan import Plan
 from accord.receipts import ReceiptSender, receipt_count
 from accord.receiver.fetch import FetchPacing
-from accord.receiver.inbox import Inbox
+from accord.receiver.inbox import Inbox, Landing
 from accord.receiver.quarantine import QuarantineWriter
 from accord.receiver.settings import ReceiverSettings
 from accord.receiver.step import Context, Outcome, Record, step
@@ -80,7 +80,7 @@ resumes from; a commit only tells the group (``accord status``, the lag metrics)
 where the node is. One commit per poll cost a node and its broker 3 to 5 % and 9
 to 13 % of their CPU per message at 50 and 500 msgs/s (``python -m
 accord.bench.latency``, docs/exchange.md). Kafka's own auto-commit waits 5 s."""
-_PENDING_RECEIPTS_EVERY_S = 10.0
+_OWED_RECEIPTS_EVERY_S = 10.0
 
 
 class _ProducerStuck(Exception):
@@ -187,10 +187,10 @@ class Receiver:
         self._commit_task: asyncio.Task[None] | None = None
         self._committed_at = 0.0
         self._receipt_tasks: list[asyncio.Task[None]] = []
-        # (sender, id) of messages whose receipts the broker acknowledged and whose
-        # outbox rows are still pending: cleared by the next landing transaction (or
-        # on their own when idle or stopping). Lost in a crash, which only re-sends.
-        self._receipts_acked: list[tuple[str, str]] = []
+        # The inbox's receipts_owed entries whose receipts the broker acknowledged:
+        # cleared by the next landing transaction (or on their own when idle or
+        # stopping). Lost in a crash, which only re-sends them.
+        self._receipts_acked: list[int] = []
         self._producer_suspect = False
         self._receipts_checked = time.monotonic()
         # Rotations and revocations arrive on the trust topic while the node runs.
@@ -252,7 +252,7 @@ class Receiver:
             await self.dispatcher.start()
         self.last_poll = time.monotonic()
         self._log.info("receiver.started", topics=self._topics, group_id=self._group_id)
-        await self._flush_pending_receipts()
+        await self._send_owed_receipts()
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -341,10 +341,10 @@ class Receiver:
                 # A quiet half second: no landing soon to carry them (a pause of a few
                 # ms between busy polls leaves them to the next landing's transaction).
                 self._clear_acked_receipts()
-            if now - self._receipts_checked >= _PENDING_RECEIPTS_EVERY_S:
+            if now - self._receipts_checked >= _OWED_RECEIPTS_EVERY_S:
                 self._receipts_checked = now
                 if not any(not t.done() for t in self._receipt_tasks):
-                    await self._flush_pending_receipts()
+                    await self._send_owed_receipts()
             if now - idle_since >= self._settings.stall_timeout_s:
                 why = await self._stalled(consumer)
                 if why is not None:
@@ -506,20 +506,22 @@ class Receiver:
         items = out.receipt_items() if self._settings.send_receipts else []
         acked, self._receipts_acked = self._receipts_acked, []
         try:
-            landed, first_receipt = self.inbox.land(
+            landing = self.inbox.land(
                 out.deliveries,
                 out.offsets,
                 out.status_changes,
+                owe_receipts=bool(items),
                 receipt_stream=self._receipts.topic if items else None,
                 receipt_count=receipt_count(items),
                 traces={k: t.traceparent for k, t in traces.items()} if self.dispatcher else None,
-                # The receipt outbox rows of earlier batches whose receipts the broker
-                # has since acknowledged: cleared here, not in an fsync of their own.
+                # The owed receipts of earlier batches that the broker has since
+                # acknowledged: cleared here, not in an fsync of their own.
                 receipts_sent=acked,
             )
         except BaseException:
             self._receipts_acked[:0] = acked  # still pending on disk; clear them later
             raise
+        landed = landing.landed
         landed_at = datetime.now(UTC)
         if landed and self.dispatcher is not None:  # handover
             self.dispatcher.notify()
@@ -531,7 +533,7 @@ class Receiver:
         if landed and items:
             # One writer, and duplicates were filtered before the write: what landed
             # is exactly what the receipts were grouped from.
-            await self._receipts_soon(items, first_receipt, traces)
+            await self._receipts_soon(items, landing, traces)
 
     def _delivered(
         self,
@@ -681,8 +683,8 @@ class Receiver:
     async def _receipts_soon(
         self,
         items: list[tuple[Header, str]],
-        first_sequence: int,
-        traces: dict[tuple[str, str], TraceContext] | None = None,
+        landing: Landing,
+        traces: dict[tuple[str, str], TraceContext],
     ) -> None:
         """Sign and send receipts in the background; at most a few batches in flight."""
         self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
@@ -691,30 +693,41 @@ class Receiver:
             await asyncio.wait(self._receipt_tasks, return_when=asyncio.FIRST_COMPLETED)
             self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
         self._receipt_tasks.append(
-            asyncio.create_task(self._send_receipts(items, first_sequence, traces))
+            asyncio.create_task(self._settle_receipts(items, landing, traces))
         )
+
+    async def _settle_receipts(
+        self,
+        items: list[tuple[Header, str]],
+        landing: Landing,
+        traces: dict[tuple[str, str], TraceContext],
+    ) -> None:
+        sent = await self._send_receipts(items, landing.first_receipt, traces)
+        if sent and landing.receipts_owed is not None:
+            # Cleared in the next landing transaction (or when idle): until then a
+            # crash leaves them owed and the receipts are sent again, never lost.
+            self._receipts_acked.append(landing.receipts_owed)
 
     async def _send_receipts(
         self,
         items: list[tuple[Header, str]],
         first_sequence: int,
         traces: dict[tuple[str, str], TraceContext] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Sign and send receipts for these items; True once the broker acknowledged
+        them all."""
         producer = self._producer
         if producer is None:
-            return
+            return False
         numbers = itertools.count(first_sequence)
         try:
             sent = await self._receipts.send(producer, items, lambda: next(numbers), traces=traces)
         except BrokerError as exc:
-            # The rows stay receipt_pending: resent once the producer is healthy.
+            # They stay owed in the inbox: resent once the producer is healthy.
             self._log.warning("receiver.receipts_failed", error=str(exc), count=len(items))
             self._producer_suspect = True
-            return
+            return False
         keys = [(a.sender, str(a.message_id)) for a in sent.acknowledged]
-        # Cleared in the next landing transaction (or when idle): until then a crash
-        # leaves the rows pending and the receipts are sent again, never lost.
-        self._receipts_acked += keys
         self.stats.receipts += len(keys)
         self.metrics.receipts.labels(self.agency).inc(len(keys))
         one = traces.get(keys[0]) if traces and len(keys) == 1 else None
@@ -725,6 +738,7 @@ class Receiver:
             message_id=keys[0][1] if len(keys) == 1 else None,
             **(one.log_fields() if one is not None else {}),
         )
+        return True
 
     def _clear_acked_receipts(self) -> None:
         """Clear the outbox rows of acknowledged receipts in a transaction of their own."""
@@ -732,20 +746,27 @@ class Receiver:
             acked, self._receipts_acked = self._receipts_acked, []
             self.inbox.receipts_sent(acked)
 
-    async def _flush_pending_receipts(self) -> None:
-        """Receipts a crash left unsent: re-verify from the raw bytes and send."""
-        self._clear_acked_receipts()  # acknowledged ones are not pending any more
-        pending = self.inbox.pending_receipts()
-        if not pending or not self._settings.send_receipts:
+    async def _send_owed_receipts(self) -> None:
+        """Receipts a crash or a failed send left owed: re-verify from the raw bytes
+        and send. A message that no longer verifies (its signer's trust is gone) gets
+        no receipt now and stays owed, to be tried again."""
+        self._clear_acked_receipts()  # acknowledged ones are not owed any more
+        owed = self.inbox.owed_receipts()
+        if not owed or not self._settings.send_receipts:
             return
         items = []
-        for stored in pending:
+        unverified = []
+        for stored in (m for landing in owed for m in landing.messages):
             verdict = verify(stored.raw, self._trust, topic=stored.topic)
             if isinstance(verdict, Verified):
                 items.append((verdict.header, verdict.payload_sha256))
-        if items:
-            first = self.inbox.reserve_sequences(self._receipts.topic, receipt_count(items))
-            await self._send_receipts(items, first)
+            else:
+                unverified.append((stored.sender, stored.message_id))
+        if not items:
+            return
+        first = self.inbox.reserve_sequences(self._receipts.topic, receipt_count(items))
+        if await self._send_receipts(items, first):
+            self.inbox.receipts_sent([o.entry for o in owed], still_owed=unverified)
 
     async def _call_handler(self, v: Verified) -> None:
         assert self._handler is not None
