@@ -28,7 +28,7 @@ import random
 import re
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import structlog
 from opentelemetry import trace as otel
@@ -46,10 +46,14 @@ _SAMPLED = 0x01
 _current: ContextVar[TraceContext | None] = ContextVar("accord_trace", default=None)
 
 
-@dataclass(frozen=True, slots=True)
-class TraceContext:
+class TraceContext(NamedTuple):
     """One position in a trace: the trace, the current span, and the message's
-    ``correlation_id`` (from the signed envelope header) when it has one."""
+    ``correlation_id`` (from the signed envelope header) when it has one.
+
+    A named tuple rather than a frozen dataclass: one is made per message sent and
+    received, and a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__`` (``timeit``: ``continue_or_start`` 4.35 -> 3.63 µs,
+    ``new`` 3.55 -> 2.93)."""
 
     trace_id: str
     span_id: str
@@ -68,10 +72,10 @@ class TraceContext:
 
     def child(self) -> TraceContext:
         """The same trace, a new span: for work done on behalf of this one."""
-        return replace(self, span_id=_random_hex(8, _ZERO_SPAN))
+        return self._replace(span_id=_random_hex(8, _ZERO_SPAN))
 
     def with_correlation(self, correlation_id: str | None) -> TraceContext:
-        return replace(self, correlation_id=correlation_id)
+        return self._replace(correlation_id=correlation_id)
 
     @property
     def traceparent(self) -> str:
@@ -220,7 +224,7 @@ def span(
         ctx = s.get_span_context()
         inner = trace
         if ctx.is_valid and ctx.span_id != parent.get_span_context().span_id:
-            inner = replace(trace, span_id=f"{ctx.span_id:016x}")
+            inner = trace._replace(span_id=f"{ctx.span_id:016x}")
         if trace.correlation_id is not None:
             s.set_attribute("accord.correlation_id", trace.correlation_id)
         with bound(inner):

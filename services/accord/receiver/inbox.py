@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from accord.handover import outbox as handover_outbox
 from accord.observability.logs import get_logger
@@ -119,9 +119,13 @@ class StatusChange:
     status: Status
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One verified message, ready to land."""
+class Delivery(NamedTuple):
+    """One verified message, ready to land.
+
+    A named tuple rather than a frozen dataclass: one is built per message received,
+    and a frozen dataclass's ``__init__`` sets each of the 14 fields through
+    ``object.__setattr__`` (3.6 µs against 1.3, ``timeit``).
+    """
 
     message_id: str
     type: str
