@@ -1,4 +1,4 @@
-"""A node process freezes its start-up heap (accord.node.heap)."""
+"""A node process freezes its start-up heap and collects less often (accord.node.heap)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from accord.node.heap import freeze_startup_heap
+from accord.node.heap import YOUNG_THRESHOLD, tune_node_heap
 
 
 class Cycle:
@@ -22,18 +22,20 @@ class Cycle:
 def thawed() -> Iterator[None]:
     """No automatic collection meanwhile (only the explicit ones are judged), and the
     test process gets its heap back afterwards."""
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     gc.disable()
     yield
     gc.enable()
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.mark.usefixtures("thawed")
 def test_start_up_garbage_is_freed_the_rest_frozen_and_later_garbage_still_freed() -> None:
     startup_garbage = weakref.ref(Cycle())
     assert startup_garbage() is not None
-    frozen = freeze_startup_heap()
+    frozen = tune_node_heap()
     assert startup_garbage() is None  # collected first, not frozen for ever
     # Modules, classes, schemas...; the count falls as frozen temporaries are freed.
     assert frozen > 10_000
@@ -41,3 +43,10 @@ def test_start_up_garbage_is_freed_the_rest_frozen_and_later_garbage_still_freed
     later_garbage = weakref.ref(Cycle())
     gc.collect()
     assert later_garbage() is None
+
+
+@pytest.mark.usefixtures("thawed")
+def test_the_young_generation_is_collected_less_often_the_older_ones_as_before() -> None:
+    _, older, oldest = gc.get_threshold()
+    tune_node_heap()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, older, oldest)

@@ -25,6 +25,13 @@ Each row's difference from the row above is what one more duty costs: the node's
 own checks (assess), dedupe and sequence tracking (step), the inbox transaction
 (land), the loop around them, then receipts.
 
+The collector runs as in a node process (``--heap node``, the default): once the
+material is made, the heap is frozen and the young generation's threshold raised,
+as ``accord receive`` does once started (``accord.node.heap``); ``--heap frozen``
+only freezes it (the threshold stays Python's); ``--heap default`` leaves Python's
+collector as it is. The time the collector spent during the
+"receiver" rows is printed too (gc callbacks).
+
 The last row is what a receiving node's CPU does per message minus aiokafka's fetch
 and the broker round trips (``accord bench`` measures those, on a real broker);
 "per busy core" is 10⁶ over it. Other work on the machine inflates every figure, so
@@ -35,13 +42,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +73,7 @@ from accord.envelope import Header
 from accord.envelope.batch import RootCache, sign_batch
 from accord.envelope.jws import Unsigned, sign_record, unsigned
 from accord.envelope.v2 import verify_sealed
+from accord.node.heap import tune_node_heap
 from accord.observability.logs import configure_logging
 from accord.observability.trace import TraceContext, headers_with_trace
 from accord.parties import country_of
@@ -254,6 +264,56 @@ def stage_step(m: Material, batch: int, *, land: bool, round_: int) -> float:
         inbox.close()
 
 
+class CollectorTime:
+    """What the cyclic collector took while registered: collections, CPU seconds, and
+    the longest one (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.collections = 0
+        self.seconds = 0.0
+        self.longest = 0.0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.process_time()
+            return
+        took = time.process_time() - self._began
+        self.collections += 1
+        self.seconds += took
+        self.longest = max(self.longest, took)
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[CollectorTime]:
+        gc.callbacks.append(self)
+        try:
+            yield self
+        finally:
+            gc.callbacks.remove(self)
+
+
+@contextlib.contextmanager
+def node_heap(mode: str) -> Iterator[None]:
+    """The collector as a node process runs it (``node``: ``tune_node_heap``), with
+    the heap frozen only (``frozen``), or as Python's default (``default``); given
+    back as it was afterwards."""
+    if mode == "default":
+        yield
+        return
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    if mode == "frozen":
+        gc.collect()
+        gc.freeze()
+    else:
+        tune_node_heap()
+    try:
+        yield
+    finally:
+        if not frozen:  # else what its caller froze stays frozen, with the rest
+            gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 def stage_receiver(m: Material, batch: int, *, round_: int, receipts: bool = True) -> float:
     consumer = MemoryConsumer(m.batches(batch))
     receiver = Receiver(
@@ -291,8 +351,11 @@ class Figures:
     envelope_bytes: int
     log_level: str
     signing: str
+    heap: str = "node"
     rounds: dict[str, list[float]] = field(default_factory=dict)
     """µs per message of each stage, one entry per round."""
+    collector: CollectorTime = field(default_factory=CollectorTime)
+    """The collector during the "receiver" rows, all rounds."""
 
     def median(self, stage: str) -> float:
         return statistics.median(self.rounds[stage])
@@ -304,10 +367,20 @@ class Figures:
             "envelope_bytes": self.envelope_bytes,
             "log_level": self.log_level,
             "signing": self.signing,
+            "heap": self.heap,
             "us_per_message": {s: round(self.median(s), 1) for s in self.rounds},
             "rounds": {s: [round(v, 1) for v in vs] for s, vs in self.rounds.items()},
             "receiver_msgs_per_core": round(1e6 / self.median("receiver")),
+            "collector": {
+                "collections": self.collector.collections,
+                "us_per_message": round(self.collector_us(), 2),
+                "longest_ms": round(self.collector.longest * 1e3, 2),
+            },
         }
+
+    def collector_us(self) -> float:
+        """The collector's CPU µs per message during the "receiver" rows."""
+        return self.collector.seconds * 1e6 / (self.messages * len(self.rounds["receiver"]))
 
 
 def measure(
@@ -318,25 +391,28 @@ def measure(
     log_level: str,
     directory: Path,
     signing: str = "batched",
+    heap: str = "node",
 ) -> Figures:
     with open(os.devnull, "w") as sink:
         # As a deployed node logs: JSON lines, here to /dev/null (rendering and the
         # write are counted, the terminal is not).
         configure_logging(log_level, json=True, stream=sink)
         m = prepare(messages, body_size, directory, signing=signing)
-        figures = Figures(messages, batch, m.envelope_bytes, log_level.upper(), signing)
+        figures = Figures(messages, batch, m.envelope_bytes, log_level.upper(), signing, heap)
         per = 1e6 / messages
-        for r in range(repeat):
-            timings = {
-                "verify": stage_verify(m),
-                "assess": stage_assess(m),
-                "step": stage_step(m, batch, land=False, round_=r),
-                "step + land": stage_step(m, batch, land=True, round_=r),
-                "receiver, no receipts": stage_receiver(m, batch, round_=r, receipts=False),
-                "receiver": stage_receiver(m, batch, round_=r),
-            }
-            for stage, seconds in timings.items():
-                figures.rounds.setdefault(stage, []).append(seconds * per)
+        with node_heap(heap):
+            for r in range(repeat):
+                timings = {
+                    "verify": stage_verify(m),
+                    "assess": stage_assess(m),
+                    "step": stage_step(m, batch, land=False, round_=r),
+                    "step + land": stage_step(m, batch, land=True, round_=r),
+                    "receiver, no receipts": stage_receiver(m, batch, round_=r, receipts=False),
+                }
+                with figures.collector.counting():
+                    timings["receiver"] = stage_receiver(m, batch, round_=r)
+                for stage, seconds in timings.items():
+                    figures.rounds.setdefault(stage, []).append(seconds * per)
         configure_logging("WARNING", stream=sys.stderr)
     return figures
 
@@ -344,8 +420,8 @@ def measure(
 def render(f: Figures) -> str:
     lines = [
         f"receive costs: {f.messages} msgs in batches of {f.batch}, envelope "
-        f"{f.envelope_bytes} B, signed {f.signing}, log level {f.log_level}, median of "
-        f"{len(f.rounds['receiver'])} rounds (CPU µs per message)",
+        f"{f.envelope_bytes} B, signed {f.signing}, log level {f.log_level}, heap "
+        f"{f.heap}, median of {len(f.rounds['receiver'])} rounds (CPU µs per message)",
         "",
     ]
     for stage in STAGES:
@@ -353,6 +429,11 @@ def render(f: Figures) -> str:
         lines.append(f"  {stage:<21} {f.median(stage):8.1f}    rounds: {rounds}")
     lines.append("")
     lines.append(f"receiver, msgs/s per busy core: {1e6 / f.median('receiver'):.0f}")
+    c = f.collector
+    lines.append(
+        f"collector in the receiver rows: {c.collections} collections, "
+        f"{f.collector_us():.2f} µs a message, the longest {c.longest * 1e3:.2f} ms"
+    )
     load = os.getloadavg()[0]
     lines.append(f"load average {load:.1f} at the end, {os.cpu_count()} cores")
     return "\n".join(lines)
@@ -373,6 +454,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="batched",
         help="one signature per batch of 256 (the plan's default) or per record",
     )
+    parser.add_argument(
+        "--heap",
+        choices=("node", "frozen", "default"),
+        default="node",
+        help="the collector as a node process tunes it (accord.node.heap), the heap "
+        "frozen only, or Python's default",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="accord-receive-costs-") as tmp:
@@ -384,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.log_level,
             Path(tmp),
             args.signing,
+            args.heap,
         )
     print(json.dumps(figures.as_dict()) if args.json else render(figures))
     return 0

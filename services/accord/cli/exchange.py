@@ -38,7 +38,7 @@ from accord.errors import ConfigError
 from accord.handover import Endpoint, HandoverPolicy, load_endpoint, read_states
 from accord.kafka import node_errors
 from accord.node import NodeContext, open_node
-from accord.node.heap import freeze_startup_heap
+from accord.node.heap import tune_node_heap
 from accord.observability.http import OpsServer
 from accord.plan import load_plan
 from accord.publisher import Publisher
@@ -351,7 +351,7 @@ async def _receive(node: NodeContext, handover: Endpoint | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, receiver.request_stop)
     await receiver.start()
-    freeze_startup_heap()
+    tune_node_heap()
     try:
         if node.settings.metrics_port is not None:
             receiver.metrics.watch_ready(lambda: receiver.ready, agency=node.agency)

@@ -17,7 +17,7 @@ import click
 
 from accord.cli.exchange import _settings, handover_endpoint, node_options, receiving_options
 from accord.errors import ConfigError
-from accord.node.heap import freeze_startup_heap
+from accord.node.heap import tune_node_heap
 
 OPENAPI_FILE = "openapi/accord-node.openapi.json"
 
@@ -122,7 +122,7 @@ def node_command(
             loop.add_signal_handler(sig, gateway.request_stop)
         ops: OpsServer | None = None
         await gateway.start()
-        freeze_startup_heap()
+        tune_node_heap()
         try:
             if node.settings.metrics_port is not None:
                 r = gateway.receiver
