@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from accord.bench import latency, produce_batch
+from accord.bench import latency, produce_batch, send_api
 from accord.bench.run import TARGETS, BenchOptions, medians, run_once, targets
 from accord.broker import LocalBroker
 from accord.cli.bench import _table, bench_command
@@ -195,3 +195,16 @@ async def test_produce_batch_rows_alternate_the_two_sizes(
         assert {"publisher", "receiver", "broker"} <= r.keys()
     table = produce_batch.render(rows, 200).splitlines()
     assert table[3].split()[:2] == [str(accord_size), str(rows[0]["msgs_per_s"])]
+
+
+async def test_send_api_rows_alternate_the_two_ways(kafka: LocalBroker) -> None:
+    rows = await send_api.measure(kafka.connection(), rounds=2, messages=300)
+    assert [(r["way"], r["round"]) for r in rows] == [
+        ("send", 0),
+        ("send_batch", 0),
+        ("send", 1),
+        ("send_batch", 1),
+    ]
+    assert all(r["cpu_us_per_record"] > 0 and r["records_per_s"] > 0 for r in rows)
+    table = send_api.render(rows, 300).splitlines()
+    assert [line.split()[0] for line in table[3:5]] == ["send", "send_batch"]

@@ -44,3 +44,27 @@ async def test_batch_signed_records_land_at_every_entitled_receiver(
         receiver = exchange.receivers[agency]
         assert set(receiver.inbox.message_ids()) == ids
         assert receiver.stats.rejected == {}
+
+
+async def test_each_record_is_where_its_publish_result_says_record_batches_of_many(
+    exchange: LocalExchange,
+) -> None:
+    # 200 records of about 3 kB: three of the producer's 256 KiB record batches, in
+    # one signing batch. Each result's offset is its record batch's first offset
+    # plus its index in it; the receiver stores where it read each record.
+    await exchange.start_receivers(["JPN.MOFA"])
+    pub = await exchange.publisher(SENDER)
+    label = label_for(SENDER, BI)
+    results = await pub.publish_many(
+        [report(i) for i in range(200)], scope=BI, area=CT, label=label
+    )
+    assert await exchange.settle({"JPN.MOFA": 200}, within_s=60)
+    inbox = exchange.receivers["JPN.MOFA"].inbox
+    where = []
+    for r in results:
+        stored = inbox.get(r.message_id, sender=SENDER)
+        assert stored is not None
+        where.append((stored.topic, stored.partition, stored.offset))
+    assert where == [(r.topic, r.partition, r.offset) for r in results]
+    offsets = [r.offset for r in results]
+    assert offsets == list(range(offsets[0], offsets[0] + 200))  # one partition, in order

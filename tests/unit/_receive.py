@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from accord.areas import Area
+from accord.bench.sink import MemoryBatch
 from accord.envelope import Header, Verified, seal, verify
 from accord.envelope.samples import SAMPLES
 from accord.labels import scope_label
@@ -68,16 +69,20 @@ class FakeRecord:
 
 @dataclass
 class MemoryProducer:
-    """aiokafka's ``send`` over a list, as httpx tests use a ``MockTransport``:
-    ``ack=False`` never acknowledges, ``fail`` fails every send with that error,
-    ``ack_after_s`` acknowledges that long after the send (a broker round trip)."""
+    """aiokafka's ``send`` and batch interface over a list, as httpx tests use a
+    ``MockTransport``: ``ack=False`` never acknowledges, ``fail`` fails every send
+    with that error, ``ack_after_s`` acknowledges that long after the send (a broker
+    round trip); ``batch_records`` bounds a record batch (aiokafka bounds its bytes)."""
 
     ack: bool = True
     fail: BaseException | None = None
     ack_after_s: float = 0.0
+    batch_records: int | None = None
     sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(
         default_factory=list
     )
+    batches: list[list[int]] = field(default_factory=list)
+    """The indexes in ``sent`` of each record batch sent with ``send_batch``."""
 
     async def send(
         self,
@@ -89,16 +94,32 @@ class MemoryProducer:
         headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future[Any]:
         self.sent.append((topic, value, key, list(headers or ())))
+        return self._outcome(RecordMetadata(topic, 0, len(self.sent) - 1))
+
+    def create_batch(self) -> MemoryBatch:
+        return MemoryBatch(self.batch_records)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    async def send_batch(
+        self, batch: MemoryBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[Any]:
+        first = len(self.sent)
+        self.sent += [(topic, value, key, headers) for key, value, headers in batch.records]
+        self.batches.append(list(range(first, len(self.sent))))
+        return self._outcome(RecordMetadata(topic, partition, first))
+
+    def _outcome(self, metadata: RecordMetadata) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.fail is not None:
             future.set_exception(self.fail)
         elif self.ack and self.ack_after_s:
-            metadata = RecordMetadata(topic, 0, len(self.sent) - 1)
             asyncio.get_running_loop().call_later(
                 self.ack_after_s, lambda: future.done() or future.set_result(metadata)
             )
         elif self.ack:
-            future.set_result(RecordMetadata(topic, 0, len(self.sent) - 1))
+            future.set_result(metadata)
         return future
 
 

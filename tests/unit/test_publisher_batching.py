@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 from _receive import BI, SA, MemoryProducer, RecordMetadata, pki, plan, published_receipts
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from test_publisher import oversized
 
+from accord.bench.sink import MemoryBatch
 from accord.confidentiality import (
     ContentEncryptor,
     EncryptionKeyPair,
@@ -308,6 +309,14 @@ class HeldProducer(MemoryProducer):
         self.grew.set()
         return future
 
+    async def send_batch(self, batch: MemoryBatch, topic: str, *, partition: int) -> Any:
+        future = await super().send_batch(batch, topic, partition=partition)
+        if not self.ack:
+            first = len(self.sent) - len(batch.records)
+            self.pending.append((future, RecordMetadata(topic, partition, first)))
+        self.grew.set()
+        return future
+
     def release(self) -> None:
         self.ack = True
         for future, meta in self.pending:
@@ -395,3 +404,44 @@ async def test_a_steady_trickle_is_announced_in_batches_not_one_receipt_a_messag
     # ~0.15 s of publishing at one flush per 50 ms: about 4, with room for a slow
     # machine; before, a receipt for every message or two (a flush per 4 ms ack).
     assert len(announced) <= 8, len(announced)
+
+
+# -- record batches of the publisher's making (aiokafka's batch interface) ----------------
+
+
+async def test_a_full_record_batch_is_sent_and_the_rest_go_in_the_next_offsets_in_order(
+    tmp_path: Path,
+) -> None:
+    producer = MemoryProducer(batch_records=3)
+    async with make(tmp_path, producer, linger_s=0.05) as pub:
+        results = await pub.publish_many([BODY] * 7, scope=BI, area=SA, label=LABEL)
+    assert producer.batches == [[0, 1, 2], [3, 4, 5], [6]]  # one signing batch, 3 sends
+    # Each record's offset is its record batch's first offset plus its index in it:
+    # here, where the producer put it.
+    assert [r.offset for r in results] == [0, 1, 2, 3, 4, 5, 6]
+    assert [r.envelope for r in results] == [v for _, v, _, _ in producer.sent]
+    assert [r.sequence for r in results] == [1, 2, 3, 4, 5, 6, 7]
+
+
+@dataclass
+class RefusingBatches(MemoryProducer):
+    """Refuses every record batch at submission (e.g. no room before the producer's
+    timeout); single records are taken."""
+
+    refused: int = 0
+
+    async def send_batch(self, batch: MemoryBatch, topic: str, *, partition: int) -> Any:
+        self.refused += 1
+        raise KafkaTimeoutError()
+
+
+async def test_a_record_batch_the_producer_refuses_is_sent_again_record_by_record(
+    tmp_path: Path,
+) -> None:
+    producer = RefusingBatches()
+    async with make(tmp_path, producer, linger_s=0.05, retry_deadline_s=5.0) as pub:
+        results = await pub.publish_many([BODY] * 3, scope=BI, area=SA, label=LABEL)
+    assert producer.refused == 1
+    assert producer.batches == []
+    assert sorted(r.envelope for r in results) == sorted(v for _, v, _, _ in producer.sent)
+    assert [r.sequence for r in results] == [1, 2, 3]
