@@ -23,6 +23,7 @@ from accord.confidentiality import (
     SenderEncryption,
     sign_key_statement,
 )
+from accord.confidentiality.keys import EncryptionPublicKey
 from accord.confidentiality.wrap import ANNOUNCEMENT_TYP
 from accord.config import KafkaConnection
 from accord.envelope.jws import Sealed
@@ -182,3 +183,32 @@ async def test_a_required_scope_without_keys_refuses_and_optional_sends_plaintex
     async with make(tmp_path / "optional", producer, encryption=None, mode="optional") as pub:
         await pub.publish(BODY, scope=BI, area=SA, label=LABEL)
     assert len(producer.sent) == 1
+
+
+async def test_publish_many_resolves_each_key_once_per_call_and_a_rotation_between_calls_counts(
+    publisher: tuple[Publisher, MemoryProducer],
+    encryption: SenderEncryption,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pub, producer = publisher
+    looked_up: list[str] = []
+    current = encryption.directory.current
+
+    def counted(agency: str, *, now: datetime) -> EncryptionPublicKey | None:
+        looked_up.append(agency)
+        return current(agency, now=now)
+
+    monkeypatch.setattr(encryption.directory, "current", counted)
+    await pub.publish_many([BODY] * 5, scope=BI, area=SA, label=LABEL)
+    recipients = sorted(set(looked_up))
+    assert sorted(looked_up) == recipients  # each agency once for the five messages
+    assert "AUS.DFAT" in recipients
+    new = EncryptionKeyPair.generate()
+    encryption.directory.add(
+        sign_key_statement(pki().signer("AUS.DFAT"), new.public), now=datetime.now(UTC)
+    )
+    await pub.publish_many([BODY] * 2, scope=BI, area=SA, label=LABEL)
+    assert len(looked_up) == 2 * len(recipients)  # resolved again by the next call
+    announcements = [v or b"" for t, v, *_ in producer.sent if t == plan().keys_topic(SENDER)]
+    assert len(announcements) == 2  # and its messages went to the rotated key
+    Keyring("AUS.DFAT", [new]).open(announcements[1], pki().trust_store(), now=datetime.now(UTC))

@@ -32,6 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from accord.areas import Area
 from accord.confidentiality import Audiences, SenderEncryption, resolve_recipients
 from accord.confidentiality.feed import announcement_key
+from accord.confidentiality.recipients import Recipient
 from accord.config import KafkaConnection
 from accord.envelope import Header, Rejected, Verified, envelope_payload_sha256
 from accord.envelope.batch import sign_batch
@@ -423,17 +424,18 @@ class Publisher:
         causation_id: UUID | None,
         *,
         batched: bool = False,
+        resolved: Resolved | None = None,
     ) -> tuple[Header, Unsigned]:
         """Every check (entitlement, label, the seal's, size), then what to sign.
 
         ``batched``: the record goes through the batcher, whose commit refuses numbers
         another process took, so the database's number may be the one read for this
         batch; otherwise (``seal``, which takes its number durably at once) it is read
-        now."""
+        now. ``resolved``: the recipients' keys already resolved in this call."""
         header = self._header(body, scope, area, correlation_id, causation_id, cached=batched)
         try:
             # Runs every check a verifier would (the label's included) before signing.
-            item = self._unsigned(header, label, body)
+            item = self._unsigned(header, label, body, resolved)
         except Refused as exc:
             self._refused(exc.reason)
             raise
@@ -482,9 +484,17 @@ class Publisher:
             }
         )
 
-    def _unsigned(self, header: Header, label: Label, body: MessageBody) -> Unsigned:
+    def _unsigned(
+        self, header: Header, label: Label, body: MessageBody, resolved: Resolved | None = None
+    ) -> Unsigned:
         """v1, or v2 encrypted to the recipients the plan entitles (SPEC 11): checked,
-        what the signer signs (per record, or in a batch)."""
+        what the signer signs (per record, or in a batch).
+
+        ``resolved``: recipients' keys resolved earlier in the same call (``publish_many``),
+        by agencies; what this one resolves is added. Each agency's current key is found
+        once per call, at its first message, not once per message: its key statements
+        and their certificates are checked each time (``resolve_recipients`` for the
+        bench's bilateral report, six agencies: 21 µs, ``timeit``)."""
         mode = self._plan.scopes[header.scope].encryption
         if mode == "off" or (mode == "optional" and self._encryption is None):
             return unsigned(header, label, body, self._signer)
@@ -503,7 +513,11 @@ class Publisher:
             area=header.area,
             need_to_know=label.need_to_know,
         )
-        recipients = resolve_recipients(agencies, e.directory, now=now)  # NoEncryptionKey
+        recipients = resolved.get(agencies) if resolved is not None else None
+        if recipients is None:
+            recipients = resolve_recipients(agencies, e.directory, now=now)  # NoEncryptionKey
+            if resolved is not None:
+                resolved[agencies] = recipients
         cwk, announcement = e.encryptor.cwk_for(recipients, now=now)
         if announcement is not None:
             e.keyring.open(announcement, e.directory.trust, now=now)  # to read our own
@@ -623,10 +637,11 @@ class Publisher:
         items: list[_Outgoing] = []
         refused: Refused | None = None
         readers: Readers | None = None
+        resolved: Resolved = {}
         for body in bodies:
             try:
                 header, unsigned = self._prepare(
-                    body, scope, area, label, correlation_id, None, batched=True
+                    body, scope, area, label, correlation_id, None, batched=True, resolved=resolved
                 )
             except Refused as exc:
                 refused = exc
@@ -1167,6 +1182,10 @@ def _trace_for(header: Header) -> TraceContext:
     if outer is None:
         return TraceContext.new(correlation_id=correlation)
     return outer.child().with_correlation(correlation or outer.correlation_id)
+
+
+Resolved = dict[tuple[str, ...], tuple[Recipient, ...]]
+"""Recipients' keys resolved in one publishing call, by the agencies they were for."""
 
 
 class _Ack(NamedTuple):
