@@ -445,3 +445,36 @@ async def test_a_record_batch_the_producer_refuses_is_sent_again_record_by_recor
     assert producer.batches == []
     assert sorted(r.envelope for r in results) == sorted(v for _, v, _, _ in producer.sent)
     assert [r.sequence for r in results] == [1, 2, 3]
+
+
+@dataclass
+class NoMetadata(MemoryProducer):
+    """Cannot tell a topic's partitions (aiokafka's metadata wait timed out); single
+    records are taken."""
+
+    asked: int = 0
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        self.asked += 1
+        raise KafkaTimeoutError()
+
+
+async def test_records_whose_partitions_are_unknown_are_sent_again_record_by_record(
+    tmp_path: Path,
+) -> None:
+    producer = NoMetadata()
+    async with make(tmp_path, producer, linger_s=0.05, retry_deadline_s=5.0) as pub:
+        results = await pub.publish_many([BODY] * 3, scope=BI, area=SA, label=LABEL)
+    assert producer.asked == 1  # once for the batch's one topic
+    assert producer.batches == []
+    assert sorted(r.envelope for r in results) == sorted(v for _, v, _, _ in producer.sent)
+
+
+async def test_a_record_that_cannot_be_placed_nor_sent_fails_with_a_publish_error(
+    tmp_path: Path,
+) -> None:
+    producer = NoMetadata(fail=KafkaTimeoutError())  # single sends fail too
+    async with make(tmp_path, producer, linger_s=0.05, retry_deadline_s=0.3) as pub:
+        with pytest.raises(PublishError) as failed:
+            await pub.publish_many([BODY] * 2, scope=BI, area=SA, label=LABEL)
+    assert isinstance(failed.value.__cause__, KafkaTimeoutError)

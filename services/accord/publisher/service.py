@@ -1209,22 +1209,29 @@ async def _produce(producer: AIOKafkaProducer, batch: list[_Outgoing]) -> list[_
 
     aiokafka's per-record ``send`` cost 36.7 µs of CPU a record, its batch interface
     18.8 (``python -m accord.bench.send_api``: 3 kB records on a local broker, median
-    of 3 rounds). The partition is the one
-    ``send`` would choose: aiokafka's default partitioner over the record's key, the
-    sending agency. A partition's records keep their order. A batch the producer
-    refuses fails its records, which are retried one by one (``Publisher._retry``).
+    of 3 rounds). The partition is the one ``send`` would choose: aiokafka's default
+    partitioner over the record's key, the sending agency. A partition's records keep
+    their order. Records whose topic's partitions are unknown, or whose record batch
+    the producer refuses, fail with the client's error and are retried one by one
+    (``Publisher._retry``), as a failed ``send`` was.
     """
-    where: dict[tuple[str, str], int] = {}
+    where: dict[tuple[str, str], int | KafkaError] = {}
     runs: dict[tuple[str, int], list[int]] = {}
+    placed: dict[int, _Placed] = {}
     for position, item in enumerate(batch):
         topic, sender = item.header.topic, item.header.sender
         partition = where.get((topic, sender))
         if partition is None:
-            partitions = list(await producer.partitions_for(topic))
-            partition = _PARTITIONER(sender.encode(), partitions, partitions)
+            try:
+                partitions = list(await producer.partitions_for(topic))
+                partition = _PARTITIONER(sender.encode(), partitions, partitions)
+            except KafkaError as exc:  # e.g. no metadata for the topic within the timeout
+                partition = exc
             where[topic, sender] = partition
-        runs.setdefault((topic, partition), []).append(position)
-    placed: dict[int, _Placed] = {}
+        if isinstance(partition, KafkaError):
+            placed[position] = (_failed_future(partition), 0)
+        else:
+            runs.setdefault((topic, partition), []).append(position)
     for (topic, partition), positions in runs.items():
         builder = producer.create_batch()
         members: list[int] = []
@@ -1258,10 +1265,15 @@ async def _submit(
     try:
         future = await producer.send_batch(builder, partition[0], partition=partition[1])
     except KafkaError as exc:
-        future = asyncio.get_running_loop().create_future()
-        future.set_exception(exc)
+        future = _failed_future(exc)
     for index, position in enumerate(members):
         placed[position] = (future, index)
+
+
+def _failed_future(exc: KafkaError) -> asyncio.Future[Any]:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future
 
 
 def _fail(item: _Outgoing, error: BaseException, cause: BaseException) -> None:
