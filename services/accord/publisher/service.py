@@ -1195,7 +1195,7 @@ class _Ack(NamedTuple):
     offset: int
 
 
-_Placed = tuple["asyncio.Future[Any]", int]
+_Placed = tuple[asyncio.Future[Any], int]
 """A record handed to the producer: its record batch's future (the broker's ack of
 the batch, with the batch's first offset) and the record's index in that batch."""
 
