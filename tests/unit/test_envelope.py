@@ -23,7 +23,7 @@ from accord.envelope import (
     uuid7_time_ms,
     verify,
 )
-from accord.envelope.jws import Unsigned, sign_record, unsigned
+from accord.envelope.jws import Unsigned, label_bytes, sign_record, unsigned
 from accord.envelope.samples import SAMPLES, sample_label
 from accord.errors import ReasonCode, Refused
 from accord.models import MESSAGE_TYPES, Retract, StrategicAssessment
@@ -428,3 +428,15 @@ def test_the_base64url_codec_is_rfc_4648s_without_padding(data: bytes) -> None:
     assert text == b64(data)
     assert jws._canonical_b64url(text)
     assert jws._decode_canonical(text) == data
+
+
+def test_each_label_is_written_with_its_own_bytes_however_labels_alternate() -> None:
+    # label_bytes keeps the last label's bytes by identity: labels that alternate, and
+    # an equal label that is another object, each get the bytes of their own JSON.
+    sample = SAMPLES["accord.strategic-assessment.v1"]
+    first = sample_label(sample.sender, sample.scope)
+    second = first.model_copy(update={"legal_basis": "Another basis under the same law."})
+    twin = first.model_copy()
+    for label in (first, second, first, twin, second, twin):
+        assert label_bytes(label) == label.model_dump_json().encode()
+    assert label_bytes(first) is label_bytes(first)  # kept, not written again

@@ -42,6 +42,7 @@ from accord.envelope.jws import (
     _strict_json,
     _summary,
     cosign,
+    label_bytes,
     sign_record,
     verify_any,
 )
@@ -88,7 +89,7 @@ def unsigned_encrypted(
     if cwk.sender != signer.agency:
         raise ValueError("a CWK is used only by the sender that announced it")
     h = _json_bytes(header)
-    lab = _json_bytes(label)
+    lab = label_bytes(label)
     enc = encrypt_body(cwk, header.message_id, header=h, label=lab, plaintext=_json_bytes(body))
     payload = b'{"header":' + h + b',"label":' + lab + b',"enc":"' + _b64e(enc).encode() + b'"}'
     return Unsigned(
