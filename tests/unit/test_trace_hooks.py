@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from _receive import NODE, MemoryProducer, pki, plan, records, run, sealed
-from aiokafka.structs import TopicPartition
 
 from accord.envelope import Header, envelope_payload_sha256
 from accord.handover import Outbox
@@ -21,7 +20,7 @@ from accord.observability.trace import TRACEPARENT, TraceContext, bound, parse_t
 from accord.publisher.service import _trace_for
 from accord.receipts import ReceiptSender
 from accord.receiver.inbox import Inbox
-from accord.receiver.service import _delivery_traces
+from accord.receiver.traces import DeliveryTraces
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -81,8 +80,10 @@ def test_each_delivery_continues_its_records_trace_or_gets_a_fresh_one(inbox: In
         out.accepted[d.sender, d.message_id] = replace(
             v, header=v.header.model_copy(update={"correlation_id": cid})
         )
-    traces = _delivery_traces({TopicPartition(good.topic, 0): batch}, out)  # type: ignore[dict-item]
+    traces = DeliveryTraces([batch], out)
     by_offset = {d.offset: traces[d.sender, d.message_id] for d in out.deliveries}
+    assert len(traces) == 4
+    assert all(traces[d.sender, d.message_id] is by_offset[d.offset] for d in out.deliveries)
     assert by_offset[0].trace_id == VALID.split("-")[1]
     assert by_offset[0].span_id != VALID.split("-")[2]  # the receiver's own span
     fresh = [by_offset[i].trace_id for i in (1, 2, 3)]

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +53,8 @@ from accord.receiver.fetch import FetchPacing
 from accord.receiver.inbox import Inbox, Landing
 from accord.receiver.quarantine import QuarantineWriter
 from accord.receiver.settings import ReceiverSettings
-from accord.receiver.step import Context, Outcome, Record, step
+from accord.receiver.step import Context, Outcome, step
+from accord.receiver.traces import DeliveryTraces
 from accord.status import commit_metadata
 from accord.trust import Signer, TrustStore
 from accord.trust.feed import TrustFeed
@@ -502,7 +503,7 @@ class Receiver:
         except BrokerError as exc:
             raise _ProducerStuck(str(exc)) from exc
         self._account(out)
-        traces = _delivery_traces(batch, out)  # trace: one per delivered message
+        traces = DeliveryTraces(batch.values(), out)  # each made when first read
         items = out.receipt_items() if self._settings.send_receipts else []
         acked, self._receipts_acked = self._receipts_acked, []
         try:
@@ -539,7 +540,7 @@ class Receiver:
         self,
         landed: list[tuple[str, str]],
         out: Outcome,
-        traces: dict[tuple[str, str], TraceContext],
+        traces: Mapping[tuple[str, str], TraceContext],
         landed_at: datetime,
     ) -> None:
         """Metrics for each landed message; one INFO line for the batch.
@@ -666,7 +667,7 @@ class Receiver:
         landed: list[tuple[str, str]],
         accepted: dict[tuple[str, str], Verified],
         where: dict[tuple[str, str], tuple[str, int]],
-        traces: dict[tuple[str, str], TraceContext],
+        traces: Mapping[tuple[str, str], TraceContext],
     ) -> None:
         """Call the handler in order within each partition, partitions concurrently."""
         by_partition: dict[tuple[str, int], list[tuple[Verified, TraceContext]]] = {}
@@ -684,7 +685,7 @@ class Receiver:
         self,
         items: list[tuple[Header, str]],
         landing: Landing,
-        traces: dict[tuple[str, str], TraceContext],
+        traces: Mapping[tuple[str, str], TraceContext],
     ) -> None:
         """Sign and send receipts in the background; at most a few batches in flight."""
         self._receipt_tasks = [t for t in self._receipt_tasks if not t.done()]
@@ -700,7 +701,7 @@ class Receiver:
         self,
         items: list[tuple[Header, str]],
         landing: Landing,
-        traces: dict[tuple[str, str], TraceContext],
+        traces: Mapping[tuple[str, str], TraceContext],
     ) -> None:
         sent = await self._send_receipts(items, landing.first_receipt, traces)
         if sent and landing.receipts_owed is not None:
@@ -712,7 +713,7 @@ class Receiver:
         self,
         items: list[tuple[Header, str]],
         first_sequence: int,
-        traces: dict[tuple[str, str], TraceContext] | None = None,
+        traces: Mapping[tuple[str, str], TraceContext] | None = None,
     ) -> bool:
         """Sign and send receipts for these items; True once the broker acknowledged
         them all."""
@@ -795,22 +796,3 @@ class Receiver:
             self.metrics.lag.labels(self.agency, tp.topic, str(tp.partition)).set(
                 max(high - position, 0)
             )
-
-
-def _delivery_traces(
-    batch: dict[TopicPartition, list[ConsumerRecord]], out: Outcome
-) -> dict[tuple[str, str], TraceContext]:
-    """Each delivery's trace: a child of its record's ``traceparent``, or a fresh
-    trace when the header is missing or malformed (never a reason to refuse: it is
-    outside the signature), with the signed header's correlation id."""
-    records: dict[tuple[str, int, int], Record] = {
-        (r.topic, r.partition, r.offset): r for rs in batch.values() for r in rs
-    }
-    traces = {}
-    for d in out.deliveries:
-        correlation = out.accepted[d.sender, d.message_id].header.correlation_id
-        traces[d.sender, d.message_id] = continue_or_start(
-            records[d.topic, d.partition, d.offset].headers,
-            correlation_id=None if correlation is None else str(correlation),
-        )
-    return traces
