@@ -4,8 +4,8 @@
     python -m accord.bench.send_api --rounds 5 --messages 5000 --json
 
 The publisher hands each batch of records to its producer as record batches of its
-own making (``accord.publisher.service``: ``create_batch``, ``append``, ``close``,
-``send_batch``) instead of one ``send`` per record. Each round produces the same
+own making (``accord.kafka.batches.send_in_batches``: ``create_batch``, ``append``,
+``close``, ``send_batch``) instead of one ``send`` per record. Each round produces the same
 records both ways on a local broker this command starts (or ``--bootstrap``), to a
 topic of their own, with the publisher's producer (``accord.kafka.new_producer``,
 no linger: the publisher batches itself): records
@@ -27,12 +27,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from accord.bench.site import bench_site
 from accord.config import KafkaConnection
 from accord.kafka import close_producer, new_producer, start_producer
+from accord.kafka.batches import ProducerRecord, send_in_batches
 from accord.observability.logs import configure_logging
+from accord.observability.trace import TRACEPARENT
+from accord.publisher.service import MIRRORED_HEADERS
 
 RECORD_BYTES = 3247
 """A deployed envelope's size (``accord bench``: 1 KiB body, signed, batched)."""
@@ -40,12 +42,18 @@ BATCH = 256
 """Records handed over at a time: the publisher's ``BATCH_MAX``."""
 KEY = b"AUS.AFP"
 HEADERS = [
-    ("accord-message-id", b"0192f7a0-0000-7000-8000-000000000000"),
-    ("accord-type", b"accord.information-report.v1"),
-    ("accord-sender", KEY),
-    ("accord-scope", b"bilateral"),
-    ("accord-area", b"counter-terrorism"),
-    ("traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01"),
+    *zip(
+        MIRRORED_HEADERS,
+        (
+            b"0192f7a0-0000-7000-8000-000000000000",
+            b"accord.information-report.v1",
+            KEY,
+            b"bilateral",
+            b"counter-terrorism",
+        ),
+        strict=True,
+    ),
+    (TRACEPARENT, b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01"),
 ]
 WAYS = ("send", "send_batch")
 
@@ -62,23 +70,10 @@ async def per_record(producer: AIOKafkaProducer, topic: str, count: int, value: 
 
 
 async def in_batches(producer: AIOKafkaProducer, topic: str, count: int, value: bytes) -> None:
-    partitions = list(await producer.partitions_for(topic))
-    partition = DefaultPartitioner()(KEY, partitions, partitions)
-    futures = []
-
-    async def submit(builder: Any) -> None:
-        builder.close()
-        futures.append(await producer.send_batch(builder, topic, partition=partition))
-
+    futures: set[asyncio.Future[Any]] = set()
     for start in range(0, count, BATCH):
-        builder = producer.create_batch()
-        for _ in range(min(BATCH, count - start)):
-            record = {"key": KEY, "value": value, "timestamp": None, "headers": HEADERS}
-            if builder.append(**record) is None:
-                await submit(builder)
-                builder = producer.create_batch()
-                builder.append(**record)
-        await submit(builder)
+        records = [ProducerRecord(topic, KEY, value, HEADERS)] * min(BATCH, count - start)
+        futures.update(future for future, _ in await send_in_batches(producer, records))
         await asyncio.sleep(0)
     await asyncio.gather(*futures)
 

@@ -27,7 +27,6 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
 from accord.areas import Area
 from accord.confidentiality import Audiences, SenderEncryption, resolve_recipients
@@ -41,6 +40,7 @@ from accord.envelope.jws import Sealed, Unsigned, sign_record, unsigned
 from accord.envelope.v2 import open_sealed, unsigned_encrypted, verify_sealed
 from accord.errors import BrokerError, PublishError, ReasonCode, Refused
 from accord.kafka import close_producer, new_producer, start_producer
+from accord.kafka.batches import Placed, ProducerRecord, send_in_batches
 from accord.labels import Label
 from accord.models import MessageBody
 from accord.observability.logs import get_logger
@@ -792,8 +792,14 @@ class Publisher:
         self._state.record_batch(
             taken, self._sealed, [(i.message_id, i.header.topic, i.record) for i in batch]
         )
+        records = [
+            ProducerRecord(
+                item.header.topic, item.header.sender.encode(), item.record, item.headers
+            )
+            for item in batch
+        ]
         async with self._enqueue:
-            placed = await _produce(producer, batch)
+            placed = await send_in_batches(producer, records)
         # Acks are awaited by a task of their own, so the next batch goes out meanwhile.
         task = asyncio.create_task(self._await_acks(batch, placed))
         self._acking.add(task)
@@ -805,7 +811,7 @@ class Publisher:
         if not self._acking:
             self._drained.set()
 
-    async def _await_acks(self, batch: list[_Outgoing], placed: list[_Placed]) -> None:
+    async def _await_acks(self, batch: list[_Outgoing], placed: list[Placed]) -> None:
         try:
             await self._acks_of(batch, placed)
         except Exception as exc:  # e.g. the sent log's disk: no caller may wait forever
@@ -824,7 +830,7 @@ class Publisher:
                     )
             raise
 
-    async def _acks_of(self, batch: list[_Outgoing], placed: list[_Placed]) -> None:
+    async def _acks_of(self, batch: list[_Outgoing], placed: list[Placed]) -> None:
         # aiokafka retries some errors (e.g. RequestTimedOut while too few replicas
         # are in sync) forever inside the producer: bound the wait by our own deadline
         # so the caller gets a PublishError, not a hang.
@@ -1193,87 +1199,6 @@ class _Ack(NamedTuple):
 
     partition: int
     offset: int
-
-
-_Placed = tuple[asyncio.Future[Any], int]
-"""A record handed to the producer: its record batch's future (the broker's ack of
-the batch, with the batch's first offset) and the record's index in that batch."""
-
-_PARTITIONER = DefaultPartitioner()
-
-
-async def _produce(producer: AIOKafkaProducer, batch: list[_Outgoing]) -> list[_Placed]:
-    """Hand a batch's records to the producer in record batches of accord's making:
-    one per partition (more when one would pass the producer's batch size), closed, so
-    that each goes out at once rather than lingering for records that will not come.
-
-    aiokafka's per-record ``send`` cost 36.7 µs of CPU a record, its batch interface
-    18.8 (``python -m accord.bench.send_api``: 3 kB records on a local broker, median
-    of 3 rounds). The partition is the one ``send`` would choose: aiokafka's default
-    partitioner over the record's key, the sending agency. A partition's records keep
-    their order. Records whose topic's partitions are unknown, or whose record batch
-    the producer refuses, fail with the client's error and are retried one by one
-    (``Publisher._retry``), as a failed ``send`` was.
-    """
-    where: dict[tuple[str, str], int | KafkaError] = {}
-    runs: dict[tuple[str, int], list[int]] = {}
-    placed: dict[int, _Placed] = {}
-    for position, item in enumerate(batch):
-        topic, sender = item.header.topic, item.header.sender
-        partition = where.get((topic, sender))
-        if partition is None:
-            try:
-                partitions = list(await producer.partitions_for(topic))
-                partition = _PARTITIONER(sender.encode(), partitions, partitions)
-            except KafkaError as exc:  # e.g. no metadata for the topic within the timeout
-                partition = exc
-            where[topic, sender] = partition
-        if isinstance(partition, KafkaError):
-            placed[position] = (_failed_future(partition), 0)
-        else:
-            runs.setdefault((topic, partition), []).append(position)
-    for (topic, partition), positions in runs.items():
-        builder = producer.create_batch()
-        members: list[int] = []
-        for position in positions:
-            if not _append(builder, batch[position]):  # full; an empty one takes any record
-                await _submit(producer, builder, (topic, partition), members, placed)
-                builder, members = producer.create_batch(), []
-                _append(builder, batch[position])
-            members.append(position)
-        await _submit(producer, builder, (topic, partition), members, placed)
-    return [placed[position] for position in range(len(batch))]
-
-
-def _append(builder: Any, item: _Outgoing) -> bool:
-    key = item.header.sender.encode()
-    return (
-        builder.append(key=key, value=item.record, timestamp=None, headers=item.headers) is not None
-    )
-
-
-async def _submit(
-    producer: AIOKafkaProducer,
-    builder: Any,
-    partition: tuple[str, int],
-    members: list[int],
-    placed: dict[int, _Placed],
-) -> None:
-    """Send one record batch; each member (a position in the publisher's batch) is
-    placed at its index in it."""
-    builder.close()  # nothing more goes in: the producer sends it without lingering
-    try:
-        future = await producer.send_batch(builder, partition[0], partition=partition[1])
-    except KafkaError as exc:
-        future = _failed_future(exc)
-    for index, position in enumerate(members):
-        placed[position] = (future, index)
-
-
-def _failed_future(exc: KafkaError) -> asyncio.Future[Any]:
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    future.set_exception(exc)
-    return future
 
 
 def _fail(item: _Outgoing, error: BaseException, cause: BaseException) -> None:
