@@ -43,6 +43,7 @@ from accord.bench.pipeline import (
 from accord.bench.probed_node import read_landings
 from accord.config import FETCH_WAIT_MS, KafkaConnection, inbox_path
 from accord.exchange import LocalExchange
+from accord.node.heap import tune_node_heap
 from accord.node.process import cpu_seconds, stop_process
 from accord.plan import Plan, dump_plan
 from accord.receiver.inbox import count_messages
@@ -190,6 +191,9 @@ async def deployed_run(
         if not await _until(lambda: count_messages(inbox) >= max(warmup, 1), within_s):
             raise RuntimeError(f"the receiving node never landed the warm-up; see {directory}")
         before = count_messages(inbox)
+        # This process stands for the publishing node: its collector as a node runs it
+        # (the peer's publisher, in this process too, runs under the same).
+        tune_node_heap()
 
         started = datetime.now(UTC)
         cpu0 = (

@@ -58,6 +58,7 @@ from accord.bench.pipeline import IN_FLIGHT, scheduled
 from accord.config import FETCH_WAIT_MS
 from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
 from accord.kafka.clients import PRODUCE_BATCH_BYTES
+from accord.node.heap import tune_node_heap
 from accord.node.process import cpu_seconds, stop_process
 from accord.receiver.fetch import FETCH_MIN_BYTES
 
@@ -445,6 +446,7 @@ async def peer_run(
         await publish(pub_broker, topic, signer, max(warmup, 1), body)
         await _until(db, max(warmup, 1), within_s)
         before = count_rows(db)
+        tune_node_heap()  # as accord's publisher, in this same process, runs
         started = datetime.now(UTC)
         cpu0 = (
             time.process_time(),

@@ -37,6 +37,7 @@ from accord.envelope import Header
 from accord.exchange import LocalExchange
 from accord.labels import Label, scope_label
 from accord.models import InformationReport, MessageBody, Priority, Subject
+from accord.node.heap import tune_node_heap
 from accord.parties import Scope
 from accord.plan import Plan, load_plan
 from accord.publisher import Publisher
@@ -250,6 +251,7 @@ class Pipeline:
             if loop.time() > deadline:
                 raise TimeoutError("receivers were not assigned their partitions in 60 s")
             await asyncio.sleep(0.05)
+        tune_node_heap()  # the collector as in a node process, the exchange started
 
     async def stop(self) -> None:
         await self.exchange.stop()

@@ -22,7 +22,9 @@ many objects' worth.
 
 Both run once the node is up, after a collection, and only in processes that
 accord owns (the command line), never from the library under an agency's own
-program.
+program. ``accord bench`` is one: its process stands for the publishing node, so
+each timed run starts with this call, and the peer's publisher, in the same
+process, runs under it too (docs/bench.md, tenth pass).
 """
 
 from __future__ import annotations
