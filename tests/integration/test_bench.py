@@ -75,7 +75,7 @@ async def test_bench_figures_are_complete_and_consistent(
     for t in TARGETS:
         assert t.met(f) == (t.margin(f) >= 0), t.name
     # The printed table has a row per run and a verdict per target.
-    table = _table(f, SMALL, 1)
+    table = _table(f, SMALL, [f])
     for row in (
         "accord deployed, signed",
         "peer (FastStream), two processes",
@@ -87,6 +87,11 @@ async def test_bench_figures_are_complete_and_consistent(
     for t in TARGETS:
         verdict = "met" if t.met(f) else "MISSED"
         assert any(t.name in line and verdict in line for line in table.splitlines()), t.name
+    # With rounds, each round's accord / peer ratios, in order; none with one round.
+    rounds = _table(f, SMALL, [f, {**f, "ratio_cpu_receiver_peer2": 9.87}])
+    receiver = f["ratio_cpu_receiver_peer2"]
+    assert f"receiver CPU {receiver:.2f} 9.87" in rounds
+    assert "in each round" not in table
     # (b) as deployed: every timed message landed in the separate node's inbox.
     assert f["deployed_landed"] == f["deployed_messages"] == 300
     assert 0 < f["deployed_p50_ms"] <= f["deployed_p99_ms"]

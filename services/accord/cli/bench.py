@@ -48,7 +48,24 @@ def _cpu_row(
     return f"{name:29}{''.join(cells)}"
 
 
-def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
+_ROUND_RATIOS = (
+    ("throughput", "ratio_deployed_peer2"),
+    ("publisher CPU", "ratio_cpu_publisher_peer2"),
+    ("receiver CPU", "ratio_cpu_receiver_peer2"),
+)
+"""The accord / peer ratios shown round by round: on a shared machine the rounds
+differ more than the medians suggest, and each round's two sides ran minutes apart."""
+
+
+def _per_round(runs: list[Figures]) -> str:
+    """accord / peer in each round, in the order the rounds ran."""
+    return "accord / peer in each round: " + "; ".join(
+        f"{name} " + " ".join(f"{r[key]:.2f}" for r in runs) for name, key in _ROUND_RATIOS
+    )
+
+
+def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
+    repeat = len(runs)
     how = f"median of {repeat} interleaved rounds" if repeat > 1 else "1 round"
     broker = "cpu_us_per_msg_broker" in f
     lines = [
@@ -134,6 +151,7 @@ def _table(f: Figures, options: BenchOptions, repeat: int) -> str:
         f"{f['peer_subscriber_msgs_per_core']:.0f}",
         f"accord / peer throughput: deployed / two-process {f['ratio_deployed_peer2']:.2f}x,"
         f" (b) / one-process {f['ratio_b_peer1']:.2f}x; (b) / raw (a) {f['ratio_b_a']:.3f}",
+        *([_per_round(runs)] if repeat > 1 else []),
         encryption_line(f),
         f"peak RSS: {f['peak_rss_mib']:.0f} MiB (after a: {f['peak_rss_mib_after_a']:.0f},"
         f" after b: {f['peak_rss_mib_after_b']:.0f})",
@@ -307,5 +325,5 @@ def bench_command(
             )
         )
     else:
-        click.echo(_table(figures, options, repeat))
+        click.echo(_table(figures, options, runs))
         click.echo(load)
