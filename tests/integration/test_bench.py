@@ -131,6 +131,8 @@ def test_bench_command_prints_json(kafka: LocalBroker) -> None:
                 "0",
                 "--fetch-wait-ms",
                 "0",
+                "--peer-heap",
+                "node",
                 "--json",
             ],
         )
@@ -146,7 +148,8 @@ def test_bench_command_prints_json(kafka: LocalBroker) -> None:
     assert out["median"]["deployed_landed"] == 200
     assert "cpu_us_per_msg_broker" not in out["median"]  # not our process to measure
     assert set(out["targets"]) == set(out["target_margins"]) == {t.key for t in TARGETS}
-    assert out["median"]["peer2_landed"] == 200
+    assert out["median"]["peer2_landed"] == 200  # its subscriber took --node-heap
+    assert out["options"]["peer_heap"] == "node"
     assert "peer2_cpu_us_per_msg_broker" not in out["median"]
 
 

@@ -399,11 +399,13 @@ async def peer_run(
     broker_pid: int | None = None,
     within_s: float = 600.0,
     rate: float | None = None,
+    subscriber_heap: Literal["default", "node"] = "default",
 ) -> PeerRun:
     """``count`` messages through the peer, after ``warmup`` uncounted ones; the
     subscriber in this process (``processes=1``) or in its own (``2``). ``rate``: the
     timed messages paced at that many a second (the latency run), else as fast as the
-    publisher goes."""
+    publisher goes. ``subscriber_heap``: the subscriber process's collector, as
+    Python leaves it (what FastStream does) or as accord's node runs it (``node``)."""
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     topic = f"peer.bench.{uuid.uuid4().hex[:8]}"
     group = f"peer-{uuid.uuid4().hex[:8]}"
@@ -437,6 +439,7 @@ async def peer_run(
                 key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
                 "--fetch-wait-ms",
                 str(fetch_wait_ms),
+                *(["--node-heap"] if subscriber_heap == "node" else []),
             ],
             log=directory / "peer-subscriber.log",
         )
@@ -494,6 +497,8 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await broker.start()
+    if args.node_heap:
+        tune_node_heap()  # as `accord receive` does once started
     try:
         await stop.wait()
     finally:
@@ -506,6 +511,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in ("--bootstrap", "--topic", "--group", "--db", "--public-key"):
         parser.add_argument(name, required=True)
     parser.add_argument("--fetch-wait-ms", type=int, default=10)
+    parser.add_argument(
+        "--node-heap",
+        action="store_true",
+        help="run the collector as accord's node does (accord.node.heap), once started",
+    )
     asyncio.run(_serve(parser.parse_args(argv)))
 
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from accord.bench.deployed import deployed_run
 from accord.bench.ed25519 import bare_ed25519
@@ -112,6 +113,9 @@ class BenchOptions:
     log_level: str = "WARNING"
     """The level (b) runs at, and the deployed node is started with."""
     variants: tuple[str, ...] = tuple(VARIANTS)
+    peer_heap: Literal["default", "node"] = "default"
+    """The two-process peer's subscriber's collector: as Python leaves it, or as
+    accord's node runs it (``accord.node.heap``)."""
 
 
 def _ms(seconds: list[float], q: float) -> float:
@@ -278,6 +282,7 @@ async def run_once(
                 warmup=options.warmup,
                 fetch_wait_ms=options.fetch_wait_ms,
                 broker_pid=broker_pid,
+                subscriber_heap=options.peer_heap,
             )
             figures.update(run.figures(f"peer{processes}"))
         # Paced, two processes: the latency target's run for the peer, so that the
@@ -293,6 +298,7 @@ async def run_once(
             fetch_wait_ms=options.fetch_wait_ms,
             broker_pid=broker_pid,
             rate=options.rate,
+            subscriber_heap=options.peer_heap,
         )
         figures.update(run.figures("paced_peer2"))
 

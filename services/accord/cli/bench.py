@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import platform
+from typing import Literal
 
 import click
 
@@ -72,6 +73,7 @@ def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
         f"accord bench ({how}): {options.messages} msgs, {options.body_size} B bodies "
         f"(envelope {f['envelope_bytes']:.0f} B), {options.receivers} receiver(s), "
         f"fetch wait {options.fetch_wait_ms} ms, log level {options.log_level}, "
+        f"peer subscriber's collector {options.peer_heap}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}",
         "",
         f"{'':40}{'msgs/s':>10}{'p50 ms':>10}{'p99 ms':>10}",
@@ -251,6 +253,14 @@ def encryption_line(f: Figures) -> str:
     help="Log level of (b) and of the deployed node (INFO: a line per message).",
 )
 @click.option(
+    "--peer-heap",
+    type=click.Choice(["default", "node"]),
+    default="default",
+    show_default=True,
+    help="The two-process peer's subscriber's collector: as Python leaves it (what "
+    "FastStream does), or as accord's node runs it.",
+)
+@click.option(
     "--variant",
     "variants",
     multiple=True,
@@ -271,6 +281,7 @@ def bench_command(
     bootstrap: str | None,
     as_json: bool,
     log_level: str,
+    peer_heap: Literal["default", "node"],
     variants: tuple[str, ...],
 ) -> None:
     """Throughput, CPU and latency: accord against raw Kafka and a FastStream peer."""
@@ -295,6 +306,7 @@ def bench_command(
         bootstrap=bootstrap,
         log_level=log_level.upper(),
         variants=variants or tuple(VARIANTS),
+        peer_heap=peer_heap,
     )
 
     def progress(text: str) -> None:
