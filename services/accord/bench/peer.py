@@ -58,7 +58,7 @@ from accord.bench.pipeline import IN_FLIGHT, scheduled
 from accord.config import FETCH_WAIT_MS
 from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
 from accord.kafka.clients import PRODUCE_BATCH_BYTES
-from accord.node.heap import tune_node_heap
+from accord.node.heap import HeapMode, tune_node_heap
 from accord.node.process import cpu_seconds, stop_process
 from accord.receiver.fetch import FETCH_MIN_BYTES
 
@@ -399,13 +399,12 @@ async def peer_run(
     broker_pid: int | None = None,
     within_s: float = 600.0,
     rate: float | None = None,
-    subscriber_heap: Literal["default", "node"] = "default",
+    subscriber_heap: HeapMode = "default",
 ) -> PeerRun:
     """``count`` messages through the peer, after ``warmup`` uncounted ones; the
     subscriber in this process (``processes=1``) or in its own (``2``). ``rate``: the
     timed messages paced at that many a second (the latency run), else as fast as the
-    publisher goes. ``subscriber_heap``: the subscriber process's collector, as
-    Python leaves it (what FastStream does) or as accord's node runs it (``node``)."""
+    publisher goes. ``subscriber_heap``: the subscriber process's collector."""
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     topic = f"peer.bench.{uuid.uuid4().hex[:8]}"
     group = f"peer-{uuid.uuid4().hex[:8]}"

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from accord.bench.deployed import deployed_run
 from accord.bench.ed25519 import bare_ed25519
@@ -25,6 +24,7 @@ from accord.bench.raw_kafka import ensure_topic, raw_roundtrip
 from accord.bench.site import bench_site
 from accord.bench.split import split_rates
 from accord.config import FETCH_WAIT_MS, KafkaConnection
+from accord.node.heap import HeapMode
 from accord.node.process import cpu_seconds
 from accord.plan import Plan
 from accord.trust.pki import Pki
@@ -113,9 +113,8 @@ class BenchOptions:
     log_level: str = "WARNING"
     """The level (b) runs at, and the deployed node is started with."""
     variants: tuple[str, ...] = tuple(VARIANTS)
-    peer_heap: Literal["default", "node"] = "default"
-    """The two-process peer's subscriber's collector: as Python leaves it, or as
-    accord's node runs it (``accord.node.heap``)."""
+    peer_heap: HeapMode = "default"
+    """The two-process peer's subscriber's collector."""
 
 
 def _ms(seconds: list[float], q: float) -> float:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import platform
-from typing import Literal
+from typing import get_args
 
 import click
 
@@ -21,6 +21,7 @@ from accord.bench.run import (
 )
 from accord.config import FETCH_WAIT_MS
 from accord.errors import AccordError
+from accord.node.heap import HeapMode
 from accord.observability.logs import configure_logging
 
 
@@ -254,7 +255,7 @@ def encryption_line(f: Figures) -> str:
 )
 @click.option(
     "--peer-heap",
-    type=click.Choice(["default", "node"]),
+    type=click.Choice(get_args(HeapMode)),
     default="default",
     show_default=True,
     help="The two-process peer's subscriber's collector: as Python leaves it (what "
@@ -281,7 +282,7 @@ def bench_command(
     bootstrap: str | None,
     as_json: bool,
     log_level: str,
-    peer_heap: Literal["default", "node"],
+    peer_heap: HeapMode,
     variants: tuple[str, ...],
 ) -> None:
     """Throughput, CPU and latency: accord against raw Kafka and a FastStream peer."""

@@ -30,8 +30,13 @@ process, runs under it too (docs/bench.md, tenth pass).
 from __future__ import annotations
 
 import gc
+from typing import Literal
 
-__all__ = ["YOUNG_THRESHOLD", "tune_node_heap"]
+__all__ = ["YOUNG_THRESHOLD", "HeapMode", "tune_node_heap"]
+
+HeapMode = Literal["default", "node"]
+"""How a process runs its collector: as Python leaves it, or as a node runs it
+(``tune_node_heap``). ``accord bench --peer-heap`` takes one for the peer's subscriber."""
 
 YOUNG_THRESHOLD = 10_000
 """The collector's first threshold in a node process (Python's default: 700)."""
