@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -9,11 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from accord.bench import deployed as bench_deployed
 from accord.bench import latency, produce_batch, send_api
+from accord.bench import peer as bench_peer
+from accord.bench import pipeline as bench_pipeline
 from accord.bench.run import TARGETS, BenchOptions, medians, run_once, targets
 from accord.broker import LocalBroker
 from accord.cli.bench import _table, bench_command
 from accord.kafka import clients
+from accord.node.heap import YOUNG_THRESHOLD
 from accord.observability.logs import configure_logging
 from accord.trust.pki import Pki
 
@@ -23,9 +28,18 @@ SMALL = BenchOptions(messages=300, rate=200.0, seconds=1.0, ed25519_loops=300, w
 
 
 async def test_bench_figures_are_complete_and_consistent(
-    kafka: LocalBroker, session_pki: Pki, tmp_path: Path
+    kafka: LocalBroker, session_pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each timed arm runs this process's collector as the publishing node does.
+    tuned: list[str] = []
+    for module in (bench_pipeline, bench_deployed, bench_peer):
+        real = module.tune_node_heap
+        monkeypatch.setattr(
+            module, "tune_node_heap", lambda m=module, r=real: tuned.append(m.__name__) or r()
+        )
     f = await run_once(kafka.connection(), tmp_path, SMALL, session_pki, broker_pid=kafka.pid)
+    assert {m.__name__ for m in (bench_pipeline, bench_deployed, bench_peer)} <= set(tuned)
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
     # Everything published was delivered, once, and nothing was refused.
     assert f["pipeline_deliveries"] == f["pipeline_deliveries_expected"] == 300
     assert f["paced_deliveries"] == f["paced_deliveries_expected"] == 200
