@@ -261,7 +261,7 @@ class Generator:
             self._not_entitled,
             self._lying_headers,
         ]
-        if self.publisher is not None:
+        if self.publisher is not None and self._free_targets():
             kinds.append(self._retract_after)  # shares the target's partition: always refused
         # Oversized and costly records are 1 MiB each: a few percent of the mix is enough.
         if self.rng.random() < 0.02:
@@ -335,11 +335,12 @@ class Generator:
         self.follow = self.valid(self.publisher)
         return self.follow
 
-    def _recent(self) -> tuple[Header, bytes]:
-        """A valid message sent lately whose id the attacker has not used yet."""
+    def _free_targets(self) -> list[Header]:
+        """Valid messages already sent, lately, whose ids the attacker has not used yet.
+        An "after" attack needs one: falling back to the next message would send the
+        attack before its target, where a poll boundary lets a retraction land."""
         used = self.squatted | self.retracted
-        recent = [v for v in self.valid_seen[-5:] if str(v[0].message_id) not in used]
-        return self.rng.choice(recent) if recent else self._next_valid()
+        return [h for h, _ in self.valid_seen[-5:] if str(h.message_id) not in used]
 
     def _retraction(self, kind: str, target: Header) -> Hostile:
         self.retracted.add(str(target.message_id))
@@ -360,7 +361,7 @@ class Generator:
         return self.rng.choice([self._retract_before, self._squat_after, self._squat_before])()
 
     def _retract_after(self) -> Hostile:
-        return self._retraction("retract-after-target", self._recent()[0])
+        return self._retraction("retract-after-target", self.rng.choice(self._free_targets()))
 
     def _retract_before(self) -> Hostile:
         return self._retraction("retract-before-target", self._next_valid()[0])
@@ -372,7 +373,10 @@ class Generator:
         return Hostile(kind, raw, self.topic, None, tuple(routing_headers(header)))
 
     def _squat_after(self) -> Hostile:
-        return self._squatting("squat-after-genuine", self._recent()[0])
+        free = self._free_targets()
+        if not free:
+            return self._squat_before()
+        return self._squatting("squat-after-genuine", self.rng.choice(free))
 
     def _squat_before(self) -> Hostile:
         return self._squatting("squat-before-genuine", self._next_valid()[0])
@@ -467,6 +471,32 @@ class Generator:
         return Hostile("lying-headers", raw, self.topic, ReasonCode.HEADER_MISMATCH, lying)
 
 
+def schedule(gen: Generator, order: Iterable[bool]) -> Iterator[Hostile | tuple[Header, bytes]]:
+    """The records in the order they go out: for each of ``order`` (see ``mix``) a
+    valid message (header, envelope), or a hostile record, then the valid message it
+    was built around (if any), then now and then an attack and its target likewise.
+
+    Lazy, and sent in this order by ``run``: the generator's view of what has been
+    sent (``valid_seen``) is then what the broker has been given."""
+    assert gen.publisher is not None
+    for is_valid in order:
+        if is_valid:
+            yield gen.valid(gen.publisher)
+            continue
+        yield from _with_follow(gen, gen.hostile())
+        # Only now: an attack built around the next message replaces ``follow``.
+        attack = gen.attack()
+        if attack is not None:
+            yield from _with_follow(gen, attack)
+
+
+def _with_follow(gen: Generator, record: Hostile) -> Iterator[Hostile | tuple[Header, bytes]]:
+    yield record
+    follow = gen.take_follow()  # the valid message it was built around
+    if follow is not None:
+        yield follow
+
+
 def mix(total_hostile: int, valid_every: int, rng: random.Random) -> Iterator[bool]:
     """True for a valid message, False for a hostile record; about 1 valid in ``valid_every``."""
     sent = 0
@@ -551,18 +581,12 @@ async def run(
                 h.topic, h.value, key=SENDER.encode(), headers=list(h.headers)
             )
             pending.append((fut, h))
-            follow = gen.take_follow()  # the valid message it was built around
-            if follow is not None:
-                await send_valid(*follow)
 
-        for is_valid in mix(hostile, valid_every, rng):
-            if is_valid:
-                await send_valid(*gen.valid(publisher))
+        for outgoing in schedule(gen, mix(hostile, valid_every, rng)):
+            if isinstance(outgoing, Hostile):
+                await send_hostile(outgoing)
             else:
-                await send_hostile(gen.hostile())
-                attack = gen.attack()
-                if attack is not None:
-                    await send_hostile(attack)
+                await send_valid(*outgoing)
             if len(pending) >= 500:
                 await _drain(pending, expected)
                 peak = max(peak, peak_rss_mib(node.pid) or 0.0)
