@@ -138,8 +138,9 @@ MAX_RECORD_BYTES = 1_048_576
 """The envelope size limit of the spec (rule ENV-01); ``accord.envelope.MAX_BYTES``."""
 
 
-FETCH_WAIT_MS = 10
-"""The receivers' default ``fetch_wait_ms`` (and ``accord bench``'s)."""
+FETCH_WAIT_MS = 0
+"""The receivers' default ``fetch_wait_ms`` (and ``accord bench``'s): no wait to fill a
+fetch (``accord.receiver.fetch``)."""
 
 
 class ReceiverSettings(BaseModel):
@@ -153,11 +154,13 @@ class ReceiverSettings(BaseModel):
     stall_timeout_s: float = Field(default=30.0, gt=0)
     """A poll, or an idle consumer behind the broker, past this is a stall: rebuild."""
     fetch_wait_ms: int = Field(default=FETCH_WAIT_MS, ge=0, le=500)
-    """How long the broker may hold a fetch to fill it while records are coming (0 =
-    no wait). Under load a poll then carries many messages, so the per-batch work is
-    shared; a message waits at most this much longer. An idle node long-polls instead
-    (``accord.receiver.fetch``). Measured with `accord bench --fetch-wait-ms` and
-    `python -m accord.bench.latency` (docs/exchange.md)."""
+    """How long the broker may hold a fetch to fill it while records are coming (0,
+    the default: no wait, the broker answers at the first record). A wait trades
+    latency for CPU at moderate rates: a poll then carries more messages, so the
+    per-batch work is shared, and a message waits up to this much longer. Under full
+    load polls are full either way; an idle node long-polls (``accord.receiver.fetch``).
+    Measured with `accord bench --fetch-wait-ms` and `python -m accord.bench.latency`
+    (docs/exchange.md)."""
     send_receipts: bool = True
     follow_trust: bool = True
     """Follow the trust topic (rotations, revocations) while running."""

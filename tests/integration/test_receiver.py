@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from _exchange import label_for, read_topic, report
 from aiokafka import AIOKafkaConsumer
+from aiokafka.conn import AIOKafkaConnection
 from aiokafka.structs import TopicPartition
 
 from accord.areas import Area
@@ -23,6 +24,7 @@ from accord.monitor import Monitor
 from accord.parties import Scope
 from accord.publisher import routing_headers
 from accord.receiver import Receiver, ReceiverSettings
+from accord.receiver import service as receiver_service
 
 pytestmark = pytest.mark.kafka
 
@@ -114,10 +116,55 @@ async def test_order_within_a_partition_holds(exchange: LocalExchange, fetch_wai
     await exchange.start_receiver("JPN.NPA", handler=handler, fetch_wait_ms=fetch_wait_ms)
     await _publish(exchange, 150)
     assert await exchange.settle({"JPN.NPA": 150}, within_s=60)
+    # The handler runs after the landing that ``settle`` counts: wait for it too.
+    for _ in range(100):
+        if len(seen) >= 150:
+            break
+        await asyncio.sleep(0.05)
     assert seen == list(range(1, 151))
     stored = sorted(exchange.receivers["JPN.NPA"].inbox.messages(), key=lambda m: m.offset)
     assert [m.sequence for m in stored] == list(range(1, 151))
     assert len({m.partition for m in stored}) == 1  # keyed by sender
+
+
+@pytest.mark.parametrize("fetch_wait_ms", [10, 0], ids=["batched-fetch", "no-fetch-wait"])
+async def test_the_next_fetch_is_sent_before_a_poll_is_verified_and_landed(
+    exchange: LocalExchange, monkeypatch: pytest.MonkeyPatch, fetch_wait_ms: int
+) -> None:
+    # The batch step and the landing are synchronous: unless the node lets the
+    # consumer's fetcher send its next fetch first, the broker only starts gathering
+    # the next poll after both, and every message waits for them and then a fetch.
+    # Seen on the wire's side of aiokafka: each FetchRequest its connections send.
+    events: list[str] = []
+    real_getmany = AIOKafkaConsumer.getmany
+    real_send = AIOKafkaConnection.send
+    real_step = receiver_service.step
+
+    async def getmany(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+        records = await real_getmany(self, *args, **kwargs)
+        if records:
+            events.append("poll")
+        return records
+
+    def send(self: AIOKafkaConnection, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(request).__name__.startswith("FetchRequest"):
+            events.append("fetch")
+        return real_send(self, request, *args, **kwargs)
+
+    def step(*args: Any, **kwargs: Any) -> Any:
+        events.append("step")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "getmany", getmany)
+    monkeypatch.setattr(AIOKafkaConnection, "send", send)
+    monkeypatch.setattr(receiver_service, "step", step)
+    await exchange.start_receiver("JPN.NPA", fetch_wait_ms=fetch_wait_ms)
+    await _publish(exchange, 20)  # one at a time: many polls
+    assert await exchange.settle({"JPN.NPA": 20}, within_s=60)
+    polls = [i for i, e in enumerate(events) if e == "poll"]
+    assert polls, "no poll brought records"
+    late = [i for i in polls if events.index("step", i) < events.index("fetch", i)]
+    assert not late, f"{len(late)} of {len(polls)} polls were verified before the next fetch"
 
 
 async def test_a_withheld_message_is_reported_as_a_sequence_gap(exchange: LocalExchange) -> None:

@@ -60,7 +60,7 @@ from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
 from accord.kafka.clients import PRODUCE_BATCH_BYTES
 from accord.node.heap import HeapMode, tune_node_heap
 from accord.node.process import cpu_seconds, stop_process
-from accord.receiver.fetch import FETCH_MIN_BYTES
+from accord.receiver.fetch import busy_fetch_bounds
 
 BATCH_MAX = 500
 """Records per poll at most: accord's ``Receiver(batch_max=500)`` default."""
@@ -242,8 +242,10 @@ def subscriber_broker(
     keys: dict[str, Ed25519PublicKey],
     fetch_wait_ms: int,
 ) -> KafkaBroker:
-    """A FastStream ``KafkaBroker`` with the batch subscriber registered (not started)."""
+    """A FastStream ``KafkaBroker`` with the batch subscriber registered (not started),
+    fetching with accord's busy bounds for ``fetch_wait_ms``."""
     broker = KafkaBroker(bootstrap, logger=None)
+    min_bytes, max_wait_ms = busy_fetch_bounds(fetch_wait_ms)
 
     @broker.subscriber(
         topic,
@@ -254,8 +256,8 @@ def subscriber_broker(
         isolation_level="read_committed",
         max_records=BATCH_MAX,
         max_partition_fetch_bytes=MAX_RECORD_BYTES * 2,
-        fetch_min_bytes=FETCH_MIN_BYTES if fetch_wait_ms else 1,
-        fetch_max_wait_ms=fetch_wait_ms,
+        fetch_min_bytes=min_bytes,
+        fetch_max_wait_ms=max_wait_ms,
     )
     async def handle(body: list[Jws], msg: KafkaMessage) -> None:
         rows = []
@@ -509,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The peer's subscriber, as its own process.")
     for name in ("--bootstrap", "--topic", "--group", "--db", "--public-key"):
         parser.add_argument(name, required=True)
-    parser.add_argument("--fetch-wait-ms", type=int, default=10)
+    parser.add_argument("--fetch-wait-ms", type=int, default=FETCH_WAIT_MS)
     parser.add_argument(
         "--node-heap",
         action="store_true",

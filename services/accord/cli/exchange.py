@@ -128,8 +128,8 @@ _receiving_options = [
         "--fetch-wait-ms",
         type=click.IntRange(0, 500),
         default=None,
-        help="How long the broker may hold a fetch to fill a batch: larger batches "
-        "under load, at most this much added latency; 0 for none "
+        help="How long the broker may hold a fetch to fill a batch: less CPU at "
+        "moderate rates, at most this much added latency; 0 answers at the first record "
         f"(default: $ACCORD_FETCH_WAIT_MS or {FETCH_WAIT_MS}).",
     ),
 ]

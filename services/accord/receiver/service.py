@@ -330,6 +330,12 @@ class Receiver:
                 await self._rebuild_producer()
             if batch:
                 idle_since = now
+                # One turn of the loop first: the consumer's fetcher sends the next
+                # fetch now, so the broker gathers the next poll while this one is
+                # verified and landed (both synchronous), instead of only after it.
+                # Records that arrive meanwhile wait for the work in hand, not for
+                # that work and then a fetch (docs/exchange.md).
+                await asyncio.sleep(0)
                 try:
                     await self._process(batch)
                 except _ProducerStuck as exc:
