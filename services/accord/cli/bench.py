@@ -241,7 +241,7 @@ def encryption_line(f: Figures) -> str:
     type=click.IntRange(0, 500),
     default=FETCH_WAIT_MS,
     show_default=True,
-    help="The receivers' fetch wait (accord receive --fetch-wait-ms); 0: answer at once.",
+    help="The receivers' fetch wait (accord receive --fetch-wait-ms); 0: at the first record.",
 )
 @click.option(
     "--bootstrap", default=None, help="Use this PLAINTEXT broker instead of starting a local one."
