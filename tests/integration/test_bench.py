@@ -197,6 +197,21 @@ async def test_latency_rows_cover_every_rate(
     assert "peer: " in table[4]
 
 
+async def test_latency_stages_split_each_landed_message_in_order(
+    kafka: LocalBroker, session_pki: Pki, tmp_path: Path
+) -> None:
+    run = await bench_deployed.deployed_run(
+        kafka.connection(), tmp_path, session_pki, 30, warmup=10, rate=30.0, stages=True
+    )
+    assert len(run.stages) == len(run.latencies) == 30
+    for issued, record, poll, land_started, landed in run.stages:
+        assert issued - 0.001 <= record <= poll <= land_started < landed  # ms timestamps
+    stages = latency.split(run.stages)
+    assert list(stages) == list(latency.STAGES)
+    assert all(0 <= p50 <= p99 for p50, p99 in stages.values())
+    assert stages["commit"][0] > 0  # the inbox transaction, with its sync
+
+
 async def test_produce_batch_rows_alternate_the_two_sizes(
     kafka: LocalBroker, session_pki: Pki, tmp_path: Path
 ) -> None:

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from accord.bench.pipeline import (
     bench_plan,
     publish_many,
 )
-from accord.bench.probed_node import read_landings
+from accord.bench.probed_node import Stamps, read_landings, read_stages
 from accord.config import FETCH_WAIT_MS, KafkaConnection, inbox_path
 from accord.exchange import LocalExchange
 from accord.node.heap import tune_node_heap
@@ -59,6 +59,8 @@ class DeployedRun:
     cpu_receiver_s: float
     cpu_broker_s: float | None
     """None when the broker is not a local process (``--bootstrap``)."""
+    stages: list[Stamps] = field(default_factory=list)
+    """Each timed message's stamps, when the run was asked for them (``stages``)."""
 
     @property
     def per_second(self) -> float:
@@ -109,9 +111,11 @@ def start_probed_node(
     landings: Path,
     log_level: str,
     fetch_wait_ms: int,
+    stages: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """``accord --log-level L --log-json receive --agency A`` through the landing probe;
-    the environment as ``accord.node.process.start_receiver_process`` sets it."""
+    """``accord --log-level L --log-json receive --agency A`` through the landing probe
+    (with ``stages``, its stage stamps too); the environment as
+    ``accord.node.process.start_receiver_process`` sets it."""
     env = {
         **os.environ,
         "ACCORD_BOOTSTRAP_SERVERS": connection.bootstrap_servers,
@@ -126,6 +130,7 @@ def start_probed_node(
                 "-m",
                 "accord.bench.probed_node",
                 str(landings),
+                *(["--stages"] if stages else []),
                 "--",
                 "--log-level",
                 log_level,
@@ -160,10 +165,12 @@ async def deployed_run(
     plan_of: Callable[[Plan], Plan] = _same,
     within_s: float = 600.0,
     rate: float | None = None,
+    stages: bool = False,
 ) -> DeployedRun:
     """``count`` messages from this process to a receiving node in its own process;
     ``plan_of`` turns the bench plan into a pipeline variant's (see ``run.VARIANTS``);
-    ``rate``: paced at that many messages a second, one publish each (the latency run)."""
+    ``rate``: paced at that many messages a second, one publish each (the latency run);
+    ``stages``: each message's stage stamps too (``probed_node --stages``)."""
     ex = LocalExchange(plan=plan_of(bench_plan()), connection=conn, directory=directory, pki=pki)
     await asyncio.to_thread(ex.apply)
     agency = RECEIVERS[0]
@@ -180,6 +187,7 @@ async def deployed_run(
         landings=landings,
         log_level=log_level,
         fetch_wait_ms=fetch_wait_ms,
+        stages=stages,
     )
     try:
         publisher = await ex.publisher(SENDER)
@@ -225,4 +233,5 @@ async def deployed_run(
         cpu_publisher_s=cpu1[0] - cpu0[0],
         cpu_receiver_s=(cpu1[1] or 0.0) - (cpu0[1] or 0.0),
         cpu_broker_s=broker_cpu,
+        stages=[r for r in read_stages(landings) if r[0] >= started.timestamp()] if stages else [],
     )

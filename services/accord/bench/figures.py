@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import resource
 import statistics
 from collections.abc import Sequence
@@ -13,7 +14,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    # The smallest value with at least q % of them at or below it: rank ceil(q n / 100).
+    # (Rounding q n / 100 + 0.5 instead took one rank too many whenever q n / 100 was
+    # an odd whole number, Python rounding halves to even: p99 of 100 values.)
+    rank = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered) / 100) - 1))
     return ordered[rank]
 
 

@@ -12,6 +12,13 @@ process's CPU per message. A quicker look than the whole ``accord bench`` when o
 latency is in question (a change to batching, linger or fetch settings); the
 machine's other work shows in every figure, so compare rates of one run.
 
+``--stages`` splits accord's latency at each rate into four stages, p50 and p99 of
+each (``accord.bench.probed_node --stages``): the publisher (``issued_at`` to its
+record's timestamp, set by its Kafka client as the record joined a batch; ms
+resolution), to the poll (the broker, and the wait for a fetch to bring the record
+to the node), the node's work (the poll's batch step and anything before its
+landing), and the landing's commit (the inbox transaction, with its sync).
+
 ``--peer`` (needs the ``bench`` extra) follows each rate's row with the FastStream
 peer's at the same rate, two processes on the same broker (``accord.bench.peer``;
 its landing is stamped as its batch transaction begins, accord's after it commits):
@@ -27,11 +34,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from accord.bench.deployed import deployed_run
 from accord.bench.figures import percentile
+from accord.bench.probed_node import Stamps
 from accord.bench.site import bench_site
 from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.observability.logs import configure_logging
@@ -49,9 +58,11 @@ async def measure(
     fetch_wait_ms: int = FETCH_WAIT_MS,
     broker_pid: int | None = None,
     peer: bool = False,
+    stages: bool = False,
 ) -> list[dict[str, Any]]:
     """One paced deployed run per rate, in order, on the broker at ``conn``; with
-    ``peer``, each followed by the two-process peer's paced run at that rate."""
+    ``peer``, each followed by the two-process peer's paced run at that rate; with
+    ``stages``, accord's rows split into ``STAGES``."""
     rows = []
     for n, rate in enumerate(rates):
         run = await deployed_run(
@@ -63,8 +74,12 @@ async def measure(
             broker_pid=broker_pid,
             fetch_wait_ms=fetch_wait_ms,
             rate=rate,
+            stages=stages,
         )
-        rows.append(_row("accord", rate, run.count, run.latencies, run.cpu_us_per_message()))
+        row = _row("accord", rate, run.count, run.latencies, run.cpu_us_per_message())
+        if stages:
+            row["stages_ms"] = split(run.stages)
+        rows.append(row)
         if peer:
             from accord.bench.peer import peer_run
 
@@ -84,6 +99,23 @@ async def measure(
     return rows
 
 
+STAGES = ("publisher", "to the poll", "node's work", "commit")
+
+
+def split(stamps: Sequence[Stamps]) -> dict[str, tuple[float, float]]:
+    """p50 and p99, in ms, of each of ``STAGES`` over the messages' stamps; a stage
+    measured below zero (the record timestamp's ms resolution) counts as zero."""
+    spans = [[max(0.0, b - a) * 1000 for a, b in pairwise(s)] for s in stamps]
+    return (
+        {
+            name: (round(percentile(column, 50), 1), round(percentile(column, 99), 1))
+            for name, column in zip(STAGES, zip(*spans, strict=True), strict=True)
+        }
+        if spans
+        else {}
+    )
+
+
 def _row(
     who: str, rate: float, count: int, latencies: list[float], cpu: dict[str, float]
 ) -> dict[str, Any]:
@@ -95,7 +127,12 @@ def _row(
 
 
 async def _on_a_local_broker(
-    rates: Sequence[float], seconds: float, warmup: int, fetch_wait_ms: int, peer: bool
+    rates: Sequence[float],
+    seconds: float,
+    warmup: int,
+    fetch_wait_ms: int,
+    peer: bool,
+    stages: bool,
 ) -> list[dict[str, Any]]:
     async with bench_site("accord-latency-") as site:
         return await measure(
@@ -108,6 +145,7 @@ async def _on_a_local_broker(
             fetch_wait_ms=fetch_wait_ms,
             broker_pid=site.broker_pid,
             peer=peer,
+            stages=stages,
         )
 
 
@@ -125,6 +163,9 @@ def render(rows: list[dict[str, Any]], seconds: float, fetch_wait_ms: int) -> st
             f"{r['rate']:8g}{r['p50_ms']:9.1f}{r['p90_ms']:9.1f}{r['p99_ms']:9.1f}"
             f"{r['max_ms']:9.1f}   {who}{cpu}"
         )
+        if r.get("stages_ms"):
+            parts = ", ".join(f"{k} {p50:g} / {p99:g}" for k, (p50, p99) in r["stages_ms"].items())
+            lines.append(f"{'':8}   stages, p50 / p99 ms: {parts}")
     lines.append("")
     lines.append(f"load average {os.getloadavg()[0]:.1f} at the end")
     return "\n".join(lines)
@@ -139,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--fetch-wait-ms", type=int, default=FETCH_WAIT_MS)
     parser.add_argument("--peer", action="store_true", help="also the FastStream peer at each rate")
+    parser.add_argument("--stages", action="store_true", help="accord's latency split in stages")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     rates = args.rate or [50.0, 500.0]
@@ -148,7 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--peer needs the bench extra: pip install -e '.[bench]'")
     configure_logging("WARNING", stream=sys.stderr)
     rows = asyncio.run(
-        _on_a_local_broker(rates, args.seconds, args.warmup, args.fetch_wait_ms, args.peer)
+        _on_a_local_broker(
+            rates, args.seconds, args.warmup, args.fetch_wait_ms, args.peer, args.stages
+        )
     )
     print(json.dumps(rows) if args.json else render(rows, args.seconds, args.fetch_wait_ms))
     return 0
