@@ -14,6 +14,7 @@ from accord.bench import deployed as bench_deployed
 from accord.bench import latency, produce_batch, send_api
 from accord.bench import peer as bench_peer
 from accord.bench import pipeline as bench_pipeline
+from accord.bench import stages as stages_of
 from accord.bench.run import TARGETS, BenchOptions, medians, run_once, targets
 from accord.broker import LocalBroker
 from accord.cli.bench import _table, bench_command
@@ -58,6 +59,10 @@ async def test_bench_figures_are_complete_and_consistent(
         assert f[key] > 0, key
     # The latency run as deployed: every paced message landed at the other process.
     assert f["paced_deployed_landed"] == f["paced_deployed_messages"] == 200
+    # ... split by the disk's part in its tail: each share and count within bounds.
+    assert 0 <= f["paced_deployed_share_waited"] <= 1
+    assert (f["paced_deployed_slow_commits"] == 0) == (f["paced_deployed_share_waited"] == 0)
+    assert f["paced_deployed_p99_others_ms"] > 0 or f["paced_deployed_share_waited"] == 1
     # ... and the peer's, paced at the same rate in its two processes.
     assert f["paced_peer2_landed"] == f["paced_peer2_messages"] == 200
     runs = ("raw", "pipeline", "paced", "deployed", "paced_deployed", "peer1", "peer2")
@@ -96,6 +101,7 @@ async def test_bench_figures_are_complete_and_consistent(
         "paced peer (2 processes) at 200 msgs/s",
         "accord / peer (x)",
         "per node, msgs/s per busy core",
+        "of messages waited on an inbox commit over 10 ms",
     ):
         assert row in table, row
     for t in TARGETS:
@@ -206,10 +212,14 @@ async def test_latency_stages_split_each_landed_message_in_order(
     assert len(run.stages) == len(run.latencies) == 30
     for issued, record, poll, land_started, landed in run.stages:
         assert issued - 0.001 <= record <= poll <= land_started < landed  # ms timestamps
-    stages = latency.split(run.stages)
-    assert list(stages) == list(latency.STAGES)
+    stages = stages_of.split(run.stages)
+    assert list(stages) == list(stages_of.STAGES)
     assert all(0 <= p50 <= p99 for p50, p99 in stages.values())
     assert stages["commit"][0] > 0  # the inbox transaction, with its sync
+    stalls = stages_of.commit_stalls(run.stages)
+    assert 0 <= stalls["messages_waited"] <= 30
+    assert (stalls["slow_commits"] == 0) == (stalls["messages_waited"] == 0)
+    assert stalls["p99_others_ms"] <= max(run.latencies) * 1000 + 0.1
 
 
 async def test_produce_batch_rows_alternate_the_two_sizes(

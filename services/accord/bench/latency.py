@@ -17,7 +17,10 @@ each (``accord.bench.probed_node --stages``): the publisher (``issued_at`` to it
 record's timestamp, set by its Kafka client as the record joined a batch; ms
 resolution), to the poll (the broker, and the wait for a fetch to bring the record
 to the node), the node's work (the poll's batch step and anything before its
-landing), and the landing's commit (the inbox transaction, with its sync).
+landing), and the landing's commit (the inbox transaction, with its sync). A second
+line says how much of the tail the disk's sync stalls explain: the commits that took
+over 10 ms, the share of messages that waited on one (its own, or one that held up
+their poll), and the p99 of the rest (``commit_stalls``).
 
 ``--peer`` (needs the ``bench`` extra) follows each rate's row with the FastStream
 peer's at the same rate, two processes on the same broker (``accord.bench.peer``;
@@ -34,14 +37,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from accord.bench.deployed import deployed_run
 from accord.bench.figures import percentile
-from accord.bench.probed_node import Stamps
 from accord.bench.site import bench_site
+from accord.bench.stages import commit_stalls, split
 from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.observability.logs import configure_logging
 from accord.trust.pki import Pki
@@ -79,6 +81,7 @@ async def measure(
         row = _row("accord", rate, run.count, run.latencies, run.cpu_us_per_message())
         if stages:
             row["stages_ms"] = split(run.stages)
+            row["commit_stalls"] = commit_stalls(run.stages)
         rows.append(row)
         if peer:
             from accord.bench.peer import peer_run
@@ -97,23 +100,6 @@ async def measure(
                 _row("peer", rate, paced.count, paced.latencies, paced.cpu_us_per_message())
             )
     return rows
-
-
-STAGES = ("publisher", "to the poll", "node's work", "commit")
-
-
-def split(stamps: Sequence[Stamps]) -> dict[str, tuple[float, float]]:
-    """p50 and p99, in ms, of each of ``STAGES`` over the messages' stamps; a stage
-    measured below zero (the record timestamp's ms resolution) counts as zero."""
-    spans = [[max(0.0, b - a) * 1000 for a, b in pairwise(s)] for s in stamps]
-    return (
-        {
-            name: (round(percentile(column, 50), 1), round(percentile(column, 99), 1))
-            for name, column in zip(STAGES, zip(*spans, strict=True), strict=True)
-        }
-        if spans
-        else {}
-    )
 
 
 def _row(
@@ -166,6 +152,13 @@ def render(rows: list[dict[str, Any]], seconds: float, fetch_wait_ms: int) -> st
         if r.get("stages_ms"):
             parts = ", ".join(f"{k} {p50:g} / {p99:g}" for k, (p50, p99) in r["stages_ms"].items())
             lines.append(f"{'':8}   stages, p50 / p99 ms: {parts}")
+        if r.get("commit_stalls"):
+            c = r["commit_stalls"]
+            lines.append(
+                f"{'':8}   commits over {c['over_ms']:g} ms: {c['slow_commits']} (longest "
+                f"{c['longest_ms']:g} ms); {c['share_waited']:.1%} of messages waited on one; "
+                f"p99 of the others {c['p99_others_ms']:g} ms"
+            )
     lines.append("")
     lines.append(f"load average {os.getloadavg()[0]:.1f} at the end")
     return "\n".join(lines)

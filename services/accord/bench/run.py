@@ -23,6 +23,7 @@ from accord.bench.pipeline import Pipeline, PipelineRun
 from accord.bench.raw_kafka import ensure_topic, raw_roundtrip
 from accord.bench.site import bench_site
 from accord.bench.split import split_rates
+from accord.bench.stages import commit_stalls
 from accord.config import FETCH_WAIT_MS, KafkaConnection
 from accord.node.heap import HeapMode
 from accord.node.process import cpu_seconds
@@ -262,10 +263,16 @@ async def run_once(
             log_level=options.log_level,
             plan_of=VARIANTS[name],
             rate=options.rate,
+            stages=True,
         )
         paced_figures = paced.figures()
         for key in ("msgs_per_s", "p50_ms", "p99_ms", "messages", "landed"):
             figures[f"paced_deployed_{key}"] = paced_figures[f"deployed_{key}"]
+        # What the latency target's tail is made of: the node's commits that waited on
+        # the disk, and the latency of the messages none of them held up.
+        stalls = commit_stalls(paced.stages)
+        for key in ("slow_commits", "longest_ms", "share_waited", "p99_others_ms"):
+            figures[f"paced_deployed_{key}"] = float(stalls[key])
 
     async def peer() -> None:
         from accord.bench.peer import peer_run

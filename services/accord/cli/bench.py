@@ -19,6 +19,7 @@ from accord.bench.run import (
     medians,
     targets,
 )
+from accord.bench.stages import SLOW_COMMIT_MS
 from accord.config import FETCH_WAIT_MS
 from accord.errors import AccordError
 from accord.node.heap import HeapMode
@@ -106,6 +107,10 @@ def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
         f" rejected {f['pipeline_rejected']:.0f}+{f['paced_rejected']:.0f}",
         f"paced: receivers' histogram puts {f['paced_histogram_le_50ms']:.1%} at or under 50 ms;"
         f" max {f['paced_max_ms']:.1f} ms",
+        f"paced deployed: {f['paced_deployed_share_waited']:.1%} of messages waited on an inbox"
+        f" commit over {SLOW_COMMIT_MS:g} ms ({f['paced_deployed_slow_commits']:.0f} such commits,"
+        f" the longest {f['paced_deployed_longest_ms']:.1f} ms); p99 of the others"
+        f" {f['paced_deployed_p99_others_ms']:.1f} ms",
         "",
         "CPU per message (µs)"
         + "".join(f"{h:>11}" for h in ("", "publisher", "receiver", "broker", "total")),
