@@ -24,8 +24,18 @@ log = get_logger(__name__)
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 _COMPANIONS = ("-wal", "-shm", "-journal")
-CHECKPOINT_EVERY_S = 0.5
-"""How often the background checkpointer copies the WAL into the database."""
+CHECKPOINT_EVERY_S = 0.2
+"""How often the background checkpointer copies the WAL into the database.
+
+Often, so that each checkpoint is small: it ends with a sync of what it copied, and
+a commit on the same disk meanwhile (the inbox's, or the sent log's of a node that
+also publishes) waits for that burst of writes. At 500 msgs/s, checkpoints every
+half second copied a few MiB each and were behind most of the inbox commits over 10
+ms; every fifth of a second there were a fifth as many, and every tenth no fewer
+than that, for more CPU (copying pages written again since the last): docs/bench.md,
+issue 16's thirteenth pass. An idle database's checkpoint finds nothing to copy and
+writes nothing.
+"""
 BACKSTOP_PAGES = 16_384
 """The writer's own automatic checkpoint, should the background one fall behind or
 stop: the WAL never grows past about 64 MiB (4 KiB pages)."""
@@ -55,7 +65,8 @@ class BackgroundCheckpoints:
     (``python -m accord.bench.latency`` shows it as tail latency). SQLite's own
     advice for that is what this does: the writer's automatic checkpoint is raised
     to a backstop (``BACKSTOP_PAGES``), and a second connection runs a PASSIVE
-    checkpoint every ``CHECKPOINT_EVERY_S``. PASSIVE never waits for the writer or
+    checkpoint every ``CHECKPOINT_EVERY_S`` (a fifth of a second: small ones, see
+    there). PASSIVE never waits for the writer or
     blocks it, and the module releases the GIL while SQLite works, so the event loop
     goes on meanwhile. Durability is the writer's (each commit syncs the WAL under
     ``synchronous=FULL``); a checkpoint only moves committed pages.
