@@ -17,14 +17,14 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
     ValidationInfo,
 )
 from pydantic.json_schema import WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from accord.conformance import rules
 from accord.parties import AGENCY_PATTERN, AgencyId
@@ -52,25 +52,48 @@ _DATE_RE = re.compile(DATE_PATTERN)
 _DATETIME_RE = re.compile(DATETIME_PATTERN)
 
 
-def _lexical(pattern: re.Pattern[str], what: str, parse: Callable[[str], Any]) -> Any:
-    def check(value: Any) -> Any:
-        # Text read from the wire is judged by the published pattern, then parsed here
-        # (the strict type check that follows sees a Python value). Values built in
-        # Python pass through to that check unchanged.
+class _Lexical:
+    """A value written as text in one canonical form (SPEC.md 3.3): the text is judged
+    by its published pattern, then parsed; Python values (models built in code) go on
+    to the type's own strict check unchanged.
+
+    In JSON the pattern runs in pydantic-core (Rust's regex engine: the patterns are
+    RE2-compatible, anchored, with ASCII classes), and only the parse calls Python:
+    judging the text in a Python callback cost the receiver about 0.9 µs more a
+    field, five fields a message (issue 16).
+    """
+
+    def __init__(self, pattern: re.Pattern[str], what: str, parse: Callable[[str], Any]) -> None:
+        self._pattern, self._parse = pattern, parse
+        self._message = f"{what} is not in its canonical form"
+
+    def _check(self, value: Any) -> Any:
         if isinstance(value, str):
-            if not pattern.fullmatch(value):
-                raise PydanticCustomError(
-                    "lexical_form", "{what} is not in its canonical form", {"what": what}
-                )
-            return parse(value)
+            if not self._pattern.fullmatch(value):
+                raise PydanticCustomError("lexical_form", self._message)
+            return self._parse(value)
         return value
 
-    return BeforeValidator(check)
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        text = core_schema.custom_error_schema(
+            core_schema.str_schema(pattern=self._pattern.pattern, strict=True),
+            custom_error_type="lexical_form",
+            custom_error_message=self._message,
+        )
+        typed = handler(source)  # the type's own strict check, on the parsed value
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.chain_schema(
+                [text, core_schema.no_info_plain_validator_function(self._parse), typed]
+            ),
+            python_schema=core_schema.no_info_before_validator_function(self._check, typed),
+        )
 
 
 CanonicalUuid = Annotated[
     UUID,
-    _lexical(_UUID_RE, "uuid", UUID),
+    _Lexical(_UUID_RE, "uuid", UUID),
     WithJsonSchema(
         {
             "type": "string",
@@ -81,7 +104,7 @@ CanonicalUuid = Annotated[
 ]
 Timestamp = Annotated[
     AwareDatetime,
-    _lexical(_DATETIME_RE, "date-time", datetime.fromisoformat),
+    _Lexical(_DATETIME_RE, "date-time", datetime.fromisoformat),
     WithJsonSchema(
         {
             "type": "string",
@@ -92,7 +115,7 @@ Timestamp = Annotated[
 ]
 Day = Annotated[
     date,
-    _lexical(_DATE_RE, "date", date.fromisoformat),
+    _Lexical(_DATE_RE, "date", date.fromisoformat),
     WithJsonSchema(
         {"type": "string", "pattern": DATE_PATTERN, "description": "calendar date YYYY-MM-DD"}
     ),
