@@ -33,6 +33,10 @@ from accord.trust import TrustStore
 @dataclass(frozen=True, slots=True)
 class Accepted:
     verified: Verified
+    message_id: str
+    """The header's message id as text, made once: the mirrored header is compared
+    with it here and the batch step keys the message by it (a UUID's ``str()`` is
+    1.4 µs, ``timeit``)."""
 
 
 def assess(
@@ -68,7 +72,8 @@ def assess(
     if isinstance(verdict, Rejected):
         return verdict
     header = verdict.header
-    mismatch = _header_mismatch(verdict, kafka_headers)
+    message_id = str(header.message_id)
+    mismatch = _header_mismatch(verdict, message_id, kafka_headers)
     if mismatch is not None:
         return Rejected(ReasonCode.HEADER_MISMATCH, mismatch)
     if not _may_publish(plan, header.sender, header.scope, header.area, entitled):
@@ -101,8 +106,8 @@ def assess(
     ):
         return Rejected(ReasonCode.NOT_A_RECIPIENT, f"need-to-know leaves out {reader}", "ENC-09")
     if isinstance(verdict, Sealed):
-        return _open(verdict, audiences or Audiences(plan), keyring)
-    return Accepted(verdict)
+        return _open(verdict, message_id, audiences or Audiences(plan), keyring)
+    return Accepted(verdict, message_id)
 
 
 def _may_publish(
@@ -123,7 +128,9 @@ def _may_publish(
     return allowed
 
 
-def _open(sealed: Sealed, audiences: Audiences, keyring: Keyring | None) -> Accepted | Rejected:
+def _open(
+    sealed: Sealed, message_id: str, audiences: Audiences, keyring: Keyring | None
+) -> Accepted | Rejected:
     """Decrypt after every other check passed: ENC-05 to ENC-08."""
     h = sealed.header
     if keyring is None:
@@ -136,17 +143,17 @@ def _open(sealed: Sealed, audiences: Audiences, keyring: Keyring | None) -> Acce
         entitled = audiences.of(
             sender=h.sender, scope=h.scope, area=h.area, need_to_know=sealed.label.need_to_know
         )
-        return Accepted(open_sealed(sealed, keyring, entitled=entitled))
+        return Accepted(open_sealed(sealed, keyring, entitled=entitled), message_id)
     except Refused as refused:
         return Rejected(refused.reason, refused.message, refused.rule)
 
 
 def _header_mismatch(
-    v: Verified | Sealed, kafka_headers: Sequence[tuple[str, bytes]]
+    v: Verified | Sealed, message_id: str, kafka_headers: Sequence[tuple[str, bytes]]
 ) -> str | None:
     # The values a publisher mirrors, encoded by the publisher's own function (its
     # stream-constant part cached): compared as bytes.
-    signed = dict(routing_headers(v.header))
+    signed = dict(routing_headers(v.header, message_id))
     for name, value in kafka_headers:
         expected = signed.get(name)
         if expected is not None and value != expected:

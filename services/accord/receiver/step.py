@@ -131,7 +131,7 @@ def step(
     # Pass 1: what each record is on its own (size, signature, headers, entitlement,
     # label). Pure, and the costly part.
     # Each verified record with its identity (sender, message id), the id's text
-    # made once: a UUID's str() is not free and the step needs it four times.
+    # made once, by assess: a UUID's str() is not free and the step needs it four times.
     assessed: list[tuple[Record, Verified | Rejected, tuple[str, str]]] = []
     in_batch: dict[str, set[str]] = {}
     entitled: dict[tuple[str, str, str], bool] = {}  # the plan's answers, this poll
@@ -158,7 +158,7 @@ def step(
                 assessed.append((record, verdict, _NO_KEY))
                 continue
             v = verdict.verified
-            key = (v.header.sender, str(v.header.message_id))
+            key = (v.header.sender, verdict.message_id)
             assessed.append((record, v, key))
             in_batch.setdefault(key[1], set()).add(key[0])
         last = records[-1]
