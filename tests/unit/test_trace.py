@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import sys
 from collections.abc import Iterator
 
 import pytest
-import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
@@ -179,8 +179,51 @@ def test_span_is_a_no_op_without_an_sdk() -> None:
         assert inner == ctx  # no SDK: the context passes through unchanged
         # ... and is still bound for logging, as with an SDK
         assert trace.current() == ctx
-        assert structlog.contextvars.get_contextvars()["trace_id"] == ctx.trace_id
     assert trace.current() is None
+
+
+def test_span_binds_its_trace_for_logging_without_an_sdk() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    ctx = TraceContext.new()
+    with trace.span("receive", ctx):
+        get_logger("test").info("inside")
+    get_logger("test").info("outside")
+    inside, outside = _events(out)
+    assert (inside["trace_id"], inside["span_id"]) == (ctx.trace_id, ctx.span_id)
+    assert "trace_id" not in outside
+    assert "span_id" not in outside
+
+
+def test_nested_bindings_restore_the_outer_trace_and_events_keep_their_own_fields() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    log = get_logger("test")
+    outer, inner = TraceContext.new(correlation_id="case-1"), TraceContext.new()
+    with bound(outer):
+        with bound(inner):
+            log.info("inner")
+        log.info("outer")
+        log.info("explicit", trace_id="given", span_id="given")
+    first, second, third = _events(out)
+    assert (first["trace_id"], first["span_id"]) == (inner.trace_id, inner.span_id)
+    assert "correlation_id" not in first  # the inner binding has none
+    assert (second["trace_id"], second["correlation_id"]) == (outer.trace_id, "case-1")
+    assert (third["trace_id"], third["span_id"], third["correlation_id"]) == (
+        "given",
+        "given",
+        "case-1",
+    )
+
+
+def test_library_log_records_inside_a_binding_carry_the_trace() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, stream=out)
+    ctx = TraceContext.new()
+    with bound(ctx):
+        logging.getLogger("aiokafka.consumer").warning("coordinator dead")
+    (event,) = _events(out)
+    assert (event["logger"], event["trace_id"]) == ("aiokafka.consumer", ctx.trace_id)
 
 
 def test_span_is_exported_under_the_message_trace_when_an_sdk_is_set() -> None:

@@ -8,8 +8,9 @@ do one step per message ("before") against the way it does it now ("after"), as 
 µs per message (``time.process_time``; other work on the machine moves wall time
 more than CPU time). The last rows time the whole publisher, ``Publisher.publish_many``
 into an in-memory producer that acknowledges at once (no broker: what is left is the
-publisher's own CPU), per-message and batched signing, and batched without the
-signed ``published`` announcements (the difference is what announcing costs).
+publisher's own CPU), per-message and batched signing, batched without the signed
+``published`` announcements (the difference is what announcing costs), and batched
+with one ``Publisher.publish`` a message, as calls through the node's API arrive.
 
 "before" is reproduced from the calls the earlier publisher made (the statements,
 the envelope parse, the validated header, the task, lock and shielded wait per
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
+
 from accord.bench.pipeline import AREA, SCOPE, SENDER, bench_body, bench_label, bench_plan
 from accord.bench.sink import AckingProducer
 from accord.config import KafkaConnection
@@ -42,6 +45,7 @@ from accord.envelope.batch import sign_batch
 from accord.envelope.jws import Unsigned, payload_bytes, sign_record, unsigned
 from accord.labels import check_label
 from accord.observability.logs import configure_logging, get_logger
+from accord.observability.trace import TraceContext, bound
 from accord.plan import Plan
 from accord.publisher import Publisher
 from accord.publisher.service import BATCH_MAX
@@ -253,11 +257,35 @@ def log_cost(f: Fixture) -> Cost:
     return Cost("published event (INFO line -> DEBUG)", before, after)
 
 
-def publisher_cost(f: Fixture, signing: str, *, announce: bool = True) -> float:
+def trace_cost(f: Fixture) -> Cost:
+    """The trace bound around each ``publish()`` (and handover, and API request): its
+    fields as structlog context variables, against the one context variable that
+    ``merge_trace`` reads as an event is logged."""
+    trace = TraceContext.new()
+
+    def before() -> None:
+        for _ in range(f.n):
+            with bound(trace), structlog.contextvars.bound_contextvars(**trace.log_fields()):
+                pass
+
+    def after() -> None:
+        for _ in range(f.n):
+            with bound(trace):
+                pass
+
+    return Cost("trace bound per publish()", _cpu_us(before, f.n), _cpu_us(after, f.n))
+
+
+def publisher_cost(
+    f: Fixture, signing: str, *, announce: bool = True, one_by_one: bool = False
+) -> float:
     """``Publisher.publish_many`` into an acknowledging in-memory producer, µs/message.
 
     ``announce=False``: without the signed ``published`` announcements, to show what
-    they cost (a plan's publishers announce; the bench's peer has no such duty)."""
+    they cost (a plan's publishers announce; the bench's peer has no such duty).
+    ``one_by_one``: one ``Publisher.publish`` per message instead, 512 at a time, as
+    an agency system's calls through the node's API arrive (and the bench's paced
+    runs publish)."""
     plan = f.plan.model_copy(
         update={
             "scopes": {
@@ -278,11 +306,23 @@ def publisher_cost(f: Fixture, signing: str, *, announce: bool = True) -> float:
         )
         async with publisher:
             bodies = [f.body] * 512
-            await publisher.publish_many(bodies, scope=SCOPE, area=AREA, label=f.label)  # warm
+
+            async def publish() -> None:
+                if one_by_one:
+                    await asyncio.gather(
+                        *(
+                            publisher.publish(body, scope=SCOPE, area=AREA, label=f.label)
+                            for body in bodies
+                        )
+                    )
+                else:
+                    await publisher.publish_many(bodies, scope=SCOPE, area=AREA, label=f.label)
+
+            await publish()  # warm
             gc.collect()
             start = time.process_time()
             for _ in range(0, f.n, 512):
-                await publisher.publish_many(bodies, scope=SCOPE, area=AREA, label=f.label)
+                await publish()
             return (time.process_time() - start) / (512 * -(-f.n // 512)) * 1e6
 
     return asyncio.run(run())
@@ -298,6 +338,7 @@ def measure(n: int, rounds: int) -> tuple[list[Cost], dict[str, float]]:
             label_cost,
             asyncio_cost,
             log_cost,
+            trace_cost,
             signing_cost,
         )
         per_round = [[step(f) for step in steps] for _ in range(rounds)]
@@ -315,6 +356,9 @@ def measure(n: int, rounds: int) -> tuple[list[Cost], dict[str, float]]:
         }
         whole["batched, no announcements"] = statistics.median(
             publisher_cost(f, "batched", announce=False) for _ in range(rounds)
+        )
+        whole["batched, one publish() a message"] = statistics.median(
+            publisher_cost(f, "batched", one_by_one=True) for _ in range(rounds)
         )
     return costs, whole
 
@@ -343,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = sum(c.before_us - c.after_us for c in costs)
     print(f"{'total saved':40}{'':20}{saved:10.1f}")
     print()
-    print("whole publisher, publish_many into an in-memory producer (no broker):")
+    print("whole publisher into an in-memory producer (no broker), publish_many unless said:")
     for signing, us in whole.items():
         print(f"  signing: {signing:28}{us:10.1f} µs per message")
     load = os.getloadavg()[0]

@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from accord.observability.trace import merge_trace
+
 _SECRET_WORDS = ("password", "passphrase", "secret", "private_key", "token")
 
 # Fields that differ between otherwise identical lines and so are not part of what
@@ -137,6 +139,7 @@ def configure_logging(
     collapse = Collapse(collapse_s) if collapse_s > 0 else None
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        merge_trace,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _mask_secrets,

@@ -180,13 +180,32 @@ def current() -> TraceContext | None:
 @contextlib.contextmanager
 def bound(trace: TraceContext) -> Iterator[TraceContext]:
     """Put ``trace`` on every structlog event logged inside (this task only:
-    contextvars keep concurrent messages apart)."""
+    contextvars keep concurrent messages apart).
+
+    One context variable holds the trace; ``merge_trace``, a processor of the one
+    logger setup, adds its fields to each event as it is logged. Binding the fields
+    as structlog context variables instead cost 8 µs a binding (structlog's
+    ``bound_contextvars`` copies the whole context to save and restore it), on every
+    ``publish()``, handover and API request, logged or not."""
     token = _current.set(trace)
     try:
-        with structlog.contextvars.bound_contextvars(**trace.log_fields()):
-            yield trace
+        yield trace
     finally:
         _current.reset(token)
+
+
+def merge_trace(
+    _logger: object, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """structlog processor: the bound trace's ``trace_id``, ``span_id`` and
+    ``correlation_id`` on the event, unless the event names its own."""
+    trace = _current.get()
+    if trace is not None:
+        event_dict.setdefault("trace_id", trace.trace_id)
+        event_dict.setdefault("span_id", trace.span_id)
+        if trace.correlation_id is not None:
+            event_dict.setdefault("correlation_id", trace.correlation_id)
+    return event_dict
 
 
 _tracer = otel.get_tracer("accord")
