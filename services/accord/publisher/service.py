@@ -213,10 +213,13 @@ class _Outgoing:
     """Log ``publisher.published`` for this record when acked (no caller logs it)."""
     readers: Readers | None = None
     """Who its ``published`` announcement names as readers (need-to-know), if anyone."""
-    message_id: str = field(init=False)
+    message_id: str = ""
+    """The header's message id as text, made once (the batch path needs it often): the
+    caller's, when it made it already, else made here."""
 
     def __post_init__(self) -> None:
-        self.message_id = str(self.header.message_id)  # once: the batch path needs it often
+        if not self.message_id:
+            self.message_id = str(self.header.message_id)
 
     @property
     def record(self) -> bytes:
@@ -603,11 +606,9 @@ class Publisher:
         )
         envelope = None if self._batched(header) else sign_record(self._signer, item)
         self._next_sequence[header.topic] = header.sequence + 1  # as in _seal
+        message_id = str(header.message_id)
         with span(
-            "accord.publish",
-            _trace_for(header),
-            topic=header.topic,
-            message_id=str(header.message_id),
+            "accord.publish", _trace_for(header), topic=header.topic, message_id=message_id
         ) as trace:
             return await self._enqueue_one(
                 header,
@@ -615,6 +616,7 @@ class Publisher:
                 item,
                 _unsigned_digest(item),
                 trace,
+                message_id=message_id,
                 fresh_sequence=True,
                 readers=self._readers(header, label.need_to_know),
             )
@@ -687,11 +689,9 @@ class Publisher:
         # the traceparent header travels beside the signed bytes, never inside them.
         # An OpenTelemetry span from send to the broker's ack (non-recording, and
         # free, unless an SDK is configured); the record carries the span's context.
+        message_id = str(header.message_id)
         with span(
-            "accord.publish",
-            _trace_for(header),
-            topic=header.topic,
-            message_id=str(header.message_id),
+            "accord.publish", _trace_for(header), topic=header.topic, message_id=message_id
         ) as trace:
             digest, need_to_know = _digest_and_need_to_know(envelope)
             return await self._enqueue_one(
@@ -700,6 +700,7 @@ class Publisher:
                 None,
                 digest,
                 trace,
+                message_id=message_id,
                 fresh_sequence=False,
                 readers=self._readers(header, need_to_know),
             )
@@ -712,6 +713,7 @@ class Publisher:
         digest: str,
         trace: TraceContext,
         *,
+        message_id: str,
         fresh_sequence: bool,
         readers: Readers | None = None,
     ) -> PublishResult:
@@ -725,6 +727,7 @@ class Publisher:
             asyncio.get_running_loop().create_future(),
             fresh_sequence,
             readers=readers,
+            message_id=message_id,
         )
         item.headers = headers_with_trace(routing_headers(header, item.message_id), trace)
         self._queue_item(item)
