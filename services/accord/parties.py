@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 
 class Country(StrEnum):
@@ -41,16 +42,37 @@ AGENCY_PATTERN = r"^(JPN|AUS|USA)\.[A-Z][A-Z0-9-]{1,31}$"
 _AGENCY_RE = re.compile(AGENCY_PATTERN)
 
 
+_AGENCY_FORM = (
+    "must be COUNTRY.AGENCY, e.g. JPN.MOFA (country JPN, AUS or USA; agency 2-32 of A-Z, 0-9, '-')"
+)
+
+
 def _check_agency(value: str) -> str:
     if not _AGENCY_RE.fullmatch(value):
-        raise ValueError(
-            f"agency id {value!r} must be COUNTRY.AGENCY, e.g. JPN.MOFA "
-            "(country JPN, AUS or USA; agency 2-32 of A-Z, 0-9, '-')"
-        )
+        raise ValueError(f"agency id {value!r} {_AGENCY_FORM}")
     return value
 
 
-AgencyId = Annotated[str, AfterValidator(_check_agency)]
+class _AgencyPattern:
+    """The agency id's pattern, judged in pydantic-core (Rust's regex engine; the
+    pattern is RE2-compatible and anchored) rather than in a Python callback: a
+    message and each acknowledgement of a receipt name agencies, on every side of
+    the exchange (issue 16). One error type, ``agency_id``, whatever was wrong."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        text = handler(source)
+        if text.get("type") != "str":  # pragma: no cover - AgencyId is always a str
+            raise TypeError("AgencyId annotates str")
+        return core_schema.custom_error_schema(
+            {**text, "pattern": AGENCY_PATTERN},
+            custom_error_type="agency_id",
+            custom_error_message=f"agency id {_AGENCY_FORM}",
+        )
+
+
+AgencyId = Annotated[str, _AgencyPattern()]
 """An agency's identity, ``COUNTRY.AGENCY`` such as ``JPN.MOFA``."""
 
 
