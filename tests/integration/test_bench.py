@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from accord.bench import deployed as bench_deployed
-from accord.bench import latency, produce_batch, send_api
+from accord.bench import equal_bytes, latency, produce_batch, send_api
 from accord.bench import peer as bench_peer
 from accord.bench import pipeline as bench_pipeline
 from accord.bench import stages as stages_of
@@ -255,3 +255,23 @@ async def test_send_api_rows_alternate_the_two_ways(kafka: LocalBroker) -> None:
     assert all(r["cpu_us_per_record"] > 0 and r["records_per_s"] > 0 for r in rows)
     table = send_api.render(rows, 300).splitlines()
     assert [line.split()[0] for line in table[3:5]] == ["send", "send_batch"]
+
+
+async def test_equal_bytes_runs_the_peer_at_accords_record_length(kafka: LocalBroker) -> None:
+    result = await equal_bytes.measure(200, 1, kafka.connection().bootstrap_servers)
+    sizes = result["record_bytes"]
+    assert isinstance(sizes, dict)
+    accord_bytes, same_body, same_bytes = (sizes[name] for name in equal_bytes.RUNS)
+    assert same_body < accord_bytes <= same_bytes < accord_bytes + 3
+    assert bench_peer.peer_record_size(equal_bytes.BODY_BYTES) == same_body
+    median = result["median"]
+    assert isinstance(median, dict)
+    for name in equal_bytes.RUNS:
+        # --bootstrap: the broker is not a process of this run, so no broker figure
+        assert median[name].keys() == {"msgs_per_s", "publisher", "receiver"}
+        assert all(value > 0 for value in median[name].values())
+    table = equal_bytes.render(result).splitlines()
+    assert [line.split()[-4] for line in table[4:7]] == [
+        f"{median[name]['msgs_per_s']:.0f}" for name in equal_bytes.RUNS
+    ]
+    assert table[8].startswith("accord / peer, same body: throughput ")

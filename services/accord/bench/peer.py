@@ -105,6 +105,27 @@ def peer_body(size: int = 1024) -> PeerReport:
     return base.model_copy(update={"details": "x" * pad})
 
 
+def peer_record_size(body_size: int = 1024) -> int:
+    """Bytes of one of the peer's records (its signed JWS) with a body of ``body_size``."""
+    message = PeerMessage(
+        message_id=uuid.uuid4(),
+        sender="AUS.AFP",
+        sequence=1,
+        issued_at=datetime.now(UTC),
+        body=peer_body(body_size),
+    )
+    signer = JwsSigner(Ed25519PrivateKey.generate())
+    return len(signer.sign(message.model_dump_json().encode()))
+
+
+def peer_body_size_for(record_bytes: int) -> int:
+    """The smallest body size whose peer record is at least ``record_bytes`` long."""
+    size = 1
+    while (short := record_bytes - peer_record_size(size)) > 0:
+        size += max(1, short * 3 // 4)  # the body is base64url'd: 3 bytes make 4
+    return size
+
+
 # -- JWS, general JSON serialization, EdDSA ----------------------------------------------
 
 

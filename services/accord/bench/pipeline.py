@@ -83,6 +83,27 @@ def bench_body(n: int, size: int = 1024) -> InformationReport:
     return base.model_copy(update={"details": "x" * pad})
 
 
+def envelope_size(pki: Pki, namespace: str, body: InformationReport) -> int:
+    """Bytes of one envelope of ``body`` as the bench's publisher sends it (no state
+    touched): a record of a full ``CHUNK`` batch under the plan's default batched
+    signing (each record carries the signed root and an inclusion proof of
+    log2(CHUNK) hashes)."""
+    from accord.envelope.batch import sign_batch
+    from accord.envelope.jws import unsigned
+
+    header = Header.create(
+        InformationReport.TYPE,
+        sender=SENDER,
+        scope=SCOPE,
+        area=AREA,
+        sequence=1,
+        namespace=namespace,
+    )
+    signer = pki.signer(SENDER)
+    item = unsigned(header, bench_label(), body, signer)
+    return len(sign_batch(signer, [item] * CHUNK)[0])
+
+
 CHUNK = 256
 """Unpaced runs publish through ``Publisher.publish_many`` this many at a time."""
 
@@ -257,24 +278,9 @@ class Pipeline:
         await self.exchange.stop()
 
     def envelope_size(self) -> int:
-        """Bytes of one envelope as this pipeline sends it (no state touched): a record
-        of a full ``CHUNK`` batch under the plan's default batched signing (each
-        record carries the signed root and an inclusion proof of log2(CHUNK) hashes)."""
+        """Bytes of one envelope as this pipeline sends it (``envelope_size``)."""
         assert self._publisher is not None
-        from accord.envelope.batch import sign_batch
-        from accord.envelope.jws import unsigned
-
-        header = Header.create(
-            InformationReport.TYPE,
-            sender=SENDER,
-            scope=SCOPE,
-            area=AREA,
-            sequence=1,
-            namespace=self.exchange.plan.namespace,
-        )
-        signer = self.exchange.pki.signer(SENDER)
-        item = unsigned(header, self._label, self._body, signer)
-        return len(sign_batch(signer, [item] * CHUNK)[0])
+        return envelope_size(self.exchange.pki, self.exchange.plan.namespace, self._body)
 
     def record_size(self) -> int:
         """Bytes of one record as this pipeline sends it, v1 or v2 (no state touched;
