@@ -6,11 +6,14 @@ with and without its announcements and one publish() a message; it asserts no sp
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
-from accord.bench.costs import main
+from accord.bench.costs import Fixture, main
+from accord.receipts.build import acknowledgement, group_for_receipts, receipt_group
 
 
 def test_the_harness_reports_every_row_and_the_whole_publisher_four_ways(
@@ -22,6 +25,7 @@ def test_the_harness_reports_every_row_and_the_whole_publisher_four_ways(
         "sequence + sent log (SQLite)",
         "signature (per record -> per batch)",
         "trace bound per publish()",
+        "acknowledgements (one call a receipt)",
     }
     assert all(c["before_us"] > 0 and c["after_us"] > 0 for c in figures["costs"])
     assert set(figures["publisher_us"]) == {
@@ -31,3 +35,16 @@ def test_the_harness_reports_every_row_and_the_whole_publisher_four_ways(
         "batched, one publish() a message",
     }
     assert all(us > 0 for us in figures["publisher_us"].values())
+
+
+def test_both_ways_of_building_acknowledgements_give_the_same_receipt_groups(
+    tmp_path: Path,
+) -> None:
+    f = Fixture(tmp_path, 8)
+    items = [(h, hashlib.sha256(p).hexdigest()) for h, p in zip(f.headers, f.payloads, strict=True)]
+    groups = group_for_receipts(items)
+    assert list(groups) == [receipt_group(f.headers[0])]
+    assert groups[receipt_group(f.headers[0])] == [acknowledgement(h, d) for h, d in items]
+    named = {(h.sender, str(h.message_id)): ("JPN.MOFA",) for h, _ in items[:3]}
+    with_readers = group_for_receipts(items, named)[receipt_group(f.headers[0])]
+    assert [a.readers for a in with_readers] == [("JPN.MOFA",)] * 3 + [None] * 5

@@ -50,6 +50,7 @@ from accord.plan import Plan
 from accord.publisher import Publisher
 from accord.publisher.service import BATCH_MAX
 from accord.publisher.state import PublisherState
+from accord.receipts.build import acknowledgement, group_for_receipts, receipt_group
 from accord.trust import Signer
 from accord.trust.pki import provision
 
@@ -328,6 +329,26 @@ def publisher_cost(
     return asyncio.run(run())
 
 
+def acknowledgement_cost(f: Fixture) -> Cost:
+    """A receipt's acknowledgements (an announcement's, as a receiver's): one validated
+    model each, against each receipt group's list validated in one call
+    (``group_for_receipts``), ``BATCH_MAX`` messages a receipt."""
+    items = [(h, hashlib.sha256(p).hexdigest()) for h, p in zip(f.headers, f.payloads, strict=True)]
+    batches = [items[start : start + BATCH_MAX] for start in range(0, f.n, BATCH_MAX)]
+
+    def before() -> None:
+        for batch in batches:
+            groups: dict[object, list[object]] = {}
+            for header, digest in batch:
+                groups.setdefault(receipt_group(header), []).append(acknowledgement(header, digest))
+
+    def after() -> None:
+        for batch in batches:
+            group_for_receipts(batch)
+
+    return Cost("acknowledgements (one call a receipt)", _cpu_us(before, f.n), _cpu_us(after, f.n))
+
+
 def measure(n: int, rounds: int) -> tuple[list[Cost], dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="accord-costs-") as tmp:
         f = Fixture(Path(tmp), n)
@@ -339,6 +360,7 @@ def measure(n: int, rounds: int) -> tuple[list[Cost], dict[str, float]]:
             asyncio_cost,
             log_cost,
             trace_cost,
+            acknowledgement_cost,
             signing_cost,
         )
         per_round = [[step(f) for step in steps] for _ in range(rounds)]
