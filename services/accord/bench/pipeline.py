@@ -83,6 +83,19 @@ def bench_body(n: int, size: int = 1024) -> InformationReport:
     return base.model_copy(update={"details": "x" * pad})
 
 
+def _first_header(namespace: str) -> Header:
+    """The header of the bench sender's first report: what the size of a record is
+    worked out with."""
+    return Header.create(
+        InformationReport.TYPE,
+        sender=SENDER,
+        scope=SCOPE,
+        area=AREA,
+        sequence=1,
+        namespace=namespace,
+    )
+
+
 def envelope_size(pki: Pki, namespace: str, body: InformationReport) -> int:
     """Bytes of one envelope of ``body`` as the bench's publisher sends it (no state
     touched): a record of a full ``CHUNK`` batch under the plan's default batched
@@ -91,16 +104,8 @@ def envelope_size(pki: Pki, namespace: str, body: InformationReport) -> int:
     from accord.envelope.batch import sign_batch
     from accord.envelope.jws import unsigned
 
-    header = Header.create(
-        InformationReport.TYPE,
-        sender=SENDER,
-        scope=SCOPE,
-        area=AREA,
-        sequence=1,
-        namespace=namespace,
-    )
     signer = pki.signer(SENDER)
-    item = unsigned(header, bench_label(), body, signer)
+    item = unsigned(_first_header(namespace), bench_label(), body, signer)
     return len(sign_batch(signer, [item] * CHUNK)[0])
 
 
@@ -298,14 +303,7 @@ class Pipeline:
             signer,
             resolve_recipients(agencies, self.exchange.encryption_keys()[0], now=datetime.now(UTC)),
         )
-        header = Header.create(
-            InformationReport.TYPE,
-            sender=SENDER,
-            scope=SCOPE,
-            area=AREA,
-            sequence=1,
-            namespace=self.exchange.plan.namespace,
-        )
+        header = _first_header(self.exchange.plan.namespace)
         item = unsigned_encrypted(header, self._label, self._body, signer, cwk)
         return len(sign_batch(signer, [item] * CHUNK)[0])
 
