@@ -99,6 +99,8 @@ async def measure(
                 for name, figures in runs.items()
             },
             "rounds": runs,
+            "cores": os.cpu_count() or 1,
+            "load_average_end": os.getloadavg()[0],
         }
 
 
@@ -108,7 +110,7 @@ def render(result: dict[str, object]) -> str:
     record_bytes: dict[str, int] = result["record_bytes"]  # type: ignore[assignment]
     lines = [
         f"accord and the peer at the same bytes: {result['messages']} messages a run, "
-        f"median of {len(rounds[RUNS[0]])} interleaved rounds, {os.cpu_count()} cores",
+        f"median of {len(rounds[RUNS[0]])} interleaved rounds, {result['cores']} cores",
         "",
         f"{'':<20}{'':>9}{'':>9}{'CPU µs per message':>28}",
         f"{'':<20}{'record B':>9}{'msgs/s':>9}{'publisher':>10}{'receiver':>10}{'broker':>8}",
@@ -142,7 +144,7 @@ def render(result: dict[str, object]) -> str:
         lines.append(
             f"{name}, each round (msgs/s, CPU µs: publisher / receiver / broker): {per_round}"
         )
-    lines.append(f"load average {os.getloadavg()[0]:.1f} at the end")
+    lines.append(f"load average {result['load_average_end']:.1f} at the end")
     return "\n".join(lines)
 
 
