@@ -275,3 +275,17 @@ async def test_equal_bytes_runs_the_peer_at_accords_record_length(kafka: LocalBr
         f"{median[name]['msgs_per_s']:.0f}" for name in equal_bytes.RUNS
     ]
     assert table[8].startswith("accord / peer, same body: throughput ")
+
+
+def test_equal_bytes_without_a_broker_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert (
+        equal_bytes.main(["--bootstrap", "127.0.0.1:1", "--messages", "10", "--rounds", "1"]) == 2
+    )
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2].startswith("error [broker-error]: ")
+    assert err[-1] == (
+        "hint: check that --bootstrap names a reachable PLAINTEXT broker, or leave it out"
+    )
+    assert not any("Traceback" in line for line in err)

@@ -34,6 +34,8 @@ from accord.bench.deployed import deployed_run
 from accord.bench.peer import peer_body_size_for, peer_record_size, peer_run
 from accord.bench.pipeline import bench_body, bench_plan, envelope_size
 from accord.bench.site import BenchSite, bench_site
+from accord.errors import AccordError
+from accord.kafka import broker_errors
 from accord.observability.logs import configure_logging
 
 BODY_BYTES = 1024
@@ -162,14 +164,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.messages < 1 or args.rounds < 1:
         parser.error("--messages and --rounds must be at least 1")
     configure_logging("WARNING", stream=sys.stderr)
-    result = asyncio.run(
-        measure(
-            args.messages,
-            args.rounds,
-            args.bootstrap,
-            lambda line: print(f"... {line}", file=sys.stderr, flush=True),
-        )
-    )
+    hint = "check that --bootstrap names a reachable PLAINTEXT broker, or leave it out"
+    try:
+        with broker_errors("the bench's broker", hint=hint):
+            result = asyncio.run(
+                measure(
+                    args.messages,
+                    args.rounds,
+                    args.bootstrap,
+                    lambda line: print(f"... {line}", file=sys.stderr, flush=True),
+                )
+            )
+    except AccordError as exc:  # one line and a hint, as the accord command prints them
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        print(f"hint: {hint}", file=sys.stderr)
+        return 2
     print(json.dumps(result) if args.json else render(result))
     return 0
 
