@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from accord.envelope import Header
 from accord.models.types import (
     _DATE_RE,
     _DATETIME_RE,
@@ -31,6 +32,8 @@ CANONICAL = {
     "uuid": [
         ("01a234f0-e36e-7082-a29b-d6ef88a4e823", UUID("01a234f0-e36e-7082-a29b-d6ef88a4e823")),
         ("00000000-0000-0000-0000-000000000000", UUID(int=0)),
+        ("ffffffff-ffff-ffff-ffff-ffffffffffff", UUID(int=2**128 - 1)),
+        ("abcdef01-2345-6789-abcd-ef0123456789", UUID("abcdef01-2345-6789-abcd-ef0123456789")),
     ],
     "date-time": [
         ("2026-12-02T04:08:51.822741Z", datetime(2026, 12, 2, 4, 8, 51, 822741, tzinfo=UTC)),
@@ -133,3 +136,60 @@ def test_python_values_go_to_the_strict_type_check() -> None:
     assert caught.value.errors()[0]["type"] == "timezone_aware"
     with pytest.raises(ValidationError):
         ADAPTERS["date"].validate_python(20271202, strict=True)
+
+
+V7 = "01a234f0-e36e-7082-a29b-d6ef88a4e823"
+NOT_V7 = [
+    "01a234f0-e36e-4082-a29b-d6ef88a4e823",  # version 4
+    "01a234f0-e36e-8082-a29b-d6ef88a4e823",  # version 8
+    "01a234f0-e36e-7082-c29b-d6ef88a4e823",  # version 7, variant 110 (Microsoft)
+    "01a234f0-e36e-7082-729b-d6ef88a4e823",  # version 7, variant 0 (NCS)
+    "00000000-0000-0000-0000-000000000000",
+]
+
+
+def _header(message_id: object) -> dict[str, object]:
+    return {
+        "message_id": message_id,
+        "type": "accord.information-report.v1",
+        "sender": "JPN.MOFA",
+        "issued_at": "2026-12-02T04:08:51.822741Z",
+        "scope": "bilateral",
+        "area": "counter-terrorism",
+        "topic": "accord.bilateral.counter-terrorism",
+        "sequence": 1,
+    }
+
+
+def test_a_message_id_of_version_7_reads_the_same_from_json_and_from_python() -> None:
+    from_json = Header.model_validate_json(json.dumps(_header(V7)), strict=True).message_id
+    from_python = Header.model_validate(
+        Header.model_validate_json(json.dumps(_header(V7))).model_dump()
+    ).message_id
+    assert from_json == from_python == UUID(V7)
+    assert type(from_json) is UUID
+    assert from_json.version == 7
+
+
+@pytest.mark.parametrize("text", NOT_V7)
+def test_a_message_id_of_another_version_is_refused_alike_from_json_and_python(text: str) -> None:
+    assert UUID(text).version != 7
+    document = _header(text)
+    as_python = {**Header.model_validate_json(json.dumps(_header(V7))).model_dump()}
+    as_python["message_id"] = UUID(text)
+    for validate in (
+        lambda: Header.model_validate_json(json.dumps(document), strict=True),
+        lambda: Header.model_validate(as_python),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            validate()
+        [error] = caught.value.errors()
+        assert (error["loc"], error["type"]) == (("message_id",), "uuid_v7")
+        assert error["msg"] == "message_id must be a UUIDv7 (RFC 9562)"
+
+
+def test_a_message_id_not_in_canonical_form_is_told_so_before_its_version() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Header.model_validate_json(json.dumps(_header(V7.upper())), strict=True)
+    [error] = caught.value.errors()
+    assert error["type"] == "lexical_form"
