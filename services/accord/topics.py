@@ -9,6 +9,7 @@ namespace to another.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from accord.areas import Area
@@ -19,8 +20,12 @@ NAMESPACE_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 _NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
 
 
+@functools.lru_cache(maxsize=1024)
 def exchange_topic(scope: Scope, area: Area, namespace: str = DEFAULT_NAMESPACE) -> str:
-    """``<namespace>.<scope>.<area>``, e.g. ``accord.bilateral.counter-terrorism``."""
+    """``<namespace>.<scope>.<area>``, e.g. ``accord.bilateral.counter-terrorism``.
+
+    Cached: a publisher asks once a message, and an enum's ``.value`` is a Python
+    property (0.6 -> 0.15 µs, ``timeit``; issue 16)."""
     return f"{namespace}.{scope.value}.{area.value}"
 
 

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
+from accord.conformance import rules
 from accord.errors import ReasonCode, Refused
 from accord.labels import (
     Caveat,
@@ -79,6 +80,28 @@ def test_originator_must_be_sender() -> None:
     with pytest.raises(Refused) as err:
         check_label(label(), Scope.BILATERAL, sender="AUS.DFAT")
     assert err.value.reason is ReasonCode.SENDER_MISMATCH
+
+
+def test_a_label_that_passed_is_judged_again_against_another_scope_sender_or_rules() -> None:
+    # check_label remembers the last label object it passed (a publisher's messages
+    # share one): the memory holds only for that same object, scope and sender, and
+    # under the same rules.
+    shared = label()
+    check_label(shared, Scope.BILATERAL, sender="JPN.MOFA")
+    check_label(shared, Scope.BILATERAL, sender="JPN.MOFA")  # the remembered pass
+    with pytest.raises(Refused) as err:
+        check_label(shared, Scope.TRILATERAL, sender="JPN.MOFA")
+    assert err.value.reason is ReasonCode.RELEASABILITY_VIOLATION
+    check_label(shared, Scope.BILATERAL, sender="JPN.MOFA")
+    with pytest.raises(Refused) as err:
+        check_label(shared, Scope.BILATERAL, sender="AUS.DFAT")
+    assert err.value.reason is ReasonCode.SENDER_MISMATCH
+    narrow = label(releasable_to=(Country.JPN,))
+    with rules.disabled("ENV-41"):
+        check_label(narrow, Scope.BILATERAL, sender="JPN.MOFA")  # passes without ENV-41
+    with pytest.raises(Refused) as err:  # the pass is forgotten with the rules it held under
+        check_label(narrow, Scope.BILATERAL, sender="JPN.MOFA")
+    assert err.value.rule == "ENV-41"
 
 
 def test_releasable_to_country() -> None:
