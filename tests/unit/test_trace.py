@@ -117,10 +117,18 @@ def test_continue_or_start() -> None:
 
 def test_ids_are_fixed_width_hex_and_never_all_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     # An all-zero id is invalid (the recommendation), and a small number keeps its
-    # leading zeros: the generator is asked again for the first, padded for the second.
-    draws = iter([0, 5, 0, 7])
-    monkeypatch.setattr(trace.random, "getrandbits", lambda bits: next(draws))
+    # leading zeros. One 192-bit draw makes both ids (trace id the high 128 bits):
+    # it is drawn again while either is all zero, and both are padded.
+    draws = iter([0, 7, 5 << 64, 5 << 64 | 7])
+    asked: list[int] = []
+
+    def draw(bits: int) -> int:
+        asked.append(bits)
+        return next(draws)
+
+    monkeypatch.setattr(trace, "_getrandbits", draw)
     ctx = TraceContext.new()
+    assert asked == [192] * 4
     assert ctx.trace_id == "0" * 31 + "5"
     assert ctx.span_id == "0" * 15 + "7"
     assert parse_traceparent(ctx.traceparent) == ctx

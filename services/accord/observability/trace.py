@@ -44,6 +44,8 @@ _ZERO_SPAN = "0" * 16
 _SAMPLED = 0x01
 
 _current: ContextVar[TraceContext | None] = ContextVar("accord_trace", default=None)
+_getrandbits = random.getrandbits  # see _random_hex: unique ids, not secrets
+_new_tuple = tuple.__new__
 
 
 class TraceContext(NamedTuple):
@@ -63,12 +65,13 @@ class TraceContext(NamedTuple):
     @classmethod
     def new(cls, *, correlation_id: str | None = None, sampled: bool = True) -> TraceContext:
         """A fresh trace (random 128-bit trace id, 64-bit span id)."""
-        return cls(
-            trace_id=_random_hex(16, _ZERO_TRACE),
-            span_id=_random_hex(8, _ZERO_SPAN),
-            sampled=sampled,
-            correlation_id=correlation_id,
-        )
+        while True:  # an all-zero id is invalid; drawn again once in 2**64
+            # One draw for both ids, and the tuple built directly: a publisher makes
+            # one a message (2.8 -> 1.4 µs, ``timeit``; issue 16).
+            ids = f"{_getrandbits(192):048x}"
+            trace_id, span_id = ids[:32], ids[32:]
+            if trace_id != _ZERO_TRACE and span_id != _ZERO_SPAN:
+                return _new_tuple(cls, (trace_id, span_id, sampled, correlation_id))
 
     def child(self) -> TraceContext:
         """The same trace, a new span: for work done on behalf of this one."""

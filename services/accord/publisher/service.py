@@ -118,6 +118,12 @@ def _mirrored(type_: str, sender: str, scope: Scope, area: Area) -> tuple[tuple[
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _mirrored_length(type_: str, sender: str, scope: Scope, area: Area) -> int:
+    # Bytes of the four stream-constant mirrored values (``_check_size``, per message).
+    return sum(len(value) for _name, value in _mirrored(type_, sender, scope, area))
+
+
 BATCH_MAX = 256
 """Records a send batch holds at most (one transaction, and one signature when batched)."""
 LINGER_S = 0.005
@@ -572,7 +578,7 @@ class Publisher:
             + _TRACE_HEADER_BYTES
             + _MIRROR_NAMES
             + 36  # a canonical UUID (the message id)
-            + sum(len(str(v)) for v in (header.type, header.sender, header.scope, header.area))
+            + _mirrored_length(header.type, header.sender, header.scope, header.area)
         )
         if size > MAX_RECORD_BYTES:
             self._refused(ReasonCode.OVERSIZED)
