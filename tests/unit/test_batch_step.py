@@ -191,6 +191,22 @@ def test_every_reason_code_the_receiver_gives(inbox: Inbox) -> None:
     assert [r.reason for _, r in small.quarantined] == [ReasonCode.OVERSIZED]
 
 
+@pytest.mark.parametrize(
+    "name", ["accord-message-id", "accord-type", "accord-sender", "accord-scope", "accord-area"]
+)
+def test_each_mirrored_header_is_held_to_the_signed_header(inbox: Inbox, name: str) -> None:
+    (rec,) = records(sealed("AUS.DFAT", 1))
+    assert name in dict(rec.headers)
+    other = tuple((k, v + b"x" if k == name else v) for k, v in rec.headers)
+    (_, rejected), *_ = run([replace(rec, headers=other)], inbox).quarantined
+    assert rejected.reason is ReasonCode.HEADER_MISMATCH
+    assert rejected.detail == f"record header {name} disagrees with the signed header"
+    # absent is not lying (a record from a client that mirrors nothing), and a header
+    # the publisher does not mirror is not compared
+    fewer = (*((k, v) for k, v in rec.headers if k != name), ("x-agency-ref", b"7"))
+    assert len(run([replace(rec, headers=fewer)], inbox).deliveries) == 1
+
+
 def test_entitlement_is_judged_per_sender_in_a_batch_that_mixes_them(inbox: Inbox) -> None:
     # The step keeps the plan's answers for the poll: each (sender, scope, area) its own.
     batch = records(

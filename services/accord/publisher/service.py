@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +116,13 @@ def _mirrored(type_: str, sender: str, scope: Scope, area: Area) -> tuple[tuple[
     return tuple(
         (name, str(v).encode()) for name, v in zip(MIRRORED_HEADERS[1:], values, strict=True)
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def mirrored_values(type_: str, sender: str, scope: Scope, area: Area) -> Mapping[str, bytes]:
+    """The mirrored record headers but the message id, by name, as a publisher writes
+    them: what a receiver compares a record's headers with (``header-mismatch``)."""
+    return dict(_mirrored(type_, sender, scope, area))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -26,8 +26,10 @@ from accord.errors import ReasonCode, Refused
 from accord.labels import releasable_to_country
 from accord.parties import Country, Scope
 from accord.plan import Plan
-from accord.publisher.service import routing_headers
+from accord.publisher.service import MIRRORED_HEADERS, mirrored_values
 from accord.trust import TrustStore
+
+_MESSAGE_ID_HEADER = MIRRORED_HEADERS[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +153,15 @@ def _open(
 def _header_mismatch(
     v: Verified | Sealed, message_id: str, kafka_headers: Sequence[tuple[str, bytes]]
 ) -> str | None:
-    # The values a publisher mirrors, encoded by the publisher's own function (its
-    # stream-constant part cached): compared as bytes.
-    signed = dict(routing_headers(v.header, message_id))
+    # The values a publisher mirrors, encoded by the publisher's own functions (the
+    # stream-constant ones cached, by name): compared as bytes.
+    h = v.header
+    signed = mirrored_values(h.type, h.sender, h.scope, h.area)
     for name, value in kafka_headers:
+        if name == _MESSAGE_ID_HEADER:
+            if value != message_id.encode():
+                return f"record header {name} disagrees with the signed header"
+            continue
         expected = signed.get(name)
         if expected is not None and value != expected:
             return f"record header {name} disagrees with the signed header"
