@@ -85,7 +85,7 @@ _B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 _FROM_URL = bytes.maketrans(b"-_", b"+/")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Verified:
     """A message whose signatures, chain, label and routing all checked out."""
 
@@ -104,11 +104,29 @@ class Verified:
     """SHA-256 of the signed payload bytes, hex (what receipts acknowledge, what the
     inbox dedupes on). Computed once, here, unless the caller already has it."""
 
-    def __post_init__(self) -> None:
-        if not self.payload_sha256:
-            # The receive path reads it several times a message (dedupe, delivery,
-            # receipt): hashed once rather than on every read.
-            object.__setattr__(self, "payload_sha256", hashlib.sha256(self.payload).hexdigest())
+    def __init__(
+        self,
+        header: Header,
+        label: Label,
+        body: MessageBody,
+        signers: tuple[str, ...],
+        payload: bytes,
+        plaintext: bytes | None = None,
+        payload_sha256: str = "",
+    ) -> None:
+        # One is made per message received. A frozen dataclass's own __init__ sets
+        # each field through object.__setattr__; filling the instance's dict at once
+        # is the same state, 1.1 µs sooner (``timeit``; issue 16). The digest is read
+        # several times a message (dedupe, delivery, receipt): hashed once, here.
+        self.__dict__.update(
+            header=header,
+            label=label,
+            body=body,
+            signers=signers,
+            payload=payload,
+            plaintext=plaintext,
+            payload_sha256=payload_sha256 or hashlib.sha256(payload).hexdigest(),
+        )
 
 
 Verdict = Verified | Rejected
