@@ -82,8 +82,8 @@ class TraceContext(NamedTuple):
 
     @property
     def traceparent(self) -> str:
-        flags = _SAMPLED if self.sampled else 0
-        return f"00-{self.trace_id}-{self.span_id}-{flags:02x}"
+        # The two flags values this writes (sampled or not), spelled out: one a message.
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
 
     def log_fields(self) -> dict[str, str]:
         fields = {"trace_id": self.trace_id, "span_id": self.span_id}
