@@ -339,7 +339,9 @@ def ratios(f: Figures) -> Figures:
         "peer_publisher_msgs_per_core": 1e6 / f["peer2_cpu_us_per_msg_publisher"],
         "peer_subscriber_msgs_per_core": 1e6 / f["peer2_cpu_us_per_msg_subscriber"],
     }
-    if "cpu_us_per_msg_broker" in f and "peer2_cpu_us_per_msg_broker" in f:
+    # The broker's CPU is read from /proc in clock ticks (10 ms): a short run (the smoke
+    # test's 300 messages at about 12 µs each) can read none, and then has no ratio.
+    if f.get("cpu_us_per_msg_broker") is not None and f.get("peer2_cpu_us_per_msg_broker"):
         r["ratio_cpu_broker_peer2"] = f["cpu_us_per_msg_broker"] / f["peer2_cpu_us_per_msg_broker"]
     return r
 
@@ -417,7 +419,10 @@ async def _encrypted(
 def medians(runs: list[Figures]) -> Figures:
     """Each figure's median over the runs; the ratios are then taken of the medians
     (a median of ratios would pair figures from different rounds inconsistently)."""
-    figures = {key: median([r[key] for r in runs]) for key in runs[0]}
+    # A figure some round lacks (a broker ratio where the peer's broker read no tick)
+    # has no median; the ratios are taken again below from the medians that exist.
+    keys = [key for key in runs[0] if all(key in r for r in runs[1:])]
+    figures = {key: median([r[key] for r in runs]) for key in keys}
     figures.update(ratios(figures))
     return figures
 
