@@ -5,10 +5,15 @@ from __future__ import annotations
 import gc
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from _receive import records, run, sealed
 
+from accord.config import ReceiverSettings
 from accord.node.heap import YOUNG_THRESHOLD, tune_node_heap
+from accord.receipts import group_for_receipts
+from accord.receiver.inbox import Inbox
 
 
 class Cycle:
@@ -50,3 +55,26 @@ def test_the_young_generation_is_collected_less_often_the_older_ones_as_before()
     _, older, oldest = gc.get_threshold()
     tune_node_heap()
     assert gc.get_threshold() == (YOUNG_THRESHOLD, older, oldest)
+
+
+@pytest.mark.usefixtures("thawed")
+def test_a_full_poll_of_work_stays_under_half_the_young_threshold(tmp_path: Path) -> None:
+    """A poll's records keep their objects alive until the poll has landed and its
+    receipts are grouped; were they more than the threshold, a young collection would
+    walk them all in the middle of every full poll (accord.node.heap)."""
+    poll = ReceiverSettings().batch_max
+    batch = records(*(sealed("AUS.DFAT", n) for n in range(1, poll + 1)))
+    inbox = Inbox(tmp_path / "inbox.sqlite")
+    try:
+        gc.collect()
+        before = gc.get_count()[0]
+        out = run(batch, inbox)
+        landing = inbox.land(out.deliveries, out.offsets, out.status_changes)
+        groups = group_for_receipts(out.receipt_items())
+        held = gc.get_count()[0] - before
+    finally:
+        inbox.close()
+    assert len(landing.landed) == poll
+    assert sum(len(acks) for acks in groups.values()) == poll
+    assert held > poll  # every record's work is counted
+    assert held < YOUNG_THRESHOLD / 2

@@ -12,13 +12,26 @@ made since, 5 to 9 ms. The price: an object alive at start-up that later becomes
 cyclic garbage is never freed.
 
 A message's work makes and frees thousands of objects, nearly all freed by their
-reference counts; at Python's default young-generation threshold (700 allocations
-net of frees) a collection still ran every 50 or so messages. In the node's own
-loop (``python -m accord.bench.receive_costs --repeat 5 --heap frozen`` against
-``--heap node``, 10 000 messages) that was 211 collections, 2.8 µs a message, the
-longest 1.5 ms; at ``YOUNG_THRESHOLD``, 2 collections, 0.5 µs a message, the
-longest 2.4 to 3.2 ms. The price: cyclic garbage waits longer for its collection, at most that
-many objects' worth.
+reference counts; but a poll's work holds each record's objects until the poll has
+landed: about 40 a record (a full poll of ``batch_max``, 500 records, about 20 000,
+``tests/unit/test_node_heap.py``), young until a collection. The young generation is
+collected when its count (allocations net of frees) passes the threshold, and a
+young collection walks every young object still alive. At Python's default (700) one
+ran every 50 or so messages. At 10 000 (issue 16's ninth pass) a poll of 100 records
+saw none, but at full speed the receiving node's polls hold about 300 records, and
+each one was walked once or twice mid-poll. As deployed (``accord bench``'s
+receiving node, 30 000 messages, the collector timed by ``gc.callbacks``), young
+collections took 0.49 s of the node's CPU at 10 000 (130 of them, 16 µs a message)
+and 0.10 s at 50 000, start-up's included. ``YOUNG_THRESHOLD`` is now above twice a
+full poll's objects, so a poll's work never triggers one: collections come only from
+what outlives polls (caches filling, cyclic garbage). Measured with ``python -m
+accord.bench.receive_costs --batch 500 --messages 5000``, alternated twice: at 10
+000, 24 collections, 18.5 µs a message, the longest 35 to 41 ms; at 50 000, one
+collection, 5.5 to 8.4 µs, the longest 82 to 125 ms (the one walk of the run's young
+objects). Paced at 500 msgs/s (``python -m accord.bench.latency --rate 500 --seconds
+20``, alternated twice) the p99 moved less than its rounds spread. The price: cyclic
+garbage waits longer for its collection, at most that many objects' worth, and the
+rare collection is longer.
 
 Both run once the node is up, after a collection, and only in processes that
 accord owns (the command line), never from the library under an agency's own
@@ -38,7 +51,7 @@ HeapMode = Literal["default", "node"]
 """How a process runs its collector: as Python leaves it, or as a node runs it
 (``tune_node_heap``). ``accord bench --peer-heap`` takes one for the peer's subscriber."""
 
-YOUNG_THRESHOLD = 10_000
+YOUNG_THRESHOLD = 50_000
 """The collector's first threshold in a node process (Python's default: 700)."""
 
 
