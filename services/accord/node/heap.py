@@ -25,8 +25,8 @@ collections took 0.49 s of the node's CPU at 10 000 (130 of them, 16 µs a messa
 and 0.10 s at 50 000, start-up's included. ``YOUNG_THRESHOLD`` is now above twice a
 full poll's objects, so a poll's work never triggers one: collections come only from
 what outlives polls (caches filling, cyclic garbage). Measured with ``python -m
-accord.bench.receive_costs --batch 500 --messages 5000``, alternated twice: at 10
-000, 24 collections, 18.5 µs a message, the longest 35 to 41 ms; at 50 000, one
+accord.bench.receive_costs --batch 500 --messages 5000``, alternated twice: at
+10 000, 24 collections, 18.5 µs a message, the longest 35 to 41 ms; at 50 000, one
 collection, 5.5 to 8.4 µs, the longest 82 to 125 ms (the one walk of the run's young
 objects). Paced at 500 msgs/s (``python -m accord.bench.latency --rate 500 --seconds
 20``, alternated twice) the p99 moved less than its rounds spread. The price: cyclic
