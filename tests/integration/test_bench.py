@@ -111,6 +111,8 @@ async def test_bench_figures_are_complete_and_consistent(
         "accord / peer (x)",
         "per node, msgs/s per busy core",
         "of messages waited on an inbox commit over 10 ms",
+        "receiving node's loop, accord deployed signed: on a core",
+        "subscriber's loop, peer (two processes): on a core",
     ):
         assert row in table, row
     for t in TARGETS:
@@ -128,6 +130,12 @@ async def test_bench_figures_are_complete_and_consistent(
     assert all(p > 0 for p in parts)
     assert f["cpu_us_per_msg_total"] == pytest.approx(sum(parts))
     assert f["cpu_ceiling_msgs_per_s"] == pytest.approx(f["cores"] * 1e6 / sum(parts))
+    # Where each receiving loop spent the run: four shares of its wall time.
+    for loop in ("deployed_node_", "peer2_node_"):
+        shares = [f[loop + s] for s in ("on_core", "waiting_for_core", "syncing", "other")]
+        assert all(0 <= s <= 1 for s in shares), loop
+        assert sum(shares) == pytest.approx(1.0), loop
+        assert f[loop + "on_core"] > 0, loop
     assert f["pipeline_cpu_us_per_msg_process"] > 0
     # signed + encrypted (envelope v2), side by side: all delivered, decrypted, none refused
     assert f["encrypted_deliveries"] == f["encrypted_deliveries_expected"] == 300

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from accord.bench.figures import percentile
+from accord.bench.node_time import NodeTime, load_landing_times, split
 from accord.bench.pipeline import (
     RECEIVERS,
     SENDER,
@@ -40,7 +41,7 @@ from accord.bench.pipeline import (
     bench_plan,
     publish_many,
 )
-from accord.bench.probed_node import Stamps, read_landings, read_stages
+from accord.bench.probed_node import Stamps, landing_times_path, read_landings, read_stages
 from accord.config import FETCH_WAIT_MS, KafkaConnection, inbox_path
 from accord.exchange import LocalExchange
 from accord.node.heap import tune_node_heap
@@ -61,6 +62,9 @@ class DeployedRun:
     """None when the broker is not a local process (``--bootstrap``)."""
     stages: list[Stamps] = field(default_factory=list)
     """Each timed message's stamps, when the run was asked for them (``stages``)."""
+    node_time: NodeTime | None = None
+    """Where the receiving node's loop spent the timed landings' wall time; None where
+    the kernel keeps no scheduler statistics (``accord.bench.node_time``)."""
 
     @property
     def per_second(self) -> float:
@@ -88,6 +92,8 @@ class DeployedRun:
             "cpu_ceiling_msgs_per_s": cores * 1e6 / total if total else 0.0,
         }
         figures.update({f"cpu_us_per_msg_{k}": v for k, v in cpu.items()})
+        if self.node_time is not None:
+            figures.update(self.node_time.figures("deployed_node_"))
         return {prefix + k: v for k, v in figures.items()}
 
 
@@ -234,4 +240,11 @@ async def deployed_run(
         cpu_receiver_s=(cpu1[1] or 0.0) - (cpu0[1] or 0.0),
         cpu_broker_s=broker_cpu,
         stages=[r for r in read_stages(landings) if r[0] >= started.timestamp()] if stages else [],
+        node_time=split(
+            [
+                t
+                for t in load_landing_times(landing_times_path(landings))
+                if t.ended >= started.timestamp()
+            ]
+        ),
     )

@@ -54,6 +54,15 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ConfigDict
 
 from accord.bench.figures import percentile
+from accord.bench.node_time import (
+    LandingTime,
+    NodeTime,
+    landing_time,
+    load_landing_times,
+    save_landing_times,
+    sched,
+    split,
+)
 from accord.bench.pipeline import IN_FLIGHT, scheduled
 from accord.config import FETCH_WAIT_MS
 from accord.envelope import MAX_BYTES as MAX_RECORD_BYTES
@@ -236,6 +245,22 @@ class PeerStore:
         self._db.close()
 
 
+class TimedStore(PeerStore):
+    """A ``PeerStore`` that stamps each landing as accord's probed node does
+    (``accord.bench.node_time``), so the two receiving loops' time splits compare."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.times: list[LandingTime] = []
+
+    def land(self, rows: Sequence[PeerMessage], offsets: dict[tuple[str, int], int]) -> None:
+        before, started = sched(), time.time()
+        super().land(rows, offsets)
+        took = landing_time(started, before)
+        if took is not None:
+            self.times.append(took)
+
+
 def count_rows(path: Path) -> int:
     if not path.exists():
         return 0
@@ -361,6 +386,9 @@ class PeerRun:
     cpu_subscriber_s: float | None
     """None in the one-process run (both sides are ``cpu_publisher_s``)."""
     cpu_broker_s: float | None
+    node_time: NodeTime | None = None
+    """Where the subscriber's loop spent the timed landings' wall time (two-process run;
+    ``accord.bench.node_time``)."""
 
     def cpu_us_per_message(self) -> dict[str, float]:
         """Each measured process's CPU µs per message: ``process`` (one-process run) or
@@ -384,6 +412,8 @@ class PeerRun:
         }
         for part, us in self.cpu_us_per_message().items():
             f[f"{prefix}_cpu_us_per_msg_{part}"] = us
+        if self.node_time is not None:
+            f.update(self.node_time.figures(f"{prefix}_node_"))
         return f
 
 
@@ -432,6 +462,7 @@ async def peer_run(
     topic = f"peer.bench.{uuid.uuid4().hex[:8]}"
     group = f"peer-{uuid.uuid4().hex[:8]}"
     db = directory / f"peer{processes}.sqlite"
+    times = directory / "peer-landing-times.json"
     await _create_topic(bootstrap, topic)
     key = Ed25519PrivateKey.generate()
     signer = JwsSigner(key)
@@ -461,6 +492,8 @@ async def peer_run(
                 key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
                 "--fetch-wait-ms",
                 str(fetch_wait_ms),
+                "--landing-times",
+                str(times),
                 *(["--node-heap"] if subscriber_heap == "node" else []),
             ],
             log=directory / "peer-subscriber.log",
@@ -505,11 +538,12 @@ async def peer_run(
         cpu_publisher_s=cpu1[0] - cpu0[0],
         cpu_subscriber_s=sub_cpu if processes == 2 else None,
         cpu_broker_s=(cpu1[2] - cpu0[2]) if cpu0[2] is not None and cpu1[2] is not None else None,
+        node_time=split([t for t in load_landing_times(times) if t.ended >= started.timestamp()]),
     )
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    store = PeerStore(Path(args.db))
+    store = TimedStore(Path(args.db))
     public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(args.public_key))
     broker = subscriber_broker(
         args.bootstrap, args.topic, args.group, store, {KID: public}, args.fetch_wait_ms
@@ -526,6 +560,8 @@ async def _serve(args: argparse.Namespace) -> None:
     finally:
         await broker.stop()
         store.close()
+        if args.landing_times:
+            save_landing_times(store.times, Path(args.landing_times))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -533,6 +569,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in ("--bootstrap", "--topic", "--group", "--db", "--public-key"):
         parser.add_argument(name, required=True)
     parser.add_argument("--fetch-wait-ms", type=int, default=FETCH_WAIT_MS)
+    parser.add_argument(
+        "--landing-times", help="write each landing's time split here as the process exits"
+    )
     parser.add_argument(
         "--node-heap",
         action="store_true",

@@ -9,6 +9,10 @@ written to ``OUT.json`` as the process exits (SIGTERM lets the node finish and
 exit normally). So the deployed figures end at the same point as (b)'s
 ``LandProbe``: after the inbox commit, not as the landing transaction begins.
 
+Each landing also records the loop thread's scheduler statistics as it begins and
+ends (``accord.bench.node_time``), so the run's wall time splits into on a core,
+waiting for one, waiting on the inbox's syncs, and the rest.
+
 ``--stages`` adds three stamps per message, so its latency splits into stages (``python
 -m accord.bench.latency --stages``): its record's timestamp (set by the publisher's
 Kafka client as the record joined a batch, in ms), when the poll that took it reached
@@ -26,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from accord.bench import node_time
+
 Stamps = tuple[float, float, float, float, float]
 """One landed message: ``issued_at``, its record's timestamp, its poll, the landing's
 start and its commit, in seconds since the epoch."""
@@ -36,6 +42,7 @@ def install(out: Path, *, stages: bool = False) -> None:
     from accord.receiver.inbox import Delivery, Inbox, Landing, StatusChange
 
     landings: list[tuple[float, ...]] = []
+    times: list[node_time.LandingTime] = []
     polled: dict[tuple[str, int, int], tuple[float, float]] = {}
     land = Inbox.land
 
@@ -47,10 +54,14 @@ def install(out: Path, *, stages: bool = False) -> None:
         **options: Any,
     ) -> Landing:
         batch = list(deliveries)
+        before = node_time.sched()
         started = time.time()
         landing = land(self, batch, offsets, status_changes, **options)
         if landing.landed:
             now = datetime.now(UTC).timestamp()
+            took = node_time.landing_time(started, before)
+            if took is not None:
+                times.append(took)
             fresh = set(landing.landed)
             for d in batch:
                 if (d.sender, d.message_id) not in fresh:
@@ -75,7 +86,12 @@ def install(out: Path, *, stages: bool = False) -> None:
             await process(self, batch)
 
         setattr(service.Receiver, "_process", stamped)  # noqa: B010 - as above
-    atexit.register(lambda: out.write_text(json.dumps(landings), encoding="ascii"))
+
+    def save() -> None:
+        out.write_text(json.dumps(landings), encoding="ascii")
+        node_time.save_landing_times(times, landing_times_path(out))
+
+    atexit.register(save)
 
 
 def read_landings(path: Path) -> list[tuple[datetime, datetime]]:
@@ -88,6 +104,11 @@ def read_stages(path: Path) -> list[Stamps]:
     """Every landed message's ``Stamps``, from a node probed with ``--stages``."""
     rows = json.loads(path.read_text(encoding="ascii"))
     return [(r[0], r[2], r[3], r[4], r[1]) for r in rows if len(r) == 5]
+
+
+def landing_times_path(out: Path) -> Path:
+    """Where the node writes each landing's ``node_time.LandingTime``, beside ``out``."""
+    return out.with_name(out.stem + "-times.json")
 
 
 def main(argv: list[str]) -> None:

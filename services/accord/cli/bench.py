@@ -157,6 +157,7 @@ def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
         f"{f['publisher_msgs_per_core']:.0f}, receiver {f['receiver_msgs_per_core']:.0f}; "
         f"peer publisher {f['peer_publisher_msgs_per_core']:.0f}, subscriber "
         f"{f['peer_subscriber_msgs_per_core']:.0f}",
+        *node_time_line(f, options.variants[0]),
         f"accord / peer throughput: deployed / two-process {f['ratio_deployed_peer2']:.2f}x,"
         f" (b) / one-process {f['ratio_b_peer1']:.2f}x; (b) / raw (a) {f['ratio_b_a']:.3f}",
         *([_per_round(runs)] if repeat > 1 else []),
@@ -175,6 +176,28 @@ def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
             f" ({'ahead' if by >= 0 else 'short'} by {abs(by):.0%})"
         )
     return "\n".join(lines)
+
+
+def node_time_line(f: Figures, variant: str) -> list[str]:
+    """Where the receiving loops spent the run, accord's node and the two-process
+    peer's subscriber (accord.bench.node_time); nothing where the kernel keeps no
+    scheduler statistics."""
+
+    def shares(prefix: str) -> str:
+        return (
+            f"on a core {f[prefix + 'on_core']:.0%}, waiting for a core "
+            f"{f[prefix + 'waiting_for_core']:.0%}, on inbox syncs {f[prefix + 'syncing']:.0%},"
+            f" the rest (waiting for records) {f[prefix + 'other']:.0%}"
+        )
+
+    lines = []
+    if "deployed_node_on_core" in f:
+        lines.append(
+            f"receiving node's loop, accord deployed {variant}: {shares('deployed_node_')}"
+        )
+    if "peer2_node_on_core" in f:
+        lines.append(f"subscriber's loop, peer (two processes): {shares('peer2_node_')}")
+    return lines
 
 
 def encryption_line(f: Figures) -> str:
