@@ -1,6 +1,7 @@
-"""Where the deployed receiving node's loop spends a run's wall time.
+"""Where a receiving loop spends a run's wall time: the deployed node's, and the
+two-process peer's subscriber's, stamped alike.
 
-The node's work runs on one thread, its event loop: the Kafka client, verification,
+A node's work runs on one thread, its event loop: the Kafka client, verification,
 the inbox write, the receipts. Over a run that thread's wall time splits four ways:
 
 - **on a core**: running;
@@ -11,7 +12,8 @@ the inbox write, the receipts. Over a run that thread's wall time splits four wa
   waiting on the disk (the commit's sync under ``synchronous=FULL``);
 - **the rest**: waiting for records, and any other blocking call.
 
-The first two are read as each landing begins and ends (``accord.bench.probed_node``):
+The first two are read as each landing begins and ends (``accord.bench.probed_node``,
+the peer's ``TimedStore``):
 the thread's CPU clock, and the kernel's scheduler statistics for the thread
 (``/proc/thread-self/schedstat``: nanoseconds waiting on a run queue). Its first field,
 time on a CPU, is not used: for the running thread it lags by up to a scheduler tick
@@ -77,7 +79,8 @@ def landing_time(started: float, before: Sched | None) -> LandingTime | None:
 
 
 def save_landing_times(times: Sequence[LandingTime], path: Path) -> None:
-    path.write_text(json.dumps([[t.started, t.ended, *t.before, *t.after] for t in times]))
+    rows = [[t.started, t.ended, *t.before, *t.after] for t in times]
+    path.write_text(json.dumps(rows), encoding="ascii")
 
 
 def load_landing_times(path: Path) -> list[LandingTime]:
@@ -86,7 +89,7 @@ def load_landing_times(path: Path) -> list[LandingTime]:
         return []
     return [
         LandingTime(r[0], r[1], Sched(r[2], r[3]), Sched(r[4], r[5]))
-        for r in json.loads(path.read_text())
+        for r in json.loads(path.read_text(encoding="ascii"))
     ]
 
 

@@ -9,9 +9,9 @@ written to ``OUT.json`` as the process exits (SIGTERM lets the node finish and
 exit normally). So the deployed figures end at the same point as (b)'s
 ``LandProbe``: after the inbox commit, not as the landing transaction begins.
 
-Each landing also records the loop thread's scheduler statistics as it begins and
-ends (``accord.bench.node_time``), so the run's wall time splits into on a core,
-waiting for one, waiting on the inbox's syncs, and the rest.
+Each landing also records the loop thread's CPU clock and run-queue wait as it begins
+and ends (``accord.bench.node_time``, written beside ``OUT.json``), so the run's wall
+time splits into on a core, waiting for one, waiting on the inbox's syncs, and the rest.
 
 ``--stages`` adds three stamps per message, so its latency splits into stages (``python
 -m accord.bench.latency --stages``): its record's timestamp (set by the publisher's

@@ -157,7 +157,7 @@ def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
         f"{f['publisher_msgs_per_core']:.0f}, receiver {f['receiver_msgs_per_core']:.0f}; "
         f"peer publisher {f['peer_publisher_msgs_per_core']:.0f}, subscriber "
         f"{f['peer_subscriber_msgs_per_core']:.0f}",
-        *node_time_line(f, options.variants[0]),
+        *node_time_lines(f, options.variants[0]),
         f"accord / peer throughput: deployed / two-process {f['ratio_deployed_peer2']:.2f}x,"
         f" (b) / one-process {f['ratio_b_peer1']:.2f}x; (b) / raw (a) {f['ratio_b_a']:.3f}",
         *([_per_round(runs)] if repeat > 1 else []),
@@ -178,7 +178,7 @@ def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
     return "\n".join(lines)
 
 
-def node_time_line(f: Figures, variant: str) -> list[str]:
+def node_time_lines(f: Figures, variant: str) -> list[str]:
     """Where the receiving loops spent the run, accord's node and the two-process
     peer's subscriber (accord.bench.node_time); nothing where the kernel keeps no
     scheduler statistics."""
