@@ -1,4 +1,4 @@
-"""Where the deployed receiving node's loop spends a run (accord.bench.node_time)."""
+"""Where a receiving loop spends a run (accord.bench.node_time)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from accord.bench.node_time import (
     LandingTime,
     NodeTime,
     Sched,
+    Start,
     landing_time,
     load_landing_times,
     save_landing_times,
     sched,
     split,
+    start,
 )
 
 
@@ -80,9 +82,9 @@ def test_this_threads_statistics_count_the_cpu_it_spends() -> None:
 
 
 def test_a_landing_stamped_now_round_trips_through_its_file(tmp_path: Path) -> None:
-    before, started = sched(), time.time()
+    began = start()
     sum(range(100_000))
-    took = landing_time(started, before)
+    took = landing_time(began)
     assert took is not None
     assert took.ended >= took.started
     assert took.after.on_cpu_ns > took.before.on_cpu_ns
@@ -90,4 +92,4 @@ def test_a_landing_stamped_now_round_trips_through_its_file(tmp_path: Path) -> N
     save_landing_times([took, took], path)
     assert load_landing_times(path) == [took, took]
     assert load_landing_times(tmp_path / "never-written.json") == []
-    assert landing_time(started, None) is None  # no statistics before: no stamp
+    assert landing_time(Start(began.at, None)) is None  # no statistics before: no stamp

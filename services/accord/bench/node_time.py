@@ -69,13 +69,25 @@ class LandingTime(NamedTuple):
         return max(self.ended - self.started - busy_ns / 1e9, 0.0)
 
 
-def landing_time(started: float, before: Sched | None) -> LandingTime | None:
-    """The landing that began at ``started`` (``time.time()``) with ``before``
-    (``sched()``), ending now; None where the kernel keeps no statistics."""
+class Start(NamedTuple):
+    """A landing's start: the wall clock and the thread's ``Sched`` (None: no statistics)."""
+
+    at: float
+    sched: Sched | None
+
+
+def start() -> Start:
+    """Stamp a landing as it begins; ``landing_time`` stamps its end."""
+    return Start(time.time(), sched())
+
+
+def landing_time(began: Start) -> LandingTime | None:
+    """The landing that began at ``began``, ending now; None where the kernel keeps no
+    statistics."""
     after = sched()
-    if before is None or after is None:
+    if began.sched is None or after is None:
         return None
-    return LandingTime(started, time.time(), before, after)
+    return LandingTime(began.at, time.time(), began.sched, after)
 
 
 def save_landing_times(times: Sequence[LandingTime], path: Path) -> None:

@@ -60,8 +60,8 @@ from accord.bench.node_time import (
     landing_time,
     load_landing_times,
     save_landing_times,
-    sched,
     split,
+    start,
 )
 from accord.bench.pipeline import IN_FLIGHT, scheduled
 from accord.config import FETCH_WAIT_MS
@@ -254,9 +254,9 @@ class TimedStore(PeerStore):
         self.times: list[LandingTime] = []
 
     def land(self, rows: Sequence[PeerMessage], offsets: dict[tuple[str, int], int]) -> None:
-        before, started = sched(), time.time()
+        began = start()
         super().land(rows, offsets)
-        took = landing_time(started, before)
+        took = landing_time(began)
         if took is not None:
             self.times.append(took)
 

@@ -54,12 +54,12 @@ def install(out: Path, *, stages: bool = False) -> None:
         **options: Any,
     ) -> Landing:
         batch = list(deliveries)
-        before = node_time.sched()
+        began = node_time.start()
         started = time.time()
         landing = land(self, batch, offsets, status_changes, **options)
         if landing.landed:
             now = datetime.now(UTC).timestamp()
-            took = node_time.landing_time(started, before)
+            took = node_time.landing_time(began)
             if took is not None:
                 times.append(took)
             fresh = set(landing.landed)
