@@ -428,6 +428,22 @@ def test_the_base64url_codec_is_rfc_4648s_without_padding(data: bytes) -> None:
     assert text == b64(data)
     assert jws._canonical_b64url(text)
     assert jws._decode_canonical(text) == data
+    assert jws._decoded_if_canonical(text) == data
+
+
+# Text near base64url: its alphabet, the standard alphabet's '+' and '/', padding,
+# whitespace, a non-ASCII letter and other ASCII, at every length class.
+_NEAR_BASE64URL = st.text(st.sampled_from("AQgwEIMUYcks048BZz9-_+/= \n.\x00é"), max_size=40)
+
+
+@given(_NEAR_BASE64URL)
+def test_the_one_pass_check_and_decode_agree_with_the_check_then_the_decode(
+    text: str,
+) -> None:
+    # ENV-06 checks a payload and decodes it in one pass (jws._decoded_if_canonical):
+    # the same texts refused, and the same bytes for the rest.
+    expected = jws._decode_canonical(text) if jws._canonical_b64url(text) else None
+    assert jws._decoded_if_canonical(text) == expected
 
 
 def test_each_label_is_written_with_its_own_bytes_however_labels_alternate() -> None:

@@ -370,3 +370,25 @@ def test_the_v2_payload_string_is_cut_where_the_expression_cut_it(
     match = _THE_EXPRESSION.match(raw, 11)
     expected = raw if match is None else raw[:11] + raw[match.end() :]
     assert jws._without_string_at(raw, 11) == expected
+
+
+# ENV-02 finds a v2 payload by a regular expression; bytes.find now skips to each
+# '"payload"' and the expression's tail is matched there. It must find exactly what
+# the expression's own search finds, for any bytes, however many names they hold.
+_THE_SEARCH = re.compile(rb'"payload"[ \t\r\n]*:[ \t\r\n]*"\{')
+_NEAR_PAYLOADS = st.sampled_from(
+    [b'"payload"', b'"payload', b"payload", b":", b'"', b"{", b" ", b"\t", b"\n", b"x", b"\\"]
+)
+
+
+@given(st.lists(_NEAR_PAYLOADS, max_size=24).map(b"".join))
+def test_the_v2_payload_is_found_where_the_expression_finds_it(raw: bytes) -> None:
+    match = _THE_SEARCH.search(raw)
+    assert jws._v2_payload_quote(raw) == (None if match is None else match.end() - 2)
+
+
+def test_a_record_of_many_payload_names_is_still_searched_to_its_end() -> None:
+    # More names than the loop tries before handing over to the expression.
+    raw = b'"payload" ' * 50 + b'"payload" : "{}"'
+    assert jws._v2_payload_quote(raw) == len(raw) - 4
+    assert jws._v2_payload_quote(b'"payload" ' * 50) is None
