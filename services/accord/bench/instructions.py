@@ -20,9 +20,12 @@ Stages (``accord.bench.receive_costs``' own loops, over its material):
   entitlement, releasability).
 
 An instruction is not a second: a change that trades instructions for cache misses
-or system calls can count fewer and run slower. Use it to compare two trees of
-accord on the stages above (``PYTHONPATH=CHECKOUT/services``), and the bench's
-timings for what a node achieves.
+or system calls can count fewer and run slower. And valgrind's virtual CPU lacks some
+of the real one's instructions, SHA-NI among them, so OpenSSL hashes there by its
+generic code: SHA-256 counts for about a fifth of ``verify`` (the leaf hash and the
+payload's digest) and costs far less on a core that has SHA-NI. Use it to compare
+two trees of accord on the stages above (``PYTHONPATH=CHECKOUT/services``), and the
+bench's timings for what a node achieves.
 """
 
 from __future__ import annotations
