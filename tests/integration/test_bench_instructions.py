@@ -64,14 +64,26 @@ def test_counts_must_be_whole_batches() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_a_real_count_of_both_stages() -> None:
+def test_a_real_count_of_every_stage() -> None:
     # valgrind runs on every machine of this kind (CI installs it when missing). Two
     # batches against one: the smallest difference that is a whole batch.
     result = _run("--small", "256", "--large", "512", "--label", "ci")
     assert result.returncode == 0, result.stderr
     line = json.loads(result.stdout)
+    assert set(line) == {"label", "verify", "assess", "publish"}
     assert line["label"] == "ci"
     # A batched record's verification is some hundreds of thousands of instructions
     # (about 630 000 at this commit); assess is verification and more.
     assert 100_000 < line["verify"] < 5_000_000
     assert line["verify"] < line["assess"] < 2 * line["verify"]
+    # Publishing (about 520 000 at this commit): a header, a payload, its leaf and
+    # proof, the sent log and the announcements, a share of one signature.
+    assert 100_000 < line["publish"] < 5_000_000
+
+
+def test_one_stage_alone() -> None:
+    result = _run("--stage", "publish", "--small", "256", "--large", "512")
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert set(line) == {"label", "publish"}
+    assert line["publish"] > 100_000

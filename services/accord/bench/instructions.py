@@ -1,6 +1,6 @@
-"""The receiver's hot stages in instructions per message: a figure noise cannot move.
+"""The hot stages in instructions per message: a figure noise cannot move.
 
-    python -m accord.bench.instructions                  # verify and assess
+    python -m accord.bench.instructions                  # verify, assess and publish
     python -m accord.bench.instructions --stage verify --label after
 
 On a shared machine the CPU time of the same tree spreads by 10 % from one run to
@@ -13,11 +13,20 @@ batches, so each pays the same share of root signatures); the difference, over t
 difference in records, is the stage's instructions per message, with start-up,
 imports and the PKI's loading cancelled out.
 
-Stages (``accord.bench.receive_costs``' own loops, over its material):
+Stages (the receiver's are ``accord.bench.receive_costs``' own loops, over its
+material):
 
 - ``verify``: ``verify_sealed`` with a root cache, as the receiver verifies;
 - ``assess``: the receiver's per-record decision (verify, the mirrored headers,
-  entitlement, releasability).
+  entitlement, releasability);
+- ``publish``: the publisher, ``Publisher.publish_many`` of the bench's message
+  ``BATCH_MAX`` at a time into an in-memory producer that acknowledges at once
+  (``accord.bench.sink``), with its sent log on disk and its signed ``published``
+  announcements, under the node's collector settings: what the publishing node's
+  process runs but the Kafka client's own work and the sockets'. Announcements go
+  out 50 ms after the first message they acknowledge, and under valgrind a call of
+  ``BATCH_MAX`` messages takes longer than that: each call gets one of its own,
+  about twice as many as at full speed, in both runs alike.
 
 An instruction is not a second: a change that trades instructions for cache misses
 or system calls can count fewer and run slower. And valgrind's virtual CPU lacks some
@@ -31,6 +40,7 @@ bench's timings for what a node achieves.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -44,13 +54,17 @@ from pathlib import Path
 from aiokafka.structs import ConsumerRecord
 
 from accord.bench import receive_costs
-from accord.bench.pipeline import bench_plan
+from accord.bench.pipeline import AREA, SCOPE, SENDER, bench_body, bench_label, bench_plan
+from accord.bench.sink import AckingProducer
+from accord.config import KafkaConnection
+from accord.node.heap import tune_node_heap
 from accord.observability.logs import configure_logging
+from accord.publisher import Publisher
 from accord.publisher.service import BATCH_MAX
 from accord.trust.directory import PkiDirectory
 from accord.trust.testing import Pki
 
-STAGES = ("verify", "assess")
+STAGES = ("verify", "assess", "publish")
 _RECORDS = "records.jsonl"
 _I_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -122,17 +136,45 @@ def _material(directory: Path, messages: int) -> receive_costs.Material:
     )
 
 
-def _run_stage(directory: Path, messages: int, stage: str) -> None:
-    """The counted process: one stage over the first ``messages`` records."""
+def _publish(material: receive_costs.Material, messages: int, body_size: int) -> None:
+    """``messages`` of the bench's message through a publisher, ``BATCH_MAX`` a call."""
+    body, label = bench_body(0, body_size), bench_label()
+
+    async def run() -> None:
+        publisher = Publisher(
+            agency=SENDER,
+            connection=KafkaConnection(),
+            plan=material.plan,
+            signer=material.pki.signer(SENDER),
+            # The two counted runs of a stage run at once: a sent log each.
+            state_path=material.directory / f"publisher-{os.getpid()}.sqlite",
+            producer=AckingProducer(),
+        )
+        async with publisher:
+            tune_node_heap()  # as the publishing node runs, once started
+            for first in range(0, messages, BATCH_MAX):
+                bodies = [body] * min(BATCH_MAX, messages - first)
+                await publisher.publish_many(bodies, scope=SCOPE, area=AREA, label=label)
+
+    asyncio.run(run())
+
+
+def _run_stage(directory: Path, messages: int, stage: str, body_size: int) -> None:
+    """The counted process: one stage over the first ``messages`` records (or, for
+    ``publish``, that many messages)."""
     configure_logging("WARNING", stream=sys.stderr)
     material = _material(directory, messages)
     if stage == "verify":
         receive_costs.stage_verify(material)
-    else:
+    elif stage == "assess":
         receive_costs.stage_assess(material)
+    else:
+        _publish(material, messages, body_size)
 
 
-def count(directory: Path, messages: int, stage: str) -> subprocess.Popen[str]:
+def count(
+    directory: Path, messages: int, stage: str, body_size: int = 1024
+) -> subprocess.Popen[str]:
     """Start one counted run (``valgrind --tool=cachegrind``) of ``stage``."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -149,6 +191,7 @@ def count(directory: Path, messages: int, stage: str) -> subprocess.Popen[str]:
         str(directory),
         str(messages),
         stage,
+        str(body_size),
     ]
     return subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ
@@ -156,14 +199,20 @@ def count(directory: Path, messages: int, stage: str) -> subprocess.Popen[str]:
 
 
 def measure(
-    directory: Path, stages: Sequence[str], small: int, large: int, *, parallel: int = 2
+    directory: Path,
+    stages: Sequence[str],
+    small: int,
+    large: int,
+    *,
+    parallel: int = 2,
+    body_size: int = 1024,
 ) -> dict[str, float]:
     """Each stage's instructions per message: its ``large`` run less its ``small`` one."""
     jobs = [(stage, n) for stage in stages for n in (small, large)]
     counts: dict[tuple[str, int], int] = {}
     while jobs:
         batch, jobs = jobs[:parallel], jobs[parallel:]
-        running = [(job, count(directory, job[1], job[0])) for job in batch]
+        running = [(job, count(directory, job[1], job[0], body_size)) for job in batch]
         for job, process in running:
             _, report = process.communicate()
             if process.returncode != 0:
@@ -179,7 +228,7 @@ def measure(
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--counted-run"]:
-        _run_stage(Path(args[1]), int(args[2]), args[3])
+        _run_stage(Path(args[1]), int(args[2]), args[3], int(args[4]))
         return 0
     parser = argparse.ArgumentParser(
         prog="python -m accord.bench.instructions", description=__doc__.split("\n\n")[0]
@@ -208,7 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="accord-instructions-") as tmp:
         directory = Path(tmp)
         prepare(directory, opts.large, opts.body_size)
-        figures = measure(directory, opts.stage or STAGES, opts.small, opts.large)
+        figures = measure(
+            directory, opts.stage or STAGES, opts.small, opts.large, body_size=opts.body_size
+        )
     line = {"label": opts.label, **{k: round(v) for k, v in figures.items()}}
     print(json.dumps(line))
     return 0
