@@ -36,13 +36,20 @@ than that, for more CPU (copying pages written again since the last): docs/bench
 issue 16's thirteenth pass. An idle database's checkpoint finds nothing to copy and
 writes nothing.
 """
-BACKSTOP_PAGES = 16_384
+BACKSTOP_BYTES = 64 * 1024 * 1024
 """The writer's own automatic checkpoint, should the background one fall behind or
-stop: the WAL never grows past about 64 MiB (4 KiB pages)."""
+stop: the WAL never grows past about 64 MiB (SQLite counts it in pages of the
+database's size)."""
 
 
-def open_private(path: Path, *, synchronous: Literal["FULL", "NORMAL"]) -> sqlite3.Connection:
-    """Open (creating if needed) a WAL-mode database readable by this user only."""
+def open_private(
+    path: Path, *, synchronous: Literal["FULL", "NORMAL"], page_size: int | None = None
+) -> sqlite3.Connection:
+    """Open (creating if needed) a WAL-mode database readable by this user only.
+
+    ``page_size``: the page size of a database this call creates (a power of two,
+    512 to 65 536 bytes); an existing database keeps its own (in WAL mode SQLite
+    cannot change it)."""
     folder = path.parent
     folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     _tighten(folder, FOLDER_MODE)
@@ -50,6 +57,8 @@ def open_private(path: Path, *, synchronous: Literal["FULL", "NORMAL"]) -> sqlit
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
     _tighten(path, FILE_MODE)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    if page_size is not None:
+        db.execute(f"PRAGMA page_size={int(page_size)}")  # before WAL writes the header
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
     tighten_companions(path)
@@ -64,7 +73,7 @@ class BackgroundCheckpoints:
     also copied 4 MiB into the database and synced it, 5 to 90 ms instead of 1
     (``python -m accord.bench.latency`` shows it as tail latency). SQLite's own
     advice for that is what this does: the writer's automatic checkpoint is raised
-    to a backstop (``BACKSTOP_PAGES``), and a second connection runs a PASSIVE
+    to a backstop (``BACKSTOP_BYTES``), and a second connection runs a PASSIVE
     checkpoint every ``CHECKPOINT_EVERY_S`` (a fifth of a second: small ones, see
     there). PASSIVE never waits for the writer or
     blocks it, and the module releases the GIL while SQLite works, so the event loop
@@ -73,7 +82,8 @@ class BackgroundCheckpoints:
     """
 
     def __init__(self, path: Path, writer: sqlite3.Connection) -> None:
-        writer.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        page = int(writer.execute("PRAGMA page_size").fetchone()[0])
+        writer.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_BYTES // page}")
         synchronous = int(writer.execute("PRAGMA synchronous").fetchone()[0])
         self._path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

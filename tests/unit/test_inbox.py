@@ -8,6 +8,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import structlog
 from _receive import records, run, sealed
 
 from accord import sqlite as private_sqlite
-from accord.publisher.state import PublisherState
+from accord.publisher.state import SENT_LOG_PAGE_BYTES, PublisherState
 from accord.receiver.inbox import Delivery, Inbox
 
 # The inbox schema before identity became (sender, message_id): keyed by id alone.
@@ -364,9 +365,29 @@ def test_the_writer_keeps_a_backstop_and_close_stops_the_thread(
     db = private_sqlite.open_private(tmp_path / "store.db", synchronous="FULL")
     try:
         private_sqlite.BackgroundCheckpoints(tmp_path / "store.db", db).close()
-        # The writer's own automatic checkpoint stays, at a bound the WAL never passes.
-        assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == (
-            private_sqlite.BACKSTOP_PAGES
-        )
+        # The writer's own automatic checkpoint stays, at a bound the WAL never passes
+        # (in pages of this database's size: 4 KiB for the inbox, 16 KiB for the log).
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        assert page == (4096 if make is Inbox else SENT_LOG_PAGE_BYTES)
+        pages = db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        assert pages * page == private_sqlite.BACKSTOP_BYTES
     finally:
         db.close()
+
+
+def test_a_new_sent_log_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    new = PublisherState(tmp_path / "new.db")
+    new.record_sent("m-1", "t", b"x" * 3000)
+    new.close()
+    old_path = tmp_path / "old.db"
+    old = sqlite3.connect(old_path)  # a sent log an earlier version created: 4 KiB pages
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute("CREATE TABLE kept (a)")
+    old.close()
+    kept = PublisherState(old_path)
+    kept.record_sent("m-2", "t", b"y" * 3000)
+    assert kept.sent_envelope("m-2") == b"y" * 3000
+    kept.close()
+    for path, size in ((tmp_path / "new.db", SENT_LOG_PAGE_BYTES), (old_path, 4096)):
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("PRAGMA page_size").fetchone()[0] == size
