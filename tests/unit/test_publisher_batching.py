@@ -294,6 +294,26 @@ async def test_records_that_arrive_while_a_batch_is_in_flight_go_out_together(
     assert roots[1] == roots[2] == roots[3]  # one batch, one signature
 
 
+async def test_publish_many_waits_for_every_record_and_a_cancelled_caller_cancels_none(
+    tmp_path: Path,
+) -> None:
+    held = HeldProducer()
+    async with make(tmp_path, held, linger_s=0.0, batch_max=2) as pub:
+        # Five records in three batches of at most two, acknowledged only on release.
+        many = asyncio.create_task(pub.publish_many([BODY] * 5, scope=BI, area=SA, label=LABEL))
+        await held.until_sent(2)
+        await asyncio.sleep(0.05)
+        assert not many.done()  # the first batch's records are not acknowledged yet
+        many.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await many
+        held.release()  # the records go on: the caller's cancellation cancelled none
+        await held.until_sent(5)
+        again = await pub.publish_many([BODY] * 3, scope=BI, area=SA, label=LABEL)
+    assert [r.sequence for r in again] == [6, 7, 8]
+    assert [verified(v).header.sequence for _, v, _, _ in held.sent if v] == list(range(1, 9))
+
+
 @dataclass
 class HeldProducer(MemoryProducer):
     """Acknowledges nothing until ``release()``; then everything, at once and after."""

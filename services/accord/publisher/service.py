@@ -698,8 +698,14 @@ class Publisher:
             item.headers = _record_headers(header, item.message_id, item.trace)
             self._queue_item(item)
             items.append(item)
-        if items:
-            await asyncio.wait([item.future for item in items])
+        # One wait per pending future, not one wait over all: a batch's acknowledgement
+        # settles all its records' futures at once, so the first wait returns with the
+        # rest already done, and a future nobody waits on settles without scheduling a
+        # callback (asyncio.wait over the call's 256 put one on each). asyncio.wait,
+        # not ``await``: a cancelled caller must not cancel the records' futures.
+        for item in items:
+            if not item.future.done():
+                await asyncio.wait((item.future,))
         # Every outcome retrieved (no "never retrieved" noise); the first failure raised.
         failures = [e for item in items if (e := item.future.exception()) is not None]
         if failures:
