@@ -195,6 +195,19 @@ def _tree7() -> tuple[MerkleTree, list[bytes]]:
     return MerkleTree(data), data
 
 
+@pytest.mark.parametrize("n", [*range(1, 34), 63, 64, 65, 100, 127, 128, 129, 256, 257])
+def test_rendered_proofs_are_each_proof_rendered_and_joined(n: int) -> None:
+    tree = MerkleTree([bytes([i % 256, i // 256]) for i in range(n)])
+    rendered = tree.rendered_proofs(lambda node: node.hex(), "/")
+    assert rendered == ["/".join(h.hex() for h in tree.inclusion_proof(i)) for i in range(n)]
+    # Each node on a path rendered once, whatever the number of paths it is on.
+    calls: list[bytes] = []
+    tree.rendered_proofs(lambda node: calls.append(node) or "x", ",")
+    on_paths = {h for i in range(n) for h in tree.inclusion_proof(i)}
+    assert len(calls) == len(set(calls)) == len(on_paths)
+    assert set(calls) == on_paths
+
+
 def test_index_outside_the_tree_is_refused() -> None:
     tree, data = _tree7()
     with pytest.raises(IndexError):

@@ -68,17 +68,9 @@ def sign_batch(signer: Signer, items: Sequence[Unsigned]) -> list[bytes]:
     root = f"{signed}.{_b64e(signer.sign(signed.encode('ascii')))}"
     records = []
     # Each node is on the paths of many records (the top one on half of them):
-    # encoded once each, not once per record.
-    encoded: dict[bytes, str] = {}
-
-    def quoted(node: bytes) -> str:
-        text = encoded.get(node)
-        if text is None:
-            text = encoded[node] = f'"{_b64e(node)}"'
-        return text
-
-    for index, item in enumerate(items):
-        path = ",".join(map(quoted, tree.inclusion_proof(index)))
+    # encoded once each, and the shared part of the paths joined once.
+    paths = tree.rendered_proofs(lambda node: f'"{_b64e(node)}"', ",")
+    for index, (item, path) in enumerate(zip(items, paths, strict=True)):
         element = (
             f'{{"protected":"{item.protected_b64}",'
             f'"batch":{{"root":"{root}","index":{index},"path":[{path}]}}}}'
