@@ -176,7 +176,9 @@ async def test_concurrent_tasks_keep_their_own_trace() -> None:
             log.info("handled", for_trace=ctx.trace_id)
 
     await asyncio.gather(*(handle(TraceContext.new()) for _ in range(5)))
-    events = _events(out)
+    # This test's own lines: the session's event loop may run another test's leftover
+    # task meanwhile (a Kafka client retrying a stopped broker logs as it goes).
+    events = [e for e in _events(out) if e["event"] == "handled"]
     assert len(events) == 5
     assert all(e["trace_id"] == e["for_trace"] for e in events)
 
