@@ -42,7 +42,7 @@ async def _discard(directory: Path) -> None:
 
     Kept, they weighed on the runs after them: in one process, eight deployed runs of
     10 000 messages one after another, each run's files kept, the publisher spent 50
-    µs a message in the first five and 68 in the last two, the difference in system
+    µs a message in the first five and 56 to 69 in the last three, the difference in system
     time (the sent log's writes); each run's files removed once it ended, 50 to 51 in
     all eight (issue 16, twentieth pass). A node does not share its disk's page cache
     with a bench's earlier runs; the peer's runs lose their files the same way."""
