@@ -10,12 +10,14 @@ See docs/bench.md for what each figure means.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from accord.bench.deployed import deployed_run
 from accord.bench.ed25519 import bare_ed25519
@@ -150,6 +152,28 @@ def _pipeline_figures(prefix: str, run: PipelineRun) -> Figures:
     }
 
 
+Step = tuple[str, str]
+"""A timed run of a round after the split ones: (kind, which), as ``run_order`` names it."""
+
+
+def run_order(variants: Sequence[str], *, peer_first: bool) -> list[Step]:
+    """The order of a round's runs as deployed and the peer's.
+
+    The two runs the throughput and CPU targets compare (the judged variant as deployed
+    and the two-process peer) come first and back to back, the peer's first when
+    ``peer_first`` (``bench`` alternates it between rounds): the machine's load drifts
+    within a round (a shared host, the page cache of the runs before), and the smaller
+    the time between two runs, the less of that drift lands on one side of a ratio.
+    Then the other runs, accord's and the peer's in the same alternation."""
+    judged = [("deployed", variants[0]), ("peer", "2 processes")]
+    accord = [("deployed", name) for name in variants[1:]]
+    accord.append(("paced deployed", variants[0]))
+    peer = [("peer", "1 process"), ("paced peer", "2 processes")]
+    if peer_first:
+        return [*reversed(judged), *peer, *accord]
+    return [*judged, *accord, *peer]
+
+
 async def run_once(
     conn: KafkaConnection,
     directory: Path,
@@ -161,8 +185,9 @@ async def run_once(
 ) -> Figures:
     """Every figure of one repeat. A fresh namespace (topics, groups, inboxes) each time.
 
-    ``peer_first`` runs the peer before accord's deployed runs: ``bench`` alternates it
-    between repeats, so a drift in the machine's load favours neither side.
+    ``peer_first`` runs the peer's runs before accord's as deployed (``run_order``):
+    ``bench`` alternates it between repeats, so a drift in the machine's load favours
+    neither side.
     """
     figures: Figures = {"receivers": float(options.receivers)}
     pipeline = Pipeline(
@@ -242,28 +267,28 @@ async def run_once(
     figures["receive_only_msgs_per_s"] = receive.per_second
     await _discard(directory / "split")
 
-    async def deployed() -> None:
+    async def deployed(name: str, n: int) -> None:
         # (b) as deployed: the receiving node in a process of its own; CPU per process.
-        for n, name in enumerate(options.variants):
-            progress(
-                f"(b) deployed, {name}: receiving node as its own process, "
-                f"{options.messages} messages"
-            )
-            run = await deployed_run(
-                conn,
-                directory / f"deployed-{name}",
-                pki,
-                options.messages,
-                body_size=options.body_size,
-                warmup=options.warmup,
-                broker_pid=broker_pid,
-                fetch_wait_ms=options.fetch_wait_ms,
-                log_level=options.log_level,
-                plan_of=VARIANTS[name],
-            )
-            # The judged variant keeps the plain "deployed_" names; others are prefixed.
-            figures.update(run.figures("" if n == 0 else f"{name}_"))
-            await _discard(directory / f"deployed-{name}")
+        progress(
+            f"(b) deployed, {name}: receiving node as its own process, {options.messages} messages"
+        )
+        run = await deployed_run(
+            conn,
+            directory / f"deployed-{name}",
+            pki,
+            options.messages,
+            body_size=options.body_size,
+            warmup=options.warmup,
+            broker_pid=broker_pid,
+            fetch_wait_ms=options.fetch_wait_ms,
+            log_level=options.log_level,
+            plan_of=VARIANTS[name],
+        )
+        # The judged variant keeps the plain "deployed_" names; others are prefixed.
+        figures.update(run.figures("" if n == 0 else f"{name}_"))
+        await _discard(directory / f"deployed-{name}")
+
+    async def paced_deployed() -> None:
         # Paced, as deployed: the latency target is judged here, on the same two
         # processes as the throughput targets (nodes run on machines of their own; in
         # (b) one core carries both sides, so at 500 msgs/s it queues).
@@ -293,26 +318,29 @@ async def run_once(
         for key in ("slow_commits", "longest_ms", "share_waited", "p99_others_ms"):
             figures[f"paced_deployed_{key}"] = float(stalls[key])
 
-    async def peer() -> None:
+    async def peer(processes: Literal[1, 2]) -> None:
         from accord.bench.peer import peer_run
 
-        for processes in (1, 2):
-            progress(f"peer (FastStream), {processes} process(es), {options.messages} messages")
-            run = await peer_run(
-                conn.bootstrap_servers,
-                directory / f"peer{processes}",
-                options.messages,
-                processes=1 if processes == 1 else 2,
-                body_size=options.body_size,
-                warmup=options.warmup,
-                fetch_wait_ms=options.fetch_wait_ms,
-                broker_pid=broker_pid,
-                subscriber_heap=options.peer_heap,
-            )
-            figures.update(run.figures(f"peer{processes}"))
-            await _discard(directory / f"peer{processes}")
+        progress(f"peer (FastStream), {processes} process(es), {options.messages} messages")
+        run = await peer_run(
+            conn.bootstrap_servers,
+            directory / f"peer{processes}",
+            options.messages,
+            processes=processes,
+            body_size=options.body_size,
+            warmup=options.warmup,
+            fetch_wait_ms=options.fetch_wait_ms,
+            broker_pid=broker_pid,
+            subscriber_heap=options.peer_heap,
+        )
+        figures.update(run.figures(f"peer{processes}"))
+        await _discard(directory / f"peer{processes}")
+
+    async def paced_peer() -> None:
         # Paced, two processes: the latency target's run for the peer, so that the
         # figure says what this machine allows a simpler pipeline at the same rate.
+        from accord.bench.peer import peer_run
+
         progress(f"paced peer, two processes: {options.rate:g} msgs/s for {options.seconds:g} s")
         run = await peer_run(
             conn.bootstrap_servers,
@@ -329,8 +357,18 @@ async def run_once(
         figures.update(run.figures("paced_peer2"))
         await _discard(directory / "peer2-paced")
 
-    for step in (peer, deployed) if peer_first else (deployed, peer):
-        await step()
+    steps: dict[Step, Callable[[], Awaitable[None]]] = {
+        **{
+            ("deployed", name): functools.partial(deployed, name, n)
+            for n, name in enumerate(options.variants)
+        },
+        ("paced deployed", options.variants[0]): paced_deployed,
+        ("peer", "2 processes"): functools.partial(peer, 2),
+        ("peer", "1 process"): functools.partial(peer, 1),
+        ("paced peer", "2 processes"): paced_peer,
+    }
+    for step in run_order(options.variants, peer_first=peer_first):
+        await steps[step]()
 
     # (c) the ceiling: bare Ed25519 over an input as large as the signed one.
     progress(f"(c) bare Ed25519, {options.ed25519_loops} signs and verifies")
