@@ -190,6 +190,25 @@ def test_bench_command_prints_json(kafka: LocalBroker) -> None:
     assert "peer2_cpu_us_per_msg_broker" not in out["median"]
 
 
+def test_bench_command_measures_a_bootstrap_brokers_cpu_given_its_pid(
+    kafka: LocalBroker,
+) -> None:
+    args = ["--bootstrap", kafka.bootstrap_servers, "--broker-pid", str(kafka.pid)]
+    sizes = ["--messages", "200", "--rate", "200", "--seconds", "0.5"]
+    quick = ["--ed25519-loops", "200", "--warmup", "0", "--variant", "signed", "--json"]
+    try:
+        result = CliRunner().invoke(bench_command, [*args, *sizes, *quick])
+    finally:
+        configure_logging("INFO", stream=sys.stderr)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["options"]["broker_pid"] == kafka.pid
+    # Read from the named process, as for a broker the bench starts itself.
+    for key in ("cpu_us_per_msg_broker", "peer2_cpu_us_per_msg_broker"):
+        assert out["median"][key] >= 0, key
+    assert out["median"]["pipeline_cpu_us_per_msg_broker"] > 0
+
+
 async def test_latency_rows_cover_every_rate(
     kafka: LocalBroker, session_pki: Pki, tmp_path: Path
 ) -> None:

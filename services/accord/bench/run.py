@@ -127,6 +127,8 @@ class BenchOptions:
     warmup: int = 500
     fetch_wait_ms: int = FETCH_WAIT_MS
     bootstrap: str | None = None
+    broker_pid: int | None = None
+    """With ``bootstrap``: the broker's process on this machine, for its CPU."""
     log_level: str = "WARNING"
     """The level (b) runs at, and the deployed node is started with."""
     variants: tuple[str, ...] = tuple(VARIANTS)
@@ -494,7 +496,12 @@ async def bench(
     options: BenchOptions, progress: Callable[[str], None] = lambda _: None
 ) -> list[Figures]:
     """Start a plain LocalBroker in a temp dir (unless ``bootstrap``), run ``repeat`` times."""
-    async with bench_site("accord-bench-", bootstrap=options.bootstrap, progress=progress) as site:
+    async with bench_site(
+        "accord-bench-",
+        bootstrap=options.bootstrap,
+        broker_pid=options.broker_pid,
+        progress=progress,
+    ) as site:
         runs = []
         for i in range(options.repeat):
             progress(f"repeat {i + 1}/{options.repeat}")

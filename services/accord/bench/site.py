@@ -3,7 +3,8 @@
 One way for every bench command (``accord bench``, ``python -m accord.bench.latency``,
 ``python -m accord.bench.produce_batch``): a plain ``LocalBroker`` started in the
 directory and stopped afterwards, or an existing PLAINTEXT broker (``bootstrap``,
-whose CPU is then not measured).
+whose CPU is measured only when its process id on this machine is given,
+``broker_pid``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class BenchSite:
     directory: Path
     pki: Pki
     broker_pid: int | None
-    """The local broker's process, for its CPU; None with ``bootstrap``."""
+    """The broker's process, for its CPU: the local broker's, or with ``bootstrap`` the
+    one given; None when unknown."""
 
 
 @contextlib.asynccontextmanager
@@ -34,8 +36,10 @@ async def bench_site(
     prefix: str,
     *,
     bootstrap: str | None = None,
+    broker_pid: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> AsyncIterator[BenchSite]:
+    """``broker_pid``: the process of the ``bootstrap`` broker, on this machine."""
     from accord.broker import LocalBroker
 
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
@@ -50,7 +54,7 @@ async def bench_site(
             conn = broker.connection()
         try:
             pki = await asyncio.to_thread(provision, root / "pki", load_plan(None).agencies)
-            yield BenchSite(conn, root, pki, broker.pid if broker is not None else None)
+            yield BenchSite(conn, root, pki, broker.pid if broker is not None else broker_pid)
         finally:
             if broker is not None:
                 await asyncio.to_thread(broker.stop)

@@ -23,11 +23,35 @@ from accord.bench.stages import SLOW_COMMIT_MS
 from accord.config import FETCH_WAIT_MS
 from accord.errors import AccordError
 from accord.node.heap import HeapMode
+from accord.node.process import cpu_seconds
 from accord.observability.logs import configure_logging
 
 
 class BenchExtraMissing(AccordError):
     code = "bench-extra-missing"
+
+
+class BenchOptionInvalid(AccordError):
+    code = "bench-option-invalid"
+
+
+def _check_broker_pid(broker_pid: int | None, bootstrap: str | None) -> None:
+    """``--broker-pid`` names the ``--bootstrap`` broker's process, which must be one this
+    machine runs and this user may read (its CPU comes from /proc)."""
+    if broker_pid is None:
+        return
+    if bootstrap is None:
+        raise BenchOptionInvalid(
+            "--broker-pid names the broker of --bootstrap; without --bootstrap the bench "
+            "starts a broker of its own and measures it",
+            hint="drop --broker-pid, or add --bootstrap HOST:PORT of the broker it names",
+        )
+    if cpu_seconds(broker_pid) is None:
+        raise BenchOptionInvalid(
+            f"--broker-pid {broker_pid}: no process of that id to read CPU from on this machine",
+            hint="give the pid of the broker's JVM (pgrep -f kafka.Kafka), or leave "
+            "--broker-pid out to run without the broker's CPU",
+        )
 
 
 def _row(name: str, f: Figures, prefix: str, latency: bool = True) -> str:
@@ -152,7 +176,9 @@ def _table(f: Figures, options: BenchOptions, runs: list[Figures]) -> str:
         f"{'accord / peer (x)':29}{f['ratio_cpu_publisher_peer2']:>11.2f}"
         f"{f['ratio_cpu_receiver_peer2']:>11.2f}"
         + (f"{f['ratio_cpu_broker_peer2']:>11.2f}" if "ratio_cpu_broker_peer2" in f else ""),
-        "" if broker else "(broker CPU not measured: --bootstrap, not our process)",
+        ""
+        if broker
+        else "(broker CPU not measured: --bootstrap without --broker-pid, not our process)",
         "per node, msgs/s per busy core: accord publisher "
         f"{f['publisher_msgs_per_core']:.0f}, receiver {f['receiver_msgs_per_core']:.0f}; "
         f"peer publisher {f['peer_publisher_msgs_per_core']:.0f}, subscriber "
@@ -274,6 +300,13 @@ def encryption_line(f: Figures) -> str:
 @click.option(
     "--bootstrap", default=None, help="Use this PLAINTEXT broker instead of starting a local one."
 )
+@click.option(
+    "--broker-pid",
+    type=click.IntRange(1),
+    default=None,
+    help="With --bootstrap: the broker's process id on this machine, so that its CPU per "
+    "message is measured too.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @click.option(
     "--log-level",
@@ -308,6 +341,7 @@ def bench_command(
     warmup: int,
     fetch_wait_ms: int,
     bootstrap: str | None,
+    broker_pid: int | None,
     as_json: bool,
     log_level: str,
     peer_heap: HeapMode,
@@ -321,6 +355,7 @@ def bench_command(
             "the FastStream peer is not installed",
             hint="pip install -e '.[bench]' (make test installs it)",
         ) from None
+    _check_broker_pid(broker_pid, bootstrap)
     configure_logging(log_level)
     options = BenchOptions(
         messages=messages,
@@ -333,6 +368,7 @@ def bench_command(
         warmup=warmup,
         fetch_wait_ms=fetch_wait_ms,
         bootstrap=bootstrap,
+        broker_pid=broker_pid,
         log_level=log_level.upper(),
         variants=variants or tuple(VARIANTS),
         peer_heap=peer_heap,
