@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from accord.bench.deployed import deployed_run
+from accord.bench.deployed import DeployedRun, deployed_run
 from accord.bench.ed25519 import bare_ed25519
 from accord.bench.figures import median, peak_rss_mib, percentile
 from accord.bench.pipeline import Pipeline, PipelineRun
@@ -269,22 +269,36 @@ async def run_once(
     figures["receive_only_msgs_per_s"] = receive.per_second
     await _discard(directory / "split")
 
-    async def deployed(name: str, n: int) -> None:
-        # (b) as deployed: the receiving node in a process of its own; CPU per process.
-        progress(
-            f"(b) deployed, {name}: receiving node as its own process, {options.messages} messages"
-        )
-        run = await deployed_run(
+    async def as_deployed(
+        where: Path,
+        count: int,
+        plan_of: Callable[[Plan], Plan],
+        rate: float | None = None,
+        stages: bool = False,
+    ) -> DeployedRun:
+        # The settings every deployed run of the round shares; each adds its own.
+        return await deployed_run(
             conn,
-            directory / f"deployed-{name}",
+            where,
             pki,
-            options.messages,
+            count,
             body_size=options.body_size,
             warmup=options.warmup,
             broker_pid=broker_pid,
             fetch_wait_ms=options.fetch_wait_ms,
             log_level=options.log_level,
-            plan_of=VARIANTS[name],
+            plan_of=plan_of,
+            rate=rate,
+            stages=stages,
+        )
+
+    async def deployed(name: str, n: int) -> None:
+        # (b) as deployed: the receiving node in a process of its own; CPU per process.
+        progress(
+            f"(b) deployed, {name}: receiving node as its own process, {options.messages} messages"
+        )
+        run = await as_deployed(
+            directory / f"deployed-{name}", options.messages, plan_of=VARIANTS[name]
         )
         # The judged variant keeps the plain "deployed_" names; others are prefixed.
         figures.update(run.figures("" if n == 0 else f"{name}_"))
@@ -296,16 +310,9 @@ async def run_once(
         # (b) one core carries both sides, so at 500 msgs/s it queues).
         name = options.variants[0]
         progress(f"paced deployed, {name}: {options.rate:g} msgs/s for {options.seconds:g} s")
-        paced = await deployed_run(
-            conn,
+        paced = await as_deployed(
             directory / "deployed-paced",
-            pki,
             max(1, round(options.rate * options.seconds)),
-            body_size=options.body_size,
-            warmup=options.warmup,
-            broker_pid=broker_pid,
-            fetch_wait_ms=options.fetch_wait_ms,
-            log_level=options.log_level,
             plan_of=VARIANTS[name],
             rate=options.rate,
             stages=True,
